@@ -1,0 +1,160 @@
+//! The pond as a DataFusion catalog.
+//!
+//! Catalog `pond`; schema `system` for the pond's own tables; one schema per
+//! directory, named by its path (`pond."/sensors/station1".temp`). The root
+//! schema `/` is the session's default and also resolves absolute paths, so
+//! `SELECT * FROM "/sensors/station1/temp"` works. Reads go through the
+//! session's [`SessionPond`] view; this module never writes.
+
+pub mod session_pond;
+pub mod system;
+pub mod table;
+pub mod view;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+
+use crate::storage::{Kind, PondPath, Resolved};
+pub use session_pond::SessionPond;
+use system::{SystemSchema, SYSTEM_SCHEMA};
+use table::PondTable;
+use view::StoredView;
+
+pub const CATALOG: &str = "pond";
+pub const ROOT_SCHEMA: &str = "/";
+
+#[derive(Debug)]
+pub struct PondCatalog {
+    pond: Arc<SessionPond>,
+}
+
+impl PondCatalog {
+    pub fn new(pond: Arc<SessionPond>) -> Self {
+        PondCatalog { pond }
+    }
+}
+
+impl CatalogProvider for PondCatalog {
+    fn schema_names(&self) -> Vec<String> {
+        let mut names = vec![SYSTEM_SCHEMA.to_string()];
+        names.extend(
+            self.pond
+                .view()
+                .directories()
+                .into_iter()
+                .map(|p| p.to_string()),
+        );
+        names
+    }
+
+    fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
+        if name == SYSTEM_SCHEMA {
+            return Some(Arc::new(SystemSchema::new(self.pond.clone())));
+        }
+        let path = PondPath::parse(name).ok()?;
+        let dir = self.pond.view().resolve(&path)?;
+        (dir.kind() == Kind::Directory).then(|| {
+            Arc::new(DirectorySchema {
+                pond: self.pond.clone(),
+                dir: path,
+            }) as _
+        })
+    }
+}
+
+/// The tables and views directly in one directory.
+#[derive(Debug)]
+pub struct DirectorySchema {
+    pond: Arc<SessionPond>,
+    dir: PondPath,
+}
+
+impl DirectorySchema {
+    /// `name` relative to this directory, or an absolute path (root schema only).
+    fn path_of(&self, name: &str) -> Result<PondPath> {
+        let path = if name.starts_with('/') && self.dir.is_root() {
+            PondPath::parse(name)
+        } else {
+            self.dir.join(name)
+        };
+        path.map_err(|e| DataFusionError::Plan(e.to_string()))
+    }
+}
+
+/// The table provider of a resolved node (directories are not tables).
+pub fn provider_for(pond: &Arc<SessionPond>, node: &Resolved) -> Result<Arc<dyn TableProvider>> {
+    let attrs = &node.latest.attrs;
+    let schema = || {
+        attrs
+            .schema
+            .clone()
+            .ok_or_else(|| DataFusionError::Internal(format!("{} has no stored schema", node.path)))
+    };
+    match node.kind() {
+        Kind::Table => {
+            let versions = pond.view().live_versions(node.id());
+            Ok(Arc::new(PondTable::new(
+                pond.clone(),
+                node.path.clone(),
+                schema()?,
+                versions,
+            )))
+        }
+        Kind::View => Ok(Arc::new(StoredView::new(
+            node.path.clone(),
+            attrs.query.clone().unwrap_or_default(),
+            schema()?,
+        ))),
+        Kind::Directory => Err(DataFusionError::Plan(format!(
+            "{} is a directory, not a table: list it with SELECT * FROM ls('{}')",
+            node.path, node.path
+        ))),
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for DirectorySchema {
+    fn table_names(&self) -> Vec<String> {
+        let view = self.pond.view();
+        let Some(dir) = view.resolve(&self.dir) else {
+            return Vec::new();
+        };
+        view.children(&dir)
+            .into_iter()
+            .filter(|c| c.kind() != Kind::Directory)
+            .map(|c| c.path.name().to_string())
+            .collect()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let Ok(path) = self.path_of(name) else {
+            // Not a pond name (a host file such as 'data.csv', say): let others resolve it.
+            return Ok(None);
+        };
+        match self.pond.view().resolve(&path) {
+            None => Ok(None),
+            Some(node) => provider_for(&self.pond, &node).map(Some),
+        }
+    }
+
+    fn register_table(
+        &self,
+        name: String,
+        _table: Arc<dyn TableProvider>,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        Err(DataFusionError::Plan(format!(
+            "cannot register '{name}' in the pond: create pond tables with CREATE TABLE"
+        )))
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        let view = self.pond.view();
+        self.path_of(name)
+            .ok()
+            .and_then(|p| view.resolve(&p))
+            .is_some_and(|n| n.kind() != Kind::Directory)
+    }
+}

@@ -1,0 +1,217 @@
+//! The pond as one session sees it: which transaction it reads (`pond.as_of`),
+//! the changes its current statement and its open `BEGIN` block have staged,
+//! and the [`View`] that results.
+//!
+//! Shared by the catalog (reads), the table sink (stages writes) and the SQL
+//! layer (statement and block boundaries, commits). Owns no storage.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use datafusion::error::{DataFusionError, Result};
+
+use crate::storage::index::OplogIndex;
+use crate::storage::txn::Staging;
+use crate::storage::{Change, Pond, StorageError, View};
+
+struct TxnState {
+    as_of: Option<i64>,
+    base: Arc<OplogIndex>,
+    /// Changes of statements already run inside an open `BEGIN` block.
+    block: Option<Vec<Change>>,
+    /// Changes staged by the statement now running.
+    statement: Vec<Change>,
+    view: View,
+}
+
+pub struct SessionPond {
+    pond: Arc<Pond>,
+    state: Mutex<TxnState>,
+}
+
+impl std::fmt::Debug for SessionPond {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionPond({:?})", self.pond)
+    }
+}
+
+pub fn external(err: StorageError) -> DataFusionError {
+    DataFusionError::External(Box::new(err))
+}
+
+impl SessionPond {
+    pub fn new(pond: Arc<Pond>) -> Self {
+        let base = pond.index();
+        let view = View::new(base.clone(), None);
+        SessionPond {
+            pond,
+            state: Mutex::new(TxnState {
+                as_of: None,
+                base,
+                block: None,
+                statement: Vec::new(),
+                view,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, TxnState> {
+        self.state.lock().expect("session pond lock poisoned")
+    }
+
+    pub fn pond(&self) -> &Arc<Pond> {
+        &self.pond
+    }
+
+    /// What this session reads now.
+    pub fn view(&self) -> View {
+        self.lock().view.clone()
+    }
+
+    /// Called before each statement: outside a block, catch up with commits
+    /// made by anyone since the last statement.
+    pub async fn begin_statement(&self) -> Result<()> {
+        if self.in_block() {
+            return Ok(());
+        }
+        let base = self.pond.refresh().await.map_err(external)?;
+        let mut state = self.lock();
+        state.base = base;
+        state.statement.clear();
+        rebuild_view(&mut state)
+    }
+
+    /// Validates a change against the current view and stages it.
+    pub fn stage(&self, change: Change) -> Result<()> {
+        let mut state = self.lock();
+        if let Some(txn) = state.as_of {
+            return Err(DataFusionError::Plan(format!(
+                "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
+            )));
+        }
+        let mut staging = Staging::new(
+            state.view.clone(),
+            state.base.last_txn() + 1,
+            now_micros(),
+            "",
+        );
+        staging.apply(&change).map_err(external)?;
+        if let Change::CreateTable {
+            content: Some(c), ..
+        }
+        | Change::WriteTable {
+            content: Some(c), ..
+        } = &change
+        {
+            self.pond.content_store().stage(c);
+        }
+        state.view = staging.view().clone();
+        state.statement.push(change);
+        Ok(())
+    }
+
+    /// Ends the statement: outside a block, commits what it staged (returns the txn).
+    pub async fn finish_statement(&self, sql: &str) -> Result<Option<i64>> {
+        let changes = {
+            let mut state = self.lock();
+            let changes = std::mem::take(&mut state.statement);
+            if let Some(block) = state.block.as_mut() {
+                block.extend(changes);
+                return Ok(None);
+            }
+            changes
+        };
+        self.commit(changes, sql).await
+    }
+
+    /// Forgets what the failed statement staged.
+    pub fn abort_statement(&self) -> Result<()> {
+        let mut state = self.lock();
+        state.statement.clear();
+        rebuild_view(&mut state)
+    }
+
+    pub fn in_block(&self) -> bool {
+        self.lock().block.is_some()
+    }
+
+    pub fn begin_block(&self) -> Result<()> {
+        let mut state = self.lock();
+        if state.block.is_some() {
+            return Err(DataFusionError::Plan(
+                "a transaction is already open: COMMIT or ROLLBACK it first".into(),
+            ));
+        }
+        state.block = Some(Vec::new());
+        Ok(())
+    }
+
+    pub async fn commit_block(&self, sql: &str) -> Result<Option<i64>> {
+        let changes = {
+            let mut state = self.lock();
+            state.block.take().ok_or_else(|| {
+                DataFusionError::Plan("COMMIT without BEGIN: no transaction is open".into())
+            })?
+        };
+        self.commit(changes, sql).await
+    }
+
+    pub fn rollback_block(&self) -> Result<()> {
+        let mut state = self.lock();
+        if state.block.take().is_none() {
+            return Err(DataFusionError::Plan(
+                "ROLLBACK without BEGIN: no transaction is open".into(),
+            ));
+        }
+        rebuild_view(&mut state)
+    }
+
+    async fn commit(&self, changes: Vec<Change>, sql: &str) -> Result<Option<i64>> {
+        let result = if changes.is_empty() {
+            Ok(None)
+        } else {
+            self.pond.commit(&changes, sql).await
+        };
+        let mut state = self.lock();
+        state.base = self.pond.index();
+        rebuild_view(&mut state)?;
+        result.map_err(external)
+    }
+
+    pub fn set_as_of(&self, txn: Option<i64>) -> Result<()> {
+        let mut state = self.lock();
+        if state.block.is_some() {
+            return Err(DataFusionError::Plan(
+                "pond.as_of cannot change inside a transaction: COMMIT or ROLLBACK first".into(),
+            ));
+        }
+        if let Some(t) = txn {
+            let last = state.base.last_txn();
+            if t < 0 || t > last {
+                return Err(DataFusionError::Plan(format!(
+                    "pond.as_of = {t} is out of range: this pond has transactions 0 to {last} (see pond.system.transactions)"
+                )));
+            }
+        }
+        state.as_of = txn;
+        rebuild_view(&mut state)
+    }
+}
+
+/// Recomputes the view from the base, `as_of`, and the staged changes.
+fn rebuild_view(state: &mut TxnState) -> Result<()> {
+    let mut staging = Staging::new(
+        View::new(state.base.clone(), state.as_of),
+        state.base.last_txn() + 1,
+        now_micros(),
+        "",
+    );
+    for change in state.block.iter().flatten().chain(state.statement.iter()) {
+        staging.apply(change).map_err(external)?;
+    }
+    state.view = staging.view().clone();
+    Ok(())
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

@@ -1,0 +1,266 @@
+//! `pond.system`: the tree, the oplog and the transactions as tables, built
+//! from the session's view when a statement names them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
+use datafusion::error::Result;
+
+use super::session_pond::SessionPond;
+use crate::storage::node::ContentRef;
+use crate::storage::{Kind, Resolved, View};
+
+pub const SYSTEM_SCHEMA: &str = "system";
+const TABLES: &[&str] = &["entries", "oplog", "transactions"];
+
+fn utc_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn timestamps() -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::new().with_timezone("UTC")
+}
+
+pub fn entries_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("node_id", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+        Field::new("versions", DataType::Int64, false),
+        Field::new("size", DataType::Int64, false),
+        Field::new("rows", DataType::Int64, true),
+        Field::new("modified", utc_micros(), false),
+        Field::new("min_time", utc_micros(), true),
+        Field::new("max_time", utc_micros(), true),
+    ]))
+}
+
+/// One row per node: size and rows sum the live versions of a table; the
+/// time range spans them.
+pub fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBatch> {
+    let mut path = StringBuilder::new();
+    let mut name = StringBuilder::new();
+    let mut kind = StringBuilder::new();
+    let mut node_id = StringBuilder::new();
+    let mut version = Int64Builder::new();
+    let mut versions = Int64Builder::new();
+    let mut size = Int64Builder::new();
+    let mut rows = Int64Builder::new();
+    let mut modified = timestamps();
+    let mut min_time = timestamps();
+    let mut max_time = timestamps();
+    for node in nodes {
+        let latest = &node.latest;
+        path.append_value(node.path.as_str());
+        name.append_value(if node.path.is_root() {
+            "/"
+        } else {
+            node.path.name()
+        });
+        kind.append_value(latest.kind.as_str());
+        node_id.append_value(latest.node_id.as_str());
+        version.append_value(latest.version);
+        modified.append_value(latest.timestamp);
+        if latest.kind == Kind::Table {
+            let live = view.live_versions(&latest.node_id);
+            versions.append_value(live.len() as i64);
+            size.append_value(live.iter().map(|v| v.size).sum());
+            rows.append_value(live.iter().map(|v| v.rows.unwrap_or(0)).sum());
+            min_time.append_option(live.iter().filter_map(|v| v.min_time).min());
+            max_time.append_option(live.iter().filter_map(|v| v.max_time).max());
+        } else {
+            versions.append_value(latest.version);
+            size.append_value(latest.size);
+            rows.append_null();
+            min_time.append_null();
+            max_time.append_null();
+        }
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(path.finish()),
+        Arc::new(name.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(node_id.finish()),
+        Arc::new(version.finish()),
+        Arc::new(versions.finish()),
+        Arc::new(size.finish()),
+        Arc::new(rows.finish()),
+        Arc::new(modified.finish()),
+        Arc::new(min_time.finish()),
+        Arc::new(max_time.finish()),
+    ];
+    Ok(RecordBatch::try_new(entries_schema(), columns)?)
+}
+
+pub fn history_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("part_id", DataType::Utf8, false),
+        Field::new("node_id", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+        Field::new("txn", DataType::Int64, false),
+        Field::new("timestamp", utc_micros(), false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("op", DataType::Utf8, false),
+        Field::new("size", DataType::Int64, false),
+        Field::new("inline", DataType::Boolean, false),
+        Field::new("blob", DataType::Utf8, true),
+        Field::new("rows", DataType::Int64, true),
+        Field::new("checksum", DataType::Utf8, true),
+        Field::new("min_time", utc_micros(), true),
+        Field::new("max_time", utc_micros(), true),
+        Field::new("attrs", DataType::Utf8, false),
+        Field::new("sql", DataType::Utf8, false),
+    ]))
+}
+
+/// Oplog rows (content left out: `size` and `inline`/`blob` say where it is).
+pub fn versions_batch(versions: &[Arc<crate::storage::NodeVersion>]) -> Result<RecordBatch> {
+    let mut part_id = StringBuilder::new();
+    let mut node_id = StringBuilder::new();
+    let mut version = Int64Builder::new();
+    let mut txn = Int64Builder::new();
+    let mut timestamp = timestamps();
+    let mut kind = StringBuilder::new();
+    let mut op = StringBuilder::new();
+    let mut size = Int64Builder::new();
+    let mut inline = BooleanBuilder::new();
+    let mut blob = StringBuilder::new();
+    let mut rows = Int64Builder::new();
+    let mut checksum = StringBuilder::new();
+    let mut min_time = timestamps();
+    let mut max_time = timestamps();
+    let mut attrs = StringBuilder::new();
+    let mut sql = StringBuilder::new();
+    for v in versions {
+        part_id.append_value(v.part_id.as_str());
+        node_id.append_value(v.node_id.as_str());
+        version.append_value(v.version);
+        txn.append_value(v.txn);
+        timestamp.append_value(v.timestamp);
+        kind.append_value(v.kind.as_str());
+        op.append_value(v.op.as_str());
+        size.append_value(v.size);
+        inline.append_value(matches!(
+            v.content,
+            ContentRef::Inline { .. } | ContentRef::Staged
+        ));
+        blob.append_option(
+            matches!(v.content, ContentRef::Blob)
+                .then(|| v.checksum.clone())
+                .flatten(),
+        );
+        rows.append_option(v.rows);
+        checksum.append_option(v.checksum.as_deref());
+        min_time.append_option(v.min_time);
+        max_time.append_option(v.max_time);
+        attrs.append_value(
+            serde_json::to_string(v.attrs.as_ref())
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
+        );
+        sql.append_value(v.sql.as_ref());
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(part_id.finish()),
+        Arc::new(node_id.finish()),
+        Arc::new(version.finish()),
+        Arc::new(txn.finish()),
+        Arc::new(timestamp.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(op.finish()),
+        Arc::new(size.finish()),
+        Arc::new(inline.finish()),
+        Arc::new(blob.finish()),
+        Arc::new(rows.finish()),
+        Arc::new(checksum.finish()),
+        Arc::new(min_time.finish()),
+        Arc::new(max_time.finish()),
+        Arc::new(attrs.finish()),
+        Arc::new(sql.finish()),
+    ];
+    Ok(RecordBatch::try_new(history_schema(), columns)?)
+}
+
+fn transactions_batch(view: &View) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("txn", DataType::Int64, false),
+        Field::new("timestamp", utc_micros(), false),
+        Field::new("sql", DataType::Utf8, false),
+        Field::new("nodes", DataType::Int64, false),
+        Field::new("rows_added", DataType::Int64, false),
+    ]));
+    let mut txn = Int64Builder::new();
+    let mut timestamp = timestamps();
+    let mut sql = StringBuilder::new();
+    let mut nodes = Int64Builder::new();
+    let mut rows_added = Int64Builder::new();
+    for t in view.transactions() {
+        txn.append_value(t.txn);
+        timestamp.append_value(t.timestamp);
+        sql.append_value(t.sql.as_ref());
+        nodes.append_value(t.nodes);
+        rows_added.append_value(t.rows_added);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(txn.finish()),
+        Arc::new(timestamp.finish()),
+        Arc::new(sql.finish()),
+        Arc::new(nodes.finish()),
+        Arc::new(rows_added.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+pub fn mem_table(batch: RecordBatch) -> Result<Arc<dyn TableProvider>> {
+    Ok(Arc::new(MemTable::try_new(
+        batch.schema(),
+        vec![vec![batch]],
+    )?))
+}
+
+/// The `pond.system` schema.
+#[derive(Debug)]
+pub struct SystemSchema {
+    pond: Arc<SessionPond>,
+}
+
+impl SystemSchema {
+    pub fn new(pond: Arc<SessionPond>) -> Self {
+        SystemSchema { pond }
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for SystemSchema {
+    fn table_names(&self) -> Vec<String> {
+        TABLES.iter().map(|t| t.to_string()).collect()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        let view = self.pond.view();
+        let batch = match name {
+            "entries" => {
+                let Some(root) = view.resolve(&crate::storage::PondPath::root()) else {
+                    return Ok(None);
+                };
+                let mut nodes = vec![root.clone()];
+                nodes.extend(view.walk(&root));
+                entries_batch(&view, &nodes)?
+            }
+            "oplog" => versions_batch(&view.all_versions())?,
+            "transactions" => transactions_batch(&view)?,
+            _ => return Ok(None),
+        };
+        mem_table(batch).map(Some)
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        TABLES.contains(&name)
+    }
+}

@@ -1,0 +1,210 @@
+//! Pond tables as DataFusion tables: scans through DataFusion's Parquet reader
+//! over the content store, and INSERT through a [`DataSink`] that stages a
+//! new table version.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::sink::{DataSink, DataSinkExec};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
+use futures::StreamExt;
+
+use super::session_pond::{external, SessionPond};
+use crate::storage::content::{self, ContentWriter};
+use crate::storage::{Change, NodeVersion, PondPath};
+
+/// The URL under which each session registers the pond's content store.
+pub const CONTENT_STORE_URL: &str = "pond://content/";
+
+/// One pond table, as resolved when a statement was planned.
+#[derive(Debug)]
+pub struct PondTable {
+    pond: Arc<SessionPond>,
+    path: PondPath,
+    schema: SchemaRef,
+    /// The live versions (newest base onwards) at planning time.
+    versions: Vec<Arc<NodeVersion>>,
+}
+
+impl PondTable {
+    pub fn new(
+        pond: Arc<SessionPond>,
+        path: PondPath,
+        schema: SchemaRef,
+        versions: Vec<Arc<NodeVersion>>,
+    ) -> Self {
+        PondTable {
+            pond,
+            path,
+            schema,
+            versions,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for PondTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let files: Vec<PartitionedFile> = self
+            .versions
+            .iter()
+            .filter_map(|v| {
+                content::object_path(v).map(|p| PartitionedFile::new(p.to_string(), v.size as u64))
+            })
+            .collect();
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema.clone(),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let target = state.config().target_partitions().max(1);
+        let groups = FileGroup::new(files).split_files(target);
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        let source = Arc::new(ParquetSource::new(self.schema.clone()));
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(CONTENT_STORE_URL)?, source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        format.create_physical_plan(state, config).await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // DataFusion pushes them into the Parquet scan (statistics, row filters).
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let overwrite = match insert_op {
+            InsertOp::Append => false,
+            InsertOp::Overwrite => true,
+            InsertOp::Replace => {
+                return Err(DataFusionError::Plan(format!(
+                    "REPLACE INTO is not supported for {}: use INSERT INTO or INSERT OVERWRITE",
+                    self.path
+                )))
+            }
+        };
+        let sink = PondSink {
+            pond: self.pond.clone(),
+            path: self.path.clone(),
+            schema: self.schema.clone(),
+            overwrite,
+        };
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+}
+
+/// Writes an INSERT's rows as one new content and stages the table version.
+/// The commit happens when the statement ends (see `SessionPond`).
+pub struct PondSink {
+    pond: Arc<SessionPond>,
+    path: PondPath,
+    schema: SchemaRef,
+    overwrite: bool,
+}
+
+impl fmt::Debug for PondSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PondSink({})", self.path)
+    }
+}
+
+impl DisplayAs for PondSink {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.overwrite {
+            "overwrite"
+        } else {
+            "append"
+        };
+        write!(f, "PondSink: {verb} {}", self.path)
+    }
+}
+
+#[async_trait]
+impl DataSink for PondSink {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    async fn write_all(
+        &self,
+        data: SendableRecordBatchStream,
+        _context: &Arc<TaskContext>,
+    ) -> Result<u64> {
+        let time_column = self
+            .pond
+            .view()
+            .resolve(&self.path)
+            .and_then(|r| r.latest.attrs.time_column.clone());
+        let content = write_content(
+            &self.pond,
+            self.schema.clone(),
+            time_column.as_deref(),
+            data,
+        )
+        .await?;
+        let rows = content.as_ref().map_or(0, |c| c.rows) as u64;
+        self.pond.stage(Change::WriteTable {
+            path: self.path.clone(),
+            content,
+            overwrite: self.overwrite,
+        })?;
+        Ok(rows)
+    }
+}
+
+/// Streams batches into a new content, conforming each to `schema`.
+pub async fn write_content(
+    pond: &SessionPond,
+    schema: SchemaRef,
+    time_column: Option<&str>,
+    mut data: SendableRecordBatchStream,
+) -> Result<Option<crate::storage::Content>> {
+    let mut writer = ContentWriter::new(pond.pond().root_dir(), schema.clone(), time_column)
+        .map_err(external)?;
+    while let Some(batch) = data.next().await {
+        let batch = batch?;
+        let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?;
+        writer.write(&batch).map_err(external)?;
+    }
+    writer.finish().map_err(external)
+}

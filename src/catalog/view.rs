@@ -1,0 +1,101 @@
+//! Views stored in the pond: their SQL is planned in the reading session, so
+//! a view sees the same `pond.as_of` and staged changes as the query using it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::storage::PondPath;
+
+#[derive(Debug)]
+pub struct StoredView {
+    path: PondPath,
+    query: String,
+    schema: SchemaRef,
+}
+
+impl StoredView {
+    pub fn new(path: PondPath, query: String, schema: SchemaRef) -> Self {
+        StoredView {
+            path,
+            query,
+            schema,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for StoredView {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        Some(&self.query)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let state = state
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .ok_or_else(|| {
+                DataFusionError::Internal("stored views need a DataFusion SessionState".into())
+            })?;
+        let plan = state.create_logical_plan(&self.query).await.map_err(|e| {
+            DataFusionError::Plan(format!(
+                "view {} no longer plans: {e}; fix its sources or recreate it with CREATE OR REPLACE VIEW",
+                self.path
+            ))
+        })?;
+        let planned: Vec<_> = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        let stored: Vec<_> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        if planned != stored {
+            return Err(DataFusionError::Plan(format!(
+                "view {} now gives different columns than when it was created: recreate it with CREATE OR REPLACE VIEW",
+                self.path
+            )));
+        }
+        let mut builder = LogicalPlanBuilder::from(plan);
+        if let Some(indices) = projection {
+            let columns: Vec<Expr> = indices
+                .iter()
+                .map(|&i| {
+                    Expr::Column(datafusion::common::Column::from(
+                        builder.schema().qualified_field(i),
+                    ))
+                })
+                .collect();
+            builder = builder.project(columns)?;
+        }
+        if let Some(n) = limit {
+            builder = builder.limit(0, Some(n))?;
+        }
+        state.create_physical_plan(&builder.build()?).await
+    }
+}

@@ -1,0 +1,8 @@
+//! SQL over the pond: statement splitting, pond-specific statements, and the
+//! session that runs each statement as one transaction.
+
+pub mod error;
+pub mod parser;
+pub mod session;
+
+pub use error::user_message;

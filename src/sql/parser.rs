@@ -1,0 +1,214 @@
+//! Splitting SQL text into statements, and parsing the few statements that
+//! are pond-specific (`CREATE DIRECTORY`, `DROP DIRECTORY`). Everything else
+//! is parsed by DataFusion's parser.
+
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+
+use crate::storage::PondPath;
+
+/// One statement of a script, with the line it starts on (1-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SqlStatement {
+    pub text: String,
+    pub line: u64,
+}
+
+/// Splits SQL text at top-level `;` (not inside strings, quoted names or
+/// comments). Empty statements are dropped.
+pub fn split_statements(sql: &str) -> Result<Vec<SqlStatement>, String> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize_with_location()
+        .map_err(|e| e.to_string())?;
+    let offsets = LineOffsets::new(sql);
+    let mut out = Vec::new();
+    let mut start: Option<&TokenWithSpan> = None;
+    let mut last_end = 0usize;
+    let flush = |start: &mut Option<&TokenWithSpan>, end: usize, out: &mut Vec<SqlStatement>| {
+        if let Some(first) = start.take() {
+            let from = offsets.offset(first.span.start.line, first.span.start.column);
+            let text = sql[from..end].trim().to_string();
+            if !text.is_empty() {
+                out.push(SqlStatement {
+                    text,
+                    line: first.span.start.line,
+                });
+            }
+        }
+    };
+    for token in &tokens {
+        match &token.token {
+            Token::SemiColon => {
+                let end = offsets.offset(token.span.start.line, token.span.start.column);
+                flush(&mut start, end, &mut out);
+            }
+            Token::Whitespace(_) | Token::EOF => {}
+            _ => {
+                if start.is_none() {
+                    start = Some(token);
+                }
+                last_end = offsets.offset(token.span.end.line, token.span.end.column);
+            }
+        }
+    }
+    flush(&mut start, last_end, &mut out);
+    Ok(out)
+}
+
+/// Byte offsets of (line, column) positions, both 1-based, columns in chars.
+struct LineOffsets<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineOffsets<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineOffsets { text, starts }
+    }
+
+    fn offset(&self, line: u64, column: u64) -> usize {
+        let Some(&line_start) = self.starts.get(line.saturating_sub(1) as usize) else {
+            return self.text.len();
+        };
+        let rest = &self.text[line_start..];
+        let skip = column.saturating_sub(1) as usize;
+        line_start + rest.char_indices().nth(skip).map_or(rest.len(), |(i, _)| i)
+    }
+}
+
+/// A statement that DataFusion's parser does not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PondStatement {
+    CreateDirectory {
+        path: PondPath,
+        if_not_exists: bool,
+    },
+    DropDirectory {
+        path: PondPath,
+        if_exists: bool,
+        cascade: bool,
+    },
+}
+
+/// Parses `CREATE DIRECTORY` / `DROP DIRECTORY`; `Ok(None)` for anything else.
+pub fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, String> {
+    let tokens: Vec<Token> = match Tokenizer::new(&GenericDialect {}, sql).tokenize() {
+        Ok(t) => t,
+        Err(_) => return Ok(None), // let DataFusion's parser report it
+    };
+    let mut words = tokens
+        .into_iter()
+        .filter(|t| {
+            !matches!(
+                t,
+                Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)
+                    | Token::Whitespace(_)
+                    | Token::EOF
+            )
+        })
+        .peekable();
+    let verb = match words.next() {
+        Some(Token::Word(w)) if w.keyword == Keyword::CREATE => "CREATE",
+        Some(Token::Word(w)) if w.keyword == Keyword::DROP => "DROP",
+        _ => return Ok(None),
+    };
+    match words.peek() {
+        Some(Token::Word(w))
+            if w.value.eq_ignore_ascii_case("DIRECTORY") && w.quote_style.is_none() =>
+        {
+            words.next();
+        }
+        _ => return Ok(None),
+    }
+    let mut take_keywords = |expected: &[Keyword]| -> bool {
+        let mut lookahead = words.clone();
+        for k in expected {
+            match lookahead.next() {
+                Some(Token::Word(w)) if w.keyword == *k && w.quote_style.is_none() => {}
+                _ => return false,
+            }
+        }
+        words = lookahead;
+        true
+    };
+    let guarded = if verb == "CREATE" {
+        take_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS])
+    } else {
+        take_keywords(&[Keyword::IF, Keyword::EXISTS])
+    };
+    let usage = format!(
+        "usage: {verb} DIRECTORY [IF {}EXISTS] '/path'{}",
+        if verb == "CREATE" { "NOT " } else { "" },
+        if verb == "DROP" { " [CASCADE]" } else { "" }
+    );
+    let path_text = match words.next() {
+        Some(Token::SingleQuotedString(s)) => s,
+        Some(Token::Word(w)) if w.quote_style == Some('"') => w.value,
+        _ => return Err(usage),
+    };
+    let path = PondPath::parse(&path_text).map_err(|e| e.to_string())?;
+    let cascade = match words.next() {
+        Some(Token::Word(w)) if verb == "DROP" && w.keyword == Keyword::CASCADE => true,
+        Some(Token::Word(w)) if verb == "DROP" && w.keyword == Keyword::RESTRICT => false,
+        None => false,
+        Some(_) => return Err(usage),
+    };
+    if words.next().is_some() {
+        return Err(usage);
+    }
+    Ok(Some(match verb {
+        "CREATE" => PondStatement::CreateDirectory {
+            path,
+            if_not_exists: guarded,
+        },
+        _ => PondStatement::DropDirectory {
+            path,
+            if_exists: guarded,
+            cascade,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_top_level_semicolons() {
+        let sql = "SELECT 'a;b';\n-- c;d\nSELECT \"x;y\" FROM t;\n\n;  SELECT 3";
+        let parts = split_statements(sql).unwrap();
+        let texts: Vec<_> = parts.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["SELECT 'a;b'", "SELECT \"x;y\" FROM t", "SELECT 3"]);
+        assert_eq!(parts.iter().map(|s| s.line).collect::<Vec<_>>(), [1, 3, 5]);
+    }
+
+    #[test]
+    fn parses_directory_statements() {
+        assert_eq!(
+            parse_pond_statement("create directory if not exists '/a/b'").unwrap(),
+            Some(PondStatement::CreateDirectory {
+                path: PondPath::parse("/a/b").unwrap(),
+                if_not_exists: true
+            })
+        );
+        assert_eq!(
+            parse_pond_statement("DROP DIRECTORY \"/a\" CASCADE").unwrap(),
+            Some(PondStatement::DropDirectory {
+                path: PondPath::parse("/a").unwrap(),
+                if_exists: false,
+                cascade: true
+            })
+        );
+        assert_eq!(
+            parse_pond_statement("CREATE TABLE t (a INT)").unwrap(),
+            None
+        );
+        assert!(parse_pond_statement("CREATE DIRECTORY sensors").is_err());
+        assert!(parse_pond_statement("CREATE DIRECTORY 'rel/x'")
+            .unwrap_err()
+            .contains("relative"));
+    }
+}

@@ -1,0 +1,569 @@
+//! [`PondSession`]: a DataFusion `SessionContext` with the pond registered,
+//! and the statement loop that makes each statement one pond transaction.
+//!
+//! Pond DDL is intercepted here, after DataFusion has planned it (CREATE
+//! TABLE / VIEW, DROP) or parsed it (ALTER TABLE … RENAME, BEGIN/COMMIT,
+//! `SET pond.as_of`); INSERT goes through DataFusion to the table's sink.
+
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::common::TableReference;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{
+    CreateMemoryTable, CreateView, DdlStatement, DmlStatement, LogicalPlan, WriteOp,
+};
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{
+    self, AlterTableOperation, Expr as SqlExpr, ObjectName, ObjectNamePart, RenameTableNameKind,
+    Reset, Set, Statement, TableObject, Value,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
+use crate::catalog::session_pond::external;
+use crate::catalog::table::{write_content, CONTENT_STORE_URL};
+use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
+use crate::storage::content::time_column;
+use crate::storage::{Change, CreateMode, Kind, Pond, PondPath, StorageError};
+use crate::udf::{History, Ls};
+
+/// How a session may reach outside the pond.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionOptions {
+    /// Read host files as tables (`SELECT * FROM 'data.csv'`). On for the
+    /// local CLI; off for remote sessions unless the operator enables it.
+    pub host_files: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions { host_files: true }
+    }
+}
+
+/// What one statement produced.
+#[derive(Debug)]
+pub struct Output {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// The pond transaction it committed, if it committed one.
+    pub txn: Option<i64>,
+}
+
+impl Output {
+    fn empty() -> Self {
+        Output {
+            schema: Arc::new(Schema::empty()),
+            batches: Vec::new(),
+            txn: None,
+        }
+    }
+
+    /// True for statements that return rows (queries), false for commands.
+    pub fn has_rows(&self) -> bool {
+        !self.schema.fields().is_empty()
+    }
+}
+
+/// A statement of a script that failed: which one, where, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("statement at line {line} failed: {message}\n  {text}")]
+pub struct ScriptError {
+    pub line: u64,
+    pub text: String,
+    pub message: String,
+}
+
+pub struct PondSession {
+    ctx: SessionContext,
+    pond: Arc<SessionPond>,
+}
+
+impl std::fmt::Debug for PondSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PondSession({:?})", self.pond)
+    }
+}
+
+impl PondSession {
+    pub async fn open(path: impl AsRef<FsPath>) -> Result<Self, StorageError> {
+        Ok(Self::new(
+            Arc::new(Pond::open(path).await?),
+            SessionOptions::default(),
+        ))
+    }
+
+    pub fn new(pond: Arc<Pond>, options: SessionOptions) -> Self {
+        let session_pond = Arc::new(SessionPond::new(pond.clone()));
+        let config = SessionConfig::new()
+            .with_default_catalog_and_schema(CATALOG, ROOT_SCHEMA)
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(true);
+        let runtime = RuntimeEnvBuilder::new()
+            .build_arc()
+            .expect("the default runtime always builds");
+        let content_url = url::Url::parse(CONTENT_STORE_URL).expect("constant URL parses");
+        runtime.register_object_store(&content_url, pond.content_store().clone());
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        ctx.register_catalog(CATALOG, Arc::new(PondCatalog::new(session_pond.clone())));
+        ctx.register_udtf("ls", Arc::new(Ls::new(session_pond.clone())));
+        ctx.register_udtf("history", Arc::new(History::new(session_pond.clone())));
+        let ctx = if options.host_files {
+            ctx.enable_url_table()
+        } else {
+            ctx
+        };
+        PondSession {
+            ctx,
+            pond: session_pond,
+        }
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn pond(&self) -> &Arc<SessionPond> {
+        &self.pond
+    }
+
+    /// Runs every statement in `sql`, stopping at the first error; returns
+    /// the output of the last one.
+    pub async fn sql(&self, sql: &str) -> Result<Output> {
+        let mut last = Output::empty();
+        for statement in split_statements(sql).map_err(DataFusionError::Plan)? {
+            last = self.execute(&statement.text).await?;
+        }
+        Ok(last)
+    }
+
+    /// Runs a script statement by statement, handing each output to `each`.
+    /// The first failure stops the run; earlier statements stay committed.
+    pub async fn run_script(
+        &self,
+        sql: &str,
+        mut each: impl FnMut(&SqlStatement, &Output),
+    ) -> std::result::Result<(), ScriptError> {
+        let statements = split_statements(sql).map_err(|message| ScriptError {
+            line: 1,
+            text: String::new(),
+            message,
+        })?;
+        for statement in statements {
+            match self.execute(&statement.text).await {
+                Ok(output) => each(&statement, &output),
+                Err(err) => {
+                    return Err(ScriptError {
+                        line: statement.line,
+                        text: statement.text.clone(),
+                        message: super::error::user_message(&err),
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one statement as one transaction (or as part of an open BEGIN block).
+    pub async fn execute(&self, statement: &str) -> Result<Output> {
+        self.pond.begin_statement().await?;
+        match self.execute_inner(statement).await {
+            Ok(mut output) => match self.pond.finish_statement(statement).await {
+                Ok(txn) => {
+                    output.txn = output.txn.or(txn);
+                    Ok(output)
+                }
+                Err(err) => Err(err),
+            },
+            Err(err) => {
+                self.pond.abort_statement()?;
+                Err(err)
+            }
+        }
+    }
+
+    async fn execute_inner(&self, sql: &str) -> Result<Output> {
+        if let Some(statement) = parse_pond_statement(sql).map_err(DataFusionError::Plan)? {
+            let change = match statement {
+                PondStatement::CreateDirectory {
+                    path,
+                    if_not_exists,
+                } => Change::CreateDirectory {
+                    path,
+                    if_not_exists,
+                },
+                PondStatement::DropDirectory {
+                    path,
+                    if_exists,
+                    cascade,
+                } => Change::DropDirectory {
+                    path,
+                    if_exists,
+                    cascade,
+                },
+            };
+            self.pond.stage(change)?;
+            return Ok(Output::empty());
+        }
+        let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
+        if statements.len() != 1 {
+            return Err(DataFusionError::Plan(format!(
+                "expected one statement, found {}",
+                statements.len()
+            )));
+        }
+        let statement = statements
+            .pop_front()
+            .expect("checked: exactly one statement");
+        if let DFStatement::Statement(ast) = &statement {
+            if let Some(output) = self.pond_command(ast, sql).await? {
+                return Ok(output);
+            }
+        }
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        self.execute_plan(plan).await
+    }
+
+    /// Statements that DataFusion parses but the pond runs.
+    async fn pond_command(&self, ast: &Statement, sql: &str) -> Result<Option<Output>> {
+        match ast {
+            Statement::StartTransaction { .. } => self.pond.begin_block()?,
+            Statement::Commit { .. } => {
+                let txn = self.pond.commit_block(sql).await?;
+                return Ok(Some(Output {
+                    txn,
+                    ..Output::empty()
+                }));
+            }
+            Statement::Rollback { .. } => self.pond.rollback_block()?,
+            Statement::Set(Set::SingleAssignment {
+                variable, values, ..
+            }) if is_as_of(variable) => self.pond.set_as_of(Some(parse_txn(values)?))?,
+            Statement::Reset(reset) => match &reset.reset {
+                Reset::ConfigurationParameter(name) if is_as_of(name) => {
+                    self.pond.set_as_of(None)?
+                }
+                _ => return Ok(None),
+            },
+            Statement::AlterTable(alter) => {
+                let [AlterTableOperation::RenameTable {
+                    table_name: RenameTableNameKind::To(to) | RenameTableNameKind::As(to),
+                }] = alter.operations.as_slice()
+                else {
+                    return Err(DataFusionError::Plan(
+                        "ALTER TABLE supports only RENAME TO in the pond: ALTER TABLE \"/a\" RENAME TO \"/b\"".into(),
+                    ));
+                };
+                let from = object_name_path(&alter.name)?;
+                let to = object_name_path(to)?;
+                self.pond.stage(Change::Rename { from, to })?;
+            }
+            Statement::Insert(insert) => {
+                self.check_insert(insert).await?;
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        }
+        Ok(Some(Output::empty()))
+    }
+
+    async fn execute_plan(&self, plan: LogicalPlan) -> Result<Output> {
+        match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => self.create_table(create).await,
+            LogicalPlan::Ddl(DdlStatement::CreateView(create)) => self.create_view(create),
+            LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
+                let path = table_path(&drop.name)?;
+                self.pond.stage(Change::Drop { path, kind: Kind::Table, if_exists: drop.if_exists })?;
+                Ok(Output::empty())
+            }
+            LogicalPlan::Ddl(DdlStatement::DropView(drop)) => {
+                let path = table_path(&drop.name)?;
+                self.pond.stage(Change::Drop { path, kind: Kind::View, if_exists: drop.if_exists })?;
+                Ok(Output::empty())
+            }
+            LogicalPlan::Ddl(other) => Err(DataFusionError::Plan(format!(
+                "{} is not supported in a pond: use CREATE DIRECTORY, CREATE TABLE … AS SELECT * FROM 'file', or CREATE VIEW",
+                other.name()
+            ))),
+            plan => {
+                if let LogicalPlan::Dml(DmlStatement { op: WriteOp::Insert(_), .. }) = &plan {
+                    if let Some(txn) = self.pond.view().as_of() {
+                        return Err(DataFusionError::Plan(format!(
+                            "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
+                        )));
+                    }
+                }
+                let frame = self.ctx.execute_logical_plan(plan).await?;
+                let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+                let batches = frame.collect().await?;
+                Ok(Output { schema, batches, txn: None })
+            }
+        }
+    }
+
+    async fn create_table(&self, create: CreateMemoryTable) -> Result<Output> {
+        let path = table_path(&create.name)?;
+        let mode = match (create.or_replace, create.if_not_exists) {
+            (true, _) => CreateMode::Replace,
+            (false, true) => CreateMode::IfNotExists,
+            (false, false) => CreateMode::Fail,
+        };
+        let view = self.pond.view();
+        if let Some(existing) = view.resolve(&path) {
+            if mode == CreateMode::IfNotExists && existing.kind() == Kind::Table {
+                return Ok(Output::empty());
+            }
+        }
+        let schema: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
+        let time_column = time_column(&schema);
+        // Validate before running the query, so a bad name fails fast.
+        let probe = Change::CreateTable {
+            path: path.clone(),
+            schema: schema.clone(),
+            time_column: time_column.clone(),
+            content: None,
+            mode,
+        };
+        crate::storage::txn::Staging::new(view, 0, 0, "")
+            .apply(&probe)
+            .map_err(external)?;
+        let frame = self
+            .ctx
+            .execute_logical_plan(create.input.as_ref().clone())
+            .await?;
+        let stream = frame.execute_stream().await?;
+        let content =
+            write_content(&self.pond, schema.clone(), time_column.as_deref(), stream).await?;
+        let rows = content.as_ref().map_or(0, |c| c.rows);
+        self.pond.stage(Change::CreateTable {
+            path,
+            schema,
+            time_column,
+            content,
+            mode,
+        })?;
+        Ok(count_output(rows))
+    }
+
+    fn create_view(&self, create: CreateView) -> Result<Output> {
+        let path = table_path(&create.name)?;
+        let query = create
+            .definition
+            .as_deref()
+            .and_then(view_query)
+            .ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "CREATE VIEW {path}: cannot find the view's query text"
+                ))
+            })?;
+        let schema: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
+        let mode = if create.or_replace {
+            CreateMode::Replace
+        } else {
+            CreateMode::Fail
+        };
+        self.pond.stage(Change::CreateView {
+            path,
+            query,
+            schema,
+            mode,
+        })?;
+        Ok(Output::empty())
+    }
+
+    /// Checks an INSERT's columns against the table, so that a mismatch names
+    /// the column instead of failing in a cast.
+    async fn check_insert(&self, insert: &ast::Insert) -> Result<()> {
+        let TableObject::TableName(name) = &insert.table else {
+            return Ok(());
+        };
+        let path = object_name_path(name)?;
+        let view = self.pond.view();
+        let Some(target) = view.resolve(&path) else {
+            return Err(DataFusionError::Plan(format!(
+                "table {path} does not exist: create it with CREATE TABLE \"{path}\" AS SELECT …"
+            )));
+        };
+        if target.kind() != Kind::Table {
+            return Err(external(StorageError::WrongKind {
+                path,
+                actual: target.kind().as_str(),
+                expected: "table",
+            }));
+        }
+        let (Some(source), true) = (&insert.source, insert.columns.is_empty()) else {
+            return Ok(());
+        };
+        let Some(table_schema) = target.latest.attrs.schema.clone() else {
+            return Ok(());
+        };
+        let query = DFStatement::Statement(Box::new(Statement::Query(source.clone())));
+        let plan = self.ctx.state().statement_to_plan(query).await?;
+        let source_schema = plan.schema().as_arrow().clone();
+        let (table_fields, source_fields) = (table_schema.fields(), source_schema.fields());
+        let names = |fields: &[Arc<datafusion::arrow::datatypes::Field>]| {
+            fields
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if source_fields.len() < table_fields.len() {
+            return Err(DataFusionError::Plan(format!(
+                "INSERT INTO {path}: missing column(s) {} (the table has {}; the query gives {})",
+                names(&table_fields[source_fields.len()..]),
+                names(table_fields),
+                names(source_fields)
+            )));
+        }
+        if source_fields.len() > table_fields.len() {
+            return Err(DataFusionError::Plan(format!(
+                "INSERT INTO {path}: extra column(s) {} (the table has {})",
+                names(&source_fields[table_fields.len()..]),
+                names(table_fields)
+            )));
+        }
+        for (table_field, source_field) in table_fields.iter().zip(source_fields.iter()) {
+            if !insertable(source_field.data_type(), table_field.data_type()) {
+                return Err(DataFusionError::Plan(format!(
+                    "INSERT INTO {path}: column '{}' is {} in the table but the query gives {} ('{}'): cast it, e.g. CAST({} AS {})",
+                    table_field.name(),
+                    table_field.data_type(),
+                    source_field.data_type(),
+                    source_field.name(),
+                    source_field.name(),
+                    table_field.data_type()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// May a value of type `from` be inserted into a column of type `to` without
+/// an explicit cast? Same family only; strings may go into temporal columns
+/// (literals like '2024-01-01 00:00').
+fn insertable(from: &DataType, to: &DataType) -> bool {
+    let string =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    let temporal = |t: &DataType| t.is_temporal();
+    from == to
+        || from.is_null()
+        || (from.is_numeric() && to.is_numeric())
+        || (string(from) && string(to))
+        || (temporal(from) && temporal(to))
+        || (string(from) && temporal(to))
+        || (matches!(from, DataType::Boolean) && matches!(to, DataType::Boolean))
+}
+
+fn count_output(rows: i64) -> Output {
+    let batch = RecordBatch::try_from_iter(vec![(
+        "count",
+        Arc::new(datafusion::arrow::array::UInt64Array::from(vec![
+            rows as u64,
+        ])) as _,
+    )])
+    .expect("a one-column batch always builds");
+    Output {
+        schema: batch.schema(),
+        batches: vec![batch],
+        txn: None,
+    }
+}
+
+/// The query part of a `CREATE VIEW … AS <query>` text.
+fn view_query(definition: &str) -> Option<String> {
+    let statements = DFParser::parse_sql_with_dialect(definition, &GenericDialect {}).ok()?;
+    match statements.front()? {
+        DFStatement::Statement(s) => match s.as_ref() {
+            Statement::CreateView(create) => Some(create.query.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_as_of(name: &ObjectName) -> bool {
+    name.to_string().eq_ignore_ascii_case("pond.as_of")
+}
+
+fn parse_txn(values: &[SqlExpr]) -> Result<i64> {
+    let usage = || {
+        DataFusionError::Plan(
+            "usage: SET pond.as_of = <txn number> (see pond.system.transactions)".into(),
+        )
+    };
+    match values {
+        [SqlExpr::Value(v)] => match &v.value {
+            Value::Number(n, _) => n.parse().map_err(|_| usage()),
+            Value::SingleQuotedString(s) => s.trim().parse().map_err(|_| usage()),
+            _ => Err(usage()),
+        },
+        _ => Err(usage()),
+    }
+}
+
+fn plan_error(err: impl ToString) -> DataFusionError {
+    DataFusionError::Plan(err.to_string())
+}
+
+/// A DataFusion table reference as a pond path: `"/a/t"`, `t` (in the root),
+/// `"/a".t` or `pond."/a".t`.
+pub fn table_path(name: &TableReference) -> Result<PondPath> {
+    if let Some(catalog) = name.catalog() {
+        if catalog != CATALOG {
+            return Err(DataFusionError::Plan(format!(
+                "{name} is not in the pond catalog '{CATALOG}'"
+            )));
+        }
+    }
+    let table = name.table();
+    match name.schema() {
+        Some(dir) => PondPath::parse(dir)
+            .and_then(|d| d.join(table))
+            .map_err(plan_error),
+        None if table.starts_with('/') => PondPath::parse(table).map_err(plan_error),
+        None => PondPath::root().join(table).map_err(plan_error),
+    }
+}
+
+/// An SQL object name as a pond path (unquoted names are lower-cased, as DataFusion does).
+fn object_name_path(name: &ObjectName) -> Result<PondPath> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|part| match part {
+            ObjectNamePart::Identifier(ident) if ident.quote_style.is_none() => {
+                Ok(ident.value.to_lowercase())
+            }
+            ObjectNamePart::Identifier(ident) => Ok(ident.value.clone()),
+            other => Err(DataFusionError::Plan(format!(
+                "unsupported name part {other}"
+            ))),
+        })
+        .collect::<Result<_>>()?;
+    let reference = match parts.as_slice() {
+        [table] => TableReference::bare(table.as_str()),
+        [schema, table] => TableReference::partial(schema.as_str(), table.as_str()),
+        [catalog, schema, table] => {
+            TableReference::full(catalog.as_str(), schema.as_str(), table.as_str())
+        }
+        _ => {
+            return Err(DataFusionError::Plan(format!(
+                "'{name}' is not a table name"
+            )))
+        }
+    };
+    table_path(&reference)
+}

@@ -1,0 +1,491 @@
+//! Table contents: writing them (Parquet, hashed, inline or blob) and serving
+//! them to DataFusion's Parquet reader through an [`ObjectStore`].
+//!
+//! Content is addressed by the sha256 of its bytes. The store's object paths
+//! say where the bytes are, so no lookup table is needed:
+//! - `blob/<sha256>`: the file `blobs/<sha256>` under the pond root;
+//! - `inline/<sha256>/<row>/<oplog data file>`: the `content` cell of that row;
+//! - `staged/<sha256>`: written by this process, not yet committed.
+//!
+//! Every content is verified against its checksum the first time this process
+//! reads it; a mismatch is a [`StorageError::ChecksumMismatch`].
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io::Write;
+use std::ops::Range;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::compute::{cast, max, min};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use futures::stream::{self, BoxStream};
+use futures::StreamExt;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use sha2::{Digest, Sha256};
+
+use super::error::{Result, StorageError};
+use super::node::{ContentRef, NodeVersion};
+use super::txn::Content;
+
+/// Contents up to this size are stored inline in the oplog row.
+pub const INLINE_LIMIT: u64 = 64 * 1024;
+
+/// The object path under which the content store serves a version's content.
+pub fn object_path(version: &NodeVersion) -> Option<Path> {
+    let sum = version.checksum.as_deref()?;
+    let text = match &version.content {
+        ContentRef::None => return None,
+        ContentRef::Blob => format!("blob/{sum}"),
+        ContentRef::Staged => format!("staged/{sum}"),
+        ContentRef::Inline { oplog_file, row } => format!("inline/{sum}/{row}/{oplog_file}"),
+    };
+    Some(Path::from(text))
+}
+
+/// Picks the event-time column: the first timestamp column, preferring the
+/// names `timestamp`, `ts`, `time`.
+pub fn time_column(schema: &SchemaRef) -> Option<String> {
+    let timestamps: Vec<&str> = schema
+        .fields()
+        .iter()
+        .filter(|f| matches!(f.data_type(), DataType::Timestamp(..)))
+        .map(|f| f.name().as_str())
+        .collect();
+    ["timestamp", "ts", "time"]
+        .iter()
+        .find(|preferred| timestamps.contains(preferred))
+        .copied()
+        .or(timestamps.first().copied())
+        .map(str::to_string)
+}
+
+/// A `Write` that hashes what passes through it.
+struct HashingFile {
+    file: std::io::BufWriter<std::fs::File>,
+    hasher: Sha256,
+    written: u64,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Streams record batches into one Parquet content, tracking rows and time range.
+pub struct ContentWriter {
+    /// `None` once finished.
+    writer: Option<ArrowWriter<HashingFile>>,
+    tmp_path: PathBuf,
+    blobs_dir: PathBuf,
+    time_column: Option<usize>,
+    rows: i64,
+    min_time: Option<i64>,
+    max_time: Option<i64>,
+}
+
+impl ContentWriter {
+    pub fn new(pond_root: &FsPath, schema: SchemaRef, time_column: Option<&str>) -> Result<Self> {
+        let blobs_dir = pond_root.join("blobs");
+        let tmp_dir = blobs_dir.join(".tmp");
+        std::fs::create_dir_all(&tmp_dir)?;
+        let tmp_path = tmp_dir.join(format!("{}.parquet", uuid::Uuid::new_v4().simple()));
+        let file = HashingFile {
+            file: std::io::BufWriter::new(std::fs::File::create(&tmp_path)?),
+            hasher: Sha256::new(),
+            written: 0,
+        };
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .build();
+        let time_column = time_column.and_then(|name| schema.index_of(name).ok());
+        let writer = ArrowWriter::try_new(file, schema, Some(props))?;
+        Ok(ContentWriter {
+            writer: Some(writer),
+            tmp_path,
+            blobs_dir,
+            time_column,
+            rows: 0,
+            min_time: None,
+            max_time: None,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.rows += batch.num_rows() as i64;
+        if let Some(i) = self.time_column {
+            let micros = cast(
+                batch.column(i),
+                &DataType::Timestamp(TimeUnit::Microsecond, None),
+            )?;
+            let micros = micros.as_primitive::<TimestampMicrosecondType>();
+            if micros.null_count() < micros.len() {
+                let (lo, hi) = (min(micros), max(micros));
+                self.min_time = lo.map(|lo| self.min_time.map_or(lo, |m| m.min(lo)));
+                self.max_time = hi.map(|hi| self.max_time.map_or(hi, |m| m.max(hi)));
+            }
+        }
+        self.writer
+            .as_mut()
+            .expect("write after finish")
+            .write(batch)?;
+        Ok(())
+    }
+
+    /// Finishes the file. Returns `None` when no row was written (nothing to store).
+    pub fn finish(mut self) -> Result<Option<Content>> {
+        let writer = self.writer.take().expect("finish is called once, by value");
+        let (tmp_path, blobs_dir, rows) =
+            (self.tmp_path.clone(), self.blobs_dir.clone(), self.rows);
+        let (min_time, max_time) = (self.min_time, self.max_time);
+        let mut file = writer.into_inner()?;
+        file.flush()?;
+        if rows == 0 {
+            std::fs::remove_file(&tmp_path)?;
+            return Ok(None);
+        }
+        let checksum = hex::encode(file.hasher.finalize());
+        let size = file.written;
+        let inline = if size <= INLINE_LIMIT {
+            let bytes = Bytes::from(std::fs::read(&tmp_path)?);
+            std::fs::remove_file(&tmp_path)?;
+            Some(bytes)
+        } else {
+            // Content-addressed: an existing blob of the same name has the same bytes.
+            std::fs::rename(&tmp_path, blobs_dir.join(&checksum))?;
+            None
+        };
+        Ok(Some(Content {
+            checksum,
+            size: size as i64,
+            rows,
+            min_time,
+            max_time,
+            inline,
+        }))
+    }
+}
+
+impl Drop for ContentWriter {
+    fn drop(&mut self) {
+        // A writer dropped before `finish` (an error or a cancel) leaves no file
+        // behind; after `finish` the file is already renamed or removed.
+        let _ = std::fs::remove_file(&self.tmp_path);
+    }
+}
+
+/// Serves contents to DataFusion. Read-only.
+pub struct ContentStore {
+    /// The pond root (blobs/ and oplog/ are below it).
+    root: Arc<dyn ObjectStore>,
+    /// Inline and staged contents by checksum. Inline contents are small.
+    bytes: Mutex<HashMap<String, Bytes>>,
+    /// Blobs whose checksum this process has verified.
+    verified: Mutex<HashSet<String>>,
+}
+
+impl fmt::Debug for ContentStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ContentStore")
+    }
+}
+
+impl fmt::Display for ContentStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ContentStore({})", self.root)
+    }
+}
+
+/// Cap on cached inline bytes; past it the cache starts again empty.
+const CACHE_LIMIT: usize = 256 * 1024 * 1024;
+
+impl ContentStore {
+    pub fn new(root: Arc<dyn ObjectStore>) -> Self {
+        ContentStore {
+            root,
+            bytes: Mutex::default(),
+            verified: Mutex::default(),
+        }
+    }
+
+    /// Makes staged (uncommitted) inline content readable.
+    pub fn stage(&self, content: &Content) {
+        if let Some(bytes) = &content.inline {
+            self.remember(&content.checksum, bytes.clone());
+        }
+    }
+
+    fn remember(&self, checksum: &str, bytes: Bytes) {
+        let mut cache = self.bytes.lock().expect("content cache lock poisoned");
+        let held: usize = cache.values().map(Bytes::len).sum();
+        if held + bytes.len() > CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(checksum.to_string(), bytes);
+    }
+
+    fn cached(&self, checksum: &str) -> Option<Bytes> {
+        self.bytes
+            .lock()
+            .expect("content cache lock poisoned")
+            .get(checksum)
+            .cloned()
+    }
+
+    /// The bytes of an inline content, read from its oplog row and verified.
+    async fn inline(&self, checksum: &str, row: usize, oplog_file: &str) -> Result<Bytes> {
+        if let Some(bytes) = self.cached(checksum) {
+            return Ok(bytes);
+        }
+        let path = Path::from(format!("oplog/{oplog_file}"));
+        // Oplog data files are small (inline contents are at most 64 KiB each): read whole.
+        let file = self
+            .root
+            .get_opts(&path, GetOptions::default())
+            .await?
+            .bytes()
+            .await?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let mask = ProjectionMask::columns(builder.parquet_schema(), ["content"]);
+        let batches = builder
+            .with_projection(mask)
+            .build()?
+            .collect::<Result<Vec<RecordBatch>, _>>()?;
+        let mut offset = row;
+        for batch in batches {
+            if offset < batch.num_rows() {
+                let bytes =
+                    Bytes::copy_from_slice(batch.column(0).as_binary::<i32>().value(offset));
+                verify(
+                    &format!("inline in oplog/{oplog_file} row {row}"),
+                    checksum,
+                    &bytes,
+                )?;
+                self.remember(checksum, bytes.clone());
+                return Ok(bytes);
+            }
+            offset -= batch.num_rows();
+        }
+        Err(StorageError::CorruptOplog(format!(
+            "oplog/{oplog_file} has no row {row}"
+        )))
+    }
+
+    /// Checks a blob's bytes once per process.
+    async fn verify_blob(&self, checksum: &str) -> Result<()> {
+        if self
+            .verified
+            .lock()
+            .expect("verified lock poisoned")
+            .contains(checksum)
+        {
+            return Ok(());
+        }
+        let mut stream = self
+            .root
+            .get_opts(&blob_path(checksum), GetOptions::default())
+            .await?
+            .into_stream();
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = stream.next().await {
+            hasher.update(&chunk?);
+        }
+        let found = hex::encode(hasher.finalize());
+        if found != checksum {
+            return Err(StorageError::ChecksumMismatch {
+                what: format!("blob blobs/{checksum}"),
+                expected: checksum.to_string(),
+                found,
+            });
+        }
+        self.verified
+            .lock()
+            .expect("verified lock poisoned")
+            .insert(checksum.to_string());
+        Ok(())
+    }
+
+    async fn resolve(&self, location: &Path) -> Result<Located> {
+        let text = location.as_ref();
+        let mut parts = text.splitn(4, '/');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("blob"), Some(sum), None, None) => {
+                self.verify_blob(sum).await?;
+                Ok(Located::Blob(blob_path(sum)))
+            }
+            (Some("staged"), Some(sum), None, None) => self
+                .cached(sum)
+                .map(Located::Bytes)
+                .ok_or_else(|| StorageError::Invalid(format!("staged content {sum} is gone"))),
+            (Some("inline"), Some(sum), Some(row), Some(file)) => {
+                let row = row
+                    .parse()
+                    .map_err(|_| StorageError::Invalid(format!("bad content path {text}")))?;
+                Ok(Located::Bytes(self.inline(sum, row, file).await?))
+            }
+            _ => Err(StorageError::Invalid(format!("bad content path {text}"))),
+        }
+    }
+}
+
+enum Located {
+    Bytes(Bytes),
+    Blob(Path),
+}
+
+fn blob_path(checksum: &str) -> Path {
+    Path::from(format!("blobs/{checksum}"))
+}
+
+fn verify(what: &str, expected: &str, bytes: &[u8]) -> Result<()> {
+    let found = hex::encode(Sha256::digest(bytes));
+    if found != expected {
+        return Err(StorageError::ChecksumMismatch {
+            what: what.to_string(),
+            expected: expected.to_string(),
+            found,
+        });
+    }
+    Ok(())
+}
+
+fn to_store_error(err: StorageError) -> object_store::Error {
+    match err {
+        StorageError::ObjectStore(e) => e,
+        other => object_store::Error::Generic {
+            store: "pond",
+            source: Box::new(other),
+        },
+    }
+}
+
+fn read_only(operation: &str) -> object_store::Error {
+    object_store::Error::NotImplemented {
+        operation: operation.to_string(),
+        implementer: "pond ContentStore".to_string(),
+    }
+}
+
+#[async_trait]
+impl ObjectStore for ContentStore {
+    async fn put_opts(
+        &self,
+        _: &Path,
+        _: PutPayload,
+        _: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        Err(read_only("put"))
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        _: &Path,
+        _: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        Err(read_only("put_multipart"))
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        match self.resolve(location).await.map_err(to_store_error)? {
+            Located::Blob(path) => {
+                let mut result = self.root.get_opts(&path, options).await?;
+                result.meta.location = location.clone();
+                Ok(result)
+            }
+            Located::Bytes(bytes) => {
+                let len = bytes.len() as u64;
+                let range = match options.range {
+                    None => 0..len,
+                    Some(r) => r.as_range(len).map_err(|e| object_store::Error::Generic {
+                        store: "pond",
+                        source: Box::new(e),
+                    })?,
+                };
+                let slice = bytes.slice(range.start as usize..range.end as usize);
+                let meta = ObjectMeta {
+                    location: location.clone(),
+                    last_modified: chrono::DateTime::UNIX_EPOCH,
+                    size: len,
+                    e_tag: None,
+                    version: None,
+                };
+                if options.head {
+                    return Ok(GetResult {
+                        payload: GetResultPayload::Stream(stream::empty().boxed()),
+                        meta,
+                        range,
+                        attributes: Default::default(),
+                    });
+                }
+                Ok(GetResult {
+                    payload: GetResultPayload::Stream(
+                        stream::once(async move { Ok(slice) }).boxed(),
+                    ),
+                    meta,
+                    range,
+                    attributes: Default::default(),
+                })
+            }
+        }
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        match self.resolve(location).await.map_err(to_store_error)? {
+            Located::Blob(path) => self.root.get_ranges(&path, ranges).await,
+            Located::Bytes(bytes) => Ok(ranges
+                .iter()
+                .map(|r| bytes.slice(r.start as usize..r.end as usize))
+                .collect()),
+        }
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        locations.map(|_| Err(read_only("delete"))).boxed()
+    }
+
+    fn list(&self, _: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        stream::once(async { Err(read_only("list")) }).boxed()
+    }
+
+    async fn list_with_delimiter(&self, _: Option<&Path>) -> object_store::Result<ListResult> {
+        Err(read_only("list_with_delimiter"))
+    }
+
+    async fn copy_opts(&self, _: &Path, _: &Path, _: CopyOptions) -> object_store::Result<()> {
+        Err(read_only("copy"))
+    }
+}

@@ -1,0 +1,62 @@
+//! Errors of the storage layer. User mistakes carry a message that names the
+//! thing and the fix; IO and format failures carry their cause.
+
+use thiserror::Error;
+
+use super::path::{PathError, PondPath};
+
+#[derive(Debug, Error)]
+pub enum StorageError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("'{0}' is not a pond (no oplog/_delta_log there): create one with `pondsql init {0}`")]
+    NotAPond(String),
+    #[error("'{0}' already holds a pond: open it with `pondsql --pond {0}`")]
+    AlreadyAPond(String),
+    #[error("{0} does not exist")]
+    NotFound(PondPath),
+    #[error("directory {0} does not exist: create it first with CREATE DIRECTORY '{0}'")]
+    MissingDirectory(PondPath),
+    #[error("{path} already exists (a {kind}){hint}")]
+    AlreadyExists {
+        path: PondPath,
+        kind: &'static str,
+        hint: &'static str,
+    },
+    #[error("{path} is a {actual}, not a {expected}")]
+    WrongKind {
+        path: PondPath,
+        actual: &'static str,
+        expected: &'static str,
+    },
+    #[error("directory {path} is not empty ({count} entries): use DROP DIRECTORY '{path}' CASCADE to drop it with everything in it")]
+    NotEmpty { path: PondPath, count: usize },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("content {what} is corrupt: expected sha256 {expected}, found {found}; restore the pond from a backup")]
+    ChecksumMismatch {
+        what: String,
+        expected: String,
+        found: String,
+    },
+    #[error("the oplog is damaged: {0}")]
+    CorruptOplog(String),
+    #[error(
+        "gave up committing after {0} attempts: other writers kept committing first; try again"
+    )]
+    TooManyConflicts(usize),
+    #[error("delta: {0}")]
+    Delta(#[from] deltalake::DeltaTableError),
+    #[error("object store: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -1,0 +1,302 @@
+//! The in-memory index of the oplog's metadata, and views of the tree over it.
+//!
+//! The index holds every committed node version without its content (a few
+//! hundred bytes each) and is extended incrementally as Delta versions arrive,
+//! so a statement never replays history. A [`View`] is the tree as of one
+//! transaction, optionally with staged (uncommitted) versions on top.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use super::error::{Result, StorageError};
+use super::node::{Kind, NodeId, NodeVersion};
+use super::path::PondPath;
+
+/// What one transaction did, derived from its rows.
+#[derive(Clone, Debug)]
+pub struct TxnSummary {
+    pub txn: i64,
+    pub timestamp: i64,
+    pub sql: Arc<str>,
+    pub nodes: i64,
+    pub rows_added: i64,
+}
+
+/// Every committed node version of a pond, as of `last_txn`.
+///
+/// Invariants: each node's versions are sorted by `version` (1, 2, …) and by
+/// `txn`; `files` names every oplog data file whose rows are here.
+#[derive(Clone, Default)]
+pub struct OplogIndex {
+    last_txn: i64,
+    nodes: HashMap<NodeId, Arc<Vec<Arc<NodeVersion>>>>,
+    txns: BTreeMap<i64, TxnSummary>,
+    files: HashSet<Arc<str>>,
+}
+
+impl OplogIndex {
+    pub fn last_txn(&self) -> i64 {
+        self.last_txn
+    }
+
+    pub fn has_file(&self, path: &str) -> bool {
+        self.files.contains(path)
+    }
+
+    /// Adds the rows of newly seen oplog files and moves to `last_txn`.
+    pub fn extend(&mut self, last_txn: i64, files: Vec<(Arc<str>, Vec<NodeVersion>)>) {
+        let mut touched = HashSet::new();
+        for (file, versions) in files {
+            self.files.insert(file);
+            for v in versions {
+                let summary = self.txns.entry(v.txn).or_insert_with(|| TxnSummary {
+                    txn: v.txn,
+                    timestamp: v.timestamp,
+                    sql: v.sql.clone(),
+                    nodes: 0,
+                    rows_added: 0,
+                });
+                summary.nodes += 1;
+                if v.kind == Kind::Table {
+                    summary.rows_added += v.rows.unwrap_or(0);
+                }
+                touched.insert(v.node_id.clone());
+                Arc::make_mut(self.nodes.entry(v.node_id.clone()).or_default()).push(Arc::new(v));
+            }
+        }
+        for id in touched {
+            if let Some(list) = self.nodes.get_mut(&id) {
+                Arc::make_mut(list).sort_by_key(|v| v.version);
+            }
+        }
+        self.last_txn = last_txn;
+    }
+
+    pub fn transactions(&self) -> impl Iterator<Item = &TxnSummary> {
+        self.txns.values()
+    }
+}
+
+/// Versions staged by an open transaction, not yet committed.
+#[derive(Clone, Default)]
+pub struct Overlay {
+    nodes: HashMap<NodeId, Vec<Arc<NodeVersion>>>,
+}
+
+impl Overlay {
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Adds a version. A node keeps at most one staged version per
+    /// transaction unless it is a table chunk (each INSERT is its own version).
+    pub fn push(&mut self, version: NodeVersion) {
+        let list = self.nodes.entry(version.node_id.clone()).or_default();
+        match list.last() {
+            Some(last) if last.version == version.version => {
+                *list.last_mut().expect("checked non-empty above") = Arc::new(version)
+            }
+            _ => list.push(Arc::new(version)),
+        }
+    }
+
+    pub fn versions(&self) -> impl Iterator<Item = &Arc<NodeVersion>> {
+        self.nodes.values().flatten()
+    }
+}
+
+/// A node found by path.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub path: PondPath,
+    pub latest: Arc<NodeVersion>,
+}
+
+impl Resolved {
+    pub fn id(&self) -> &NodeId {
+        &self.latest.node_id
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.latest.kind
+    }
+}
+
+/// The pond tree as of one transaction, with an optional overlay of staged versions.
+#[derive(Clone)]
+pub struct View {
+    index: Arc<OplogIndex>,
+    as_of: Option<i64>,
+    overlay: Arc<Overlay>,
+}
+
+impl View {
+    pub fn new(index: Arc<OplogIndex>, as_of: Option<i64>) -> Self {
+        View {
+            index,
+            as_of,
+            overlay: Arc::default(),
+        }
+    }
+
+    pub fn with_overlay(&self, overlay: Arc<Overlay>) -> Self {
+        View {
+            overlay,
+            ..self.clone()
+        }
+    }
+
+    pub fn index(&self) -> &Arc<OplogIndex> {
+        &self.index
+    }
+
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    pub fn overlay_mut(&mut self) -> &mut Overlay {
+        Arc::make_mut(&mut self.overlay)
+    }
+
+    /// The newest transaction this view sees.
+    pub fn txn(&self) -> i64 {
+        self.as_of
+            .map_or(self.index.last_txn, |t| t.min(self.index.last_txn))
+    }
+
+    pub fn as_of(&self) -> Option<i64> {
+        self.as_of
+    }
+
+    fn visible(&self, v: &NodeVersion) -> bool {
+        self.as_of.is_none_or(|t| v.txn <= t)
+    }
+
+    /// Every version of a node visible in this view, oldest first.
+    pub fn versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
+        let mut out: Vec<Arc<NodeVersion>> = self
+            .index
+            .nodes
+            .get(id)
+            .map(|list| list.iter().filter(|v| self.visible(v)).cloned().collect())
+            .unwrap_or_default();
+        if let Some(staged) = self.overlay.nodes.get(id) {
+            out.extend(staged.iter().cloned());
+        }
+        out
+    }
+
+    pub fn latest(&self, id: &NodeId) -> Option<Arc<NodeVersion>> {
+        if let Some(v) = self.overlay.nodes.get(id).and_then(|l| l.last()) {
+            return Some(v.clone());
+        }
+        let list = self.index.nodes.get(id)?;
+        list.iter().rev().find(|v| self.visible(v)).cloned()
+    }
+
+    /// The versions a read of the table sees: from the newest base on.
+    pub fn live_versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
+        let mut versions = self.versions(id);
+        if let Some(base) = versions.iter().rposition(|v| v.op.is_base()) {
+            versions.drain(..base);
+        }
+        versions
+    }
+
+    /// Finds a node by path; `None` when any segment is missing or a parent is not a directory.
+    pub fn resolve(&self, path: &PondPath) -> Option<Resolved> {
+        let mut current = self.latest(&NodeId::root())?;
+        for segment in path.segments() {
+            let entry = current.entries()?.get(segment)?;
+            current = self.latest(&entry.node)?;
+        }
+        Some(Resolved {
+            path: path.clone(),
+            latest: current,
+        })
+    }
+
+    /// Like [`View::resolve`], but a missing node is an error naming the path.
+    pub fn require(&self, path: &PondPath) -> Result<Resolved> {
+        self.resolve(path)
+            .ok_or_else(|| StorageError::NotFound(path.clone()))
+    }
+
+    pub fn require_directory(&self, path: &PondPath) -> Result<Resolved> {
+        match self.resolve(path) {
+            None => Err(StorageError::MissingDirectory(path.clone())),
+            Some(r) if r.kind() != Kind::Directory => Err(StorageError::WrongKind {
+                path: path.clone(),
+                actual: r.kind().as_str(),
+                expected: "directory",
+            }),
+            Some(r) => Ok(r),
+        }
+    }
+
+    /// The direct children of a directory, by name.
+    pub fn children(&self, dir: &Resolved) -> Vec<Resolved> {
+        let Some(entries) = dir.latest.entries() else {
+            return Vec::new();
+        };
+        entries
+            .iter()
+            .filter_map(|(name, entry)| {
+                let latest = self.latest(&entry.node)?;
+                let path = dir.path.join(name).ok()?;
+                Some(Resolved { path, latest })
+            })
+            .collect()
+    }
+
+    /// A directory and everything below it, depth first, sorted by path.
+    pub fn walk(&self, dir: &Resolved) -> Vec<Resolved> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.clone()];
+        while let Some(next) = stack.pop() {
+            for child in self.children(&next) {
+                if child.kind() == Kind::Directory {
+                    stack.push(child.clone());
+                }
+                out.push(child);
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    /// Every directory path, sorted.
+    pub fn directories(&self) -> Vec<PondPath> {
+        let Some(root) = self.resolve(&PondPath::root()) else {
+            return Vec::new();
+        };
+        let mut dirs: Vec<PondPath> = self
+            .walk(&root)
+            .into_iter()
+            .filter(|r| r.kind() == Kind::Directory)
+            .map(|r| r.path)
+            .collect();
+        dirs.insert(0, PondPath::root());
+        dirs
+    }
+
+    /// Every committed version visible in this view, in (txn, node, version) order.
+    pub fn all_versions(&self) -> Vec<Arc<NodeVersion>> {
+        let mut out: Vec<Arc<NodeVersion>> = self
+            .index
+            .nodes
+            .values()
+            .flat_map(|l| l.iter().filter(|v| self.visible(v)).cloned())
+            .collect();
+        out.sort_by(|a, b| (a.txn, &a.node_id, a.version).cmp(&(b.txn, &b.node_id, b.version)));
+        out
+    }
+
+    pub fn transactions(&self) -> Vec<TxnSummary> {
+        self.index
+            .transactions()
+            .filter(|t| self.as_of.is_none_or(|a| t.txn <= a))
+            .cloned()
+            .collect()
+    }
+}

@@ -1,0 +1,197 @@
+//! Nodes and node versions: the vocabulary of the oplog.
+//!
+//! A node is anything with a path (directory, table, view). Every change to a
+//! node writes a new [`NodeVersion`], one oplog row. This module defines the
+//! values; it does no IO.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use serde::{Deserialize, Serialize};
+
+/// A stable node identity: 32 lowercase hex digits. The root has a fixed id.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct NodeId(Arc<str>);
+
+impl NodeId {
+    pub const ROOT: &'static str = "00000000000000000000000000000000";
+
+    pub fn root() -> Self {
+        NodeId(Arc::from(Self::ROOT))
+    }
+
+    pub fn random() -> Self {
+        NodeId(Arc::from(uuid::Uuid::new_v4().simple().to_string()))
+    }
+
+    pub fn from_stored(text: &str) -> Self {
+        NodeId(Arc::from(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({})", &self.0[..8.min(self.0.len())])
+    }
+}
+
+/// What a node is.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Directory,
+    Table,
+    View,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Directory => "directory",
+            Kind::Table => "table",
+            Kind::View => "view",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text {
+            "directory" => Some(Kind::Directory),
+            "table" => Some(Kind::Table),
+            "view" => Some(Kind::View),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a version does to its node.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum VersionOp {
+    /// The node's first version.
+    Create,
+    /// A table chunk added on top of the live versions.
+    Append,
+    /// A new base: earlier versions stop being live (INSERT OVERWRITE, OR REPLACE).
+    Replace,
+    /// A directory listing or a view definition changed.
+    Update,
+}
+
+impl VersionOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionOp::Create => "create",
+            VersionOp::Append => "append",
+            VersionOp::Replace => "replace",
+            VersionOp::Update => "update",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<VersionOp> {
+        match text {
+            "create" => Some(VersionOp::Create),
+            "append" => Some(VersionOp::Append),
+            "replace" => Some(VersionOp::Replace),
+            "update" => Some(VersionOp::Update),
+            _ => None,
+        }
+    }
+
+    /// Does this version start a new base (hide every earlier version)?
+    pub fn is_base(self) -> bool {
+        matches!(self, VersionOp::Create | VersionOp::Replace)
+    }
+}
+
+/// One entry of a directory listing.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DirEntry {
+    pub node: NodeId,
+    pub kind: Kind,
+}
+
+/// The typed attributes of a version, stored as JSON in the `attrs` column.
+///
+/// Directory listings and view definitions live here rather than in
+/// `content` so that reading the tree never touches file contents.
+#[derive(Clone, Default, PartialEq, Debug, Serialize, Deserialize)]
+pub struct Attrs {
+    /// Directory: name → child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<BTreeMap<String, DirEntry>>,
+    /// Table and view: the Arrow schema of the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaRef>,
+    /// Table: the event-time column, if the table has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column: Option<String>,
+    /// View: its defining query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+}
+
+/// Where the bytes of a table version are.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum ContentRef {
+    /// No content (directories, views, empty tables).
+    None,
+    /// In the `content` column of an oplog data file, at a row.
+    Inline { oplog_file: Arc<str>, row: usize },
+    /// Written by this process and not yet committed; held by the content store.
+    Staged,
+    /// `blobs/<checksum>` under the pond root.
+    Blob,
+}
+
+/// One oplog row: one version of one node.
+#[derive(Clone, Debug)]
+pub struct NodeVersion {
+    /// The directory that held the node when this version was written.
+    pub part_id: NodeId,
+    pub node_id: NodeId,
+    pub version: i64,
+    pub txn: i64,
+    /// Commit time, microseconds since the epoch, UTC.
+    pub timestamp: i64,
+    pub kind: Kind,
+    pub op: VersionOp,
+    pub content: ContentRef,
+    /// Bytes of content (0 without content).
+    pub size: i64,
+    pub rows: Option<i64>,
+    /// sha256 (hex) of the content.
+    pub checksum: Option<String>,
+    pub min_time: Option<i64>,
+    pub max_time: Option<i64>,
+    pub attrs: Arc<Attrs>,
+    /// The SQL text of the transaction that wrote this version.
+    pub sql: Arc<str>,
+}
+
+impl NodeVersion {
+    pub fn schema(&self) -> Option<&SchemaRef> {
+        self.attrs.schema.as_ref()
+    }
+
+    pub fn entries(&self) -> Option<&BTreeMap<String, DirEntry>> {
+        self.attrs.entries.as_ref()
+    }
+}

@@ -1,0 +1,237 @@
+//! The oplog's row format: the Delta schema, and node versions ⇄ Arrow batches.
+//!
+//! Owns the column layout of `oplog/` and nothing else: no Delta commits, no
+//! object-store IO. `part_id` is the Delta partition column, so it lives in the
+//! Add action's partition values and never in the data files.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, Int64Builder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{
+    DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
+};
+use deltalake::kernel::{DataType as DeltaType, StructField};
+
+use super::error::StorageError;
+use super::node::{Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
+
+pub const PARTITION_COLUMN: &str = "part_id";
+
+/// Columns of the oplog data files, in order (everything but `part_id`).
+pub const COLUMNS: &[&str] = &[
+    "node_id",
+    "version",
+    "txn",
+    "timestamp",
+    "kind",
+    "op",
+    "content",
+    "blob",
+    "size",
+    "rows",
+    "checksum",
+    "min_time",
+    "max_time",
+    "attrs",
+    "sql",
+];
+
+fn utc_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// The Arrow schema of an oplog data file.
+pub fn file_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("node_id", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, false),
+        Field::new("txn", DataType::Int64, false),
+        Field::new("timestamp", utc_micros(), false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("op", DataType::Utf8, false),
+        Field::new("content", DataType::Binary, true),
+        Field::new("blob", DataType::Utf8, true),
+        Field::new("size", DataType::Int64, false),
+        Field::new("rows", DataType::Int64, true),
+        Field::new("checksum", DataType::Utf8, true),
+        Field::new("min_time", utc_micros(), true),
+        Field::new("max_time", utc_micros(), true),
+        Field::new("attrs", DataType::Utf8, false),
+        Field::new("sql", DataType::Utf8, false),
+    ]))
+}
+
+/// The Delta table schema of `oplog/` (partition column first).
+pub fn delta_columns() -> Vec<StructField> {
+    let mut fields = vec![StructField::new(PARTITION_COLUMN, DeltaType::STRING, false)];
+    for field in file_schema().fields() {
+        let ty = match field.data_type() {
+            DataType::Utf8 => DeltaType::STRING,
+            DataType::Int64 => DeltaType::LONG,
+            DataType::Binary => DeltaType::BINARY,
+            _ => DeltaType::TIMESTAMP,
+        };
+        fields.push(StructField::new(
+            field.name().clone(),
+            ty,
+            field.is_nullable(),
+        ));
+    }
+    fields
+}
+
+/// A version ready to be written: the metadata plus its inline bytes, if any.
+pub struct RowToWrite<'a> {
+    pub version: &'a NodeVersion,
+    pub inline: Option<&'a [u8]>,
+}
+
+/// Encodes the versions of one partition as one batch.
+pub fn encode(rows: &[RowToWrite<'_>]) -> Result<RecordBatch, StorageError> {
+    let n = rows.len();
+    let mut node_id = StringBuilder::new();
+    let mut version = Int64Builder::with_capacity(n);
+    let mut txn = Int64Builder::with_capacity(n);
+    let mut timestamp = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut kind = StringBuilder::new();
+    let mut op = StringBuilder::new();
+    let mut content = BinaryBuilder::new();
+    let mut blob = StringBuilder::new();
+    let mut size = Int64Builder::with_capacity(n);
+    let mut row_count = Int64Builder::with_capacity(n);
+    let mut checksum = StringBuilder::new();
+    let mut min_time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut max_time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut attrs = StringBuilder::new();
+    let mut sql = StringBuilder::new();
+    for RowToWrite { version: v, inline } in rows {
+        node_id.append_value(v.node_id.as_str());
+        version.append_value(v.version);
+        txn.append_value(v.txn);
+        timestamp.append_value(v.timestamp);
+        kind.append_value(v.kind.as_str());
+        op.append_value(v.op.as_str());
+        content.append_option(*inline);
+        match (&v.content, &v.checksum) {
+            (ContentRef::Blob, Some(hash)) => blob.append_value(hash),
+            _ => blob.append_null(),
+        }
+        size.append_value(v.size);
+        row_count.append_option(v.rows);
+        checksum.append_option(v.checksum.as_deref());
+        min_time.append_option(v.min_time);
+        max_time.append_option(v.max_time);
+        attrs.append_value(serde_json::to_string(v.attrs.as_ref())?);
+        sql.append_value(v.sql.as_ref());
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(node_id.finish()),
+        Arc::new(version.finish()),
+        Arc::new(txn.finish()),
+        Arc::new(timestamp.finish()),
+        Arc::new(kind.finish()),
+        Arc::new(op.finish()),
+        Arc::new(content.finish()),
+        Arc::new(blob.finish()),
+        Arc::new(size.finish()),
+        Arc::new(row_count.finish()),
+        Arc::new(checksum.finish()),
+        Arc::new(min_time.finish()),
+        Arc::new(max_time.finish()),
+        Arc::new(attrs.finish()),
+        Arc::new(sql.finish()),
+    ];
+    Ok(RecordBatch::try_new(file_schema(), columns)?)
+}
+
+/// Decodes a batch read with every column but `content` (see [`metadata_columns`]).
+pub fn decode(
+    batch: &RecordBatch,
+    part_id: &NodeId,
+    oplog_file: &Arc<str>,
+    first_row: usize,
+) -> Result<Vec<NodeVersion>, StorageError> {
+    let bad = |what: &str| StorageError::CorruptOplog(format!("{oplog_file}: {what}"));
+    let strings = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>())
+            .ok_or_else(|| bad(&format!("column {name} missing or not a string")))
+    };
+    let ints = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Int64Type>())
+            .ok_or_else(|| bad(&format!("column {name} missing or not an int64")))
+    };
+    let times = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
+            .ok_or_else(|| bad(&format!("column {name} missing or not a timestamp")))
+    };
+    let (node_id, kind, op, blob, checksum, attrs, sql) = (
+        strings("node_id")?,
+        strings("kind")?,
+        strings("op")?,
+        strings("blob")?,
+        strings("checksum")?,
+        strings("attrs")?,
+        strings("sql")?,
+    );
+    let (version, txn, size, rows) = (ints("version")?, ints("txn")?, ints("size")?, ints("rows")?);
+    let (timestamp, min_time, max_time) =
+        (times("timestamp")?, times("min_time")?, times("max_time")?);
+    let opt_i64 = |a: &datafusion::arrow::array::PrimitiveArray<Int64Type>, i| {
+        a.is_valid(i).then(|| a.value(i))
+    };
+    let opt_ts = |a: &datafusion::arrow::array::PrimitiveArray<TimestampMicrosecondType>, i| {
+        a.is_valid(i).then(|| a.value(i))
+    };
+    let mut out = Vec::with_capacity(batch.num_rows());
+    for i in 0..batch.num_rows() {
+        let kind_value = Kind::parse(kind.value(i))
+            .ok_or_else(|| bad(&format!("unknown kind {}", kind.value(i))))?;
+        let op_value = VersionOp::parse(op.value(i))
+            .ok_or_else(|| bad(&format!("unknown op {}", op.value(i))))?;
+        let attrs_value: Attrs = serde_json::from_str(attrs.value(i))
+            .map_err(|e| bad(&format!("attrs of row {i} are not valid: {e}")))?;
+        let checksum_value = checksum.is_valid(i).then(|| checksum.value(i).to_string());
+        let content = if blob.is_valid(i) {
+            ContentRef::Blob
+        } else if checksum_value.is_some() {
+            ContentRef::Inline {
+                oplog_file: oplog_file.clone(),
+                row: first_row + i,
+            }
+        } else {
+            ContentRef::None
+        };
+        out.push(NodeVersion {
+            part_id: part_id.clone(),
+            node_id: NodeId::from_stored(node_id.value(i)),
+            version: version.value(i),
+            txn: txn.value(i),
+            timestamp: timestamp.value(i),
+            kind: kind_value,
+            op: op_value,
+            content,
+            size: size.value(i),
+            rows: opt_i64(rows, i),
+            checksum: checksum_value,
+            min_time: opt_ts(min_time, i),
+            max_time: opt_ts(max_time, i),
+            attrs: Arc::new(attrs_value),
+            sql: Arc::from(sql.value(i)),
+        });
+    }
+    Ok(out)
+}
+
+/// The columns read to build the index: all but `content`.
+pub fn metadata_columns() -> impl Iterator<Item = &'static str> {
+    COLUMNS.iter().copied().filter(|c| *c != "content")
+}

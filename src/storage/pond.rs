@@ -1,0 +1,409 @@
+//! A pond on disk: creating and opening it, keeping the index current, and
+//! committing transactions to the oplog Delta table.
+//!
+//! The pond transaction number is the Delta version of its commit, so it is
+//! monotonic and gap-free. A commit is one Delta commit written with
+//! put-if-absent at exactly `last_txn + 1`; when another writer got there
+//! first, the logical changes are re-applied to the newer tree and written
+//! again (a real conflict, such as a name created twice, fails validation).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::{ArrowWriter, ProjectionMask};
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Add};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use super::content::ContentStore;
+use super::error::{Result, StorageError};
+use super::index::{OplogIndex, View};
+use super::node::{Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
+use super::oplog::{self, RowToWrite};
+use super::txn::{Change, Staging};
+
+/// Delta checkpoint every this many commits, so opening reads a checkpoint
+/// plus at most this many JSON commits.
+const CHECKPOINT_INTERVAL: i64 = 10;
+const MAX_COMMIT_ATTEMPTS: usize = 200;
+
+/// An open pond. Cheap to share (`Arc<Pond>`); safe to use from many tasks.
+pub struct Pond {
+    root_dir: PathBuf,
+    root_store: Arc<dyn ObjectStore>,
+    content: Arc<ContentStore>,
+    table: Mutex<DeltaTable>,
+    index: RwLock<Arc<OplogIndex>>,
+}
+
+impl std::fmt::Debug for Pond {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pond({})", self.root_dir.display())
+    }
+}
+
+fn oplog_url(root: &FsPath) -> Result<url::Url> {
+    url::Url::from_directory_path(root.join("oplog"))
+        .map_err(|_| StorageError::Invalid(format!("cannot make a URL of {}", root.display())))
+}
+
+fn absolute(path: &FsPath) -> Result<PathBuf> {
+    Ok(std::path::absolute(path)?)
+}
+
+fn is_pond(root: &FsPath) -> bool {
+    root.join("oplog").join("_delta_log").is_dir()
+}
+
+impl Pond {
+    /// Creates a new, empty pond at `path` (the directory may exist but must not hold a pond).
+    pub async fn init(path: impl AsRef<FsPath>) -> Result<Pond> {
+        let root_dir = absolute(path.as_ref())?;
+        if is_pond(&root_dir) {
+            return Err(StorageError::AlreadyAPond(
+                path.as_ref().display().to_string(),
+            ));
+        }
+        std::fs::create_dir_all(root_dir.join("oplog"))?;
+        std::fs::create_dir_all(root_dir.join("blobs"))?;
+        let root_store: Arc<dyn ObjectStore> =
+            Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
+
+        let root = NodeVersion {
+            part_id: NodeId::root(),
+            node_id: NodeId::root(),
+            version: 1,
+            txn: 0,
+            timestamp: chrono::Utc::now().timestamp_micros(),
+            kind: Kind::Directory,
+            op: VersionOp::Create,
+            content: ContentRef::None,
+            size: 0,
+            rows: None,
+            checksum: None,
+            min_time: None,
+            max_time: None,
+            attrs: Arc::new(Attrs {
+                entries: Some(BTreeMap::new()),
+                ..Attrs::default()
+            }),
+            sql: Arc::from("pondsql init"),
+        };
+        let add = write_partition(
+            &root_store,
+            0,
+            &NodeId::root(),
+            &[RowToWrite {
+                version: &root,
+                inline: None,
+            }],
+        )
+        .await?;
+        let table = DeltaTableBuilder::from_url(oplog_url(&root_dir)?)?.build()?;
+        table
+            .create()
+            .with_table_name("pond_oplog")
+            .with_comment("pondsql oplog: one row per node version")
+            .with_columns(oplog::delta_columns())
+            .with_partition_columns([oplog::PARTITION_COLUMN])
+            .with_configuration_property(
+                deltalake::TableProperty::CheckpointInterval,
+                Some(CHECKPOINT_INTERVAL.to_string()),
+            )
+            .with_actions([Action::Add(add)])
+            .with_commit_properties(CommitProperties::default().with_metadata([
+                ("pondTxn".to_string(), json!(0)),
+                ("sql".to_string(), json!("pondsql init")),
+            ]))
+            .await?;
+        Pond::open(&root_dir).await
+    }
+
+    /// Opens an existing pond.
+    pub async fn open(path: impl AsRef<FsPath>) -> Result<Pond> {
+        let root_dir = absolute(path.as_ref())?;
+        if !is_pond(&root_dir) {
+            return Err(StorageError::NotAPond(path.as_ref().display().to_string()));
+        }
+        let root_store: Arc<dyn ObjectStore> =
+            Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
+        let mut table = DeltaTableBuilder::from_url(oplog_url(&root_dir)?)?.build()?;
+        table.load().await?;
+        let pond = Pond {
+            content: Arc::new(ContentStore::new(root_store.clone())),
+            root_dir,
+            root_store,
+            table: Mutex::new(table),
+            index: RwLock::new(Arc::default()),
+        };
+        pond.refresh().await?;
+        Ok(pond)
+    }
+
+    pub fn root_dir(&self) -> &FsPath {
+        &self.root_dir
+    }
+
+    pub fn content_store(&self) -> &Arc<ContentStore> {
+        &self.content
+    }
+
+    /// The index as last refreshed.
+    pub fn index(&self) -> Arc<OplogIndex> {
+        self.index.read().expect("index lock poisoned").clone()
+    }
+
+    /// The current tree (as of the last refresh), optionally as of an older txn.
+    pub fn view(&self, as_of: Option<i64>) -> View {
+        View::new(self.index(), as_of)
+    }
+
+    /// Catches up with commits made since the last refresh (by anyone) and
+    /// returns the new index. Reads only the oplog files not yet indexed.
+    pub async fn refresh(&self) -> Result<Arc<OplogIndex>> {
+        let mut table = self.table.lock().await;
+        table.update_incremental(None).await?;
+        self.refresh_locked(&table).await
+    }
+
+    async fn refresh_locked(&self, table: &DeltaTable) -> Result<Arc<OplogIndex>> {
+        let snapshot = table.snapshot()?;
+        let version = snapshot.version() as i64;
+        let current = self.index();
+        if current.last_txn() == version && version > 0 {
+            return Ok(current);
+        }
+        let new_files: Vec<(String, NodeId, u64)> = snapshot
+            .log_data()
+            .iter()
+            .filter(|f| !current.has_file(&f.path()))
+            .map(|f| {
+                let part = f
+                    .partition_values_map()
+                    .get(oplog::PARTITION_COLUMN)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_default();
+                (
+                    f.path().to_string(),
+                    NodeId::from_stored(&part),
+                    f.size() as u64,
+                )
+            })
+            .collect();
+        let store = self.root_store.clone();
+        let read: Vec<(Arc<str>, Vec<NodeVersion>)> = futures::stream::iter(new_files)
+            .map(|(file, part, size)| {
+                let store = store.clone();
+                async move {
+                    let file: Arc<str> = Arc::from(file);
+                    let versions = read_partition_file(store, &file, &part, size).await?;
+                    Ok::<_, StorageError>((file, versions))
+                }
+            })
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        let mut next = (*current).clone();
+        next.extend(version, read);
+        let next = Arc::new(next);
+        *self.index.write().expect("index lock poisoned") = next.clone();
+        Ok(next)
+    }
+
+    /// Commits `changes` as one transaction. Returns the txn number, or
+    /// `None` when the changes change nothing (nothing is committed).
+    pub async fn commit(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
+        for attempt in 0..MAX_COMMIT_ATTEMPTS {
+            let mut table = self.table.lock().await;
+            table.update_incremental(None).await?;
+            let index = self.refresh_locked(&table).await?;
+            let txn = index.last_txn() + 1;
+            let mut staging = Staging::new(
+                View::new(index, None),
+                txn,
+                chrono::Utc::now().timestamp_micros(),
+                sql,
+            );
+            for change in changes {
+                staging.apply(change)?;
+            }
+            if staging.overlay().is_empty() {
+                return Ok(None);
+            }
+            let adds = self.write_rows(&staging, txn).await?;
+            let properties = CommitProperties::default()
+                .with_max_retries(0)
+                // Checkpoints are made below, after the commit: a failed checkpoint must
+                // not turn a landed commit into an error.
+                .with_create_checkpoint(false)
+                .with_metadata([
+                    ("pondTxn".to_string(), json!(txn)),
+                    ("sql".to_string(), json!(sql)),
+                ]);
+            let operation = DeltaOperation::Write {
+                mode: SaveMode::Append,
+                partition_by: Some(vec![oplog::PARTITION_COLUMN.to_string()]),
+                predicate: None,
+            };
+            let result = CommitBuilder::from(properties)
+                .with_actions(adds.iter().cloned().map(Action::Add).collect())
+                .build(Some(table.snapshot()?), table.log_store(), operation)
+                .await;
+            match result {
+                Ok(_) => {
+                    table.update_incremental(None).await?;
+                    self.refresh_locked(&table).await?;
+                    if txn % CHECKPOINT_INTERVAL == 0 {
+                        // Best effort: without it, opening reads a few more JSON commits.
+                        let _ = deltalake::checkpoints::create_checkpoint(&table, None).await;
+                    }
+                    return Ok(Some(txn));
+                }
+                Err(err) if lost_race(&err) => {
+                    drop(table);
+                    for add in &adds {
+                        let _ = self
+                            .root_store
+                            .delete(&Path::from(format!("oplog/{}", add.path)))
+                            .await;
+                    }
+                    let jitter = rand_millis(5 + 5 * attempt.min(20) as u64);
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Err(StorageError::TooManyConflicts(MAX_COMMIT_ATTEMPTS))
+    }
+
+    /// Writes the staged versions as one data file per partition.
+    async fn write_rows(&self, staging: &Staging, txn: i64) -> Result<Vec<Add>> {
+        let mut by_part: HashMap<NodeId, Vec<&NodeVersion>> = HashMap::new();
+        for v in staging.overlay().versions() {
+            by_part.entry(v.part_id.clone()).or_default().push(v);
+        }
+        let mut adds = Vec::with_capacity(by_part.len());
+        for (part, mut versions) in by_part {
+            versions.sort_by(|a, b| (&a.node_id, a.version).cmp(&(&b.node_id, b.version)));
+            let rows: Vec<RowToWrite<'_>> = versions
+                .iter()
+                .map(|v| RowToWrite {
+                    version: v,
+                    inline: match (&v.content, &v.checksum) {
+                        (ContentRef::Staged, Some(sum)) => {
+                            staging.inline_content(sum).map(|b| b.as_ref())
+                        }
+                        _ => None,
+                    },
+                })
+                .collect();
+            adds.push(write_partition(&self.root_store, txn, &part, &rows).await?);
+        }
+        Ok(adds)
+    }
+}
+
+fn lost_race(err: &DeltaTableError) -> bool {
+    matches!(
+        err,
+        DeltaTableError::VersionAlreadyExists(_)
+            | DeltaTableError::Transaction {
+                source: TransactionError::VersionAlreadyExists(_)
+                    | TransactionError::MaxCommitAttempts(_)
+            }
+    )
+}
+
+fn rand_millis(max: u64) -> u64 {
+    (uuid::Uuid::new_v4().as_u128() % u128::from(max.max(1))) as u64
+}
+
+/// Writes one oplog data file for one partition and returns its Add action.
+async fn write_partition(
+    store: &Arc<dyn ObjectStore>,
+    txn: i64,
+    part: &NodeId,
+    rows: &[RowToWrite<'_>],
+) -> Result<Add> {
+    let batch = oplog::encode(rows)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut buffer = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(props))?;
+    writer.write(&batch)?;
+    writer.close()?;
+    let relative = format!(
+        "{}={}/{txn:020}-{}.parquet",
+        oplog::PARTITION_COLUMN,
+        part,
+        uuid::Uuid::new_v4().simple()
+    );
+    let size = buffer.len() as i64;
+    store
+        .put(&Path::from(format!("oplog/{relative}")), buffer.into())
+        .await?;
+    let txns: Vec<i64> = rows.iter().map(|r| r.version.txn).collect();
+    let stats = json!({
+        "numRecords": rows.len(),
+        "minValues": {"txn": txns.iter().min()},
+        "maxValues": {"txn": txns.iter().max()},
+        "nullCount": {"txn": 0},
+    });
+    Ok(Add {
+        path: relative,
+        partition_values: HashMap::from([(
+            oplog::PARTITION_COLUMN.to_string(),
+            Some(part.to_string()),
+        )]),
+        size,
+        modification_time: chrono::Utc::now().timestamp_millis(),
+        data_change: true,
+        stats: Some(stats.to_string()),
+        ..Add::default()
+    })
+}
+
+/// Reads the metadata columns (not `content`) of one oplog data file.
+async fn read_partition_file(
+    store: Arc<dyn ObjectStore>,
+    file: &Arc<str>,
+    part: &NodeId,
+    size: u64,
+) -> Result<Vec<NodeVersion>> {
+    // Oplog data files are small (one commit's rows of one directory): read whole.
+    let bytes = store
+        .get_opts(&Path::from(format!("oplog/{file}")), Default::default())
+        .await?
+        .bytes()
+        .await?;
+    if bytes.len() as u64 != size {
+        return Err(StorageError::CorruptOplog(format!(
+            "oplog/{file} has {} bytes, the Delta log says {size}",
+            bytes.len()
+        )));
+    }
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+    let mask = ProjectionMask::columns(builder.parquet_schema(), oplog::metadata_columns());
+    let mut out = Vec::new();
+    let mut row = 0;
+    for batch in builder.with_projection(mask).build()? {
+        let batch = batch?;
+        out.extend(oplog::decode(&batch, part, file, row)?);
+        row += batch.num_rows();
+    }
+    Ok(out)
+}

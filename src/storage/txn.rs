@@ -1,0 +1,486 @@
+//! Transactions: logical changes to the tree, and how they turn into node versions.
+//!
+//! A [`Change`] says what a statement wants ("create table /a/t"), not which
+//! rows it writes, so a commit that lost a race can be re-applied to the newer
+//! tree. [`Staging`] applies changes to a [`View`] and validates them; it does
+//! no IO (contents are written before a change is made).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::datatypes::SchemaRef;
+
+use super::error::{Result, StorageError};
+use super::index::{Overlay, Resolved, View};
+use super::node::{Attrs, ContentRef, DirEntry, Kind, NodeId, NodeVersion, VersionOp};
+use super::path::PondPath;
+
+/// Table content already written: inline bytes, or a blob in `blobs/<checksum>`.
+#[derive(Clone, Debug)]
+pub struct Content {
+    pub checksum: String,
+    pub size: i64,
+    pub rows: i64,
+    pub min_time: Option<i64>,
+    pub max_time: Option<i64>,
+    /// `Some` for small contents kept in the oplog row; `None` for a blob.
+    pub inline: Option<Bytes>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CreateMode {
+    Fail,
+    IfNotExists,
+    Replace,
+}
+
+/// One logical change to the tree.
+#[derive(Clone, Debug)]
+pub enum Change {
+    CreateDirectory {
+        path: PondPath,
+        if_not_exists: bool,
+    },
+    DropDirectory {
+        path: PondPath,
+        if_exists: bool,
+        cascade: bool,
+    },
+    CreateTable {
+        path: PondPath,
+        schema: SchemaRef,
+        time_column: Option<String>,
+        content: Option<Content>,
+        mode: CreateMode,
+    },
+    /// INSERT (append) or INSERT OVERWRITE (a new base).
+    WriteTable {
+        path: PondPath,
+        content: Option<Content>,
+        overwrite: bool,
+    },
+    CreateView {
+        path: PondPath,
+        query: String,
+        schema: SchemaRef,
+        mode: CreateMode,
+    },
+    Drop {
+        path: PondPath,
+        kind: Kind,
+        if_exists: bool,
+    },
+    Rename {
+        from: PondPath,
+        to: PondPath,
+    },
+}
+
+/// Applies changes on top of a view, producing the versions of one transaction.
+pub struct Staging {
+    view: View,
+    txn: i64,
+    timestamp: i64,
+    sql: Arc<str>,
+    inline: HashMap<String, Bytes>,
+}
+
+impl Staging {
+    pub fn new(base: View, txn: i64, timestamp: i64, sql: &str) -> Self {
+        Staging {
+            view: base,
+            txn,
+            timestamp,
+            sql: Arc::from(sql),
+            inline: HashMap::new(),
+        }
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    pub fn overlay(&self) -> &Overlay {
+        self.view.overlay()
+    }
+
+    /// Inline content bytes by checksum, for the rows being written.
+    pub fn inline_content(&self, checksum: &str) -> Option<&Bytes> {
+        self.inline.get(checksum)
+    }
+
+    pub fn apply(&mut self, change: &Change) -> Result<()> {
+        match change {
+            Change::CreateDirectory {
+                path,
+                if_not_exists,
+            } => self.create_directory(path, *if_not_exists),
+            Change::DropDirectory {
+                path,
+                if_exists,
+                cascade,
+            } => self.drop_directory(path, *if_exists, *cascade),
+            Change::CreateTable {
+                path,
+                schema,
+                time_column,
+                content,
+                mode,
+            } => {
+                let attrs = Attrs {
+                    schema: Some(schema.clone()),
+                    time_column: time_column.clone(),
+                    ..Attrs::default()
+                };
+                self.create_leaf(path, Kind::Table, attrs, content.as_ref(), *mode)
+            }
+            Change::WriteTable {
+                path,
+                content,
+                overwrite,
+            } => self.write_table(path, content.as_ref(), *overwrite),
+            Change::CreateView {
+                path,
+                query,
+                schema,
+                mode,
+            } => {
+                let attrs = Attrs {
+                    schema: Some(schema.clone()),
+                    query: Some(query.clone()),
+                    ..Attrs::default()
+                };
+                self.create_leaf(path, Kind::View, attrs, None, *mode)
+            }
+            Change::Drop {
+                path,
+                kind,
+                if_exists,
+            } => self.drop_leaf(path, *kind, *if_exists),
+            Change::Rename { from, to } => self.rename(from, to),
+        }
+    }
+
+    fn create_directory(&mut self, path: &PondPath, if_not_exists: bool) -> Result<()> {
+        if let Some(existing) = self.view.resolve(path) {
+            if existing.kind() != Kind::Directory {
+                return Err(StorageError::AlreadyExists {
+                    path: path.clone(),
+                    kind: existing.kind().as_str(),
+                    hint: ": choose another name",
+                });
+            }
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(StorageError::AlreadyExists {
+                path: path.clone(),
+                kind: "directory",
+                hint: ": use CREATE DIRECTORY IF NOT EXISTS to allow that",
+            });
+        }
+        // Create missing parents first (like `mkdir -p`).
+        let parent_path = path
+            .parent()
+            .expect("the root always resolves, so path is not the root");
+        let parent = match self.view.resolve(&parent_path) {
+            Some(p) if p.kind() == Kind::Directory => p,
+            Some(p) => {
+                return Err(StorageError::WrongKind {
+                    path: parent_path,
+                    actual: p.kind().as_str(),
+                    expected: "directory",
+                })
+            }
+            None => {
+                self.create_directory(&parent_path, true)?;
+                self.view.require_directory(&parent_path)?
+            }
+        };
+        let id = NodeId::random();
+        let attrs = Attrs {
+            entries: Some(BTreeMap::new()),
+            ..Attrs::default()
+        };
+        self.stage(self.new_version(
+            id.clone(),
+            id.clone(),
+            Kind::Directory,
+            VersionOp::Create,
+            1,
+            attrs,
+            None,
+        ));
+        self.set_entry(
+            &parent,
+            path.name(),
+            Some(DirEntry {
+                node: id,
+                kind: Kind::Directory,
+            }),
+        );
+        Ok(())
+    }
+
+    fn drop_directory(&mut self, path: &PondPath, if_exists: bool, cascade: bool) -> Result<()> {
+        if path.is_root() {
+            return Err(StorageError::Invalid(
+                "the root directory '/' cannot be dropped".into(),
+            ));
+        }
+        let Some(dir) = self.view.resolve(path) else {
+            return if if_exists {
+                Ok(())
+            } else {
+                Err(StorageError::MissingDirectory(path.clone()))
+            };
+        };
+        if dir.kind() != Kind::Directory {
+            return Err(StorageError::WrongKind {
+                path: path.clone(),
+                actual: dir.kind().as_str(),
+                expected: "directory",
+            });
+        }
+        let count = dir.latest.entries().map_or(0, |e| e.len());
+        if count > 0 && !cascade {
+            return Err(StorageError::NotEmpty {
+                path: path.clone(),
+                count,
+            });
+        }
+        self.unlink(path)
+    }
+
+    fn create_leaf(
+        &mut self,
+        path: &PondPath,
+        kind: Kind,
+        attrs: Attrs,
+        content: Option<&Content>,
+        mode: CreateMode,
+    ) -> Result<()> {
+        let parent_path = path.parent().ok_or_else(|| {
+            StorageError::Invalid(format!(
+                "'/' is the root directory; a {kind} needs a name below it"
+            ))
+        })?;
+        let parent = self.view.require_directory(&parent_path)?;
+        match self.view.resolve(path) {
+            None => {
+                let id = NodeId::random();
+                self.stage_content(content);
+                let version = self.new_version(
+                    parent.id().clone(),
+                    id.clone(),
+                    kind,
+                    VersionOp::Create,
+                    1,
+                    attrs,
+                    content,
+                );
+                self.stage(version);
+                self.set_entry(&parent, path.name(), Some(DirEntry { node: id, kind }));
+                Ok(())
+            }
+            Some(existing) if existing.kind() != kind || mode == CreateMode::Fail => {
+                let hint = match (existing.kind(), kind) {
+                    (Kind::Table, Kind::Table) => {
+                        ": use CREATE OR REPLACE TABLE, or INSERT INTO to add rows"
+                    }
+                    (Kind::View, Kind::View) => ": use CREATE OR REPLACE VIEW",
+                    _ => ": drop it first or choose another name",
+                };
+                Err(StorageError::AlreadyExists {
+                    path: path.clone(),
+                    kind: existing.kind().as_str(),
+                    hint,
+                })
+            }
+            Some(_) if mode == CreateMode::IfNotExists => Ok(()),
+            Some(existing) => {
+                self.stage_content(content);
+                let next = existing.latest.version + 1;
+                let version = self.new_version(
+                    parent.id().clone(),
+                    existing.id().clone(),
+                    kind,
+                    VersionOp::Replace,
+                    next,
+                    attrs,
+                    content,
+                );
+                self.stage(version);
+                Ok(())
+            }
+        }
+    }
+
+    fn write_table(
+        &mut self,
+        path: &PondPath,
+        content: Option<&Content>,
+        overwrite: bool,
+    ) -> Result<()> {
+        let table = self.view.require(path)?;
+        if table.kind() != Kind::Table {
+            return Err(StorageError::WrongKind {
+                path: path.clone(),
+                actual: table.kind().as_str(),
+                expected: "table",
+            });
+        }
+        if content.is_none() && !overwrite {
+            return Ok(()); // appending nothing writes nothing
+        }
+        let parent = self
+            .view
+            .require_directory(&path.parent().expect("a table is never the root"))?;
+        self.stage_content(content);
+        let op = if overwrite {
+            VersionOp::Replace
+        } else {
+            VersionOp::Append
+        };
+        let attrs = Attrs {
+            schema: table.latest.attrs.schema.clone(),
+            time_column: table.latest.attrs.time_column.clone(),
+            ..Attrs::default()
+        };
+        let version = self.new_version(
+            parent.id().clone(),
+            table.id().clone(),
+            Kind::Table,
+            op,
+            table.latest.version + 1,
+            attrs,
+            content,
+        );
+        self.stage(version);
+        Ok(())
+    }
+
+    fn drop_leaf(&mut self, path: &PondPath, kind: Kind, if_exists: bool) -> Result<()> {
+        match self.view.resolve(path) {
+            None if if_exists => Ok(()),
+            None => Err(StorageError::NotFound(path.clone())),
+            Some(found) if found.kind() != kind => Err(StorageError::WrongKind {
+                path: path.clone(),
+                actual: found.kind().as_str(),
+                expected: kind.as_str(),
+            }),
+            Some(_) => self.unlink(path),
+        }
+    }
+
+    fn rename(&mut self, from: &PondPath, to: &PondPath) -> Result<()> {
+        let node = self.view.require(from)?;
+        if node.kind() == Kind::Directory {
+            return Err(StorageError::Invalid(format!(
+                "{from} is a directory: ALTER TABLE … RENAME TO moves tables and views"
+            )));
+        }
+        if let Some(existing) = self.view.resolve(to) {
+            return Err(StorageError::AlreadyExists {
+                path: to.clone(),
+                kind: existing.kind().as_str(),
+                hint: ": drop it first or choose another name",
+            });
+        }
+        let target_dir = self
+            .view
+            .require_directory(&to.parent().expect("checked: `to` exists below a directory"))?;
+        let entry = DirEntry {
+            node: node.id().clone(),
+            kind: node.kind(),
+        };
+        self.unlink(from)?;
+        // Re-resolve: unlinking may have staged a new version of the same directory.
+        let target_dir = self.view.require_directory(&target_dir.path)?;
+        self.set_entry(&target_dir, to.name(), Some(entry));
+        Ok(())
+    }
+
+    /// Removes `path` from its parent's listing.
+    fn unlink(&mut self, path: &PondPath) -> Result<()> {
+        let parent = self
+            .view
+            .require_directory(&path.parent().expect("callers exclude the root"))?;
+        self.set_entry(&parent, path.name(), None);
+        Ok(())
+    }
+
+    /// Writes a new version of `dir` with `name` set to `entry` (or removed).
+    fn set_entry(&mut self, dir: &Resolved, name: &str, entry: Option<DirEntry>) {
+        let mut entries = dir.latest.entries().cloned().unwrap_or_default();
+        match entry {
+            Some(e) => entries.insert(name.to_string(), e),
+            None => entries.remove(name),
+        };
+        let staged_here = dir.latest.txn == self.txn;
+        let (version, op) = if staged_here {
+            (dir.latest.version, dir.latest.op)
+        } else {
+            (dir.latest.version + 1, VersionOp::Update)
+        };
+        let attrs = Attrs {
+            entries: Some(entries),
+            ..Attrs::default()
+        };
+        let id = dir.id().clone();
+        self.stage(self.new_version(id.clone(), id, Kind::Directory, op, version, attrs, None));
+    }
+
+    fn stage_content(&mut self, content: Option<&Content>) {
+        if let Some(Content {
+            checksum,
+            inline: Some(bytes),
+            ..
+        }) = content
+        {
+            self.inline.insert(checksum.clone(), bytes.clone());
+        }
+    }
+
+    fn stage(&mut self, version: NodeVersion) {
+        self.view.overlay_mut().push(version);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_version(
+        &self,
+        part_id: NodeId,
+        node_id: NodeId,
+        kind: Kind,
+        op: VersionOp,
+        version: i64,
+        attrs: Attrs,
+        content: Option<&Content>,
+    ) -> NodeVersion {
+        NodeVersion {
+            part_id,
+            node_id,
+            version,
+            txn: self.txn,
+            timestamp: self.timestamp,
+            kind,
+            op,
+            content: match content {
+                None => ContentRef::None,
+                Some(c) if c.inline.is_some() => ContentRef::Staged,
+                Some(_) => ContentRef::Blob,
+            },
+            size: content.map_or(0, |c| c.size),
+            rows: match kind {
+                Kind::Table => Some(content.map_or(0, |c| c.rows)),
+                _ => None,
+            },
+            checksum: content.map(|c| c.checksum.clone()),
+            min_time: content.and_then(|c| c.min_time),
+            max_time: content.and_then(|c| c.max_time),
+            attrs: Arc::new(attrs),
+            sql: self.sql.clone(),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Table functions over the pond tree: `ls('/dir')`, `ls('/dir/**')` and
+//! `history('/path')`. Each reads the calling session's view.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::Expr;
+
+use crate::catalog::session_pond::{external, SessionPond};
+use crate::catalog::system::{entries_batch, mem_table, versions_batch};
+use crate::storage::{Kind, PondPath};
+
+/// The single string argument of a table function.
+fn path_argument(function: &str, args: &TableFunctionArgs) -> Result<String> {
+    match args.exprs() {
+        [] => Ok("/".to_string()),
+        [Expr::Literal(
+            ScalarValue::Utf8(Some(text))
+            | ScalarValue::LargeUtf8(Some(text))
+            | ScalarValue::Utf8View(Some(text)),
+            _,
+        )] => Ok(text.clone()),
+        _ => Err(DataFusionError::Plan(format!(
+            "{function}() takes one pond path in single quotes, e.g. {function}('/sensors')"
+        ))),
+    }
+}
+
+fn parse_path(text: &str) -> Result<PondPath> {
+    PondPath::parse(text).map_err(|e| DataFusionError::Plan(e.to_string()))
+}
+
+/// `ls(path)`: the entries of a directory (or the node itself); a trailing
+/// `/**` lists everything below, at any depth.
+#[derive(Debug)]
+pub struct Ls {
+    pond: Arc<SessionPond>,
+}
+
+impl Ls {
+    pub fn new(pond: Arc<SessionPond>) -> Self {
+        Ls { pond }
+    }
+}
+
+impl TableFunctionImpl for Ls {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let text = path_argument("ls", &args)?;
+        let (path_text, recursive) = match text.strip_suffix("/**") {
+            Some(prefix) if prefix.is_empty() => ("/", true),
+            Some(prefix) => (prefix, true),
+            None => (text.as_str(), false),
+        };
+        let path = parse_path(path_text)?;
+        let view = self.pond.view();
+        let node = view.require(&path).map_err(external)?;
+        let nodes = match (node.kind(), recursive) {
+            (Kind::Directory, true) => view.walk(&node),
+            (Kind::Directory, false) => view.children(&node),
+            _ => vec![node],
+        };
+        mem_table(entries_batch(&view, &nodes)?)
+    }
+}
+
+/// `history(path)`: every version of one node, oldest first.
+#[derive(Debug)]
+pub struct History {
+    pond: Arc<SessionPond>,
+}
+
+impl History {
+    pub fn new(pond: Arc<SessionPond>) -> Self {
+        History { pond }
+    }
+}
+
+impl TableFunctionImpl for History {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let path = parse_path(&path_argument("history", &args)?)?;
+        let view = self.pond.view();
+        let node = view.require(&path).map_err(external)?;
+        mem_table(versions_batch(&view.versions(node.id()))?)
+    }
+}

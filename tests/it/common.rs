@@ -1,0 +1,128 @@
+//! Helpers shared by the integration tests: temp ponds, sample files, the
+//! real `pondsql` binary, and the Python venv for third-party readers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use pondsql::sql::session::SessionOptions;
+use pondsql::{Pond, PondSession};
+use tempfile::TempDir;
+
+/// A fresh pond in a temp dir, with a session on it.
+pub struct TestPond {
+    pub dir: TempDir,
+    pub session: PondSession,
+}
+
+impl TestPond {
+    pub async fn new() -> TestPond {
+        let dir = tempfile::tempdir().unwrap();
+        let pond = Pond::init(dir.path().join("pond")).await.unwrap();
+        let session = PondSession::new(Arc::new(pond), SessionOptions::default());
+        TestPond { dir, session }
+    }
+
+    pub fn pond_path(&self) -> PathBuf {
+        self.dir.path().join("pond")
+    }
+
+    /// Writes a host file next to the pond and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+
+    /// Runs SQL that must succeed; returns the last statement's rows as a table.
+    pub async fn ok(&self, sql: &str) -> String {
+        let output = self
+            .session
+            .sql(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}\nfailed: {e}"));
+        render(&output.batches)
+    }
+
+    /// Runs SQL that must fail; returns the user-facing message.
+    pub async fn err(&self, sql: &str) -> String {
+        match self.session.sql(sql).await {
+            Ok(out) => panic!(
+                "{sql}\nshould have failed but gave:\n{}",
+                render(&out.batches)
+            ),
+            Err(e) => pondsql::sql::user_message(&e),
+        }
+    }
+
+    /// A single value: the first column of the first row, as text.
+    pub async fn value(&self, sql: &str) -> String {
+        let output = self
+            .session
+            .sql(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}\nfailed: {e}"));
+        let batch = output
+            .batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .expect("a row");
+        datafusion::arrow::util::display::array_value_to_string(batch.column(0), 0).unwrap()
+    }
+}
+
+pub fn render(batches: &[RecordBatch]) -> String {
+    pretty_format_batches(batches).unwrap().to_string()
+}
+
+/// CSV readings: `n` rows from `start` minutes after 2024-01-01, station `station`.
+pub fn readings_csv(station: &str, start: usize, n: usize) -> String {
+    let mut out = String::from("ts,station,value\n");
+    for i in start..start + n {
+        out.push_str(&format!(
+            "2024-01-{:02}T{:02}:{:02}:00Z,{station},{}.5\n",
+            1 + i / 1440,
+            (i / 60) % 24,
+            i % 60,
+            i % 40
+        ));
+    }
+    out
+}
+
+pub fn pondsql() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pondsql"))
+}
+
+/// Runs the real binary on a pond with `-c` statements.
+pub fn run_cli(pond: &Path, statements: &[&str]) -> Output {
+    let mut cmd = pondsql();
+    cmd.arg("--pond").arg(pond);
+    for s in statements {
+        cmd.arg("-c").arg(s);
+    }
+    cmd.output().unwrap()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+/// The Python of a venv with the third-party readers (created on first use by
+/// tests/python/venv.sh; $PONDSQL_VENV overrides where).
+pub fn python() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/venv.sh");
+    let out = Command::new("bash").arg(&script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "creating the test venv failed:\n{}",
+        stderr(&out)
+    );
+    PathBuf::from(stdout(&out).trim())
+}

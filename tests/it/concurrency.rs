@@ -1,0 +1,109 @@
+//! Two `pondsql` processes writing one pond at once: every acknowledged
+//! commit survives, and a name created twice is one success and one clear error.
+
+use std::process::{Child, Stdio};
+
+use crate::common::{pondsql, run_cli, stderr, stdout};
+
+fn spawn_script(pond: &std::path::Path, script: &str) -> Child {
+    let dir = pond.parent().unwrap();
+    let path = dir.join(format!("script-{}.sql", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, script).unwrap();
+    pondsql()
+        .arg("--pond")
+        .arg(pond)
+        .arg("-f")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn two_writers_fifty_inserts_each_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = dir.path().join("pond");
+    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    let out = run_cli(
+        &pond,
+        &[
+            "CREATE TABLE shared (writer VARCHAR, i BIGINT)",
+            "CREATE DIRECTORY '/w'",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let script = |writer: &str| {
+        (0..50)
+            .map(|i| {
+                format!(
+                    "INSERT INTO shared VALUES ('{writer}', {i});\n\
+                     CREATE TABLE IF NOT EXISTS \"/w/{writer}\" (i BIGINT);\n\
+                     INSERT INTO \"/w/{writer}\" VALUES ({i});\n"
+                )
+            })
+            .collect::<String>()
+    };
+    let a = spawn_script(&pond, &script("a"));
+    let b = spawn_script(&pond, &script("b"));
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "a writer failed: {}", stderr(&out));
+    }
+    let out = run_cli(
+        &pond,
+        &["SELECT writer, count(*) AS n, count(DISTINCT i) AS d, sum(i) AS s FROM shared GROUP BY writer ORDER BY writer"],
+    );
+    let rows = stdout(&out);
+    assert!(
+        rows.contains("| a      | 50 | 50 | 1225 |")
+            && rows.contains("| b      | 50 | 50 | 1225 |"),
+        "{rows}"
+    );
+    for writer in ["a", "b"] {
+        let out = run_cli(
+            &pond,
+            &[&format!("SELECT count(*) AS n FROM \"/w/{writer}\"")],
+        );
+        assert!(
+            stdout(&out).contains("| 50 |"),
+            "{writer}: {}",
+            stdout(&out)
+        );
+    }
+    // Transactions are gap-free: init, 2 setup commits, 2 × (50 + 1 + 50) writes.
+    let out = run_cli(
+        &pond,
+        &["SELECT count(*) AS n, max(txn) AS last FROM pond.system.transactions"],
+    );
+    assert!(stdout(&out).contains("| 205 | 204  |"), "{}", stdout(&out));
+}
+
+#[test]
+fn a_name_created_twice_at_once_is_one_success_and_one_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = dir.path().join("pond");
+    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    for round in 0..5 {
+        let sql = format!("CREATE TABLE \"/race{round}\" AS SELECT {round} AS x");
+        let children: Vec<Child> = (0..2).map(|_| spawn_script(&pond, &sql)).collect();
+        let outputs: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let ok = outputs.iter().filter(|o| o.status.success()).count();
+        assert_eq!(ok, 1, "round {round}: {} successes", ok);
+        let failed = outputs.iter().find(|o| !o.status.success()).unwrap();
+        assert!(
+            stderr(failed).contains(&format!("/race{round} already exists")),
+            "{}",
+            stderr(failed)
+        );
+    }
+    let out = run_cli(
+        &pond,
+        &["SELECT count(*) AS n FROM pond.system.entries WHERE kind = 'table'"],
+    );
+    assert!(stdout(&out).contains("| 5 |"), "{}", stdout(&out));
+}

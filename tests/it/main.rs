@@ -1,0 +1,10 @@
+//! The one integration test binary (every extra binary links DataFusion again).
+
+mod bad_input;
+mod cli;
+mod common;
+mod concurrency;
+mod crash;
+mod slt;
+mod storage_format;
+mod tour;
