@@ -18,7 +18,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{
     CreateMemoryTable, CreateView, DdlStatement, DmlStatement, LogicalPlan, WriteOp,
 };
-use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::parser::{DFParser, ResetStatement, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     self, AlterTableOperation, Expr as SqlExpr, ObjectName, ObjectNamePart, RenameTableNameKind,
     Reset, Set, Statement, TableObject, Value,
@@ -226,13 +226,49 @@ impl PondSession {
         let statement = statements
             .pop_front()
             .expect("checked: exactly one statement");
-        if let DFStatement::Statement(ast) = &statement {
-            if let Some(output) = self.pond_command(ast, sql).await? {
-                return Ok(output);
+        match &statement {
+            DFStatement::Statement(ast) => {
+                if let Some(output) = self.pond_command(ast, sql).await? {
+                    return Ok(output);
+                }
             }
+            DFStatement::Reset(ResetStatement::Variable(name)) if is_as_of(name) => {
+                self.pond.set_as_of(None)?;
+                return Ok(Output::empty());
+            }
+            _ => {}
         }
-        let plan = self.ctx.state().statement_to_plan(statement).await?;
-        self.execute_plan(plan).await
+        let files = self.host_files(&statement);
+        let plan = self
+            .ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(|err| name_host_file(err, &files))?;
+        self.execute_plan(plan)
+            .await
+            .map_err(|err| name_host_file(err, &files))
+    }
+
+    /// The host files a statement reads (`'data.csv'`): names that are not
+    /// pond nodes but are files here.
+    fn host_files(&self, statement: &DFStatement) -> Vec<String> {
+        let Ok(references) = self.ctx.state().resolve_table_references(statement) else {
+            return Vec::new();
+        };
+        let view = self.pond.view();
+        references
+            .iter()
+            .filter(|r| r.schema().is_none())
+            .map(|r| r.table().to_string())
+            .filter(|name| {
+                PondPath::parse(name)
+                    .ok()
+                    .and_then(|p| view.resolve(&p))
+                    .is_none()
+            })
+            .filter(|name| FsPath::new(name).exists())
+            .collect()
     }
 
     /// Statements that DataFusion parses but the pond runs.
@@ -345,7 +381,6 @@ impl PondSession {
         let stream = frame.execute_stream().await?;
         let content =
             write_content(&self.pond, schema.clone(), time_column.as_deref(), stream).await?;
-        let rows = content.as_ref().map_or(0, |c| c.rows);
         self.pond.stage(Change::CreateTable {
             path,
             schema,
@@ -353,7 +388,7 @@ impl PondSession {
             content,
             mode,
         })?;
-        Ok(count_output(rows))
+        Ok(Output::empty())
     }
 
     fn create_view(&self, create: CreateView) -> Result<Output> {
@@ -451,6 +486,21 @@ impl PondSession {
     }
 }
 
+/// Errors while decoding a host file name the file (the decoder names only the line).
+fn name_host_file(err: DataFusionError, files: &[String]) -> DataFusionError {
+    let message = super::error::user_message(&err);
+    let decoding = ["Csv error", "Json error", "Parquet error", "Parser error"]
+        .iter()
+        .any(|k| message.contains(k));
+    match files {
+        [file] if decoding => DataFusionError::Execution(format!("reading {file}: {message}")),
+        [_, ..] if decoding => {
+            DataFusionError::Execution(format!("reading {}: {message}", files.join(", ")))
+        }
+        _ => err,
+    }
+}
+
 /// May a value of type `from` be inserted into a column of type `to` without
 /// an explicit cast? Same family only; strings may go into temporal columns
 /// (literals like '2024-01-01 00:00').
@@ -465,21 +515,6 @@ fn insertable(from: &DataType, to: &DataType) -> bool {
         || (temporal(from) && temporal(to))
         || (string(from) && temporal(to))
         || (matches!(from, DataType::Boolean) && matches!(to, DataType::Boolean))
-}
-
-fn count_output(rows: i64) -> Output {
-    let batch = RecordBatch::try_from_iter(vec![(
-        "count",
-        Arc::new(datafusion::arrow::array::UInt64Array::from(vec![
-            rows as u64,
-        ])) as _,
-    )])
-    .expect("a one-column batch always builds");
-    Output {
-        schema: batch.schema(),
-        batches: vec![batch],
-        txn: None,
-    }
 }
 
 /// The query part of a `CREATE VIEW … AS <query>` text.

@@ -35,14 +35,14 @@ fn walkthrough_from_init_to_entries() {
     );
     let entries = run("SELECT path, kind, version, rows FROM pond.system.entries ORDER BY path");
     let expected = "\
-+-------------------------+-----------+---------+------+
-| path                    | kind      | version | rows |
-+-------------------------+-----------+---------+------+
-| /                       | directory | 2       |      |
-| /sensors                | directory | 2       |      |
-| /sensors/station1       | directory | 2       |      |
-| /sensors/station1/temp  | table     | 2       | 48   |
-+-------------------------+-----------+---------+------+";
++------------------------+-----------+---------+------+
+| path                   | kind      | version | rows |
++------------------------+-----------+---------+------+
+| /                      | directory | 2       |      |
+| /sensors               | directory | 1       |      |
+| /sensors/station1      | directory | 2       |      |
+| /sensors/station1/temp | table     | 2       | 48   |
++------------------------+-----------+---------+------+";
     assert_eq!(entries.trim(), expected);
 }
 

@@ -29,13 +29,6 @@ impl TestPond {
         self.dir.path().join("pond")
     }
 
-    /// Writes a host file next to the pond and returns its path.
-    pub fn file(&self, name: &str, contents: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, contents).unwrap();
-        path.display().to_string()
-    }
-
     /// Runs SQL that must succeed; returns the last statement's rows as a table.
     pub async fn ok(&self, sql: &str) -> String {
         let output = self
@@ -75,21 +68,6 @@ impl TestPond {
 
 pub fn render(batches: &[RecordBatch]) -> String {
     pretty_format_batches(batches).unwrap().to_string()
-}
-
-/// CSV readings: `n` rows from `start` minutes after 2024-01-01, station `station`.
-pub fn readings_csv(station: &str, start: usize, n: usize) -> String {
-    let mut out = String::from("ts,station,value\n");
-    for i in start..start + n {
-        out.push_str(&format!(
-            "2024-01-{:02}T{:02}:{:02}:00Z,{station},{}.5\n",
-            1 + i / 1440,
-            (i / 60) % 24,
-            i % 60,
-            i % 40
-        ));
-    }
-    out
 }
 
 pub fn pondsql() -> Command {
