@@ -80,21 +80,15 @@ impl SessionPond {
         rebuild_view(&mut state)
     }
 
+    /// Checks a change against the current view without staging it.
+    pub fn validate(&self, change: &Change) -> Result<()> {
+        apply(&self.lock(), change).map(|_| ())
+    }
+
     /// Validates a change against the current view and stages it.
     pub fn stage(&self, change: Change) -> Result<()> {
         let mut state = self.lock();
-        if let Some(txn) = state.as_of {
-            return Err(DataFusionError::Plan(format!(
-                "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
-            )));
-        }
-        let mut staging = Staging::new(
-            state.view.clone(),
-            state.base.last_txn() + 1,
-            now_micros(),
-            "",
-        );
-        staging.apply(&change).map_err(external)?;
+        let staging = apply(&state, &change)?;
         if let Change::CreateTable {
             content: Some(c), ..
         }
@@ -195,6 +189,23 @@ impl SessionPond {
         state.as_of = txn;
         rebuild_view(&mut state)
     }
+}
+
+/// Applies a change on top of the session's view.
+fn apply(state: &TxnState, change: &Change) -> Result<Staging> {
+    if let Some(txn) = state.as_of {
+        return Err(DataFusionError::Plan(format!(
+            "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
+        )));
+    }
+    let mut staging = Staging::new(
+        state.view.clone(),
+        state.base.last_txn() + 1,
+        now_micros(),
+        "",
+    );
+    staging.apply(change).map_err(external)?;
+    Ok(staging)
 }
 
 /// Recomputes the view from the base, `as_of`, and the staged changes.

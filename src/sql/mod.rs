@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod parser;
+mod references;
 pub mod session;
 
 pub use error::user_message;

@@ -26,6 +26,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
+use super::references::References;
 use crate::catalog::session_pond::external;
 use crate::catalog::table::{write_content, CONTENT_STORE_URL};
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
@@ -238,37 +239,15 @@ impl PondSession {
             }
             _ => {}
         }
-        let files = self.host_files(&statement);
-        let plan = self
-            .ctx
-            .state()
+        let state = self.ctx.state();
+        let references = References::of(&state, &self.pond.view(), &statement);
+        let plan = state
             .statement_to_plan(statement)
             .await
-            .map_err(|err| name_host_file(err, &files))?;
+            .map_err(|e| references.explain(e))?;
         self.execute_plan(plan)
             .await
-            .map_err(|err| name_host_file(err, &files))
-    }
-
-    /// The host files a statement reads (`'data.csv'`): names that are not
-    /// pond nodes but are files here.
-    fn host_files(&self, statement: &DFStatement) -> Vec<String> {
-        let Ok(references) = self.ctx.state().resolve_table_references(statement) else {
-            return Vec::new();
-        };
-        let view = self.pond.view();
-        references
-            .iter()
-            .filter(|r| r.schema().is_none())
-            .map(|r| r.table().to_string())
-            .filter(|name| {
-                PondPath::parse(name)
-                    .ok()
-                    .and_then(|p| view.resolve(&p))
-                    .is_none()
-            })
-            .filter(|name| FsPath::new(name).exists())
-            .collect()
+            .map_err(|e| references.explain(e))
     }
 
     /// Statements that DataFusion parses but the pond runs.
@@ -364,16 +343,13 @@ impl PondSession {
         let schema: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
         let time_column = time_column(&schema);
         // Validate before running the query, so a bad name fails fast.
-        let probe = Change::CreateTable {
+        self.pond.validate(&Change::CreateTable {
             path: path.clone(),
             schema: schema.clone(),
             time_column: time_column.clone(),
             content: None,
             mode,
-        };
-        crate::storage::txn::Staging::new(view, 0, 0, "")
-            .apply(&probe)
-            .map_err(external)?;
+        })?;
         let frame = self
             .ctx
             .execute_logical_plan(create.input.as_ref().clone())
@@ -483,21 +459,6 @@ impl PondSession {
             }
         }
         Ok(())
-    }
-}
-
-/// Errors while decoding a host file name the file (the decoder names only the line).
-fn name_host_file(err: DataFusionError, files: &[String]) -> DataFusionError {
-    let message = super::error::user_message(&err);
-    let decoding = ["Csv error", "Json error", "Parquet error", "Parser error"]
-        .iter()
-        .any(|k| message.contains(k));
-    match files {
-        [file] if decoding => DataFusionError::Execution(format!("reading {file}: {message}")),
-        [_, ..] if decoding => {
-            DataFusionError::Execution(format!("reading {}: {message}", files.join(", ")))
-        }
-        _ => err,
     }
 }
 

@@ -107,6 +107,33 @@ async fn writing_into_missing_directory_or_onto_a_directory() {
 }
 
 #[tokio::test]
+async fn reading_what_does_not_exist_names_it() {
+    let p = sample().await;
+    rejects(
+        &p,
+        "SELECT * FROM \"/sensors/station1/nothing\"",
+        &[
+            "/sensors/station1/nothing does not exist",
+            "ls('/sensors/station1')",
+        ],
+    )
+    .await;
+    rejects(
+        &p,
+        "SELECT * FROM pond.\"/sensors/station1\".nothing",
+        &["/sensors/station1/nothing does not exist"],
+    )
+    .await;
+    rejects(&p, "SELECT * FROM nothing", &["/nothing does not exist"]).await;
+    rejects(
+        &p,
+        "CREATE TABLE \"/t\" AS SELECT * FROM 'no/such/file.csv'",
+        &["'no/such/file.csv' is neither a pond table nor a file"],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn dropping_a_non_empty_directory_needs_cascade() {
     let p = sample().await;
     rejects(
