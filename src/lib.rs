@@ -5,6 +5,9 @@
 //! catalog `pond`. Start with [`PondSession`].
 
 pub mod catalog;
+pub mod cli;
+pub mod demo;
+pub mod progress;
 pub mod sql;
 pub mod storage;
 pub mod udf;

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use datafusion::error::{DataFusionError, Result};
 
+use crate::progress::Progress;
 use crate::storage::index::OplogIndex;
 use crate::storage::txn::Staging;
 use crate::storage::{Change, Pond, StorageError, View};
@@ -26,6 +27,7 @@ struct TxnState {
 pub struct SessionPond {
     pond: Arc<Pond>,
     state: Mutex<TxnState>,
+    progress: Progress,
 }
 
 impl std::fmt::Debug for SessionPond {
@@ -51,7 +53,13 @@ impl SessionPond {
                 statement: Vec::new(),
                 view,
             }),
+            progress: Progress::default(),
         }
+    }
+
+    /// Work done by the running statement, for progress displays.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
     }
 
     fn lock(&self) -> MutexGuard<'_, TxnState> {
@@ -70,6 +78,7 @@ impl SessionPond {
     /// Called before each statement: outside a block, catch up with commits
     /// made by anyone since the last statement.
     pub async fn begin_statement(&self) -> Result<()> {
+        self.progress.reset();
         if self.in_block() {
             return Ok(());
         }

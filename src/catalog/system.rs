@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanArray, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 
 use super::session_pond::SessionPond;
 use crate::storage::node::ContentRef;
+use crate::storage::oplog::{self, RowToWrite};
+use crate::storage::NodeVersion;
 use crate::storage::{Kind, Resolved, View};
 
 pub const SYSTEM_SCHEMA: &str = "system";
@@ -99,92 +102,42 @@ pub fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(entries_schema(), columns)?)
 }
 
-pub fn history_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("part_id", DataType::Utf8, false),
-        Field::new("node_id", DataType::Utf8, false),
-        Field::new("version", DataType::Int64, false),
-        Field::new("txn", DataType::Int64, false),
-        Field::new("timestamp", utc_micros(), false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("op", DataType::Utf8, false),
-        Field::new("size", DataType::Int64, false),
-        Field::new("inline", DataType::Boolean, false),
-        Field::new("blob", DataType::Utf8, true),
-        Field::new("rows", DataType::Int64, true),
-        Field::new("checksum", DataType::Utf8, true),
-        Field::new("min_time", utc_micros(), true),
-        Field::new("max_time", utc_micros(), true),
-        Field::new("attrs", DataType::Utf8, false),
-        Field::new("sql", DataType::Utf8, false),
-    ]))
-}
-
-/// Oplog rows (content left out: `size` and `inline`/`blob` say where it is).
-pub fn versions_batch(versions: &[Arc<crate::storage::NodeVersion>]) -> Result<RecordBatch> {
-    let mut part_id = StringBuilder::new();
-    let mut node_id = StringBuilder::new();
-    let mut version = Int64Builder::new();
-    let mut txn = Int64Builder::new();
-    let mut timestamp = timestamps();
-    let mut kind = StringBuilder::new();
-    let mut op = StringBuilder::new();
-    let mut size = Int64Builder::new();
-    let mut inline = BooleanBuilder::new();
-    let mut blob = StringBuilder::new();
-    let mut rows = Int64Builder::new();
-    let mut checksum = StringBuilder::new();
-    let mut min_time = timestamps();
-    let mut max_time = timestamps();
-    let mut attrs = StringBuilder::new();
-    let mut sql = StringBuilder::new();
-    for v in versions {
-        part_id.append_value(v.part_id.as_str());
-        node_id.append_value(v.node_id.as_str());
-        version.append_value(v.version);
-        txn.append_value(v.txn);
-        timestamp.append_value(v.timestamp);
-        kind.append_value(v.kind.as_str());
-        op.append_value(v.op.as_str());
-        size.append_value(v.size);
-        inline.append_value(matches!(
-            v.content,
-            ContentRef::Inline { .. } | ContentRef::Staged
-        ));
-        blob.append_option(
-            matches!(v.content, ContentRef::Blob)
-                .then(|| v.checksum.clone())
-                .flatten(),
-        );
-        rows.append_option(v.rows);
-        checksum.append_option(v.checksum.as_deref());
-        min_time.append_option(v.min_time);
-        max_time.append_option(v.max_time);
-        attrs.append_value(
-            serde_json::to_string(v.attrs.as_ref())
-                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?,
-        );
-        sql.append_value(v.sql.as_ref());
+/// Oplog rows as stored (see `storage::oplog`), with `part_id` first and the
+/// content bytes replaced by `inline` (`size` and `blob` say where they are).
+pub fn versions_batch(versions: &[Arc<NodeVersion>]) -> Result<RecordBatch> {
+    let rows: Vec<RowToWrite<'_>> = versions
+        .iter()
+        .map(|v| RowToWrite {
+            version: v,
+            inline: None,
+        })
+        .collect();
+    let stored = oplog::encode(&rows).map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let part_id: StringArray = versions.iter().map(|v| Some(v.part_id.as_str())).collect();
+    let inline: BooleanArray = versions
+        .iter()
+        .map(|v| {
+            Some(matches!(
+                v.content,
+                ContentRef::Inline { .. } | ContentRef::Staged
+            ))
+        })
+        .collect();
+    let mut fields = vec![Field::new("part_id", DataType::Utf8, false)];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(part_id)];
+    for (field, column) in stored.schema().fields().iter().zip(stored.columns()) {
+        if field.name() == "content" {
+            fields.push(Field::new("inline", DataType::Boolean, false));
+            columns.push(Arc::new(inline.clone()));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
     }
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(part_id.finish()),
-        Arc::new(node_id.finish()),
-        Arc::new(version.finish()),
-        Arc::new(txn.finish()),
-        Arc::new(timestamp.finish()),
-        Arc::new(kind.finish()),
-        Arc::new(op.finish()),
-        Arc::new(size.finish()),
-        Arc::new(inline.finish()),
-        Arc::new(blob.finish()),
-        Arc::new(rows.finish()),
-        Arc::new(checksum.finish()),
-        Arc::new(min_time.finish()),
-        Arc::new(max_time.finish()),
-        Arc::new(attrs.finish()),
-        Arc::new(sql.finish()),
-    ];
-    Ok(RecordBatch::try_new(history_schema(), columns)?)
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 fn transactions_batch(view: &View) -> Result<RecordBatch> {

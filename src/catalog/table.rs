@@ -205,6 +205,8 @@ pub async fn write_content(
         let batch = batch?;
         let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?;
         writer.write(&batch).map_err(external)?;
+        pond.progress()
+            .add(batch.num_rows(), batch.get_array_memory_size());
     }
     writer.finish().map_err(external)
 }

@@ -5,6 +5,7 @@
 //! TABLE / VIEW, DROP) or parsed it (ALTER TABLE … RENAME, BEGIN/COMMIT,
 //! `SET pond.as_of`); INSERT goes through DataFusion to the table's sink.
 
+use std::future::Future;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
@@ -21,9 +22,10 @@ use datafusion::logical_expr::{
 use datafusion::sql::parser::{DFParser, ResetStatement, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     self, AlterTableOperation, Expr as SqlExpr, ObjectName, ObjectNamePart, RenameTableNameKind,
-    Reset, Set, Statement, TableObject, Value,
+    Set, Statement, TableObject, Value,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use futures::StreamExt;
 
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
 use super::references::References;
@@ -178,15 +180,27 @@ impl PondSession {
 
     /// Runs one statement as one transaction (or as part of an open BEGIN block).
     pub async fn execute(&self, statement: &str) -> Result<Output> {
+        self.execute_until(statement, std::future::pending()).await
+    }
+
+    /// Like [`PondSession::execute`], but gives up when `cancel` completes
+    /// first (Ctrl-C). Cancelling stops the work and stages nothing; the
+    /// commit itself, once started, is never cut short.
+    pub async fn execute_until(
+        &self,
+        statement: &str,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Output> {
         self.pond.begin_statement().await?;
-        match self.execute_inner(statement).await {
-            Ok(mut output) => match self.pond.finish_statement(statement).await {
-                Ok(txn) => {
-                    output.txn = output.txn.or(txn);
-                    Ok(output)
-                }
-                Err(err) => Err(err),
-            },
+        let result = tokio::select! {
+            result = self.execute_inner(statement) => result,
+            _ = cancel => Err(DataFusionError::Execution("cancelled".into())),
+        };
+        match result {
+            Ok(mut output) => {
+                output.txn = output.txn.or(self.pond.finish_statement(statement).await?);
+                Ok(output)
+            }
             Err(err) => {
                 self.pond.abort_statement()?;
                 Err(err)
@@ -265,12 +279,6 @@ impl PondSession {
             Statement::Set(Set::SingleAssignment {
                 variable, values, ..
             }) if is_as_of(variable) => self.pond.set_as_of(Some(parse_txn(values)?))?,
-            Statement::Reset(reset) => match &reset.reset {
-                Reset::ConfigurationParameter(name) if is_as_of(name) => {
-                    self.pond.set_as_of(None)?
-                }
-                _ => return Ok(None),
-            },
             Statement::AlterTable(alter) => {
                 let [AlterTableOperation::RenameTable {
                     table_name: RenameTableNameKind::To(to) | RenameTableNameKind::As(to),
@@ -321,7 +329,13 @@ impl PondSession {
                 }
                 let frame = self.ctx.execute_logical_plan(plan).await?;
                 let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-                let batches = frame.collect().await?;
+                let mut stream = frame.execute_stream().await?;
+                let mut batches = Vec::new();
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    self.pond.progress().add(batch.num_rows(), batch.get_array_memory_size());
+                    batches.push(batch);
+                }
                 Ok(Output { schema, batches, txn: None })
             }
         }
@@ -340,7 +354,19 @@ impl PondSession {
                 return Ok(Output::empty());
             }
         }
-        let schema: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
+        let declared = create.input.schema().as_arrow().clone();
+        // A column list declares nullability; a query's columns stay open to NULLs
+        // later (as in DuckDB), whatever the first rows happened to hold.
+        let schema: SchemaRef = match create.input.as_ref() {
+            LogicalPlan::EmptyRelation(_) => Arc::new(declared),
+            _ => Arc::new(Schema::new(
+                declared
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
+            )),
+        };
         let time_column = time_column(&schema);
         // Validate before running the query, so a bad name fails fast.
         self.pond.validate(&Change::CreateTable {

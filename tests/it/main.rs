@@ -2,9 +2,11 @@
 
 mod bad_input;
 mod cli;
+mod cli_modes;
 mod common;
 mod concurrency;
 mod crash;
+mod repl;
 mod slt;
 mod storage_format;
 mod tour;

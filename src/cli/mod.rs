@@ -1,0 +1,326 @@
+//! The `pondsql` command line: arguments, script mode, the REPL, output.
+//!
+//! Owns how statements reach a [`PondSession`] from a person or from cron
+//! and how results are printed; knows nothing of storage.
+
+pub mod format;
+pub mod helper;
+pub mod progress;
+pub mod repl;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::sql::session::{Output, SessionOptions};
+use crate::{Pond, PondSession};
+use format::Format;
+
+/// Exit codes (documented in the README).
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_SQL_ERROR: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_POND_UNAVAILABLE: u8 = 3;
+
+pub fn command() -> Command {
+    Command::new("pondsql")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A SQL-first very small data lake for environmental timeseries")
+        .after_help(
+            "Examples:\n  \
+             pondsql demo                                   # a pond of synthetic readings, and a tour of it\n  \
+             pondsql init ./pond\n  \
+             pondsql --pond ./pond                          # the REPL (\\? lists its commands)\n  \
+             pondsql --pond ./pond -c \"CREATE DIRECTORY '/sensors'\"\n  \
+             pondsql --pond ./pond -c \"SELECT path, kind FROM pond.system.entries\" --format csv\n  \
+             pondsql --pond ./pond -q -f sql/hourly.sql      # from cron: silent unless it fails\n  \
+             echo \"SELECT 1;\" | pondsql --pond ./pond       # SQL on stdin\n\n\
+             Exit codes: 0 ok, 1 a statement failed, 2 usage error, 3 pond unavailable.\n\
+             Start-up SQL: ~/.pondsqlrc (or --rc FILE; --rc /dev/null for none).",
+        )
+        .subcommand_negates_reqs(true)
+        .args_conflicts_with_subcommands(true)
+        .arg(Arg::new("pond").long("pond").env("POND").value_name("PATH").help("The pond to open (or $POND)"))
+        .arg(
+            Arg::new("command")
+                .short('c')
+                .long("command")
+                .value_name("SQL")
+                .action(ArgAction::Append)
+                .help("Run SQL (repeatable; runs in order with -f)"),
+        )
+        .arg(
+            Arg::new("file")
+                .short('f')
+                .long("file")
+                .value_name("FILE")
+                .value_parser(clap::value_parser!(PathBuf))
+                .action(ArgAction::Append)
+                .help("Run a SQL script (repeatable; runs in order with -c)"),
+        )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .value_name("FORMAT")
+                .value_parser(format::FORMAT_NAMES.to_vec())
+                .default_value("table")
+                .help("Output format"),
+        )
+        .arg(
+            Arg::new("maxrows")
+                .long("maxrows")
+                .value_name("N")
+                .value_parser(clap::value_parser!(usize))
+                .help("Rows a table shows at most (0: all; default 40 in the REPL, all otherwise)"),
+        )
+        .arg(Arg::new("quiet").short('q').long("quiet").action(ArgAction::SetTrue).help("Print nothing on success (errors still go to stderr)"))
+        .arg(Arg::new("rc").long("rc").value_name("FILE").value_parser(clap::value_parser!(PathBuf)).help("Start-up SQL instead of ~/.pondsqlrc"))
+        .subcommand(Command::new("init").about("Create a new, empty pond").arg(Arg::new("path").required(true).value_name("PATH")))
+        .subcommand(
+            Command::new("demo")
+                .about("Create a pond of synthetic station readings and run sql/demo.sql on it")
+                .arg(Arg::new("path").value_name("PATH").help("Where to create the demo pond (default: a new temp dir)")),
+        )
+}
+
+/// How results are shown; the REPL's backslash commands change it.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub format: Format,
+    pub max_rows: Option<usize>,
+    pub quiet: bool,
+    pub timing: bool,
+    /// Show progress of long statements (interactive terminals only).
+    pub progress: bool,
+}
+
+/// Prints one statement's result (nothing for commands and when quiet).
+pub fn print_output(output: &Output, settings: &Settings, elapsed: Option<std::time::Duration>) {
+    if settings.quiet {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if output.has_rows() {
+        if let Err(err) = format::write(
+            &mut stdout,
+            settings.format,
+            &output.schema,
+            &output.batches,
+            settings.max_rows,
+        ) {
+            eprintln!("error: cannot print the result: {err}");
+        }
+    }
+    if let (true, Some(elapsed)) = (settings.timing, elapsed) {
+        let rows: usize = output.batches.iter().map(|b| b.num_rows()).sum();
+        let _ = writeln!(stdout, "{rows} row(s) in {:.3} s", elapsed.as_secs_f64());
+    }
+}
+
+/// The -c and -f arguments in the order they were given.
+enum Source {
+    Command(String),
+    File(PathBuf),
+}
+
+fn sources(matches: &ArgMatches) -> Vec<Source> {
+    let mut out: Vec<(usize, Source)> = Vec::new();
+    if let (Some(values), Some(indices)) = (
+        matches.get_many::<String>("command"),
+        matches.indices_of("command"),
+    ) {
+        out.extend(
+            indices
+                .zip(values)
+                .map(|(i, v)| (i, Source::Command(v.clone()))),
+        );
+    }
+    if let (Some(values), Some(indices)) = (
+        matches.get_many::<PathBuf>("file"),
+        matches.indices_of("file"),
+    ) {
+        out.extend(
+            indices
+                .zip(values)
+                .map(|(i, v)| (i, Source::File(v.clone()))),
+        );
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Runs a script; on failure prints `name:line: message` and returns false.
+pub async fn run_script(session: &PondSession, name: &str, sql: &str, settings: &Settings) -> bool {
+    let started = Instant::now();
+    let result = session
+        .run_script(sql, |_, output| {
+            print_output(output, settings, None);
+        })
+        .await;
+    match result {
+        Ok(()) => {
+            if settings.timing && !settings.quiet {
+                println!("{name}: {:.3} s", started.elapsed().as_secs_f64());
+            }
+            true
+        }
+        Err(err) => {
+            let first = err.text.lines().next().unwrap_or("");
+            let more = if err.text.lines().nth(1).is_some() {
+                " …"
+            } else {
+                ""
+            };
+            eprintln!(
+                "error: {name}:{}: {}\n  in: {first}{more}",
+                err.line, err.message
+            );
+            false
+        }
+    }
+}
+
+fn rc_file(matches: &ArgMatches) -> Option<PathBuf> {
+    if let Some(path) = matches.get_one::<PathBuf>("rc") {
+        return Some(path.clone());
+    }
+    let home = std::env::var_os("HOME")?;
+    let path = PathBuf::from(home).join(".pondsqlrc");
+    path.exists().then_some(path)
+}
+
+/// Entry point of the binary; returns the exit code.
+pub fn main() -> u8 {
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return EXIT_POND_UNAVAILABLE;
+        }
+    };
+    match matches.subcommand() {
+        Some(("init", init)) => {
+            let path = init.get_one::<String>("path").expect("required by clap");
+            match runtime.block_on(Pond::init(path)) {
+                Ok(_) => {
+                    println!("created pond {path}");
+                    EXIT_OK
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    EXIT_POND_UNAVAILABLE
+                }
+            }
+        }
+        Some(("demo", demo)) => runtime.block_on(crate::demo::run(
+            demo.get_one::<String>("path").map(PathBuf::from),
+        )),
+        _ => run_sql(&runtime, &matches),
+    }
+}
+
+fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
+    let Some(pond_path) = matches.get_one::<String>("pond") else {
+        eprintln!("error: no pond given: use --pond PATH or set $POND (create one with `pondsql init PATH`)");
+        return EXIT_USAGE;
+    };
+    let sources = sources(matches);
+    let stdin_is_tty = std::io::stdin().is_terminal();
+    let interactive = sources.is_empty() && stdin_is_tty;
+    let format: Format = matches
+        .get_one::<String>("format")
+        .expect("has a default")
+        .parse()
+        .expect("clap checked the value");
+    let max_rows = match matches.get_one::<usize>("maxrows") {
+        Some(0) => None,
+        Some(n) => Some(*n),
+        None if interactive => Some(40),
+        None => None,
+    };
+    let mut settings = Settings {
+        format,
+        max_rows,
+        quiet: matches.get_flag("quiet"),
+        timing: false,
+        progress: interactive && std::io::stderr().is_terminal(),
+    };
+    let pond = match runtime.block_on(Pond::open(pond_path)) {
+        Ok(pond) => Arc::new(pond),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_POND_UNAVAILABLE;
+        }
+    };
+    let session = PondSession::new(pond, SessionOptions::default());
+    if let Some(rc) = rc_file(matches) {
+        match std::fs::read_to_string(&rc) {
+            Ok(sql) => {
+                let quiet = Settings {
+                    quiet: true,
+                    ..settings.clone()
+                };
+                if !runtime.block_on(run_script(
+                    &session,
+                    &rc.display().to_string(),
+                    &sql,
+                    &quiet,
+                )) {
+                    return EXIT_SQL_ERROR;
+                }
+            }
+            Err(err) => {
+                eprintln!("error: cannot read {}: {err}", rc.display());
+                return EXIT_USAGE;
+            }
+        }
+    }
+    if interactive {
+        return repl::run(runtime, &session, &mut settings);
+    }
+    if sources.is_empty() {
+        let mut sql = String::new();
+        if let Err(err) = std::io::stdin().read_to_string(&mut sql) {
+            eprintln!("error: cannot read standard input: {err}");
+            return EXIT_USAGE;
+        }
+        return if runtime.block_on(run_script(&session, "<stdin>", &sql, &settings)) {
+            EXIT_OK
+        } else {
+            EXIT_SQL_ERROR
+        };
+    }
+    for source in sources {
+        let (name, sql) = match source {
+            Source::Command(sql) => ("-c".to_string(), sql),
+            Source::File(path) => match std::fs::read_to_string(&path) {
+                Ok(sql) => (path.display().to_string(), sql),
+                Err(err) => {
+                    eprintln!("error: cannot read {}: {err}", path.display());
+                    return EXIT_USAGE;
+                }
+            },
+        };
+        if !runtime.block_on(run_script(&session, &name, &sql, &settings)) {
+            return EXIT_SQL_ERROR;
+        }
+    }
+    EXIT_OK
+}

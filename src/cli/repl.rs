@@ -1,0 +1,192 @@
+//! The interactive REPL: rustyline with history in the user's state
+//! directory, completion and highlighting (see `helper`), backslash commands,
+//! and Ctrl-C that cancels the running statement but keeps the session.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{CompletionType, Config, Editor};
+
+use super::format::Format;
+use super::helper::PondHelper;
+use super::progress::ProgressLine;
+use super::{print_output, Settings, EXIT_OK, EXIT_USAGE};
+use crate::sql::parser::split_statements;
+use crate::sql::user_message;
+use crate::PondSession;
+
+const HELP: &str = "\
+Statements end with ';' and may span lines. Tab completes keywords, names,
+and pond paths inside quotes (\"/sen<Tab>).
+
+  \\d                 tables and views in the pond
+  \\d \"/path\"         a table's columns, kind, versions and time range
+  \\l, \\ls [/path]    list a directory (default /)
+  \\timing            toggle timing of statements
+  \\format FORMAT     table, csv, tsv, json, ndjson, markdown
+  \\maxrows N         rows a table shows at most (0: all)
+  \\?                 this help
+  \\q                 quit (or Ctrl-D)
+
+Ctrl-C cancels a running statement (nothing of it is committed).
+See docs/sql.md for the SQL.";
+
+/// Where history is kept: $PONDSQL_HISTORY, else the XDG state directory.
+fn history_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PONDSQL_HISTORY") {
+        return Some(PathBuf::from(path));
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    Some(state.join("pondsql").join("history"))
+}
+
+enum Next {
+    Continue,
+    Quit,
+}
+
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    session: &PondSession,
+    settings: &mut Settings,
+) -> u8 {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .auto_add_history(false)
+        .build();
+    let mut editor: Editor<PondHelper, FileHistory> = match Editor::with_config(config) {
+        Ok(e) => e,
+        Err(err) => {
+            eprintln!("error: cannot start the line editor: {err}");
+            return EXIT_USAGE;
+        }
+    };
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    editor.set_helper(Some(PondHelper::new(session.pond().clone(), colour)));
+    let history = history_path();
+    if let Some(path) = &history {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = editor.load_history(path);
+    }
+    println!(
+        "pondsql {} — \\? for help, \\q to quit",
+        env!("CARGO_PKG_VERSION")
+    );
+    loop {
+        match editor.readline("pond> ") {
+            Ok(input) => {
+                let input = input.trim();
+                if input.is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(input);
+                if let Some(path) = &history {
+                    // Appended at once, so a killed session keeps its history.
+                    let _ = editor.append_history(path);
+                }
+                let next = if input.starts_with('\\') {
+                    runtime.block_on(backslash(session, input, settings))
+                } else {
+                    runtime.block_on(run_statements(session, input, settings));
+                    Next::Continue
+                };
+                if let Next::Quit = next {
+                    break;
+                }
+            }
+            Err(ReadlineError::Interrupted) => continue, // Ctrl-C at the prompt clears the line
+            Err(ReadlineError::Eof) => break,
+            Err(err) => {
+                eprintln!("error: {err}");
+                break;
+            }
+        }
+    }
+    EXIT_OK
+}
+
+/// Runs the statements of one REPL entry; Ctrl-C cancels the running one.
+async fn run_statements(session: &PondSession, input: &str, settings: &Settings) {
+    let statements = match split_statements(input) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return;
+        }
+    };
+    for statement in statements {
+        let started = Instant::now();
+        let progress = ProgressLine::start(session.pond().clone(), settings.progress);
+        let cancel = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let result = session.execute_until(&statement.text, cancel).await;
+        drop(progress);
+        match result {
+            Ok(output) => print_output(&output, settings, Some(started.elapsed())),
+            Err(err) => {
+                eprintln!("error: {}", user_message(&err));
+                return;
+            }
+        }
+    }
+}
+
+async fn query(session: &PondSession, settings: &Settings, sql: String) {
+    match session.execute(&sql).await {
+        Ok(output) => print_output(&output, settings, None),
+        Err(err) => eprintln!("error: {}", user_message(&err)),
+    }
+}
+
+async fn backslash(session: &PondSession, input: &str, settings: &mut Settings) -> Next {
+    let mut parts = input.splitn(2, char::is_whitespace);
+    let command = parts.next().unwrap_or("");
+    let argument = parts.next().map(str::trim).unwrap_or("");
+    match command {
+        "\\q" | "\\quit" => return Next::Quit,
+        "\\?" | "\\h" | "\\help" => println!("{HELP}"),
+        "\\d" if argument.is_empty() => {
+            query(session, settings, "SELECT path, kind, rows, modified FROM pond.system.entries WHERE kind <> 'directory' ORDER BY path".into()).await
+        }
+        "\\d" => {
+            let path = argument.trim_matches(|c| c == '"' || c == '\'').replace('\'', "''");
+            query(session, settings, format!("SELECT path, kind, version, versions, rows, size, min_time, max_time FROM ls('{path}')")).await;
+            query(session, settings, format!(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
+                 WHERE table_schema || '/' || table_name = '{path}' OR (table_schema = '/' AND '/' || table_name = '{path}') \
+                 ORDER BY ordinal_position"
+            ))
+            .await;
+        }
+        "\\l" | "\\ls" => {
+            let path = if argument.is_empty() { "/".to_string() } else { argument.trim_matches(|c| c == '"' || c == '\'').replace('\'', "''") };
+            query(session, settings, format!("SELECT name, kind, rows, modified FROM ls('{path}') ORDER BY name")).await
+        }
+        "\\timing" => {
+            settings.timing = !settings.timing;
+            println!("timing is {}", if settings.timing { "on" } else { "off" });
+        }
+        "\\format" => match argument.parse::<Format>() {
+            Ok(format) => {
+                settings.format = format;
+                println!("format is {format}");
+            }
+            Err(err) => eprintln!("error: {err}"),
+        },
+        "\\maxrows" => match argument.parse::<usize>() {
+            Ok(0) => settings.max_rows = None,
+            Ok(n) => settings.max_rows = Some(n),
+            Err(_) => eprintln!("error: \\maxrows takes a number of rows (0: all)"),
+        },
+        other => eprintln!("error: unknown command {other}: \\? lists the commands"),
+    }
+    Next::Continue
+}

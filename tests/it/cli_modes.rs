@@ -1,0 +1,251 @@
+//! The command line beyond the basics: output formats, -c/-f ordering, SQL
+//! on stdin, -q, --maxrows, the start-up file, exit codes, and the demo.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::common::{pondsql, stderr, stdout};
+
+fn new_pond() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = dir.path().join("pond");
+    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    (dir, pond)
+}
+
+fn sql(pond: &std::path::Path) -> Command {
+    let mut cmd = pondsql();
+    cmd.arg("--pond").arg(pond).arg("--rc").arg("/dev/null");
+    cmd
+}
+
+const TWO_ROWS: &str = "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y|z' ORDER BY a";
+
+#[test]
+fn every_output_format() {
+    let (_dir, pond) = new_pond();
+    let cases = [
+        ("csv", "a,b\n1,x\n2,y|z\n"),
+        ("tsv", "a\tb\n1\tx\n2\ty|z\n"),
+        ("json", "[{\"a\":1,\"b\":\"x\"},{\"a\":2,\"b\":\"y|z\"}]\n"),
+        ("ndjson", "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":\"y|z\"}\n"),
+        (
+            "markdown",
+            "| a | b |\n|---|---|\n| 1 | x |\n| 2 | y\\|z |\n",
+        ),
+        (
+            "table",
+            "+---+-----+\n| a | b   |\n+---+-----+\n| 1 | x   |\n| 2 | y|z |\n+---+-----+\n",
+        ),
+    ];
+    for (format, expected) in cases {
+        let out = sql(&pond)
+            .args(["--format", format, "-c", TWO_ROWS])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{format}: {}", stderr(&out));
+        assert_eq!(stdout(&out), expected, "format {format}");
+    }
+    let out = sql(&pond)
+        .args(["--format", "csv", "-c", "SELECT 1 AS a WHERE false"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "a\n", "an empty result still has its header");
+    let out = sql(&pond)
+        .args(["--format", "json", "-c", "SELECT 1 AS a WHERE false"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "[]\n");
+}
+
+#[test]
+fn commands_and_files_run_in_the_order_given() {
+    let (dir, pond) = new_pond();
+    let second = dir.path().join("second.sql");
+    std::fs::write(
+        &second,
+        "INSERT INTO o VALUES (2);\nSELECT 'second' AS step;",
+    )
+    .unwrap();
+    let out = sql(&pond)
+        .args([
+            "--format",
+            "csv",
+            "-c",
+            "CREATE TABLE o (i BIGINT); INSERT INTO o VALUES (1); SELECT 'first' AS step",
+            "-f",
+        ])
+        .arg(&second)
+        .args([
+            "-c",
+            "SELECT string_agg(CAST(i AS VARCHAR), ',' ORDER BY i) AS seen FROM o",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "count\n1\nstep\nfirst\ncount\n1\nstep\nsecond\nseen\n\"1,2\"\n"
+    );
+}
+
+#[test]
+fn sql_on_stdin_and_failures_name_the_line() {
+    let (_dir, pond) = new_pond();
+    let run_stdin = |script: &str| {
+        let mut child = sql(&pond)
+            .args(["--format", "csv"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run_stdin(
+        "CREATE TABLE s (i BIGINT);\nINSERT INTO s VALUES (1);\nSELECT count(*) AS n FROM s;\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).ends_with("n\n1\n"), "{}", stdout(&out));
+
+    // A failure in the middle: earlier commits stay, later statements never run.
+    let out = run_stdin(
+        "INSERT INTO s VALUES (2);\n\nINSERT INTO s VALUES ('two');\nINSERT INTO s VALUES (3);\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("<stdin>:3:") && stderr(&out).contains("column 'i'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = sql(&pond)
+        .args(["--format", "csv", "-c", "SELECT sum(i) AS total FROM s"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "total\n3\n");
+}
+
+#[test]
+fn quiet_maxrows_rc_version_and_exit_codes() {
+    let (dir, pond) = new_pond();
+    // -q: nothing on success, the error on failure.
+    let out = sql(&pond)
+        .args([
+            "-q",
+            "-c",
+            "CREATE TABLE q AS SELECT * FROM generate_series(1, 5) AS t(v)",
+            "-c",
+            "SELECT * FROM q",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty(),
+        "{}",
+        stdout(&out)
+    );
+    let out = sql(&pond)
+        .args(["-q", "-c", "SELECT * FROM nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty() && stderr(&out).contains("/nowhere does not exist"),
+        "{}",
+        stderr(&out)
+    );
+
+    // --maxrows cuts a table and says so.
+    let out = sql(&pond)
+        .args(["--maxrows", "2", "-c", "SELECT v FROM q ORDER BY v"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(
+        text.contains("| 2 |") && !text.contains("| 3 |") && text.contains("(5 rows, 2 shown"),
+        "{text}"
+    );
+
+    // The start-up file runs first.
+    let rc = dir.path().join("rc.sql");
+    std::fs::write(&rc, "SET pond.as_of = 0;").unwrap();
+    let out = pondsql()
+        .arg("--pond")
+        .arg(&pond)
+        .arg("--rc")
+        .arg(&rc)
+        .args([
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM pond.system.entries",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "n\n1\n", "{}", stderr(&out));
+
+    let out = pondsql().arg("--version").output().unwrap();
+    assert!(out.status.success() && stdout(&out).contains(env!("CARGO_PKG_VERSION")));
+    let out = pondsql().arg("--help").output().unwrap();
+    assert!(stdout(&out).contains("Examples:") && stdout(&out).contains("Exit codes"));
+    let out = sql(&pond)
+        .args(["--format", "yaml", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    let out = sql(&pond)
+        .arg("-f")
+        .arg(dir.path().join("missing.sql"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unreadable script is a usage error"
+    );
+    let out = pondsql()
+        .arg("--pond")
+        .arg(dir.path())
+        .args(["-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "not a pond");
+}
+
+#[test]
+fn demo_runs_on_a_fresh_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = pondsql()
+        .arg("demo")
+        .arg(dir.path().join("demo"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("/sensors/lake_north/readings") && text.contains("/sensors/creek/readings"),
+        "{text}"
+    );
+    // Late readings arrived as a second version; the creek outage shows as missing readings.
+    assert!(
+        text.contains("| 2        | 20160 |"),
+        "lake_north: 2 versions, every minute of 14 days\n{text}"
+    );
+    assert!(
+        text.contains("| creek      | 14   | 360              |"),
+        "the creek's 6-hour outage\n{text}"
+    );
+    // Running it again on the same directory refuses, and keeps the pond.
+    let again = pondsql()
+        .arg("demo")
+        .arg(dir.path().join("demo"))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
