@@ -1,5 +1,7 @@
 """Drives the real pondsql REPL in a pseudo-terminal (pexpect).
 
+Also checks the progress line of a long statement.
+
 usage: repl_session.py PONDSQL POND HISTORY_FILE
 
 Checks completion of a pond path and a column name, a multi-line statement,
@@ -53,7 +55,8 @@ child.expect_exact(PROMPT)
 
 # Ctrl-C cancels a long query and keeps the session.
 child.send("SELECT count(*) FROM generate_series(1, 100000000000);\r")
-time.sleep(2)
+# After a second, a long statement shows its progress on the terminal.
+child.expect(r"\d+ rows, .*\d+\.\d s \(Ctrl-C cancels\)", timeout=15)
 child.sendintr()
 child.expect_exact("cancelled")
 child.expect_exact(PROMPT)
