@@ -1,7 +1,7 @@
 //! The real `pondsql` binary: the walkthrough of issue 1/5, exit codes, and
 //! script failures.
 
-use crate::common::{pondsql, run_cli, stderr, stdout};
+use crate::common::{init_pond, pondsql, run_cli, stderr, stdout};
 
 fn data(name: &str) -> String {
     format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -48,9 +48,7 @@ fn walkthrough_from_init_to_entries() {
 
 #[test]
 fn pond_from_environment_and_exit_codes() {
-    let dir = tempfile::tempdir().unwrap();
-    let pond = dir.path().join("pond");
-    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    let (dir, pond) = init_pond();
     // $POND instead of --pond.
     let out = pondsql()
         .env("POND", &pond)
@@ -97,9 +95,7 @@ fn pond_from_environment_and_exit_codes() {
 
 #[test]
 fn failing_statement_stops_the_run_and_keeps_earlier_commits() {
-    let dir = tempfile::tempdir().unwrap();
-    let pond = dir.path().join("pond");
-    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    let (_dir, pond) = init_pond();
     let out = run_cli(
         &pond,
         &[

@@ -4,14 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::common::{pondsql, stderr, stdout};
-
-fn new_pond() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let pond = dir.path().join("pond");
-    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
-    (dir, pond)
-}
+use crate::common::{init_pond, pondsql, stderr, stdout};
 
 fn sql(pond: &std::path::Path) -> Command {
     let mut cmd = pondsql();
@@ -23,7 +16,7 @@ const TWO_ROWS: &str = "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y|z' ORDER 
 
 #[test]
 fn every_output_format() {
-    let (_dir, pond) = new_pond();
+    let (_dir, pond) = init_pond();
     let cases = [
         ("csv", "a,b\n1,x\n2,y|z\n"),
         ("tsv", "a\tb\n1\tx\n2\ty|z\n"),
@@ -60,7 +53,7 @@ fn every_output_format() {
 
 #[test]
 fn commands_and_files_run_in_the_order_given() {
-    let (dir, pond) = new_pond();
+    let (dir, pond) = init_pond();
     let second = dir.path().join("second.sql");
     std::fs::write(
         &second,
@@ -91,7 +84,7 @@ fn commands_and_files_run_in_the_order_given() {
 
 #[test]
 fn sql_on_stdin_and_failures_name_the_line() {
-    let (_dir, pond) = new_pond();
+    let (_dir, pond) = init_pond();
     let run_stdin = |script: &str| {
         let mut child = sql(&pond)
             .args(["--format", "csv"])
@@ -133,7 +126,7 @@ fn sql_on_stdin_and_failures_name_the_line() {
 
 #[test]
 fn quiet_maxrows_rc_version_and_exit_codes() {
-    let (dir, pond) = new_pond();
+    let (dir, pond) = init_pond();
     // -q: nothing on success, the error on failure.
     let out = sql(&pond)
         .args([

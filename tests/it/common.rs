@@ -70,6 +70,19 @@ pub fn render(batches: &[RecordBatch]) -> String {
     pretty_format_batches(batches).unwrap().to_string()
 }
 
+/// A temp dir with a pond made by the real `pondsql init` at `<dir>/pond`.
+pub fn init_pond() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let pond = dir.path().join("pond");
+    let out = pondsql().arg("init").arg(&pond).output().unwrap();
+    assert!(
+        out.status.success(),
+        "pondsql init failed: {}",
+        stderr(&out)
+    );
+    (dir, pond)
+}
+
 pub fn pondsql() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pondsql"))
 }

@@ -3,7 +3,7 @@
 
 use std::process::{Child, Stdio};
 
-use crate::common::{pondsql, run_cli, stderr, stdout};
+use crate::common::{init_pond, pondsql, run_cli, stderr, stdout};
 
 fn spawn_script(pond: &std::path::Path, script: &str) -> Child {
     let dir = pond.parent().unwrap();
@@ -22,9 +22,7 @@ fn spawn_script(pond: &std::path::Path, script: &str) -> Child {
 
 #[test]
 fn two_writers_fifty_inserts_each_lose_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let pond = dir.path().join("pond");
-    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    let (_dir, pond) = init_pond();
     let out = run_cli(
         &pond,
         &[
@@ -82,9 +80,7 @@ fn two_writers_fifty_inserts_each_lose_nothing() {
 
 #[test]
 fn a_name_created_twice_at_once_is_one_success_and_one_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let pond = dir.path().join("pond");
-    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    let (_dir, pond) = init_pond();
     for round in 0..5 {
         let sql = format!("CREATE TABLE \"/race{round}\" AS SELECT {round} AS x");
         let children: Vec<Child> = (0..2).map(|_| spawn_script(&pond, &sql)).collect();

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{pondsql, run_cli, stderr, stdout};
+use crate::common::{init_pond, pondsql, run_cli, stderr, stdout};
 
 /// A small deterministic generator, so a failure can be replayed from its seed.
 struct Lcg(u64);
@@ -32,9 +32,7 @@ fn sigkill_at_random_points_loses_no_acknowledged_commit() {
                 .as_nanos() as u64
         });
     let mut rng = Lcg(seed);
-    let dir = tempfile::tempdir().unwrap();
-    let pond = dir.path().join("pond");
-    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    let (dir, pond) = init_pond();
     let out = run_cli(
         &pond,
         &["CREATE TABLE t (round BIGINT, i BIGINT, payload VARCHAR)"],
@@ -65,7 +63,7 @@ fn sigkill_at_random_points_loses_no_acknowledged_commit() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let kill_after = Duration::from_millis(150 + rng.next(1500));
+        let kill_after = Duration::from_millis(300 + rng.next(2000));
         let stdout_pipe = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             let mut acked = Vec::new();

@@ -3,13 +3,11 @@
 
 use std::process::Command;
 
-use crate::common::{pondsql, python, run_cli, stderr};
+use crate::common::{init_pond, python, run_cli, stderr};
 
 #[test]
 fn repl_completes_runs_cancels_and_remembers() {
-    let dir = tempfile::tempdir().unwrap();
-    let pond = dir.path().join("pond");
-    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    let (dir, pond) = init_pond();
     let out = run_cli(
         &pond,
         &[

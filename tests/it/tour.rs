@@ -3,14 +3,12 @@
 
 use std::path::Path;
 
-use crate::common::{pondsql, stderr, stdout};
+use crate::common::{init_pond, pondsql, stderr, stdout};
 
 #[test]
 fn tour_script_output_matches() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    let pond = dir.path().join("pond");
-    assert!(pondsql().arg("init").arg(&pond).status().unwrap().success());
+    let (_dir, pond) = init_pond();
     let out = pondsql()
         .current_dir(root)
         .arg("--pond")
