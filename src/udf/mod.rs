@@ -49,7 +49,7 @@ impl TableFunctionImpl for Ls {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let text = path_argument("ls", &args)?;
         let (path_text, recursive) = match text.strip_suffix("/**") {
-            Some(prefix) if prefix.is_empty() => ("/", true),
+            Some("") => ("/", true),
             Some(prefix) => (prefix, true),
             None => (text.as_str(), false),
         };
