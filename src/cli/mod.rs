@@ -127,27 +127,21 @@ enum Source {
 }
 
 fn sources(matches: &ArgMatches) -> Vec<Source> {
-    let mut out: Vec<(usize, Source)> = Vec::new();
-    if let (Some(values), Some(indices)) = (
-        matches.get_many::<String>("command"),
-        matches.indices_of("command"),
-    ) {
-        out.extend(
-            indices
+    fn indexed<T: Clone + Send + Sync + 'static>(
+        m: &ArgMatches,
+        id: &str,
+        wrap: fn(T) -> Source,
+    ) -> Vec<(usize, Source)> {
+        match (m.get_many::<T>(id), m.indices_of(id)) {
+            (Some(values), Some(indices)) => indices
                 .zip(values)
-                .map(|(i, v)| (i, Source::Command(v.clone()))),
-        );
+                .map(|(i, v)| (i, wrap(v.clone())))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
-    if let (Some(values), Some(indices)) = (
-        matches.get_many::<PathBuf>("file"),
-        matches.indices_of("file"),
-    ) {
-        out.extend(
-            indices
-                .zip(values)
-                .map(|(i, v)| (i, Source::File(v.clone()))),
-        );
-    }
+    let mut out = indexed::<String>(matches, "command", Source::Command);
+    out.extend(indexed::<PathBuf>(matches, "file", Source::File));
     out.sort_by_key(|(i, _)| *i);
     out.into_iter().map(|(_, s)| s).collect()
 }

@@ -139,6 +139,14 @@ async fn run_statements(session: &PondSession, input: &str, settings: &Settings)
     }
 }
 
+/// A path typed after a backslash command (quoted or not), ready to go
+/// inside a SQL string literal.
+fn path_literal(argument: &str) -> String {
+    argument
+        .trim_matches(|c| c == '"' || c == '\'')
+        .replace('\'', "''")
+}
+
 async fn query(session: &PondSession, settings: &Settings, sql: String) {
     match session.execute(&sql).await {
         Ok(output) => print_output(&output, settings, None),
@@ -157,7 +165,7 @@ async fn backslash(session: &PondSession, input: &str, settings: &mut Settings) 
             query(session, settings, "SELECT path, kind, rows, modified FROM pond.system.entries WHERE kind <> 'directory' ORDER BY path".into()).await
         }
         "\\d" => {
-            let path = argument.trim_matches(|c| c == '"' || c == '\'').replace('\'', "''");
+            let path = path_literal(argument);
             query(session, settings, format!("SELECT path, kind, version, versions, rows, size, min_time, max_time FROM ls('{path}')")).await;
             query(session, settings, format!(
                 "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
@@ -167,7 +175,7 @@ async fn backslash(session: &PondSession, input: &str, settings: &mut Settings) 
             .await;
         }
         "\\l" | "\\ls" => {
-            let path = if argument.is_empty() { "/".to_string() } else { argument.trim_matches(|c| c == '"' || c == '\'').replace('\'', "''") };
+            let path = if argument.is_empty() { "/".to_string() } else { path_literal(argument) };
             query(session, settings, format!("SELECT name, kind, rows, modified FROM ls('{path}') ORDER BY name")).await
         }
         "\\timing" => {

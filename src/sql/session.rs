@@ -253,15 +253,20 @@ impl PondSession {
             }
             _ => {}
         }
+        // Errors are rewritten in the user's terms; the names the statement
+        // reads are looked up only when it fails, off the hot path.
         let state = self.ctx.state();
-        let references = References::of(&state, &self.pond.view(), &statement);
-        let plan = state
-            .statement_to_plan(statement)
-            .await
-            .map_err(|e| references.explain(e))?;
-        self.execute_plan(plan)
-            .await
-            .map_err(|e| references.explain(e))
+        let explain = |err: DataFusionError, statement: &DFStatement| {
+            References::of(&state, &self.pond.view(), statement).explain(err)
+        };
+        let plan = match state.statement_to_plan(statement.clone()).await {
+            Ok(plan) => plan,
+            Err(err) => return Err(explain(err, &statement)),
+        };
+        match self.execute_plan(plan).await {
+            Ok(output) => Ok(output),
+            Err(err) => Err(explain(err, &statement)),
+        }
     }
 
     /// Statements that DataFusion parses but the pond runs.

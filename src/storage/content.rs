@@ -202,7 +202,7 @@ pub struct ContentStore {
     /// The pond root (blobs/ and oplog/ are below it).
     root: Arc<dyn ObjectStore>,
     /// Inline and staged contents by checksum. Inline contents are small.
-    bytes: Mutex<HashMap<String, Bytes>>,
+    bytes: Mutex<ByteCache>,
     /// Blobs whose checksum this process has verified.
     verified: Mutex<HashSet<String>>,
 }
@@ -217,6 +217,13 @@ impl fmt::Display for ContentStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ContentStore({})", self.root)
     }
+}
+
+/// Inline contents by checksum, and their total size (kept, not summed per insert).
+#[derive(Default)]
+struct ByteCache {
+    map: HashMap<String, Bytes>,
+    held: usize,
 }
 
 /// Cap on cached inline bytes; past it the cache starts again empty.
@@ -240,17 +247,20 @@ impl ContentStore {
 
     fn remember(&self, checksum: &str, bytes: Bytes) {
         let mut cache = self.bytes.lock().expect("content cache lock poisoned");
-        let held: usize = cache.values().map(Bytes::len).sum();
-        if held + bytes.len() > CACHE_LIMIT {
-            cache.clear();
+        if cache.held + bytes.len() > CACHE_LIMIT {
+            *cache = ByteCache::default();
         }
-        cache.insert(checksum.to_string(), bytes);
+        cache.held += bytes.len();
+        if let Some(old) = cache.map.insert(checksum.to_string(), bytes) {
+            cache.held -= old.len();
+        }
     }
 
     fn cached(&self, checksum: &str) -> Option<Bytes> {
         self.bytes
             .lock()
             .expect("content cache lock poisoned")
+            .map
             .get(checksum)
             .cloned()
     }
