@@ -6,6 +6,7 @@
 //! `SELECT * FROM "/sensors/station1/temp"` works. Reads go through the
 //! session's [`SessionPond`] view; this module never writes.
 
+pub mod scan;
 pub mod session_pond;
 pub mod system;
 pub mod table;

@@ -98,14 +98,20 @@ impl SessionPond {
     pub fn stage(&self, change: Change) -> Result<()> {
         let mut state = self.lock();
         let staging = apply(&state, &change)?;
-        if let Change::CreateTable {
-            content: Some(c), ..
-        }
-        | Change::WriteTable {
-            content: Some(c), ..
-        } = &change
-        {
-            self.pond.content_store().stage(c);
+        // Make this statement's inline contents readable before they are committed.
+        match &change {
+            Change::CreateTable {
+                content: Some(c), ..
+            }
+            | Change::WriteTable {
+                content: Some(c), ..
+            } => self.pond.content_store().stage(c),
+            Change::Compact { chunks, .. } => {
+                for chunk in chunks {
+                    self.pond.content_store().stage(&chunk.content);
+                }
+            }
+            _ => {}
         }
         state.view = staging.view().clone();
         state.statement.push(change);

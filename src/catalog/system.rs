@@ -1,11 +1,11 @@
-//! `pond.system`: the tree, the oplog and the transactions as tables, built
-//! from the session's view when a statement names them.
+//! `pond.system`: the tree, the oplog, the transactions and the read
+//! counters as tables, built from the session's view when a statement names them.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, BooleanArray, Int64Builder, RecordBatch, StringArray, StringBuilder,
+    ArrayRef, BooleanArray, Int64Array, Int64Builder, RecordBatch, StringArray, StringBuilder,
     TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -15,11 +15,11 @@ use datafusion::error::{DataFusionError, Result};
 use super::session_pond::SessionPond;
 use crate::storage::node::ContentRef;
 use crate::storage::oplog::{self, RowToWrite};
-use crate::storage::NodeVersion;
 use crate::storage::{Kind, Resolved, View};
+use crate::storage::{NodeVersion, ReadMetrics};
 
 pub const SYSTEM_SCHEMA: &str = "system";
-const TABLES: &[&str] = &["entries", "oplog", "transactions"];
+const TABLES: &[&str] = &["entries", "oplog", "transactions", "metrics"];
 
 fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -42,6 +42,7 @@ pub fn entries_schema() -> SchemaRef {
         Field::new("modified", utc_micros(), false),
         Field::new("min_time", utc_micros(), true),
         Field::new("max_time", utc_micros(), true),
+        Field::new("time_column", DataType::Utf8, true),
     ]))
 }
 
@@ -59,7 +60,9 @@ pub fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBatch> {
     let mut modified = timestamps();
     let mut min_time = timestamps();
     let mut max_time = timestamps();
+    let mut time_column = StringBuilder::new();
     for node in nodes {
+        time_column.append_option(node.latest.attrs.time_column.as_deref());
         let latest = &node.latest;
         path.append_value(node.path.as_str());
         name.append_value(if node.path.is_root() {
@@ -98,6 +101,7 @@ pub fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBatch> {
         Arc::new(modified.finish()),
         Arc::new(min_time.finish()),
         Arc::new(max_time.finish()),
+        Arc::new(time_column.finish()),
     ];
     Ok(RecordBatch::try_new(entries_schema(), columns)?)
 }
@@ -137,6 +141,23 @@ pub fn versions_batch(versions: &[Arc<NodeVersion>]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(
         Arc::new(Schema::new(fields)),
         columns,
+    )?)
+}
+
+/// `pond.system.metrics`: read counters since this process opened the pond.
+fn metrics_batch(metrics: &ReadMetrics) -> Result<RecordBatch> {
+    let counters = metrics.snapshot();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, false),
+        Field::new("value", DataType::Int64, false),
+        Field::new("description", DataType::Utf8, false),
+    ]));
+    let names: StringArray = counters.iter().map(|c| Some(c.0)).collect();
+    let values: Int64Array = counters.iter().map(|c| Some(c.1 as i64)).collect();
+    let descriptions: StringArray = counters.iter().map(|c| Some(c.2)).collect();
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![Arc::new(names), Arc::new(values), Arc::new(descriptions)],
     )?)
 }
 
@@ -208,6 +229,7 @@ impl SchemaProvider for SystemSchema {
             }
             "oplog" => versions_batch(&view.all_versions())?,
             "transactions" => transactions_batch(&view)?,
+            "metrics" => metrics_batch(self.pond.pond().metrics())?,
             _ => return Ok(None),
         };
         mem_table(batch).map(Some)

@@ -9,26 +9,18 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::listing::PartitionedFile;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 
+use super::scan::{ScanFile, VersionScan};
 use super::session_pond::{external, SessionPond};
-use crate::storage::content::{self, ContentWriter};
+use crate::storage::content::ContentWriter;
 use crate::storage::{Change, NodeVersion, PondPath};
-
-/// The URL under which each session registers the pond's content store.
-pub const CONTENT_STORE_URL: &str = "pond://content/";
 
 /// One pond table, as resolved when a statement was planned.
 #[derive(Debug)]
@@ -70,33 +62,25 @@ impl TableProvider for PondTable {
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let files: Vec<PartitionedFile> = self
+        let files = self
             .versions
             .iter()
-            .filter_map(|v| {
-                content::object_path(v).map(|p| PartitionedFile::new(p.to_string(), v.size as u64))
+            .map(|v| ScanFile {
+                version: v.clone(),
+                constants: Vec::new(),
             })
             .collect();
-        if files.is_empty() {
-            let schema = match projection {
-                Some(p) => Arc::new(self.schema.project(p)?),
-                None => self.schema.clone(),
-            };
-            return Ok(Arc::new(EmptyExec::new(schema)));
+        VersionScan {
+            file_schema: self.schema.clone(),
+            constant_fields: Vec::new(),
+            files,
+            metrics: self.pond.pond().metrics(),
         }
-        let target = state.config().target_partitions().max(1);
-        let groups = FileGroup::new(files).split_files(target);
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let source = Arc::new(ParquetSource::new(self.schema.clone()));
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(CONTENT_STORE_URL)?, source)
-            .with_file_groups(groups)
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
-        format.create_physical_plan(state, config).await
+        .plan(state, projection, filters, limit)
+        .await
     }
 
     fn supports_filters_pushdown(

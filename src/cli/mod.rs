@@ -76,6 +76,14 @@ pub fn command() -> Command {
                 .value_parser(clap::value_parser!(usize))
                 .help("Rows a table shows at most (0: all; default 40 in the REPL, all otherwise)"),
         )
+        .arg(
+            Arg::new("memory-limit")
+                .long("memory-limit")
+                .value_name("SIZE")
+                .env("POND_MEMORY_LIMIT")
+                .value_parser(parse_size)
+                .help("Memory for sorts, joins and aggregates, e.g. 512M or 2G (beyond it they spill to disk or fail; scans and imports stream regardless)"),
+        )
         .arg(Arg::new("quiet").short('q').long("quiet").action(ArgAction::SetTrue).help("Print nothing on success (errors still go to stderr)"))
         .arg(Arg::new("rc").long("rc").value_name("FILE").value_parser(clap::value_parser!(PathBuf)).help("Start-up SQL instead of ~/.pondsqlrc"))
         .subcommand(Command::new("init").about("Create a new, empty pond").arg(Arg::new("path").required(true).value_name("PATH")))
@@ -84,6 +92,32 @@ pub fn command() -> Command {
                 .about("Create a pond of synthetic station readings and run sql/demo.sql on it")
                 .arg(Arg::new("path").value_name("PATH").help("Where to create the demo pond (default: a new temp dir)")),
         )
+}
+
+/// A byte size such as `1048576`, `512K`, `512M` or `2G` (powers of 1024).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, ""),
+    };
+    let factor: usize = match unit.trim().to_ascii_uppercase().trim_end_matches('B') {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "'{text}' is not a size: use a number with K, M or G, e.g. 512M"
+            ))
+        }
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("'{text}' is not a size: use a number with K, M or G, e.g. 512M"))
 }
 
 /// How results are shown; the REPL's backslash commands change it.
@@ -263,7 +297,11 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
             return EXIT_POND_UNAVAILABLE;
         }
     };
-    let session = PondSession::new(pond, SessionOptions::default());
+    let options = SessionOptions {
+        memory_limit: matches.get_one::<usize>("memory-limit").copied(),
+        ..SessionOptions::default()
+    };
+    let session = PondSession::new(pond, options);
     if let Some(rc) = rc_file(matches) {
         match std::fs::read_to_string(&rc) {
             Ok(sql) => {

@@ -2,6 +2,7 @@
 //! session that runs each statement as one transaction.
 
 pub mod error;
+mod maintenance;
 pub mod parser;
 mod references;
 pub mod session;

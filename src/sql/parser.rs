@@ -1,6 +1,6 @@
 //! Splitting SQL text into statements, and parsing the few statements that
-//! are pond-specific (`CREATE DIRECTORY`, `DROP DIRECTORY`). Everything else
-//! is parsed by DataFusion's parser.
+//! are pond-specific (`CREATE DIRECTORY`, `DROP DIRECTORY`, `OPTIMIZE`,
+//! `VACUUM`). Everything else is parsed by DataFusion's parser.
 
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
@@ -91,9 +91,18 @@ pub enum PondStatement {
         if_exists: bool,
         cascade: bool,
     },
+    /// `OPTIMIZE ["/table"]`: compact one table, or every table.
+    Optimize {
+        path: Option<PondPath>,
+    },
+    /// `VACUUM [RETAIN n HOURS] [DRY RUN]`.
+    Vacuum {
+        retain_hours: Option<u64>,
+        dry_run: bool,
+    },
 }
 
-/// Parses `CREATE DIRECTORY` / `DROP DIRECTORY`; `Ok(None)` for anything else.
+/// Parses the pond's own statements; `Ok(None)` for anything else.
 pub fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, String> {
     let tokens: Vec<Token> = match Tokenizer::new(&GenericDialect {}, sql).tokenize() {
         Ok(t) => t,
@@ -113,6 +122,12 @@ pub fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, String> 
     let verb = match words.next() {
         Some(Token::Word(w)) if w.keyword == Keyword::CREATE => "CREATE",
         Some(Token::Word(w)) if w.keyword == Keyword::DROP => "DROP",
+        Some(Token::Word(w)) if w.keyword == Keyword::OPTIMIZE => {
+            return parse_optimize(words).map(Some)
+        }
+        Some(Token::Word(w)) if w.keyword == Keyword::VACUUM => {
+            return parse_vacuum(words).map(Some)
+        }
         _ => return Ok(None),
     };
     match words.peek() {
@@ -172,6 +187,58 @@ pub fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, String> 
     }))
 }
 
+fn parse_optimize(mut words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+    let usage = || "usage: OPTIMIZE [\"/path/of/table\"]".to_string();
+    let path = match words.next() {
+        None => None,
+        Some(Token::SingleQuotedString(s)) => Some(s),
+        Some(Token::Word(w)) if w.quote_style == Some('"') => Some(w.value),
+        Some(_) => return Err(usage()),
+    };
+    if words.next().is_some() {
+        return Err(usage());
+    }
+    let path = path
+        .map(|p| PondPath::parse(&p).map_err(|e| e.to_string()))
+        .transpose()?;
+    Ok(PondStatement::Optimize { path })
+}
+
+fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+    let usage = || "usage: VACUUM [RETAIN <hours> HOURS] [DRY RUN]".to_string();
+    let mut words = words.peekable();
+    let mut retain_hours = None;
+    if let Some(Token::Word(w)) = words.peek() {
+        if w.keyword == Keyword::RETAIN {
+            words.next();
+            let Some(Token::Number(n, _)) = words.next() else {
+                return Err(usage());
+            };
+            retain_hours = Some(n.parse().map_err(|_| usage())?);
+            match words.next() {
+                Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("HOURS") => {}
+                _ => return Err(usage()),
+            }
+        }
+    }
+    let dry_run = match (words.next(), words.next()) {
+        (None, _) => false,
+        (Some(Token::Word(a)), Some(Token::Word(b)))
+            if a.value.eq_ignore_ascii_case("DRY") && b.value.eq_ignore_ascii_case("RUN") =>
+        {
+            true
+        }
+        _ => return Err(usage()),
+    };
+    if words.next().is_some() {
+        return Err(usage());
+    }
+    Ok(PondStatement::Vacuum {
+        retain_hours,
+        dry_run,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +274,20 @@ mod tests {
             None
         );
         assert!(parse_pond_statement("CREATE DIRECTORY sensors").is_err());
+        assert_eq!(
+            parse_pond_statement("optimize \"/a/t\"").unwrap(),
+            Some(PondStatement::Optimize {
+                path: Some(PondPath::parse("/a/t").unwrap())
+            })
+        );
+        assert_eq!(
+            parse_pond_statement("VACUUM RETAIN 0 HOURS DRY RUN").unwrap(),
+            Some(PondStatement::Vacuum {
+                retain_hours: Some(0),
+                dry_run: true
+            })
+        );
+        assert!(parse_pond_statement("VACUUM DRY").is_err());
         assert!(parse_pond_statement("CREATE DIRECTORY 'rel/x'")
             .unwrap_err()
             .contains("relative"));

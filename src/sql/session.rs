@@ -10,7 +10,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::TableReference;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::{SessionConfig, SessionContext};
@@ -27,14 +27,16 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 
+use super::maintenance;
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
 use super::references::References;
+use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::session_pond::external;
-use crate::catalog::table::{write_content, CONTENT_STORE_URL};
+use crate::catalog::table::write_content;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::content::time_column;
 use crate::storage::{Change, CreateMode, Kind, Pond, PondPath, StorageError};
-use crate::udf::{History, Ls};
+use crate::udf::{Glob, History, Ls};
 
 /// How a session may reach outside the pond.
 #[derive(Clone, Copy, Debug)]
@@ -42,11 +44,17 @@ pub struct SessionOptions {
     /// Read host files as tables (`SELECT * FROM 'data.csv'`). On for the
     /// local CLI; off for remote sessions unless the operator enables it.
     pub host_files: bool,
+    /// Memory for DataFusion's operators that buffer (sort, join, aggregate);
+    /// past it they spill to disk or fail. `None`: unbounded.
+    pub memory_limit: Option<usize>,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        SessionOptions { host_files: true }
+        SessionOptions {
+            host_files: true,
+            memory_limit: None,
+        }
     }
 }
 
@@ -64,6 +72,14 @@ impl Output {
         Output {
             schema: Arc::new(Schema::empty()),
             batches: Vec::new(),
+            txn: None,
+        }
+    }
+
+    fn of(batch: RecordBatch) -> Self {
+        Output {
+            schema: batch.schema(),
+            batches: vec![batch],
             txn: None,
         }
     }
@@ -108,7 +124,11 @@ impl PondSession {
             .with_default_catalog_and_schema(CATALOG, ROOT_SCHEMA)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true);
-        let runtime = RuntimeEnvBuilder::new()
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(bytes) = options.memory_limit {
+            runtime = runtime.with_memory_limit(bytes, 1.0);
+        }
+        let runtime = runtime
             .build_arc()
             .expect("the default runtime always builds");
         let content_url = url::Url::parse(CONTENT_STORE_URL).expect("constant URL parses");
@@ -122,6 +142,7 @@ impl PondSession {
         ctx.register_catalog(CATALOG, Arc::new(PondCatalog::new(session_pond.clone())));
         ctx.register_udtf("ls", Arc::new(Ls::new(session_pond.clone())));
         ctx.register_udtf("history", Arc::new(History::new(session_pond.clone())));
+        ctx.register_udtf("glob", Arc::new(Glob::new(session_pond.clone())));
         let ctx = if options.host_files {
             ctx.enable_url_table()
         } else {
@@ -211,6 +232,22 @@ impl PondSession {
     async fn execute_inner(&self, sql: &str) -> Result<Output> {
         if let Some(statement) = parse_pond_statement(sql).map_err(DataFusionError::Plan)? {
             let change = match statement {
+                PondStatement::Optimize { path } => {
+                    let batch = maintenance::optimize(&self.ctx, &self.pond, path).await?;
+                    return Ok(Output::of(batch));
+                }
+                PondStatement::Vacuum {
+                    retain_hours,
+                    dry_run,
+                } => {
+                    if self.pond.in_block() {
+                        return Err(DataFusionError::Plan(
+                            "VACUUM cannot run inside BEGIN … COMMIT: it deletes files, which no ROLLBACK could bring back".into(),
+                        ));
+                    }
+                    let batch = maintenance::run_vacuum(&self.pond, retain_hours, dry_run).await?;
+                    return Ok(Output::of(batch));
+                }
                 PondStatement::CreateDirectory {
                     path,
                     if_not_exists,
@@ -285,17 +322,8 @@ impl PondSession {
                 variable, values, ..
             }) if is_as_of(variable) => self.pond.set_as_of(Some(parse_txn(values)?))?,
             Statement::AlterTable(alter) => {
-                let [AlterTableOperation::RenameTable {
-                    table_name: RenameTableNameKind::To(to) | RenameTableNameKind::As(to),
-                }] = alter.operations.as_slice()
-                else {
-                    return Err(DataFusionError::Plan(
-                        "ALTER TABLE supports only RENAME TO in the pond: ALTER TABLE \"/a\" RENAME TO \"/b\"".into(),
-                    ));
-                };
-                let from = object_name_path(&alter.name)?;
-                let to = object_name_path(to)?;
-                self.pond.stage(Change::Rename { from, to })?;
+                let change = self.alter_table(alter).await?;
+                self.pond.stage(change)?;
             }
             Statement::Insert(insert) => {
                 self.check_insert(insert).await?;
@@ -304,6 +332,93 @@ impl PondSession {
             _ => return Ok(None),
         }
         Ok(Some(Output::empty()))
+    }
+
+    /// `ALTER TABLE`: RENAME TO, ADD COLUMN, SET TBLPROPERTIES ('time_column' = …).
+    async fn alter_table(&self, alter: &ast::AlterTable) -> Result<Change> {
+        let path = object_name_path(&alter.name)?;
+        let usage = || {
+            DataFusionError::Plan(format!(
+                "ALTER TABLE {path}: one of RENAME TO \"/new/path\", ADD COLUMN name TYPE, SET TBLPROPERTIES ('time_column' = 'name')"
+            ))
+        };
+        let [operation] = alter.operations.as_slice() else {
+            return Err(usage());
+        };
+        match operation {
+            AlterTableOperation::RenameTable {
+                table_name: RenameTableNameKind::To(to) | RenameTableNameKind::As(to),
+            } => Ok(Change::Rename {
+                from: path,
+                to: object_name_path(to)?,
+            }),
+            AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def,
+                ..
+            } => {
+                let not_null = column_def
+                    .options
+                    .iter()
+                    .any(|o| matches!(o.option, ast::ColumnOption::NotNull));
+                let data_type = self.arrow_type(&column_def.data_type).await?;
+                let column = Arc::new(Field::new(
+                    column_def.name.value.clone(),
+                    data_type,
+                    !not_null,
+                ));
+                Ok(Change::AddColumn {
+                    path,
+                    column,
+                    if_not_exists: *if_not_exists,
+                })
+            }
+            AlterTableOperation::AlterColumn { column_name, .. } => Err(DataFusionError::Plan(format!(
+                "ALTER TABLE {path}: column '{column_name}' cannot change: earlier versions store it as it is; write a new table with CREATE TABLE … AS SELECT CAST({column_name} AS …) … FROM \"{path}\""
+            ))),
+            AlterTableOperation::SetTblProperties { table_properties } => {
+                let mut column = None;
+                for option in table_properties {
+                    match option {
+                        ast::SqlOption::KeyValue { key, value }
+                            if key.value.eq_ignore_ascii_case("time_column") =>
+                        {
+                            let text = match value {
+                                SqlExpr::Value(v) => match &v.value {
+                                    Value::SingleQuotedString(s) => s.clone(),
+                                    Value::Null => String::new(),
+                                    _ => return Err(usage()),
+                                },
+                                SqlExpr::Identifier(ident) => ident.value.clone(),
+                                _ => return Err(usage()),
+                            };
+                            column = Some(text);
+                        }
+                        other => {
+                            return Err(DataFusionError::Plan(format!(
+                                "ALTER TABLE {path}: unknown table property {other}: the pond knows 'time_column'"
+                            )))
+                        }
+                    }
+                }
+                let column = column.ok_or_else(usage)?;
+                Ok(Change::SetTimeColumn {
+                    path,
+                    column: (!column.is_empty()).then_some(column),
+                })
+            }
+            _ => Err(usage()),
+        }
+    }
+
+    /// The Arrow type DataFusion gives an SQL type name.
+    async fn arrow_type(&self, data_type: &ast::DataType) -> Result<DataType> {
+        let plan = self
+            .ctx
+            .state()
+            .create_logical_plan(&format!("SELECT CAST(NULL AS {data_type}) AS c"))
+            .await?;
+        Ok(plan.schema().field(0).data_type().clone())
     }
 
     async fn execute_plan(&self, plan: LogicalPlan) -> Result<Output> {

@@ -20,8 +20,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::{cast, max, min};
-use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
@@ -37,6 +36,8 @@ use object_store::{
 use sha2::{Digest, Sha256};
 
 use super::error::{Result, StorageError};
+use super::event_time;
+use super::metrics::ReadMetrics;
 use super::node::{ContentRef, NodeVersion};
 use super::txn::Content;
 
@@ -136,17 +137,12 @@ impl ContentWriter {
             return Ok(());
         }
         self.rows += batch.num_rows() as i64;
-        if let Some(i) = self.time_column {
-            let micros = cast(
-                batch.column(i),
-                &DataType::Timestamp(TimeUnit::Microsecond, None),
-            )?;
-            let micros = micros.as_primitive::<TimestampMicrosecondType>();
-            if micros.null_count() < micros.len() {
-                let (lo, hi) = (min(micros), max(micros));
-                self.min_time = lo.map(|lo| self.min_time.map_or(lo, |m| m.min(lo)));
-                self.max_time = hi.map(|hi| self.max_time.map_or(hi, |m| m.max(hi)));
-            }
+        if let Some((lo, hi)) = self
+            .time_column
+            .and_then(|i| event_time::range_micros(batch.column(i)))
+        {
+            self.min_time = Some(self.min_time.map_or(lo, |m| m.min(lo)));
+            self.max_time = Some(self.max_time.map_or(hi, |m| m.max(hi)));
         }
         self.writer
             .as_mut()
@@ -205,6 +201,9 @@ pub struct ContentStore {
     bytes: Mutex<ByteCache>,
     /// Blobs whose checksum this process has verified.
     verified: Mutex<HashSet<String>>,
+    /// Contents read so far (for `contents_opened`).
+    opened: Mutex<HashSet<Path>>,
+    metrics: Arc<ReadMetrics>,
 }
 
 impl fmt::Debug for ContentStore {
@@ -230,11 +229,27 @@ struct ByteCache {
 const CACHE_LIMIT: usize = 256 * 1024 * 1024;
 
 impl ContentStore {
-    pub fn new(root: Arc<dyn ObjectStore>) -> Self {
+    pub fn new(root: Arc<dyn ObjectStore>, metrics: Arc<ReadMetrics>) -> Self {
         ContentStore {
             root,
             bytes: Mutex::default(),
             verified: Mutex::default(),
+            opened: Mutex::default(),
+            metrics,
+        }
+    }
+
+    /// Counts one read request of `bytes` bytes from `location`.
+    fn count_read(&self, location: &Path, bytes: u64) {
+        ReadMetrics::add(&self.metrics.content_requests, 1);
+        ReadMetrics::add(&self.metrics.content_bytes_read, bytes);
+        let first = self
+            .opened
+            .lock()
+            .expect("opened lock poisoned")
+            .insert(location.clone());
+        if first {
+            ReadMetrics::add(&self.metrics.contents_opened, 1);
         }
     }
 
@@ -266,6 +281,9 @@ impl ContentStore {
     }
 
     /// The bytes of an inline content, read from its oplog row and verified.
+    /// Every other inline content of that oplog file is verified and cached
+    /// too: a table of many small versions shares few oplog files, and
+    /// reading a file once per version would cost O(versions²).
     async fn inline(&self, checksum: &str, row: usize, oplog_file: &str) -> Result<Bytes> {
         if let Some(bytes) = self.cached(checksum) {
             return Ok(bytes);
@@ -279,29 +297,35 @@ impl ContentStore {
             .bytes()
             .await?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-        let mask = ProjectionMask::columns(builder.parquet_schema(), ["content"]);
-        let batches = builder
-            .with_projection(mask)
-            .build()?
-            .collect::<Result<Vec<RecordBatch>, _>>()?;
-        let mut offset = row;
-        for batch in batches {
-            if offset < batch.num_rows() {
-                let bytes =
-                    Bytes::copy_from_slice(batch.column(0).as_binary::<i32>().value(offset));
+        let mask = ProjectionMask::columns(builder.parquet_schema(), ["content", "checksum"]);
+        let mut wanted = None;
+        let mut first_row = 0;
+        for batch in builder.with_projection(mask).build()? {
+            let batch = batch?;
+            let contents = batch.column(0).as_binary::<i32>();
+            let sums = batch.column(1).as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                if contents.is_null(i) || sums.is_null(i) {
+                    continue;
+                }
+                let at = first_row + i;
+                let bytes = Bytes::copy_from_slice(contents.value(i));
+                let sum = if at == row { checksum } else { sums.value(i) };
                 verify(
-                    &format!("inline in oplog/{oplog_file} row {row}"),
-                    checksum,
+                    &format!("inline in oplog/{oplog_file} row {at}"),
+                    sum,
                     &bytes,
                 )?;
-                self.remember(checksum, bytes.clone());
-                return Ok(bytes);
+                self.remember(sum, bytes.clone());
+                if at == row {
+                    wanted = Some(bytes);
+                }
             }
-            offset -= batch.num_rows();
+            first_row += batch.num_rows();
         }
-        Err(StorageError::CorruptOplog(format!(
-            "oplog/{oplog_file} has no row {row}"
-        )))
+        wanted.ok_or_else(|| {
+            StorageError::CorruptOplog(format!("oplog/{oplog_file} has no content in row {row}"))
+        })
     }
 
     /// Checks a blob's bytes once per process.
@@ -427,6 +451,7 @@ impl ObjectStore for ContentStore {
             Located::Blob(path) => {
                 let mut result = self.root.get_opts(&path, options).await?;
                 result.meta.location = location.clone();
+                self.count_read(location, result.range.end - result.range.start);
                 Ok(result)
             }
             Located::Bytes(bytes) => {
@@ -439,6 +464,7 @@ impl ObjectStore for ContentStore {
                     })?,
                 };
                 let slice = bytes.slice(range.start as usize..range.end as usize);
+                self.count_read(location, slice.len() as u64);
                 let meta = ObjectMeta {
                     location: location.clone(),
                     last_modified: chrono::DateTime::UNIX_EPOCH,
@@ -471,6 +497,8 @@ impl ObjectStore for ContentStore {
         location: &Path,
         ranges: &[Range<u64>],
     ) -> object_store::Result<Vec<Bytes>> {
+        let total = ranges.iter().map(|r| r.end - r.start).sum();
+        self.count_read(location, total);
         match self.resolve(location).await.map_err(to_store_error)? {
             Located::Blob(path) => self.root.get_ranges(&path, ranges).await,
             Located::Bytes(bytes) => Ok(ranges

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::error::{Result, StorageError};
-use super::node::{Kind, NodeId, NodeVersion};
+use super::node::{Kind, NodeId, NodeVersion, VersionOp};
 use super::path::PondPath;
 
 /// What one transaction did, derived from its rows.
@@ -57,7 +57,7 @@ impl OplogIndex {
                     rows_added: 0,
                 });
                 summary.nodes += 1;
-                if v.kind == Kind::Table {
+                if v.kind == Kind::Table && v.op != VersionOp::Compact {
                     summary.rows_added += v.rows.unwrap_or(0);
                 }
                 touched.insert(v.node_id.clone());
@@ -194,13 +194,28 @@ impl View {
         list.iter().rev().find(|v| self.visible(v)).cloned()
     }
 
-    /// The versions a read of the table sees: from the newest base on.
+    /// The versions a read of the table sees: from the newest base on,
+    /// without those a later compacted chunk replaced.
     pub fn live_versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
         let mut versions = self.versions(id);
         if let Some(base) = versions.iter().rposition(|v| v.op.is_base()) {
             versions.drain(..base);
         }
-        versions
+        // A chunk replaces the versions in its range, including older chunks
+        // (whose own ranges it then replaces too): collect ranges newest first.
+        let mut replaced: Vec<[i64; 2]> = Vec::new();
+        let mut live: Vec<Arc<NodeVersion>> = Vec::with_capacity(versions.len());
+        for v in versions.into_iter().rev() {
+            let hidden = replaced.iter().any(|[a, b]| (*a..=*b).contains(&v.version));
+            if let Some(range) = v.attrs.compacts {
+                replaced.push(range);
+            }
+            if !hidden {
+                live.push(v);
+            }
+        }
+        live.reverse();
+        live
     }
 
     /// Finds a node by path; `None` when any segment is missing or a parent is not a directory.

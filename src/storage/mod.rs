@@ -5,18 +5,25 @@
 //! plans; the catalog and the SQL layer reach storage only through [`Pond`],
 //! [`View`] and [`Change`].
 
+pub mod compaction;
 pub mod content;
 pub mod error;
+pub mod event_time;
+pub mod glob;
 pub mod index;
+pub mod metrics;
 pub mod node;
 pub mod oplog;
 pub mod path;
 pub mod pond;
 pub mod txn;
+pub mod vacuum;
 
 pub use error::StorageError;
+pub use glob::{GlobMatch, PathGlob};
 pub use index::{Resolved, View};
+pub use metrics::ReadMetrics;
 pub use node::{Kind, NodeId, NodeVersion};
 pub use path::PondPath;
 pub use pond::Pond;
-pub use txn::{Change, Content, CreateMode};
+pub use txn::{Change, CompactedChunk, Content, CreateMode};

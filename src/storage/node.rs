@@ -91,8 +91,11 @@ pub enum VersionOp {
     Append,
     /// A new base: earlier versions stop being live (INSERT OVERWRITE, OR REPLACE).
     Replace,
-    /// A directory listing or a view definition changed.
+    /// A directory listing, a view definition or a table's attributes changed.
     Update,
+    /// A table chunk that holds exactly the rows of the versions in its
+    /// `attrs.compacts` range, which it hides (OPTIMIZE).
+    Compact,
 }
 
 impl VersionOp {
@@ -102,6 +105,7 @@ impl VersionOp {
             VersionOp::Append => "append",
             VersionOp::Replace => "replace",
             VersionOp::Update => "update",
+            VersionOp::Compact => "compact",
         }
     }
 
@@ -111,6 +115,7 @@ impl VersionOp {
             "append" => Some(VersionOp::Append),
             "replace" => Some(VersionOp::Replace),
             "update" => Some(VersionOp::Update),
+            "compact" => Some(VersionOp::Compact),
             _ => None,
         }
     }
@@ -146,6 +151,9 @@ pub struct Attrs {
     /// View: its defining query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// Compacted table chunk: the first and last version numbers it replaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compacts: Option<[i64; 2]>,
 }
 
 /// Where the bytes of a table version are.

@@ -30,6 +30,7 @@ use tokio::sync::Mutex;
 use super::content::ContentStore;
 use super::error::{Result, StorageError};
 use super::index::{OplogIndex, View};
+use super::metrics::ReadMetrics;
 use super::node::{Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
 use super::oplog::{self, RowToWrite};
 use super::txn::{Change, Staging};
@@ -44,6 +45,7 @@ pub struct Pond {
     root_dir: PathBuf,
     root_store: Arc<dyn ObjectStore>,
     content: Arc<ContentStore>,
+    metrics: Arc<ReadMetrics>,
     table: Mutex<DeltaTable>,
     index: RwLock<Arc<OplogIndex>>,
 }
@@ -141,8 +143,10 @@ impl Pond {
             Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
         let mut table = DeltaTableBuilder::from_url(oplog_url(&root_dir)?)?.build()?;
         table.load().await?;
+        let metrics = Arc::new(ReadMetrics::default());
         let pond = Pond {
-            content: Arc::new(ContentStore::new(root_store.clone())),
+            content: Arc::new(ContentStore::new(root_store.clone(), metrics.clone())),
+            metrics,
             root_dir,
             root_store,
             table: Mutex::new(table),
@@ -158,6 +162,11 @@ impl Pond {
 
     pub fn content_store(&self) -> &Arc<ContentStore> {
         &self.content
+    }
+
+    /// Read counters since this process opened the pond.
+    pub fn metrics(&self) -> &ReadMetrics {
+        &self.metrics
     }
 
     /// The index as last refreshed.

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 
 use super::error::{Result, StorageError};
 use super::index::{Overlay, Resolved, View};
@@ -26,6 +26,15 @@ pub struct Content {
     pub max_time: Option<i64>,
     /// `Some` for small contents kept in the oplog row; `None` for a blob.
     pub inline: Option<Bytes>,
+}
+
+/// A compacted chunk: one content holding exactly the rows of a table's
+/// versions `first..=last` (OPTIMIZE).
+#[derive(Clone, Debug)]
+pub struct CompactedChunk {
+    pub first: i64,
+    pub last: i64,
+    pub content: Content,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +83,25 @@ pub enum Change {
     Rename {
         from: PondPath,
         to: PondPath,
+    },
+    /// Adds a nullable column to a table; earlier versions read it as NULL.
+    AddColumn {
+        path: PondPath,
+        column: FieldRef,
+        if_not_exists: bool,
+    },
+    /// Replaces ranges of a table's live versions by compacted chunks.
+    /// `base` is the version number of the table's newest base when the
+    /// chunks were written; if it changed since, the chunks are stale.
+    Compact {
+        path: PondPath,
+        base: i64,
+        chunks: Vec<CompactedChunk>,
+    },
+    /// Chooses the table's event-time column (`None`: no time column).
+    SetTimeColumn {
+        path: PondPath,
+        column: Option<String>,
     },
 }
 
@@ -159,6 +187,13 @@ impl Staging {
                 if_exists,
             } => self.drop_leaf(path, *kind, *if_exists),
             Change::Rename { from, to } => self.rename(from, to),
+            Change::AddColumn {
+                path,
+                column,
+                if_not_exists,
+            } => self.add_column(path, column, *if_not_exists),
+            Change::SetTimeColumn { path, column } => self.set_time_column(path, column.as_deref()),
+            Change::Compact { path, base, chunks } => self.compact(path, *base, chunks),
         }
     }
 
@@ -323,14 +358,7 @@ impl Staging {
         content: Option<&Content>,
         overwrite: bool,
     ) -> Result<()> {
-        let table = self.view.require(path)?;
-        if table.kind() != Kind::Table {
-            return Err(StorageError::WrongKind {
-                path: path.clone(),
-                actual: table.kind().as_str(),
-                expected: "table",
-            });
-        }
+        let table = self.require_table(path)?;
         if content.is_none() && !overwrite {
             return Ok(()); // appending nothing writes nothing
         }
@@ -356,6 +384,145 @@ impl Staging {
             table.latest.version + 1,
             attrs,
             content,
+        );
+        self.stage(version);
+        Ok(())
+    }
+
+    fn require_table(&self, path: &PondPath) -> Result<Resolved> {
+        let table = self.view.require(path)?;
+        if table.kind() != Kind::Table {
+            return Err(StorageError::WrongKind {
+                path: path.clone(),
+                actual: table.kind().as_str(),
+                expected: "table",
+            });
+        }
+        Ok(table)
+    }
+
+    fn add_column(
+        &mut self,
+        path: &PondPath,
+        column: &FieldRef,
+        if_not_exists: bool,
+    ) -> Result<()> {
+        let table = self.require_table(path)?;
+        let schema = table
+            .latest
+            .schema()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Schema::empty()));
+        if let Ok(existing) = schema.field_with_name(column.name()) {
+            if if_not_exists && existing.data_type() == column.data_type() {
+                return Ok(());
+            }
+            return Err(StorageError::Invalid(format!(
+                "{path} already has a column '{}' ({}): choose another name",
+                column.name(),
+                existing.data_type()
+            )));
+        }
+        if !column.is_nullable() {
+            return Err(StorageError::Invalid(format!(
+                "new column '{}' of {path} must allow NULL: earlier versions have no values for it",
+                column.name()
+            )));
+        }
+        let mut fields: Vec<FieldRef> = schema.fields().iter().cloned().collect();
+        fields.push(column.clone());
+        let attrs = Attrs {
+            schema: Some(Arc::new(Schema::new_with_metadata(
+                fields,
+                schema.metadata().clone(),
+            ))),
+            time_column: table.latest.attrs.time_column.clone(),
+            ..Attrs::default()
+        };
+        self.update_table(&table, attrs)
+    }
+
+    fn set_time_column(&mut self, path: &PondPath, column: Option<&str>) -> Result<()> {
+        let table = self.require_table(path)?;
+        if let Some(name) = column {
+            let schema = table
+                .latest
+                .schema()
+                .cloned()
+                .unwrap_or_else(|| Arc::new(Schema::empty()));
+            match schema.field_with_name(name).map(|f| f.data_type()) {
+                Ok(DataType::Timestamp(..)) => {}
+                Ok(other) => {
+                    return Err(StorageError::Invalid(format!(
+                        "column '{name}' of {path} is {other}, not a timestamp: the time column must be a TIMESTAMP column"
+                    )))
+                }
+                Err(_) => {
+                    return Err(StorageError::Invalid(format!(
+                        "{path} has no column '{name}' to use as its time column"
+                    )))
+                }
+            }
+        }
+        if table.latest.attrs.time_column.as_deref() == column {
+            return Ok(());
+        }
+        let attrs = Attrs {
+            schema: table.latest.attrs.schema.clone(),
+            time_column: column.map(str::to_string),
+            ..Attrs::default()
+        };
+        self.update_table(&table, attrs)
+    }
+
+    fn compact(&mut self, path: &PondPath, base: i64, chunks: &[CompactedChunk]) -> Result<()> {
+        let table = self.require_table(path)?;
+        let versions = self.view.versions(table.id());
+        let current_base = versions.iter().rfind(|v| v.op.is_base()).map(|v| v.version);
+        if current_base != Some(base) {
+            return Err(StorageError::Invalid(format!(
+                "{path} was overwritten while OPTIMIZE ran: run OPTIMIZE \"{path}\" again"
+            )));
+        }
+        let parent = self
+            .view
+            .require_directory(&path.parent().expect("a table is never the root"))?;
+        for chunk in chunks {
+            let latest = self.view.require(path)?.latest;
+            let attrs = Attrs {
+                schema: latest.attrs.schema.clone(),
+                time_column: latest.attrs.time_column.clone(),
+                compacts: Some([chunk.first, chunk.last]),
+                ..Attrs::default()
+            };
+            self.stage_content(Some(&chunk.content));
+            let version = self.new_version(
+                parent.id().clone(),
+                table.id().clone(),
+                Kind::Table,
+                VersionOp::Compact,
+                latest.version + 1,
+                attrs,
+                Some(&chunk.content),
+            );
+            self.stage(version);
+        }
+        Ok(())
+    }
+
+    /// A table version without content that changes only its attributes.
+    fn update_table(&mut self, table: &Resolved, attrs: Attrs) -> Result<()> {
+        let parent = self
+            .view
+            .require_directory(&table.path.parent().expect("a table is never the root"))?;
+        let version = self.new_version(
+            parent.id().clone(),
+            table.id().clone(),
+            Kind::Table,
+            VersionOp::Update,
+            table.latest.version + 1,
+            attrs,
+            None,
         );
         self.stage(version);
         Ok(())

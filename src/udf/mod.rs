@@ -1,5 +1,9 @@
-//! Table functions over the pond tree: `ls('/dir')`, `ls('/dir/**')` and
-//! `history('/path')`. Each reads the calling session's view.
+//! Table functions over the pond tree: `ls('/dir')`, `ls('/dir/**')`,
+//! `history('/path')` and `glob('/pattern')`. Each reads the calling session's view.
+
+mod glob;
+
+pub use glob::Glob;
 
 use std::sync::Arc;
 

@@ -1,0 +1,160 @@
+//! Maintenance statements: `OPTIMIZE` merges small table versions into
+//! larger ones (one transaction, history kept); `VACUUM` removes files that
+//! no version references.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::Column;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::Expr;
+
+use crate::catalog::session_pond::external;
+use crate::catalog::table::{write_content, PondTable};
+use crate::catalog::SessionPond;
+use crate::storage::compaction::{plan_chunks, TARGET_CHUNK_BYTES};
+use crate::storage::vacuum::{vacuum, DEFAULT_RETAIN_HOURS};
+use crate::storage::{Change, CompactedChunk, Kind, PondPath, Resolved};
+
+/// Stages the compaction of one table (or of every table) and returns one
+/// row per compacted table: path, versions merged, chunks written.
+pub async fn optimize(
+    ctx: &SessionContext,
+    pond: &Arc<SessionPond>,
+    path: Option<PondPath>,
+) -> Result<RecordBatch> {
+    if let Some(txn) = pond.view().as_of() {
+        return Err(DataFusionError::Plan(format!(
+            "this session reads the pond as of txn {txn}: RESET pond.as_of before OPTIMIZE"
+        )));
+    }
+    let view = pond.view();
+    let tables: Vec<Resolved> = match path {
+        Some(path) => {
+            let node = view.require(&path).map_err(external)?;
+            if node.kind() != Kind::Table {
+                return Err(DataFusionError::Plan(format!(
+                    "OPTIMIZE {path}: it is a {}, OPTIMIZE compacts tables",
+                    node.kind()
+                )));
+            }
+            vec![node]
+        }
+        None => {
+            let root = view.require(&PondPath::root()).map_err(external)?;
+            view.walk(&root)
+                .into_iter()
+                .filter(|n| n.kind() == Kind::Table)
+                .collect()
+        }
+    };
+    let (mut paths, mut merged, mut written) = (Vec::new(), Vec::new(), Vec::new());
+    for table in tables {
+        let live = view.live_versions(table.id());
+        let runs = plan_chunks(&live, TARGET_CHUNK_BYTES);
+        if runs.is_empty() {
+            continue;
+        }
+        let Some(base) = view
+            .versions(table.id())
+            .iter()
+            .rfind(|v| v.op.is_base())
+            .map(|v| v.version)
+        else {
+            continue;
+        };
+        let schema = table.latest.schema().cloned().ok_or_else(|| {
+            DataFusionError::Internal(format!("{} has no stored schema", table.path))
+        })?;
+        let time_column = table.latest.attrs.time_column.clone();
+        let mut chunks = Vec::with_capacity(runs.len());
+        for run in &runs {
+            let provider = PondTable::new(
+                pond.clone(),
+                table.path.clone(),
+                schema.clone(),
+                run.clone(),
+            );
+            let mut frame = ctx.read_table(Arc::new(provider))?;
+            if let Some(time) = &time_column {
+                // Time-ordered chunks give tight row-group statistics.
+                let key = Expr::Column(Column::new_unqualified(time));
+                frame = frame.sort(vec![key.sort(true, false)])?;
+            }
+            let stream = frame.execute_stream().await?;
+            let content = write_content(pond, schema.clone(), time_column.as_deref(), stream)
+                .await?
+                .ok_or_else(|| {
+                    DataFusionError::Internal(format!(
+                        "OPTIMIZE {}: a chunk had no rows",
+                        table.path
+                    ))
+                })?;
+            chunks.push(CompactedChunk {
+                first: run[0].version,
+                last: run[run.len() - 1].version,
+                content,
+            });
+        }
+        paths.push(table.path.to_string());
+        merged.push(runs.iter().map(|r| r.len() as i64).sum::<i64>());
+        written.push(chunks.len() as i64);
+        pond.stage(Change::Compact {
+            path: table.path.clone(),
+            base,
+            chunks,
+        })?;
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("versions_merged", DataType::Int64, false),
+        Field::new("chunks_written", DataType::Int64, false),
+    ]));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(paths)),
+            Arc::new(Int64Array::from(merged)),
+            Arc::new(Int64Array::from(written)),
+        ],
+    )?)
+}
+
+/// Lists (and unless `dry_run`, deletes) unreferenced files: path, kind, bytes, action.
+pub async fn run_vacuum(
+    pond: &SessionPond,
+    retain_hours: Option<u64>,
+    dry_run: bool,
+) -> Result<RecordBatch> {
+    let hours = retain_hours.unwrap_or(DEFAULT_RETAIN_HOURS);
+    let orphans = vacuum(pond.pond(), Duration::from_secs(hours * 3600), dry_run)
+        .await
+        .map_err(external)?;
+    let action = if dry_run { "would delete" } else { "deleted" };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("bytes", DataType::Int64, false),
+        Field::new("action", DataType::Utf8, false),
+    ]));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                orphans.iter().map(|o| o.path.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                orphans.iter().map(|o| o.kind),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                orphans.iter().map(|o| o.bytes as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                orphans.iter().map(|_| action),
+            )),
+        ],
+    )?)
+}

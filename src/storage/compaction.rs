@@ -1,0 +1,106 @@
+//! Which table versions OPTIMIZE merges: runs of consecutive small live
+//! versions, up to a target size per merged chunk. Pure planning; the SQL
+//! layer writes the chunks and commits a [`Change::Compact`](super::Change).
+
+use std::sync::Arc;
+
+use super::node::{ContentRef, NodeVersion};
+
+/// Merged chunks aim at this many bytes of (compressed) content.
+pub const TARGET_CHUNK_BYTES: i64 = 64 * 1024 * 1024;
+
+/// Groups a table's live versions (oldest first) into runs to merge. A run
+/// has at least two versions, one of them with rows; versions without
+/// content (an empty CREATE, an ALTER) join runs so that they fold away.
+/// Versions of half the target size or more are left alone, so a compacted
+/// table plans nothing.
+pub fn plan_chunks(live: &[Arc<NodeVersion>], target: i64) -> Vec<Vec<Arc<NodeVersion>>> {
+    let mut chunks = Vec::new();
+    let mut run: Vec<Arc<NodeVersion>> = Vec::new();
+    let mut size = 0;
+    let mut flush = |run: &mut Vec<Arc<NodeVersion>>, size: &mut i64| {
+        let has_rows = run.iter().any(|v| v.content != ContentRef::None);
+        if run.len() >= 2 && has_rows {
+            chunks.push(std::mem::take(run));
+        }
+        run.clear();
+        *size = 0;
+    };
+    for v in live {
+        if v.size >= target / 2 {
+            flush(&mut run, &mut size);
+            continue;
+        }
+        if !run.is_empty() && size + v.size > target {
+            flush(&mut run, &mut size);
+        }
+        size += v.size;
+        run.push(v.clone());
+    }
+    flush(&mut run, &mut size);
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::node::{Attrs, Kind, NodeId, VersionOp};
+
+    fn version(n: i64, size: i64) -> Arc<NodeVersion> {
+        Arc::new(NodeVersion {
+            part_id: NodeId::root(),
+            node_id: NodeId::root(),
+            version: n,
+            txn: n,
+            timestamp: 0,
+            kind: Kind::Table,
+            op: VersionOp::Append,
+            content: ContentRef::Blob,
+            size,
+            rows: Some(1),
+            checksum: Some(String::new()),
+            min_time: None,
+            max_time: None,
+            attrs: Arc::new(Attrs::default()),
+            sql: Arc::from(""),
+        })
+    }
+
+    fn numbers(chunks: &[Vec<Arc<NodeVersion>>]) -> Vec<Vec<i64>> {
+        chunks
+            .iter()
+            .map(|c| c.iter().map(|v| v.version).collect())
+            .collect()
+    }
+
+    #[test]
+    fn merges_runs_of_small_versions_up_to_the_target() {
+        let live: Vec<_> = (1..=7).map(|n| version(n, 30)).collect();
+        assert_eq!(
+            numbers(&plan_chunks(&live, 100)),
+            [vec![1, 2, 3], vec![4, 5, 6]]
+        );
+    }
+
+    #[test]
+    fn versions_without_content_fold_into_runs() {
+        let mut empty = (*version(1, 0)).clone();
+        empty.content = ContentRef::None;
+        let live = vec![Arc::new(empty.clone()), version(2, 10)];
+        assert_eq!(numbers(&plan_chunks(&live, 100)), [vec![1, 2]]);
+        let only_empty = vec![Arc::new(empty.clone()), Arc::new(empty)];
+        assert!(plan_chunks(&only_empty, 100).is_empty());
+    }
+
+    #[test]
+    fn big_versions_break_runs_and_stay() {
+        let live = vec![
+            version(1, 10),
+            version(2, 60),
+            version(3, 10),
+            version(4, 10),
+        ];
+        assert_eq!(numbers(&plan_chunks(&live, 100)), [vec![3, 4]]);
+        assert!(plan_chunks(&[version(1, 10)], 100).is_empty());
+    }
+}

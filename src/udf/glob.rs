@@ -1,0 +1,250 @@
+//! `glob(pattern)`: many pond tables read as one.
+//!
+//! The result is the union by column name of every matching table, then
+//! `_path` and one column per capture. Filters on `_path` and capture
+//! columns are evaluated before any content is opened; time filters skip
+//! versions by their recorded event-time range (see `catalog::scan`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::path_argument;
+use crate::catalog::scan::{ScanFile, VersionScan};
+use crate::catalog::session_pond::SessionPond;
+use crate::storage::{GlobMatch, PathGlob, ReadMetrics};
+
+/// The column that names each row's table.
+pub const PATH_COLUMN: &str = "_path";
+
+#[derive(Debug)]
+pub struct Glob {
+    pond: Arc<SessionPond>,
+}
+
+impl Glob {
+    pub fn new(pond: Arc<SessionPond>) -> Self {
+        Glob { pond }
+    }
+}
+
+impl TableFunctionImpl for Glob {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        if args.exprs().is_empty() {
+            return Err(DataFusionError::Plan(
+                "glob() takes a pattern in single quotes, e.g. glob('/sensors/{station}/*')".into(),
+            ));
+        }
+        let glob =
+            PathGlob::parse(&path_argument("glob", &args)?).map_err(DataFusionError::Plan)?;
+        let matches = glob.matches(&self.pond.view());
+        Ok(Arc::new(GlobTable::new(self.pond.clone(), glob, matches)?))
+    }
+}
+
+/// The tables a glob matched when the statement was planned.
+#[derive(Debug)]
+struct GlobTable {
+    pond: Arc<SessionPond>,
+    matches: Vec<GlobMatch>,
+    /// The union of the tables' columns.
+    file_schema: SchemaRef,
+    /// `_path`, then the captures.
+    constant_fields: Vec<FieldRef>,
+    schema: SchemaRef,
+}
+
+impl GlobTable {
+    fn new(pond: Arc<SessionPond>, glob: PathGlob, matches: Vec<GlobMatch>) -> Result<Self> {
+        let file_schema = union_schema(&glob, &matches)?;
+        let constant_fields: Vec<FieldRef> = std::iter::once(PATH_COLUMN)
+            .chain(glob.captures().iter().map(String::as_str))
+            .map(|name| {
+                if file_schema.field_with_name(name).is_ok() {
+                    let table = matches
+                        .iter()
+                        .find(|m| m.table.latest.schema().is_some_and(|s| s.field_with_name(name).is_ok()))
+                        .map(|m| m.table.path.to_string())
+                        .unwrap_or_default();
+                    return Err(DataFusionError::Plan(format!(
+                        "glob('{glob}'): the capture column '{name}' clashes with a column of {table}: name the capture differently, e.g. {{{name}_}}"
+                    )));
+                }
+                Ok(Arc::new(Field::new(name, DataType::Utf8, false)))
+            })
+            .collect::<Result<_>>()?;
+        let schema = VersionScan::table_schema(&file_schema, &constant_fields);
+        Ok(GlobTable {
+            pond,
+            matches,
+            file_schema,
+            constant_fields,
+            schema,
+        })
+    }
+
+    fn constant_names(&self) -> Vec<&str> {
+        self.constant_fields
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
+    }
+
+    /// The matches whose `_path` and captures pass the filters on those columns.
+    fn matches_passing(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<&GlobMatch>> {
+        let names = self.constant_names();
+        let applicable = filters
+            .iter()
+            .filter(|f| expr_applicable_for_cols(&names, f))
+            .cloned();
+        let (Some(filter), false) = (conjunction(applicable), self.matches.is_empty()) else {
+            return Ok(self.matches.iter().collect());
+        };
+        let schema = Arc::new(Schema::new(self.constant_fields.clone()));
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(
+            self.matches.iter().map(|m| m.table.path.as_str()),
+        ))];
+        for i in 0..self.constant_fields.len() - 1 {
+            columns.push(Arc::new(StringArray::from_iter_values(
+                self.matches.iter().map(|m| m.captures[i].as_str()),
+            )));
+        }
+        let batch = RecordBatch::try_new(schema.clone(), columns)?;
+        let predicate = state.create_physical_expr(filter, &DFSchema::try_from(schema)?)?;
+        let passed = predicate.evaluate(&batch)?.into_array(batch.num_rows())?;
+        let passed = passed.as_boolean();
+        Ok(self
+            .matches
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| passed.is_valid(*i) && passed.value(*i))
+            .map(|(_, m)| m)
+            .collect())
+    }
+}
+
+/// The union by name of the matched tables' columns, in order of first
+/// appearance. Integer columns of different widths widen to Int64, integer
+/// and float to Float64, strings to Utf8; any other difference is an error
+/// naming both tables.
+fn union_schema(glob: &PathGlob, matches: &[GlobMatch]) -> Result<SchemaRef> {
+    let mut fields: Vec<Field> = Vec::new();
+    let mut first_seen: Vec<String> = Vec::new();
+    for m in matches {
+        let Some(schema) = m.table.latest.schema() else {
+            continue;
+        };
+        for field in schema.fields() {
+            let Some(i) = fields.iter().position(|f| f.name() == field.name()) else {
+                fields.push(field.as_ref().clone().with_nullable(true));
+                first_seen.push(m.table.path.to_string());
+                continue;
+            };
+            let (have, new) = (fields[i].data_type(), field.data_type());
+            if have == new {
+                continue;
+            }
+            let widened = widen(have, new).ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "glob('{glob}'): column '{}' is {have} in {} but {new} in {}: cast it to one type when writing one of the tables, or glob a narrower pattern",
+                    field.name(), first_seen[i], m.table.path
+                ))
+            })?;
+            fields[i] = Field::new(field.name(), widened, true);
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// The documented widening of `glob()`: numbers as above, and the string
+/// encodings (Utf8, LargeUtf8, Utf8View) to Utf8.
+fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
+    let integer = |t: &DataType| t.is_integer();
+    let float = |t: &DataType| t.is_floating();
+    let string =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+    match (a, b) {
+        _ if string(a) && string(b) => Some(DataType::Utf8),
+        _ if integer(a) && integer(b) => Some(DataType::Int64),
+        _ if (integer(a) || float(a)) && (integer(b) || float(b)) => Some(DataType::Float64),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl TableProvider for GlobTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let passing = self.matches_passing(state, filters)?;
+        let metrics = self.pond.pond().metrics();
+        ReadMetrics::add(&metrics.tables_matched, self.matches.len() as u64);
+        ReadMetrics::add(
+            &metrics.tables_skipped_by_capture,
+            (self.matches.len() - passing.len()) as u64,
+        );
+        let view = self.pond.view();
+        let mut files = Vec::new();
+        for m in passing {
+            let mut constants = vec![ScalarValue::Utf8(Some(m.table.path.to_string()))];
+            constants.extend(
+                m.captures
+                    .iter()
+                    .map(|c| ScalarValue::Utf8(Some(c.clone()))),
+            );
+            for version in view.live_versions(m.table.id()) {
+                files.push(ScanFile {
+                    version,
+                    constants: constants.clone(),
+                });
+            }
+        }
+        VersionScan {
+            file_schema: self.file_schema.clone(),
+            constant_fields: self.constant_fields.clone(),
+            files,
+            metrics,
+        }
+        .plan(state, projection, filters, limit)
+        .await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        let names = self.constant_names();
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if expr_applicable_for_cols(&names, f) {
+                    // Evaluated exactly on the matches before the scan.
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Inexact
+                }
+            })
+            .collect())
+    }
+}

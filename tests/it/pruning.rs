@@ -1,0 +1,244 @@
+//! Pruning, compaction and vacuum, proved by counting what was read
+//! (`pond.system.metrics`) rather than by timing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pondsql::sql::session::SessionOptions;
+use pondsql::{Pond, PondSession};
+
+use crate::common::TestPond;
+
+/// Opens the pond afresh (counters start at zero), runs `sql` and returns
+/// its first value with the counters afterwards.
+async fn run_counted(pond: &TestPond, sql: &str) -> (String, HashMap<String, u64>) {
+    let fresh = Arc::new(Pond::open(pond.pond_path()).await.unwrap());
+    let session = PondSession::new(fresh.clone(), SessionOptions::default());
+    let output = session
+        .sql(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let value =
+        datafusion::arrow::util::display::array_value_to_string(output.batches[0].column(0), 0)
+            .unwrap();
+    let counters = fresh
+        .metrics()
+        .snapshot()
+        .into_iter()
+        .map(|(name, value, _)| (name.to_string(), value))
+        .collect();
+    (value, counters)
+}
+
+/// 8 stations × 3 parameters, one small table each.
+async fn stations() -> TestPond {
+    let pond = TestPond::new().await;
+    let mut sql = String::from("BEGIN;");
+    for s in 0..8 {
+        sql += &format!("CREATE DIRECTORY '/s/st{s}';");
+        for p in ["temp", "ph", "do"] {
+            sql += &format!(
+                "CREATE TABLE \"/s/st{s}/{p}\" AS SELECT to_timestamp_seconds(1714521600 + 60 * v) AS ts, CAST(v + {s} AS DOUBLE) AS value FROM generate_series(1, 10) t(v);"
+            );
+        }
+    }
+    sql += "COMMIT;";
+    pond.ok(&sql).await;
+    pond
+}
+
+#[tokio::test]
+async fn capture_filters_skip_tables_before_opening_them() {
+    let pond = stations().await;
+    let (sum, c) = run_counted(
+        &pond,
+        "SELECT sum(value) FROM glob('/s/{station}/*') WHERE station = 'st3' AND _1 <> 'do'",
+    )
+    .await;
+    assert_eq!(sum, "170.0"); // 2 tables × (1+…+10 + 10×3)
+    assert_eq!(c["tables_matched"], 24);
+    assert_eq!(c["tables_skipped_by_capture"], 22);
+    assert_eq!(c["contents_opened"], 2);
+
+    // A filter on _path prunes the same way; one that mixes a capture with a
+    // data column cannot, and reads everything.
+    let (n, c) = run_counted(
+        &pond,
+        "SELECT count(*) FROM glob('/s/*/*') WHERE _path IN ('/s/st0/ph', '/s/st7/ph')",
+    )
+    .await;
+    assert_eq!((n.as_str(), c["contents_opened"]), ("20", 2));
+    let (n, c) = run_counted(
+        &pond,
+        "SELECT count(*) FROM glob('/s/{station}/ph') WHERE station = 'st1' OR value > 16",
+    )
+    .await;
+    assert_eq!(n, "11"); // st1: 10 rows; st7 (values 8..17): one above 16
+    assert_eq!(c["tables_skipped_by_capture"], 0);
+    assert_eq!(c["contents_opened"], 8);
+}
+
+/// A table of 30 versions, one per day, with a nanosecond time column.
+async fn daily_versions() -> TestPond {
+    let pond = TestPond::new().await;
+    let mut sql = String::from("CREATE TABLE \"/t\" (ts TIMESTAMP, v DOUBLE); BEGIN;");
+    for day in 0..30 {
+        sql += &format!(
+            "INSERT INTO \"/t\" SELECT CAST(to_timestamp_seconds(1714521600 + 86400 * {day} + 3600 * h) AS TIMESTAMP), CAST(h AS DOUBLE) FROM generate_series(0, 23) t(h);"
+        );
+    }
+    sql += "COMMIT;";
+    pond.ok(&sql).await;
+    pond
+}
+
+#[tokio::test]
+async fn time_filters_skip_versions_by_their_range() {
+    let pond = daily_versions().await;
+    // The last 3 days: 2024-05-28 onwards.
+    let query = "SELECT count(*) FROM \"/t\" WHERE ts >= '2024-05-28T00:00:00'";
+    let (n, c) = run_counted(&pond, query).await;
+    assert_eq!(n, "72");
+    assert_eq!(c["versions_listed"], 30);
+    assert_eq!(c["versions_skipped_by_time"], 27);
+    assert_eq!(c["contents_opened"], 3);
+
+    // Bounds are exact: a version whose last row is the bound stays in.
+    let (n, c) = run_counted(
+        &pond,
+        "SELECT count(*) FROM \"/t\" WHERE ts <= '2024-05-01T23:00:00'",
+    )
+    .await;
+    assert_eq!((n.as_str(), c["contents_opened"]), ("24", 1));
+    let (n, c) = run_counted(
+        &pond,
+        "SELECT count(*) FROM \"/t\" WHERE ts > '2024-05-30T23:00:00'",
+    )
+    .await;
+    assert_eq!((n.as_str(), c["contents_opened"]), ("0", 0));
+
+    // Ranges are facts about their column: after the table stops having a
+    // time column, old versions are still skipped, new ones never.
+    pond.ok("ALTER TABLE \"/t\" SET TBLPROPERTIES ('time_column' = NULL)")
+        .await;
+    pond.ok("INSERT INTO \"/t\" VALUES ('2024-04-01T00:00:00', 1.0)")
+        .await;
+    let (n, c) = run_counted(&pond, query).await;
+    assert_eq!(n, "72");
+    assert_eq!(c["versions_listed"], 31);
+    assert_eq!(c["versions_skipped_by_time"], 27);
+    assert_eq!(c["contents_opened"], 4);
+}
+
+#[tokio::test]
+async fn optimize_keeps_results_history_and_later_appends() {
+    let pond = daily_versions().await;
+    let before = pond
+        .ok("SELECT count(*), sum(v), min(ts), max(ts) FROM \"/t\"")
+        .await;
+    let txn_before: i64 = pond
+        .value("SELECT max(txn) FROM pond.system.transactions")
+        .await
+        .parse()
+        .unwrap();
+    pond.ok("OPTIMIZE \"/t\"").await;
+    assert_eq!(
+        pond.ok("SELECT count(*), sum(v), min(ts), max(ts) FROM \"/t\"")
+            .await,
+        before
+    );
+    let (_, c) = run_counted(&pond, "SELECT count(*) FROM \"/t\"").await;
+    assert_eq!(c["contents_opened"], 1);
+
+    // Appends after a compaction stay live; compacting again merges the
+    // chunk with them.
+    pond.ok("INSERT INTO \"/t\" VALUES ('2024-06-01T00:00:00', 100.0)")
+        .await;
+    pond.ok("INSERT INTO \"/t\" VALUES ('2024-06-01T01:00:00', 200.0)")
+        .await;
+    assert_eq!(pond.value("SELECT sum(v) FROM \"/t\"").await, "8580.0");
+    pond.ok("OPTIMIZE").await;
+    assert_eq!(pond.value("SELECT sum(v) FROM \"/t\"").await, "8580.0");
+    assert_eq!(
+        pond.value("SELECT versions FROM pond.system.entries WHERE path = '/t'")
+            .await,
+        "1"
+    );
+
+    // Time travel to before the first OPTIMIZE reads the original versions.
+    pond.ok(&format!("SET pond.as_of = {txn_before}")).await;
+    assert_eq!(
+        pond.ok("SELECT count(*), sum(v), min(ts), max(ts) FROM \"/t\"")
+            .await,
+        before
+    );
+    assert_eq!(
+        pond.value("SELECT versions FROM pond.system.entries WHERE path = '/t'")
+            .await,
+        "31"
+    );
+}
+
+#[tokio::test]
+async fn vacuum_dry_run_lists_exactly_the_orphans() {
+    let pond = TestPond::new().await;
+    // A table big enough for a blob, and one inline.
+    pond.ok("CREATE TABLE \"/big\" AS SELECT v, random() AS r FROM generate_series(1, 20000) t(v)")
+        .await;
+    pond.ok("CREATE TABLE \"/small\" AS SELECT 1 AS v").await;
+    let root = pond.pond_path();
+    let blobs: Vec<_> = std::fs::read_dir(root.join("blobs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        blobs.iter().any(|n| n.len() == 64),
+        "the big table is a blob: {blobs:?}"
+    );
+    // What a crash or a lost race leaves: a blob, a temp file, an oplog data file.
+    let part = std::fs::read_dir(root.join("oplog"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with("part_id="))
+        .unwrap();
+    let orphans = [
+        format!("blobs/{}", "ab".repeat(32)),
+        "blobs/.tmp/0123.parquet".to_string(),
+        format!("oplog/{part}/00000000000000000099-dead.parquet"),
+    ];
+    for o in &orphans {
+        std::fs::write(root.join(o), b"orphan").unwrap();
+    }
+    let listed = |sql: &'static str| {
+        let pond = &pond;
+        async move {
+            let out = pond.session.sql(sql).await.unwrap();
+            let batch = &out.batches[0];
+            let paths = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::StringArray>()
+                .unwrap();
+            let mut v: Vec<String> = paths.iter().map(|p| p.unwrap().to_string()).collect();
+            v.sort();
+            v
+        }
+    };
+    let mut expected: Vec<String> = orphans.to_vec();
+    expected.sort();
+    // Default retention (7 days) protects new files.
+    assert!(listed("VACUUM DRY RUN").await.is_empty());
+    assert_eq!(listed("VACUUM RETAIN 0 HOURS DRY RUN").await, expected);
+    for o in &orphans {
+        assert!(root.join(o).exists(), "dry run deleted {o}");
+    }
+    assert_eq!(listed("VACUUM RETAIN 0 HOURS").await, expected);
+    for o in &orphans {
+        assert!(!root.join(o).exists(), "{o} not deleted");
+    }
+    assert!(listed("VACUUM RETAIN 0 HOURS DRY RUN").await.is_empty());
+    // Everything committed still reads, from a fresh open too.
+    let (n, _) = run_counted(&pond, "SELECT count(*) FROM \"/big\"").await;
+    assert_eq!(n, "20000");
+    assert_eq!(pond.value("SELECT v FROM \"/small\"").await, "1");
+}
