@@ -13,6 +13,11 @@ pub fn user_message(err: &DataFusionError) -> String {
         Some(message) => message,
         None => match err.find_root() {
             DataFusionError::Plan(m) | DataFusionError::Execution(m) => m.clone(),
+            DataFusionError::ResourcesExhausted(m) => {
+                // DataFusion's text lists every memory consumer; keep its first sentence.
+                let first = m.split(" with top memory consumers").next().unwrap_or(m);
+                format!("out of memory for this query ({first}): raise --memory-limit or narrow the query")
+            }
             root => root.to_string(),
         },
     };

@@ -209,6 +209,40 @@ fn quiet_maxrows_rc_version_and_exit_codes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "not a pond");
+
+    // --memory-limit: a bad size is a usage error; a real one bounds sorts.
+    let out = sql(&pond)
+        .args(["--memory-limit", "lots", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("'lots' is not a size: use a number with K, M or G"),
+        "{}",
+        stderr(&out)
+    );
+    let sort = "SELECT v FROM generate_series(1, 300000) t(v) ORDER BY v DESC";
+    let out = sql(&pond)
+        .args(["--memory-limit", "100K", "-c", sort])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let message = stderr(&out);
+    assert!(
+        message.contains("out of memory for this query")
+            && message.contains("raise --memory-limit"),
+        "{message}"
+    );
+    assert_eq!(
+        message.trim().lines().count(),
+        2,
+        "message and statement: {message}"
+    );
+    let out = sql(&pond)
+        .args(["--memory-limit", "256M", "-c", sort])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
 }
 
 #[test]
