@@ -225,6 +225,9 @@ struct ByteCache {
     held: usize,
 }
 
+/// Contents remembered for `contents_opened`; past it the set starts again.
+const OPENED_REMEMBERED: usize = 100_000;
+
 /// Cap on cached inline bytes; past it the cache starts again empty.
 const CACHE_LIMIT: usize = 256 * 1024 * 1024;
 
@@ -243,11 +246,14 @@ impl ContentStore {
     fn count_read(&self, location: &Path, bytes: u64) {
         ReadMetrics::add(&self.metrics.content_requests, 1);
         ReadMetrics::add(&self.metrics.content_bytes_read, bytes);
-        let first = self
-            .opened
-            .lock()
-            .expect("opened lock poisoned")
-            .insert(location.clone());
+        let first = {
+            let mut opened = self.opened.lock().expect("opened lock poisoned");
+            // Bounded for long-lived processes; past it, a content may count twice.
+            if opened.len() >= OPENED_REMEMBERED {
+                opened.clear();
+            }
+            opened.insert(location.clone())
+        };
         if first {
             ReadMetrics::add(&self.metrics.contents_opened, 1);
         }

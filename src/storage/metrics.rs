@@ -28,7 +28,7 @@ counters! {
     tables_skipped_by_capture: "glob() tables skipped because a filter on a capture column excluded them",
     versions_listed: "live table versions considered by scans",
     versions_skipped_by_time: "versions skipped because their event-time range cannot match the filter",
-    contents_opened: "distinct table contents (Parquet files) read",
+    contents_opened: "distinct table contents (Parquet files) read (distinct among the last 100,000)",
     content_requests: "read requests to table contents",
     content_bytes_read: "bytes of table contents read",
 }
