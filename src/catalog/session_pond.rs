@@ -89,6 +89,12 @@ impl SessionPond {
         rebuild_view(&mut state)
     }
 
+    /// Fails when the session cannot write (it reads an older txn): lets a
+    /// statement fail before doing work whose result it could not stage.
+    pub fn require_writable(&self) -> Result<()> {
+        writable(self.lock().as_of)
+    }
+
     /// Checks a change against the current view without staging it.
     pub fn validate(&self, change: &Change) -> Result<()> {
         apply(&self.lock(), change).map(|_| ())
@@ -208,11 +214,7 @@ impl SessionPond {
 
 /// Applies a change on top of the session's view.
 fn apply(state: &TxnState, change: &Change) -> Result<Staging> {
-    if let Some(txn) = state.as_of {
-        return Err(DataFusionError::Plan(format!(
-            "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
-        )));
-    }
+    writable(state.as_of)?;
     let mut staging = Staging::new(
         state.view.clone(),
         state.base.last_txn() + 1,
@@ -221,6 +223,16 @@ fn apply(state: &TxnState, change: &Change) -> Result<Staging> {
     );
     staging.apply(change).map_err(external)?;
     Ok(staging)
+}
+
+/// Writes need the current pond, not an older txn.
+fn writable(as_of: Option<i64>) -> Result<()> {
+    match as_of {
+        Some(txn) => Err(DataFusionError::Plan(format!(
+            "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Recomputes the view from the base, `as_of`, and the staged changes.

@@ -26,11 +26,7 @@ pub async fn optimize(
     pond: &Arc<SessionPond>,
     path: Option<PondPath>,
 ) -> Result<RecordBatch> {
-    if let Some(txn) = pond.view().as_of() {
-        return Err(DataFusionError::Plan(format!(
-            "this session reads the pond as of txn {txn}: RESET pond.as_of before OPTIMIZE"
-        )));
-    }
+    pond.require_writable()?;
     let view = pond.view();
     let tables: Vec<Resolved> = match path {
         Some(path) => {

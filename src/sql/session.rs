@@ -441,11 +441,7 @@ impl PondSession {
             ))),
             plan => {
                 if let LogicalPlan::Dml(DmlStatement { op: WriteOp::Insert(_), .. }) = &plan {
-                    if let Some(txn) = self.pond.view().as_of() {
-                        return Err(DataFusionError::Plan(format!(
-                            "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
-                        )));
-                    }
+                    self.pond.require_writable()?;
                 }
                 let frame = self.ctx.execute_logical_plan(plan).await?;
                 let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());

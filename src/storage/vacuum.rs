@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use super::error::Result;
+use super::index::View;
 use super::node::ContentRef;
 use super::pond::Pond;
 
@@ -29,7 +30,7 @@ pub struct Orphan {
 /// Lists (and unless `dry_run`, deletes) the unreferenced files older than `retain`.
 pub async fn vacuum(pond: &Pond, retain: Duration, dry_run: bool) -> Result<Vec<Orphan>> {
     let index = pond.refresh().await?;
-    let view = pond.view(None);
+    let view = View::new(index.clone(), None);
     let blobs: HashSet<String> = view
         .all_versions()
         .iter()
