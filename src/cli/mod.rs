@@ -84,6 +84,12 @@ pub fn command() -> Command {
                 .value_parser(parse_size)
                 .help("Memory for sorts, joins and aggregates, e.g. 512M or 2G (beyond it they spill to disk or fail; scans and imports stream regardless)"),
         )
+        .arg(
+            Arg::new("timing")
+                .long("timing")
+                .action(ArgAction::SetTrue)
+                .help("Print how long opening the pond and each statement took"),
+        )
         .arg(Arg::new("quiet").short('q').long("quiet").action(ArgAction::SetTrue).help("Print nothing on success (errors still go to stderr)"))
         .arg(Arg::new("rc").long("rc").value_name("FILE").value_parser(clap::value_parser!(PathBuf)).help("Start-up SQL instead of ~/.pondsqlrc"))
         .subcommand(Command::new("init").about("Create a new, empty pond").arg(Arg::new("path").required(true).value_name("PATH")))
@@ -183,9 +189,13 @@ fn sources(matches: &ArgMatches) -> Vec<Source> {
 /// Runs a script; on failure prints `name:line: message` and returns false.
 pub async fn run_script(session: &PondSession, name: &str, sql: &str, settings: &Settings) -> bool {
     let started = Instant::now();
+    // A statement's time runs from the end of the previous one (printing
+    // excluded) to its output.
+    let mut statement_started = started;
     let result = session
         .run_script(sql, |_, output| {
-            print_output(output, settings, None);
+            print_output(output, settings, Some(statement_started.elapsed()));
+            statement_started = Instant::now();
         })
         .await;
     match result {
@@ -287,11 +297,17 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
         format,
         max_rows,
         quiet: matches.get_flag("quiet"),
-        timing: false,
+        timing: matches.get_flag("timing"),
         progress: interactive && std::io::stderr().is_terminal(),
     };
+    let opening = Instant::now();
     let pond = match runtime.block_on(Pond::open(pond_path)) {
-        Ok(pond) => Arc::new(pond),
+        Ok(pond) => {
+            if settings.timing && !settings.quiet {
+                println!("pond opened in {:.3} s", opening.elapsed().as_secs_f64());
+            }
+            Arc::new(pond)
+        }
         Err(err) => {
             eprintln!("error: {err}");
             return EXIT_POND_UNAVAILABLE;

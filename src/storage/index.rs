@@ -22,16 +22,35 @@ pub struct TxnSummary {
     pub rows_added: i64,
 }
 
-/// Every committed node version of a pond, as of `last_txn`.
+/// Every committed node version of a pond, as of Delta version `delta_version`.
 ///
 /// Invariants: each node's versions are sorted by `version` (1, 2, …) and by
-/// `txn`; `files` names every oplog data file whose rows are here.
+/// `txn`; `files` names every live oplog data file and the versions it holds.
+/// `last_txn` is the newest pond transaction: oplog compactions are Delta
+/// commits too, so pond txns and Delta versions part ways after the first.
 #[derive(Clone, Default)]
 pub struct OplogIndex {
     last_txn: i64,
+    delta_version: Option<i64>,
     nodes: HashMap<NodeId, Arc<Vec<Arc<NodeVersion>>>>,
     txns: BTreeMap<i64, TxnSummary>,
-    files: HashSet<Arc<str>>,
+    files: HashMap<Arc<str>, Arc<IndexedFile>>,
+}
+
+/// A live oplog data file: its directory partition, size, and the versions it holds.
+#[derive(Debug)]
+pub struct IndexedFile {
+    pub part: NodeId,
+    pub size: u64,
+    versions: Vec<(NodeId, i64)>,
+}
+
+/// One oplog data file read for the index.
+pub struct ReadFile {
+    pub path: Arc<str>,
+    pub part: NodeId,
+    pub size: u64,
+    pub versions: Vec<NodeVersion>,
 }
 
 impl OplogIndex {
@@ -39,16 +58,63 @@ impl OplogIndex {
         self.last_txn
     }
 
-    pub fn has_file(&self, path: &str) -> bool {
-        self.files.contains(path)
+    /// The Delta version this index reflects (`None` before the first load).
+    pub fn delta_version(&self) -> Option<i64> {
+        self.delta_version
     }
 
-    /// Adds the rows of newly seen oplog files and moves to `last_txn`.
-    pub fn extend(&mut self, last_txn: i64, files: Vec<(Arc<str>, Vec<NodeVersion>)>) {
+    pub fn has_file(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<IndexedFile>)> {
+        self.files.iter()
+    }
+
+    /// Moves to `delta_version`: forgets the versions of `removed` files
+    /// (compacted away; their rows come back in `added`), then adds `added`.
+    pub fn extend(&mut self, delta_version: i64, removed: &[Arc<str>], added: Vec<ReadFile>) {
+        let mut gone: HashMap<NodeId, HashSet<i64>> = HashMap::new();
+        for path in removed {
+            if let Some(file) = self.files.remove(path) {
+                for (node, version) in &file.versions {
+                    gone.entry(node.clone()).or_default().insert(*version);
+                }
+            }
+        }
+        for (id, versions) in gone {
+            let Some(list) = self.nodes.get_mut(&id) else {
+                continue;
+            };
+            let list = Arc::make_mut(list);
+            for v in list.iter().filter(|v| versions.contains(&v.version)) {
+                if let Some(summary) = self.txns.get_mut(&v.txn) {
+                    summary.nodes -= 1;
+                    summary.rows_added -= rows_added(v);
+                }
+            }
+            list.retain(|v| !versions.contains(&v.version));
+            if list.is_empty() {
+                self.nodes.remove(&id);
+            }
+        }
+        self.txns.retain(|_, summary| summary.nodes > 0);
         let mut touched = HashSet::new();
-        for (file, versions) in files {
-            self.files.insert(file);
-            for v in versions {
+        for file in added {
+            let keys = file
+                .versions
+                .iter()
+                .map(|v| (v.node_id.clone(), v.version))
+                .collect();
+            self.files.insert(
+                file.path,
+                Arc::new(IndexedFile {
+                    part: file.part,
+                    size: file.size,
+                    versions: keys,
+                }),
+            );
+            for v in file.versions {
                 let summary = self.txns.entry(v.txn).or_insert_with(|| TxnSummary {
                     txn: v.txn,
                     timestamp: v.timestamp,
@@ -57,9 +123,7 @@ impl OplogIndex {
                     rows_added: 0,
                 });
                 summary.nodes += 1;
-                if v.kind == Kind::Table && v.op != VersionOp::Compact {
-                    summary.rows_added += v.rows.unwrap_or(0);
-                }
+                summary.rows_added += rows_added(&v);
                 touched.insert(v.node_id.clone());
                 Arc::make_mut(self.nodes.entry(v.node_id.clone()).or_default()).push(Arc::new(v));
             }
@@ -69,11 +133,20 @@ impl OplogIndex {
                 Arc::make_mut(list).sort_by_key(|v| v.version);
             }
         }
-        self.last_txn = last_txn;
+        self.last_txn = self.txns.keys().next_back().copied().unwrap_or(0);
+        self.delta_version = Some(delta_version);
     }
 
     pub fn transactions(&self) -> impl Iterator<Item = &TxnSummary> {
         self.txns.values()
+    }
+}
+
+fn rows_added(v: &NodeVersion) -> i64 {
+    if v.kind == Kind::Table && v.op != VersionOp::Compact {
+        v.rows.unwrap_or(0)
+    } else {
+        0
     }
 }
 

@@ -1,23 +1,32 @@
 //! A pond on disk: creating and opening it, keeping the index current, and
 //! committing transactions to the oplog Delta table.
 //!
-//! The pond transaction number is the Delta version of its commit, so it is
-//! monotonic and gap-free. A commit is one Delta commit written with
-//! put-if-absent at exactly `last_txn + 1`; when another writer got there
+//! A commit is one Delta commit written with put-if-absent at exactly the
+//! next Delta version; its pond transaction number is the newest txn plus
+//! one, so txns are monotonic and gap-free. When another writer got there
 //! first, the logical changes are re-applied to the newer tree and written
 //! again (a real conflict, such as a name created twice, fails validation).
+//!
+//! Each commit adds one oplog data file per directory it touches. So that
+//! opening and refreshing stay cheap, a directory's small files are merged
+//! into one once there are [`COMPACT_OPLOG_AT`] of them: a Delta commit of
+//! its own (no pond txn) that removes them and adds the merged file, rows
+//! unchanged.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::kernels::aggregate::{max, min};
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::{ArrowWriter, ProjectionMask};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
-use deltalake::kernel::{Action, Add};
+use deltalake::kernel::{Action, Add, Remove};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use futures::{StreamExt, TryStreamExt};
@@ -29,7 +38,7 @@ use tokio::sync::Mutex;
 
 use super::content::ContentStore;
 use super::error::{Result, StorageError};
-use super::index::{OplogIndex, View};
+use super::index::{OplogIndex, ReadFile, View};
 use super::metrics::ReadMetrics;
 use super::node::{Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
 use super::oplog::{self, RowToWrite};
@@ -39,6 +48,10 @@ use super::txn::{Change, Staging};
 /// plus at most this many JSON commits.
 const CHECKPOINT_INTERVAL: i64 = 10;
 const MAX_COMMIT_ATTEMPTS: usize = 200;
+/// Merge a directory's small oplog files once it has this many.
+const COMPACT_OPLOG_AT: usize = 16;
+/// Files at least this big are left alone by oplog compaction.
+const COMPACTED_OPLOG_FILE_BYTES: u64 = 8 << 20;
 
 /// An open pond. Cheap to share (`Arc<Pond>`); safe to use from many tasks.
 pub struct Pond {
@@ -191,42 +204,52 @@ impl Pond {
         let snapshot = table.snapshot()?;
         let version = snapshot.version() as i64;
         let current = self.index();
-        if current.last_txn() == version && version > 0 {
+        if current.delta_version() == Some(version) {
             return Ok(current);
         }
-        let new_files: Vec<(String, NodeId, u64)> = snapshot
-            .log_data()
-            .iter()
-            .filter(|f| !current.has_file(&f.path()))
-            .map(|f| {
-                let part = f
-                    .partition_values_map()
-                    .get(oplog::PARTITION_COLUMN)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_default();
-                (
-                    f.path().to_string(),
-                    NodeId::from_stored(&part),
-                    f.size() as u64,
-                )
-            })
+        let mut live: HashMap<String, (NodeId, u64)> = HashMap::new();
+        for f in snapshot.log_data().iter() {
+            let part = f
+                .partition_values_map()
+                .get(oplog::PARTITION_COLUMN)
+                .cloned()
+                .flatten()
+                .unwrap_or_default();
+            live.insert(
+                f.path().to_string(),
+                (NodeId::from_stored(&part), f.size() as u64),
+            );
+        }
+        let removed: Vec<Arc<str>> = current
+            .files()
+            .filter(|(path, _)| !live.contains_key(path.as_ref()))
+            .map(|(path, _)| path.clone())
+            .collect();
+        let new_files: Vec<(String, NodeId, u64)> = live
+            .into_iter()
+            .filter(|(path, _)| !current.has_file(path))
+            .map(|(path, (part, size))| (path, part, size))
             .collect();
         let store = self.root_store.clone();
-        let read: Vec<(Arc<str>, Vec<NodeVersion>)> = futures::stream::iter(new_files)
+        let read: Vec<ReadFile> = futures::stream::iter(new_files)
             .map(|(file, part, size)| {
                 let store = store.clone();
                 async move {
-                    let file: Arc<str> = Arc::from(file);
-                    let versions = read_partition_file(store, &file, &part, size).await?;
-                    Ok::<_, StorageError>((file, versions))
+                    let path: Arc<str> = Arc::from(file);
+                    let versions = read_partition_file(store, &path, &part, size).await?;
+                    Ok::<_, StorageError>(ReadFile {
+                        path,
+                        part,
+                        size,
+                        versions,
+                    })
                 }
             })
             .buffer_unordered(16)
             .try_collect()
             .await?;
         let mut next = (*current).clone();
-        next.extend(version, read);
+        next.extend(version, &removed, read);
         let next = Arc::new(next);
         *self.index.write().expect("index lock poisoned") = next.clone();
         Ok(next)
@@ -273,9 +296,22 @@ impl Pond {
                 .await;
             match result {
                 Ok(_) => {
+                    let before = table.version().unwrap_or(0);
                     table.update_incremental(None).await?;
                     self.refresh_locked(&table).await?;
-                    if txn % CHECKPOINT_INTERVAL == 0 {
+                    // Best effort, like the checkpoint: the commit has landed
+                    // whatever happens here; a skipped compaction is retried
+                    // by the next commit to the directory.
+                    for part in adds
+                        .iter()
+                        .filter_map(|a| a.partition_values.values().next().cloned().flatten())
+                    {
+                        let _ = self
+                            .compact_oplog(&mut table, &NodeId::from_stored(&part))
+                            .await;
+                    }
+                    let interval = CHECKPOINT_INTERVAL as u64;
+                    if table.version().unwrap_or(0) / interval > before / interval {
                         // Best effort: without it, opening reads a few more JSON commits.
                         let _ = deltalake::checkpoints::create_checkpoint(&table, None).await;
                     }
@@ -296,6 +332,69 @@ impl Pond {
             }
         }
         Err(StorageError::TooManyConflicts(MAX_COMMIT_ATTEMPTS))
+    }
+
+    /// Merges the small oplog files of one directory partition into one, as
+    /// a Delta commit of its own (`data_change: false`, no pond txn). Gives
+    /// up quietly when another commit gets in first.
+    async fn compact_oplog(&self, table: &mut DeltaTable, part: &NodeId) -> Result<()> {
+        let index = self.index();
+        let mut small: Vec<(Arc<str>, u64)> = index
+            .files()
+            .filter(|(_, f)| &f.part == part && f.size < COMPACTED_OPLOG_FILE_BYTES)
+            .map(|(path, f)| (path.clone(), f.size))
+            .collect();
+        if small.len() < COMPACT_OPLOG_AT {
+            return Ok(());
+        }
+        // Names start with the txn, so name order keeps rows in txn order.
+        small.sort();
+        let mut batches = Vec::new();
+        for (path, size) in &small {
+            batches.extend(read_oplog_file(&self.root_store, path, *size, false).await?);
+        }
+        let merged = datafusion::arrow::compute::concat_batches(&oplog::file_schema(), &batches)?;
+        let mut add = put_oplog_file(&self.root_store, index.last_txn(), part, &merged).await?;
+        add.data_change = false;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut actions = vec![Action::Add(add.clone())];
+        actions.extend(small.iter().map(|(path, size)| {
+            Action::Remove(Remove {
+                path: path.to_string(),
+                deletion_timestamp: Some(now),
+                data_change: false,
+                extended_file_metadata: Some(true),
+                partition_values: Some(add.partition_values.clone()),
+                size: Some(*size as i64),
+                ..Remove::default()
+            })
+        }));
+        let properties = CommitProperties::default()
+            .with_max_retries(0)
+            .with_create_checkpoint(false)
+            .with_metadata([("pondOplogCompaction".to_string(), json!(part.to_string()))]);
+        let operation = DeltaOperation::Optimize {
+            predicate: Some(format!("{} = '{part}'", oplog::PARTITION_COLUMN)),
+            target_size: COMPACTED_OPLOG_FILE_BYTES as i64,
+        };
+        let result = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(table.snapshot()?), table.log_store(), operation)
+            .await;
+        if let Err(err) = result {
+            let _ = self
+                .root_store
+                .delete(&Path::from(format!("oplog/{}", add.path)))
+                .await;
+            return if lost_race(&err) {
+                Ok(())
+            } else {
+                Err(err.into())
+            };
+        }
+        table.update_incremental(None).await?;
+        self.refresh_locked(table).await?;
+        Ok(())
     }
 
     /// Writes the staged versions as one data file per partition.
@@ -347,13 +446,23 @@ async fn write_partition(
     part: &NodeId,
     rows: &[RowToWrite<'_>],
 ) -> Result<Add> {
-    let batch = oplog::encode(rows)?;
+    put_oplog_file(store, txn, part, &oplog::encode(rows)?).await
+}
+
+/// Stores `batch` (oplog rows of one partition) as a new data file named
+/// after `txn`, and returns its Add action with the txn range as statistics.
+async fn put_oplog_file(
+    store: &Arc<dyn ObjectStore>,
+    txn: i64,
+    part: &NodeId,
+    batch: &RecordBatch,
+) -> Result<Add> {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build();
     let mut buffer = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(props))?;
-    writer.write(&batch)?;
+    writer.write(batch)?;
     writer.close()?;
     let relative = format!(
         "{}={}/{txn:020}-{}.parquet",
@@ -365,11 +474,14 @@ async fn write_partition(
     store
         .put(&Path::from(format!("oplog/{relative}")), buffer.into())
         .await?;
-    let txns: Vec<i64> = rows.iter().map(|r| r.version.txn).collect();
+    let txns = batch
+        .column_by_name("txn")
+        .and_then(|c| c.as_primitive_opt::<Int64Type>())
+        .ok_or_else(|| StorageError::CorruptOplog("oplog rows without a txn column".into()))?;
     let stats = json!({
-        "numRecords": rows.len(),
-        "minValues": {"txn": txns.iter().min()},
-        "maxValues": {"txn": txns.iter().max()},
+        "numRecords": batch.num_rows(),
+        "minValues": {"txn": min(txns)},
+        "maxValues": {"txn": max(txns)},
         "nullCount": {"txn": 0},
     });
     Ok(Add {
@@ -386,14 +498,14 @@ async fn write_partition(
     })
 }
 
-/// Reads the metadata columns (not `content`) of one oplog data file.
-async fn read_partition_file(
-    store: Arc<dyn ObjectStore>,
-    file: &Arc<str>,
-    part: &NodeId,
+/// Reads one oplog data file whole (they are small), checking its size
+/// against the Delta log; with `metadata_only`, every column but `content`.
+async fn read_oplog_file(
+    store: &Arc<dyn ObjectStore>,
+    file: &str,
     size: u64,
-) -> Result<Vec<NodeVersion>> {
-    // Oplog data files are small (one commit's rows of one directory): read whole.
+    metadata_only: bool,
+) -> Result<Vec<RecordBatch>> {
     let bytes = store
         .get_opts(&Path::from(format!("oplog/{file}")), Default::default())
         .await?
@@ -405,12 +517,24 @@ async fn read_partition_file(
             bytes.len()
         )));
     }
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
-    let mask = ProjectionMask::columns(builder.parquet_schema(), oplog::metadata_columns());
+    let mut builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+    if metadata_only {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), oplog::metadata_columns());
+        builder = builder.with_projection(mask);
+    }
+    Ok(builder.build()?.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Reads the metadata columns (not `content`) of one oplog data file.
+async fn read_partition_file(
+    store: Arc<dyn ObjectStore>,
+    file: &Arc<str>,
+    part: &NodeId,
+    size: u64,
+) -> Result<Vec<NodeVersion>> {
     let mut out = Vec::new();
     let mut row = 0;
-    for batch in builder.with_projection(mask).build()? {
-        let batch = batch?;
+    for batch in read_oplog_file(&store, file, size, true).await? {
         out.extend(oplog::decode(&batch, part, file, row)?);
         row += batch.num_rows();
     }

@@ -1,5 +1,5 @@
 //! The command line beyond the basics: output formats, -c/-f ordering, SQL
-//! on stdin, -q, --maxrows, the start-up file, exit codes, and the demo.
+//! on stdin, -q, --timing, --maxrows, the start-up file, exit codes, and the demo.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -152,6 +152,44 @@ fn quiet_maxrows_rc_version_and_exit_codes() {
         out.stdout.is_empty() && stderr(&out).contains("/nowhere does not exist"),
         "{}",
         stderr(&out)
+    );
+
+    // --timing: the open, then each statement's rows and seconds after its output.
+    let out = sql(&pond)
+        .args([
+            "--timing",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT v FROM q ORDER BY v LIMIT 2; SELECT 7 AS w",
+        ])
+        .output()
+        .unwrap();
+    // Seconds vary: "… in 0.004 s" becomes "… in _ s".
+    let shape: Vec<String> = stdout(&out)
+        .lines()
+        .map(
+            |line| match line.strip_suffix(" s").and_then(|l| l.rsplit_once(' ')) {
+                Some((head, seconds)) if seconds.parse::<f64>().is_ok() => format!("{head} _ s"),
+                _ => line.to_string(),
+            },
+        )
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            "pond opened in _ s",
+            "v",
+            "1",
+            "2",
+            "2 row(s) in _ s",
+            "w",
+            "7",
+            "1 row(s) in _ s",
+            "-c: _ s"
+        ],
+        "{}",
+        stdout(&out)
     );
 
     // --maxrows cuts a table and says so.

@@ -131,3 +131,106 @@ async fn small_contents_inline_large_ones_as_checksummed_blobs() {
         "10000"
     );
 }
+
+/// The parquet files under one oplog partition directory.
+fn oplog_files(pond: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for part in std::fs::read_dir(pond.join("oplog")).unwrap() {
+        let part = part.unwrap().path();
+        if part.is_dir() && !part.ends_with("_delta_log") {
+            for file in std::fs::read_dir(&part).unwrap() {
+                out.push(file.unwrap().path());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_directorys_small_oplog_files_are_merged_rows_unchanged() {
+    let mut p = TestPond::new().await;
+    p.ok("CREATE TABLE t (i BIGINT)").await;
+    for i in 0..40 {
+        p.ok(&format!("INSERT INTO t VALUES ({i})")).await;
+    }
+    let history = p
+        .ok("SELECT txn, sql FROM pond.system.transactions ORDER BY txn")
+        .await;
+    // 42 commits wrote 42 files into the root directory's partition; merges
+    // leave fewer than 16 live ones, and the replaced files are orphans.
+    let dry_run = p.ok("VACUUM RETAIN 0 HOURS DRY RUN").await;
+    let orphans = dry_run.lines().filter(|l| l.contains("| oplog ")).count();
+    let live = oplog_files(&p.pond_path()).len() - orphans;
+    assert!(
+        orphans >= 16 && live < 16,
+        "{live} live, {orphans} replaced:\n{dry_run}"
+    );
+
+    // After the replaced files are gone: same transactions, rows, history,
+    // inline contents, time travel; txns still one per statement.
+    p.ok("VACUUM RETAIN 0 HOURS").await;
+    assert_eq!(oplog_files(&p.pond_path()).len(), live);
+    p.session = pondsql::PondSession::open(p.pond_path()).await.unwrap();
+    let reopened = &p;
+    assert_eq!(
+        reopened
+            .ok("SELECT txn, sql FROM pond.system.transactions ORDER BY txn")
+            .await,
+        history
+    );
+    assert_eq!(
+        reopened
+            .value("SELECT count(*) || ' ' || sum(i) FROM t")
+            .await,
+        "40 780"
+    );
+    assert_eq!(
+        reopened.value("SELECT count(*) FROM history('/t')").await,
+        "41"
+    );
+    assert_eq!(
+        reopened
+            .value("SELECT max(txn) FROM pond.system.transactions")
+            .await,
+        "41"
+    );
+    reopened.ok("SET pond.as_of = 11").await;
+    assert_eq!(
+        reopened
+            .value("SELECT count(*) || ' ' || sum(i) FROM t")
+            .await,
+        "10 45"
+    );
+    reopened.ok("RESET pond.as_of").await;
+    reopened.ok("INSERT INTO t VALUES (1000)").await;
+    assert_eq!(
+        reopened
+            .value("SELECT max(txn) FROM pond.system.transactions")
+            .await,
+        "42"
+    );
+
+    // Another Delta reader sees the same rows per txn.
+    let script = r#"
+import sys
+from deltalake import DeltaTable
+data = DeltaTable(sys.argv[1]).to_pyarrow_table()
+print(data.num_rows, len(set(data.column("txn").to_pylist())))
+sys.stdout.flush()
+import os; os._exit(0)
+"#;
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(p.pond_path().join("oplog"))
+        .output()
+        .unwrap();
+    let rows = reopened
+        .value("SELECT count(*) || ' ' || count(DISTINCT txn) FROM pond.system.oplog")
+        .await;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        rows,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates (once) the venv with the third-party clients the tests use, and
+# Creates (once) the venv with the third-party clients the tests use (and
+# bench/'s peers and data generator), and
 # prints its python. Safe to run concurrently. $PONDSQL_VENV overrides where.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

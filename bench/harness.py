@@ -1,0 +1,458 @@
+"""Runs bench/'s cases side by side and reports medians and ratios.
+
+Every measured run is a fresh process. Systems time their own work (the
+clock starts after the process has started and, except in `open`, after the
+pond or table is open), so interpreter start-up does not count against the
+Python peers; `open` also reports pondsql's whole process. Peak RSS is the
+process's (wait4). Runs alternate systems: run r starts with system r mod n.
+
+Called by bench/run.sh; see docs/benchmarks.md.
+"""
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PEERS = os.path.join(HERE, "peers.py")
+CASES = ["import", "scan_agg", "range", "glob", "commit", "open"]
+TXN_LEVELS = [10, 1000, 10000]
+
+# One aggregate, every system: per station, parameter and day, min/avg/max
+# and count, folded into one row so that results can be compared (and no
+# optimizer can drop an unused aggregate).
+AGGREGATE = """SELECT count(*) AS groups, round(sum(lo), 3) AS lo, round(sum(mean), 6) AS mean,
+  round(sum(hi), 3) AS hi, sum(n) AS n FROM (
+  SELECT station, parameter, date_trunc('day', "timestamp") AS day,
+         min(value) AS lo, avg(value) AS mean, max(value) AS hi, count(*) AS n
+  FROM {source} {where}
+  GROUP BY station, parameter, date_trunc('day', "timestamp")) AS per_day"""
+RANGE_WHERE = """WHERE station = 'st03' AND "timestamp" >= TIMESTAMP '{day} 00:00:00'
+  AND "timestamp" < TIMESTAMP '{day} 00:00:00' + INTERVAL '1 day'"""
+
+
+class Failed(Exception):
+    pass
+
+
+class Result:
+    """One measured run: seconds of the measured part, peak RSS, result rows."""
+
+    def __init__(self, seconds, rss_kb, rows, wall):
+        self.seconds, self.rss_kb, self.rows, self.wall = seconds, rss_kb, rows, wall
+
+
+def run(cmd, cwd=None):
+    """Runs cmd; returns (stdout, peak RSS in KB, wall seconds)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        shown = " ".join(c if len(c) < 200 else c[:200] + "…" for c in cmd)
+        raise Failed(f"exit {process.returncode}: {shown}\n{stderr.strip()}\n{stdout.strip()[-2000:]}")
+    return stdout, usage.ru_maxrss, wall
+
+
+def parse_rows(lines):
+    return [row for row in csv.reader(io.StringIO("\n".join(lines))) if row][1:]
+
+
+def peer_result(stdout, rss, wall):
+    """A peer's output: CSV rows, then `elapsed <seconds>`."""
+    lines = stdout.strip().splitlines()
+    match = re.fullmatch(r"elapsed ([0-9.]+)", lines[-1])
+    if not match:
+        raise Failed(f"no elapsed line in: {stdout[-500:]}")
+    return Result(float(match.group(1)), rss, parse_rows(lines[:-1]), wall)
+
+
+def pondsql_result(stdout, rss, wall):
+    """pondsql --timing --format csv -c SQL: `pond opened in S s`, the rows,
+    `N row(s) in S s`, then the script's `-c: S s`."""
+    lines = stdout.strip().splitlines()
+    opened = re.fullmatch(r"pond opened in ([0-9.]+) s", lines[0]) if lines else None
+    timed = re.fullmatch(r"\d+ row\(s\) in ([0-9.]+) s", lines[-2]) if len(lines) > 1 else None
+    if not (opened and timed):
+        raise Failed(f"unexpected --timing output: {stdout[-500:]}")
+    result = Result(float(timed.group(1)), rss, parse_rows(lines[1:-2]), wall)
+    result.open_seconds = float(opened.group(1))
+    return result
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.data = args.data
+        with open(os.path.join(self.data, "manifest.json")) as f:
+            self.manifest = json.load(f)
+        self.work = args.work
+        os.makedirs(self.work, exist_ok=True)
+        self.rows = []  # (case, system, [Result], extra columns)
+        self.csv = os.path.join(self.data, "readings.csv")
+        self.parquet = os.path.join(self.data, "readings.parquet")
+        self.glob_dir = os.path.join(self.data, "glob")
+
+    # -- the systems -------------------------------------------------------
+
+    def pondsql(self, pond, sql, timed=True):
+        cmd = [self.args.pondsql, "--pond", pond, "--rc", "/dev/null", "--format", "csv"]
+        if timed:
+            cmd.append("--timing")
+        cmd += ["-c", sql]
+        out, rss, wall = run(cmd)
+        return pondsql_result(out, rss, wall) if timed else out
+
+    def pondsql_script(self, pond, path):
+        run([self.args.pondsql, "--pond", pond, "--rc", "/dev/null", "-q", "-f", path])
+
+    def pondsql_init(self, pond):
+        shutil.rmtree(pond, ignore_errors=True)
+        run([self.args.pondsql, "init", pond])
+
+    def peer(self, *args):
+        return peer_result(*run([self.args.python, PEERS, *args]))
+
+    def datafusion(self, *statements):
+        return peer_result(*run([self.args.datafusion, *statements]))
+
+    # -- measuring ---------------------------------------------------------
+
+    def measure(self, case, systems, check=True, extra=None):
+        """Runs each system `runs` times, alternating; records the results."""
+        names = list(systems)
+        results = {name: [] for name in names}
+        for r in range(self.args.runs):
+            for i in range(len(names)):
+                name = names[(r + i) % len(names)]
+                results[name].append(systems[name]())
+        if check:
+            expected = results[names[0]][0].rows
+            for name in names:
+                for result in results[name]:
+                    if not same_rows(expected, result.rows):
+                        raise Failed(f"{case}: {name} returned {result.rows}, {names[0]} {expected}")
+        for name in names:
+            self.rows.append((case, name, results[name], extra(results[name]) if extra else ""))
+            summary = summarize(results[name])
+            print(f"  {case:<14} {name:<22} median {summary['median']:.4f} s "
+                  f"(min {summary['min']:.4f}, max {summary['max']:.4f}){'  ' + extra(results[name]) if extra else ''}",
+                  flush=True)
+        return results
+
+    # -- cases -------------------------------------------------------------
+
+    def case_import(self):
+        rows = self.manifest["rows"]
+        out = os.path.join(self.work, "import")
+
+        def fresh():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+
+        def pondsql():
+            fresh()
+            pond = os.path.join(out, "pond")
+            self.pondsql_init(pond)
+            return self.pondsql(pond, f"CREATE TABLE \"/readings\" AS SELECT * FROM '{self.csv}'")
+
+        def duckdb():
+            fresh()
+            return self.peer("duckdb-import", self.csv, os.path.join(out, "readings.parquet"))
+
+        def deltalake():
+            fresh()
+            return self.peer("deltalake-import", self.csv, os.path.join(out, "delta"))
+
+        def extra(results):
+            seconds = statistics.median(r.seconds for r in results)
+            rss = statistics.median(r.rss_kb for r in results)
+            return f"{rows / seconds / 1e6:.2f} M rows/s, peak RSS {rss / 1024:.0f} MiB"
+
+        self.measure("import", {"pondsql": pondsql, "duckdb": duckdb, "deltalake": deltalake},
+                     check=False, extra=extra)
+        shutil.rmtree(out, ignore_errors=True)
+
+    def readings_pond(self):
+        pond = os.path.join(self.work, "readings-pond")
+        if not os.path.exists(pond):
+            self.pondsql_init(pond)
+            self.pondsql(pond, f"CREATE TABLE \"/readings\" AS SELECT * FROM '{self.parquet}'", timed=False)
+        return pond
+
+    def query_case(self, case, where=""):
+        pond = self.readings_pond()
+        parquet = self.parquet
+        self.measure(case, {
+            "pondsql": lambda: self.pondsql(pond, AGGREGATE.format(source='"/readings"', where=where)),
+            "datafusion": lambda: self.datafusion(
+                f"CREATE EXTERNAL TABLE readings STORED AS PARQUET LOCATION '{parquet}'",
+                AGGREGATE.format(source="readings", where=where)),
+            "duckdb": lambda: self.peer("duckdb-query", AGGREGATE.format(
+                source=f"read_parquet('{parquet}')", where=where)),
+        })
+
+    def case_scan_agg(self):
+        self.query_case("scan_agg")
+
+    def case_range(self):
+        self.query_case("range", RANGE_WHERE.format(day=self.range_day()))
+
+    def range_day(self):
+        first = date.fromisoformat(self.manifest["first_day"])
+        return date.fromordinal(first.toordinal() + self.manifest["days"] // 2).isoformat()
+
+    def glob_pond(self):
+        """One pond table per station, parameter and day: /sensors/st01/temp/d2024_01_01."""
+        pond = os.path.join(self.work, "glob-pond")
+        if os.path.exists(pond):
+            return pond
+        self.pondsql_init(pond)
+        statements = []
+        for station_dir in sorted(os.listdir(self.glob_dir)):
+            station = station_dir.split("=", 1)[1]
+            for parameter_dir in sorted(os.listdir(os.path.join(self.glob_dir, station_dir))):
+                parameter = parameter_dir.split("=", 1)[1]
+                for day_dir in sorted(os.listdir(os.path.join(self.glob_dir, station_dir, parameter_dir))):
+                    day = "d" + day_dir.split("=", 1)[1].replace("-", "_")
+                    path = os.path.join(self.glob_dir, station_dir, parameter_dir, day_dir, "data.parquet")
+                    statements.append(f"CREATE TABLE \"/sensors/{station}/{parameter}/{day}\" AS SELECT * FROM '{path}';")
+        # Directories first, then the tables in blocks: one commit per block.
+        script = os.path.join(self.work, "glob-setup.sql")
+        with open(script, "w") as f:
+            f.write("CREATE DIRECTORY '/sensors';\n")
+            for station_dir in sorted(os.listdir(self.glob_dir)):
+                station = station_dir.split("=", 1)[1]
+                f.write(f"CREATE DIRECTORY '/sensors/{station}';\n")
+                for parameter_dir in sorted(os.listdir(os.path.join(self.glob_dir, station_dir))):
+                    f.write(f"CREATE DIRECTORY '/sensors/{station}/{parameter_dir.split('=', 1)[1]}';\n")
+            for start in range(0, len(statements), 500):
+                f.write("BEGIN;\n" + "\n".join(statements[start:start + 500]) + "\nCOMMIT;\n")
+        self.pondsql_script(pond, script)
+        return pond
+
+    def case_glob(self):
+        pond = self.glob_pond()
+        hive = self.glob_dir
+        self.measure("glob", {
+            "pondsql": lambda: self.pondsql(pond, AGGREGATE.format(
+                source="glob('/sensors/{station}/{parameter}/*')", where="")),
+            "datafusion": lambda: self.datafusion(
+                "CREATE EXTERNAL TABLE readings STORED AS PARQUET "
+                f"PARTITIONED BY (station, parameter, day) LOCATION '{hive}/'",
+                AGGREGATE.format(source="readings", where="")),
+            "duckdb": lambda: self.peer("duckdb-query", AGGREGATE.format(
+                source=f"read_parquet('{hive}/**/*.parquet', hive_partitioning = true)", where="")),
+        })
+
+    def case_commit_and_open(self, cases):
+        """Grows a pond and a delta-rs table to each level of prior
+        transactions, then measures a 100-row commit and/or opening."""
+        pond = os.path.join(self.work, "commit-pond")
+        delta = os.path.join(self.work, "commit-delta")
+        shutil.rmtree(delta, ignore_errors=True)
+        self.pondsql_init(pond)
+        self.pondsql(pond, 'CREATE TABLE "/log" ("timestamp" TIMESTAMP, station VARCHAR, value DOUBLE)', timed=False)
+        inserted = 0
+
+        def insert_sql(n):
+            base = 1_704_067_200 + n * 6000
+            values = ", ".join(f"(to_timestamp({base + 60 * i}), 'st01', {i}.5)" for i in range(100))
+            return f'INSERT INTO "/log" VALUES {values}'
+
+        def pond_txns():
+            out = self.pondsql(pond, "SELECT count(*) FROM pond.system.transactions", timed=False)
+            return int(out.strip().splitlines()[-1])
+
+        for level in self.args.txn_levels:
+            script = os.path.join(self.work, "grow.sql")
+            missing = level - pond_txns()
+            with open(script, "w") as f:
+                for _ in range(max(missing, 0)):
+                    f.write(insert_sql(inserted) + ";\n")
+                    inserted += 1
+            # Both grow at once: neither is being measured yet.
+            grow_delta = subprocess.Popen([self.args.python, PEERS, "deltalake-grow", delta, str(level)],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.pondsql_script(pond, script)
+            if grow_delta.wait() != 0:
+                raise Failed(f"deltalake-grow {level}: {grow_delta.stderr.read().decode()}")
+            print(f"  ({level} prior transactions: pond {pond_txns()}, delta-rs table grown)", flush=True)
+
+            if "commit" in cases:
+                def pondsql_commit():
+                    nonlocal inserted
+                    inserted += 1
+                    return self.pondsql(pond, insert_sql(inserted))
+
+                self.measure(f"commit@{level}", {
+                    "pondsql": pondsql_commit,
+                    "deltalake": lambda: self.peer("deltalake-commit", delta),
+                }, check=False)
+            if "open" in cases:
+                def pondsql_open():
+                    result = self.pondsql(pond, "SELECT name FROM ls('/')")
+                    result.seconds += result.open_seconds
+                    return result
+
+                def pondsql_process():
+                    result = self.pondsql(pond, "SELECT name FROM ls('/')")
+                    result.seconds = result.wall
+                    return result
+
+                self.measure(f"open@{level}", {
+                    "pondsql": pondsql_open,
+                    "pondsql (process)": pondsql_process,
+                    "deltalake": lambda: self.peer("deltalake-open", delta),
+                    "deltalake (pond oplog)": lambda: self.peer("deltalake-open", os.path.join(pond, "oplog")),
+                }, check=False)
+
+
+def same_rows(a, b):
+    if len(a) != len(b):
+        return False
+    for row_a, row_b in zip(a, b):
+        if len(row_a) != len(row_b):
+            return False
+        for x, y in zip(row_a, row_b):
+            if x == y:
+                continue
+            try:
+                fx, fy = float(x), float(y)
+            except ValueError:
+                return False
+            if abs(fx - fy) > 1e-6 * max(1.0, abs(fx), abs(fy)):
+                return False
+    return True
+
+
+def summarize(results):
+    seconds = [r.seconds for r in results]
+    return dict(median=statistics.median(seconds), min=min(seconds), max=max(seconds))
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+            if names:
+                cpu = names[0]
+    except OSError:
+        pass
+    with open("/proc/meminfo") as f:
+        total_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+    return f"{os.cpu_count()} cores ({cpu}), {total_kb / 1024 / 1024:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def git(*args):
+    try:
+        return subprocess.check_output(["git", "-C", REPO, *args], text=True, stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def versions(python):
+    out = subprocess.check_output([python, "-c", "import duckdb, deltalake, pyarrow; "
+                                   "print(duckdb.__version__, deltalake.__version__, pyarrow.__version__)"], text=True)
+    duckdb, deltalake, pyarrow = out.split()
+    return f"DuckDB {duckdb}, python deltalake {deltalake} (pyarrow {pyarrow}), DataFusion 55.2 (the one pondsql links)"
+
+
+def report(bench, args):
+    """The results as a Markdown section."""
+    m = bench.manifest
+    commit = git("rev-parse", "--short", "HEAD") + (" (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else "")
+    lines = [
+        f"Size `{m['size']}`: {m['rows']:,} readings ({len(m['stations'])} stations × {len(m['parameters'])} parameters × "
+        f"{m['days']} days of minute values, {m['late_rows']:,} of them late), CSV {m['csv_bytes'] / 1e6:.0f} MB, "
+        f"Parquet {m['parquet_bytes'] / 1e6:.1f} MB, {m['glob_files']:,} per-day files for `glob`.",
+        "",
+        f"Run: {date.today().isoformat()}, commit {commit}, {args.profile} build, {args.runs} runs per system "
+        f"(alternating), {machine()}. Peers: {versions(args.python)}.",
+        "",
+        "| case | system | median s | min s | max s | × pondsql | notes |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    base = {}
+    for case, system, results, extra in bench.rows:
+        s = summarize(results)
+        if system == "pondsql":
+            base[case] = s["median"]
+        ratio = s["median"] / base[case] if base.get(case) else float("nan")
+        lines.append(f"| {case} | {system} | {s['median']:.4f} | {s['min']:.4f} | {s['max']:.4f} | {ratio:.2f} | {extra} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_docs(path, size, section):
+    start, end = f"<!-- bench:{size}:start -->", f"<!-- bench:{size}:end -->"
+    with open(path) as f:
+        text = f.read()
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = f"{before}{start}\n{section}{end}{after}"
+    else:
+        text = text.rstrip("\n") + f"\n\n{start}\n{section}{end}\n"
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="generate.py's output directory")
+    parser.add_argument("--work", required=True, help="scratch directory (ponds, tables)")
+    parser.add_argument("--pondsql", required=True)
+    parser.add_argument("--datafusion", required=True, help="the bench_datafusion example binary")
+    parser.add_argument("--python", default=sys.executable, help="the venv's python, with duckdb and deltalake")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--profile", default="release")
+    parser.add_argument("--txn-levels", default=",".join(map(str, TXN_LEVELS)),
+                        type=lambda text: [int(n) for n in text.split(",")],
+                        help="prior transactions for commit and open")
+    parser.add_argument("--docs", help="write the results table into this Markdown file")
+    args = parser.parse_args()
+    cases = args.cases.split(",")
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case {', '.join(sorted(unknown))}: choose from {', '.join(CASES)}")
+    bench = Bench(args)
+    started = time.perf_counter()
+    try:
+        for case in [c for c in CASES if c in cases and c not in ("commit", "open")]:
+            print(f"{case}:", flush=True)
+            getattr(bench, f"case_{case}")()
+        if "commit" in cases or "open" in cases:
+            print("commit/open:", flush=True)
+            bench.case_commit_and_open(cases)
+    except Failed as err:
+        sys.exit(f"bench failed: {err}")
+    section = report(bench, args)
+    print()
+    print(section)
+    print(f"bench took {time.perf_counter() - started:.0f} s")
+    if args.docs:
+        write_docs(args.docs, bench.manifest["size"], section)
+        print(f"written into {args.docs}")
+
+
+if __name__ == "__main__":
+    main()
