@@ -225,26 +225,24 @@ class Bench:
         if os.path.exists(pond):
             return pond
         self.pondsql_init(pond)
-        statements = []
+        # One walk of glob/station=…/parameter=…/day=…: directories first,
+        # then the tables in blocks of 500 (one commit per block).
+        directories, tables = ["/sensors"], []
         for station_dir in sorted(os.listdir(self.glob_dir)):
             station = station_dir.split("=", 1)[1]
+            directories.append(f"/sensors/{station}")
             for parameter_dir in sorted(os.listdir(os.path.join(self.glob_dir, station_dir))):
                 parameter = parameter_dir.split("=", 1)[1]
+                directories.append(f"/sensors/{station}/{parameter}")
                 for day_dir in sorted(os.listdir(os.path.join(self.glob_dir, station_dir, parameter_dir))):
                     day = "d" + day_dir.split("=", 1)[1].replace("-", "_")
                     path = os.path.join(self.glob_dir, station_dir, parameter_dir, day_dir, "data.parquet")
-                    statements.append(f"CREATE TABLE \"/sensors/{station}/{parameter}/{day}\" AS SELECT * FROM '{path}';")
-        # Directories first, then the tables in blocks: one commit per block.
+                    tables.append(f"CREATE TABLE \"/sensors/{station}/{parameter}/{day}\" AS SELECT * FROM '{path}';")
         script = os.path.join(self.work, "glob-setup.sql")
         with open(script, "w") as f:
-            f.write("CREATE DIRECTORY '/sensors';\n")
-            for station_dir in sorted(os.listdir(self.glob_dir)):
-                station = station_dir.split("=", 1)[1]
-                f.write(f"CREATE DIRECTORY '/sensors/{station}';\n")
-                for parameter_dir in sorted(os.listdir(os.path.join(self.glob_dir, station_dir))):
-                    f.write(f"CREATE DIRECTORY '/sensors/{station}/{parameter_dir.split('=', 1)[1]}';\n")
-            for start in range(0, len(statements), 500):
-                f.write("BEGIN;\n" + "\n".join(statements[start:start + 500]) + "\nCOMMIT;\n")
+            f.writelines(f"CREATE DIRECTORY '{d}';\n" for d in directories)
+            for start in range(0, len(tables), 500):
+                f.write("BEGIN;\n" + "\n".join(tables[start:start + 500]) + "\nCOMMIT;\n")
         self.pondsql_script(pond, script)
         return pond
 
