@@ -95,14 +95,12 @@ pub fn provider_for(pond: &Arc<SessionPond>, node: &Resolved) -> Result<Arc<dyn 
             .ok_or_else(|| DataFusionError::Internal(format!("{} has no stored schema", node.path)))
     };
     match node.kind() {
-        Kind::Table => {
+        Kind::Table | Kind::MaterializedView => {
             let versions = pond.view().live_versions(node.id());
-            Ok(Arc::new(PondTable::new(
-                pond.clone(),
-                node.path.clone(),
-                schema()?,
-                versions,
-            )))
+            Ok(Arc::new(
+                PondTable::new(pond.clone(), node.path.clone(), schema()?, versions)
+                    .of_node(node.id().clone()),
+            ))
         }
         Kind::View => Ok(Arc::new(StoredView::new(
             node.path.clone(),

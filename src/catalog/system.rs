@@ -15,11 +15,17 @@ use datafusion::error::{DataFusionError, Result};
 use super::session_pond::SessionPond;
 use crate::storage::node::ContentRef;
 use crate::storage::oplog::{self, RowToWrite};
-use crate::storage::{Kind, Resolved, View};
 use crate::storage::{NodeVersion, ReadMetrics};
+use crate::storage::{Resolved, View};
 
 pub const SYSTEM_SCHEMA: &str = "system";
-const TABLES: &[&str] = &["entries", "oplog", "transactions", "metrics"];
+const TABLES: &[&str] = &[
+    "entries",
+    "oplog",
+    "transactions",
+    "metrics",
+    "stored_queries",
+];
 
 fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -74,7 +80,7 @@ pub fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBatch> {
         node_id.append_value(latest.node_id.as_str());
         version.append_value(latest.version);
         modified.append_value(latest.timestamp);
-        if latest.kind == Kind::Table {
+        if latest.kind.holds_rows() {
             let live = view.live_versions(&latest.node_id);
             versions.append_value(live.len() as i64);
             size.append_value(live.iter().map(|v| v.size).sum());
@@ -191,6 +197,86 @@ fn transactions_batch(view: &View) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
+/// `pond.system.stored_queries`: one row per materialized view.
+fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("sql", DataType::Utf8, false),
+        Field::new("mode", DataType::Utf8, false),
+        Field::new("sources", DataType::Utf8, false),
+        Field::new("last_refresh_txn", DataType::Int64, false),
+        Field::new("consumed", DataType::Utf8, false),
+        Field::new("rows", DataType::Int64, false),
+    ]));
+    let mut path = StringBuilder::new();
+    let mut sql = StringBuilder::new();
+    let mut mode = StringBuilder::new();
+    let mut sources = StringBuilder::new();
+    let mut last_refresh = Int64Builder::new();
+    let mut consumed = StringBuilder::new();
+    let mut rows = Int64Builder::new();
+    let Some(root) = view.resolve(&crate::storage::PondPath::root()) else {
+        return Err(DataFusionError::Internal("the pond has no root".into()));
+    };
+    for node in view.walk(&root) {
+        let Some(state) = node.latest.attrs.stored_query.as_ref() else {
+            continue;
+        };
+        let versions = view.versions(node.id());
+        path.append_value(node.path.as_str());
+        sql.append_value(node.latest.attrs.query.as_deref().unwrap_or(""));
+        mode.append_value(state.mode.as_str());
+        // A refresh writes a version; OPTIMIZE's compacted chunks are not refreshes.
+        last_refresh.append_value(
+            versions
+                .iter()
+                .rfind(|v| v.op != crate::storage::node::VersionOp::Compact)
+                .map_or(node.latest.txn, |v| v.txn),
+        );
+        match &state.host_pattern {
+            Some(pattern) => {
+                sources.append_value(pattern);
+                let base = versions
+                    .iter()
+                    .rfind(|v| v.op.is_base())
+                    .map_or(0, |v| v.version);
+                let files: usize = versions
+                    .iter()
+                    .filter(|v| v.version >= base)
+                    .map(|v| v.attrs.ingested.as_ref().map_or(0, |f| f.len()))
+                    .sum();
+                consumed.append_value(format!("{files} file(s)"));
+            }
+            None => {
+                let marks: Vec<String> = state.sources.iter().map(|m| m.path.clone()).collect();
+                sources.append_value(marks.join(", "));
+                let marks: Vec<String> = state
+                    .sources
+                    .iter()
+                    .map(|m| format!("{}@{}", m.path, m.version))
+                    .collect();
+                consumed.append_value(marks.join(", "));
+            }
+        }
+        rows.append_value(
+            view.live_versions(node.id())
+                .iter()
+                .map(|v| v.rows.unwrap_or(0))
+                .sum(),
+        );
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(path.finish()),
+        Arc::new(sql.finish()),
+        Arc::new(mode.finish()),
+        Arc::new(sources.finish()),
+        Arc::new(last_refresh.finish()),
+        Arc::new(consumed.finish()),
+        Arc::new(rows.finish()),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
 pub fn mem_table(batch: RecordBatch) -> Result<Arc<dyn TableProvider>> {
     Ok(Arc::new(MemTable::try_new(
         batch.schema(),
@@ -230,6 +316,7 @@ impl SchemaProvider for SystemSchema {
             "oplog" => versions_batch(&view.all_versions())?,
             "transactions" => transactions_batch(&view)?,
             "metrics" => metrics_batch(self.pond.pond().metrics())?,
+            "stored_queries" => stored_queries_batch(&view)?,
             _ => return Ok(None),
         };
         mem_table(batch).map(Some)

@@ -20,13 +20,15 @@ use futures::StreamExt;
 use super::scan::{ScanFile, VersionScan};
 use super::session_pond::{external, SessionPond};
 use crate::storage::content::ContentWriter;
-use crate::storage::{Change, NodeVersion, PondPath};
+use crate::storage::{Change, NodeId, NodeVersion, PondPath};
 
 /// One pond table, as resolved when a statement was planned.
 #[derive(Debug)]
 pub struct PondTable {
     pond: Arc<SessionPond>,
     path: PondPath,
+    /// Its node, for stored queries that track what they read.
+    node: Option<NodeId>,
     schema: SchemaRef,
     /// The live versions (newest base onwards) at planning time.
     versions: Vec<Arc<NodeVersion>>,
@@ -42,9 +44,23 @@ impl PondTable {
         PondTable {
             pond,
             path,
+            node: None,
             schema,
             versions,
         }
+    }
+
+    pub fn of_node(mut self, node: NodeId) -> Self {
+        self.node = Some(node);
+        self
+    }
+
+    pub fn path(&self) -> &PondPath {
+        &self.path
+    }
+
+    pub fn node(&self) -> Option<&NodeId> {
+        self.node.as_ref()
     }
 }
 

@@ -28,6 +28,10 @@ impl StoredView {
             schema,
         }
     }
+
+    pub fn query(&self) -> &str {
+        &self.query
+    }
 }
 
 #[async_trait]

@@ -17,7 +17,7 @@ use crate::catalog::table::{write_content, PondTable};
 use crate::catalog::SessionPond;
 use crate::storage::compaction::{plan_chunks, TARGET_CHUNK_BYTES};
 use crate::storage::vacuum::{vacuum, DEFAULT_RETAIN_HOURS};
-use crate::storage::{Change, CompactedChunk, Kind, PondPath, Resolved};
+use crate::storage::{Change, CompactedChunk, PondPath, Resolved};
 
 /// Stages the compaction of one table (or of every table) and returns one
 /// row per compacted table: path, versions merged, chunks written.
@@ -31,7 +31,7 @@ pub async fn optimize(
     let tables: Vec<Resolved> = match path {
         Some(path) => {
             let node = view.require(&path).map_err(external)?;
-            if node.kind() != Kind::Table {
+            if !node.kind().holds_rows() {
                 return Err(DataFusionError::Plan(format!(
                     "OPTIMIZE {path}: it is a {}, OPTIMIZE compacts tables",
                     node.kind()
@@ -43,7 +43,7 @@ pub async fn optimize(
             let root = view.require(&PondPath::root()).map_err(external)?;
             view.walk(&root)
                 .into_iter()
-                .filter(|n| n.kind() == Kind::Table)
+                .filter(|n| n.kind().holds_rows())
                 .collect()
         }
     };

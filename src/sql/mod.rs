@@ -2,9 +2,11 @@
 //! session that runs each statement as one transaction.
 
 pub mod error;
+mod ingest;
 mod maintenance;
 pub mod parser;
 mod references;
+mod refresh;
 pub mod session;
 
 pub use error::user_message;

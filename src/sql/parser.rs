@@ -1,6 +1,6 @@
 //! Splitting SQL text into statements, and parsing the few statements that
 //! are pond-specific (`CREATE DIRECTORY`, `DROP DIRECTORY`, `OPTIMIZE`,
-//! `VACUUM`). Everything else is parsed by DataFusion's parser.
+//! `VACUUM`, `REFRESH`). Everything else is parsed by DataFusion's parser.
 
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
@@ -100,6 +100,11 @@ pub enum PondStatement {
         retain_hours: Option<u64>,
         dry_run: bool,
     },
+    /// `REFRESH MATERIALIZED VIEW "/path" [FULL]`, or `REFRESH ALL [FULL]` (`path` None).
+    Refresh {
+        path: Option<PondPath>,
+        full: bool,
+    },
 }
 
 /// Parses the pond's own statements; `Ok(None)` for anything else.
@@ -127,6 +132,9 @@ pub fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, String> 
         }
         Some(Token::Word(w)) if w.keyword == Keyword::VACUUM => {
             return parse_vacuum(words).map(Some)
+        }
+        Some(Token::Word(w)) if w.keyword == Keyword::REFRESH => {
+            return parse_refresh(words).map(Some)
         }
         _ => return Ok(None),
     };
@@ -202,6 +210,34 @@ fn parse_optimize(mut words: impl Iterator<Item = Token>) -> Result<PondStatemen
         .map(|p| PondPath::parse(&p).map_err(|e| e.to_string()))
         .transpose()?;
     Ok(PondStatement::Optimize { path })
+}
+
+fn parse_refresh(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+    let usage =
+        || "usage: REFRESH MATERIALIZED VIEW \"/path\" [FULL], or REFRESH ALL [FULL]".to_string();
+    let words: Vec<Token> = words.collect();
+    let is = |t: &Token, word: &str| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word));
+    let (path, rest) = match words.as_slice() {
+        [all, rest @ ..] if is(all, "ALL") => (None, rest),
+        [m, v, name, rest @ ..] if is(m, "MATERIALIZED") && is(v, "VIEW") => {
+            let text = match name {
+                Token::SingleQuotedString(s) => s.clone(),
+                Token::Word(w) if w.quote_style == Some('"') => w.value.clone(),
+                _ => return Err(usage()),
+            };
+            (
+                Some(PondPath::parse(&text).map_err(|e| e.to_string())?),
+                rest,
+            )
+        }
+        _ => return Err(usage()),
+    };
+    let full = match rest {
+        [] => false,
+        [f] if is(f, "FULL") => true,
+        _ => return Err(usage()),
+    };
+    Ok(PondStatement::Refresh { path, full })
 }
 
 fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
@@ -288,6 +324,21 @@ mod tests {
             })
         );
         assert!(parse_pond_statement("VACUUM DRY").is_err());
+        assert_eq!(
+            parse_pond_statement("refresh materialized view \"/r/1h\" full").unwrap(),
+            Some(PondStatement::Refresh {
+                path: Some(PondPath::parse("/r/1h").unwrap()),
+                full: true
+            })
+        );
+        assert_eq!(
+            parse_pond_statement("REFRESH ALL").unwrap(),
+            Some(PondStatement::Refresh {
+                path: None,
+                full: false
+            })
+        );
+        assert!(parse_pond_statement("REFRESH \"/r\"").is_err());
         assert!(parse_pond_statement("CREATE DIRECTORY 'rel/x'")
             .unwrap_err()
             .contains("relative"));

@@ -30,13 +30,14 @@ use futures::StreamExt;
 use super::maintenance;
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
 use super::references::References;
+use super::refresh;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::session_pond::external;
 use crate::catalog::table::write_content;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::content::time_column;
 use crate::storage::{Change, CreateMode, Kind, Pond, PondPath, StorageError};
-use crate::udf::{Glob, History, Ls};
+use crate::udf::{Downsample, Glob, History, Ls};
 
 /// How a session may reach outside the pond.
 #[derive(Clone, Copy, Debug)]
@@ -123,7 +124,15 @@ impl PondSession {
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, ROOT_SCHEMA)
             .with_create_default_catalog_and_schema(false)
-            .with_information_schema(true);
+            .with_information_schema(true)
+            // Wrong results otherwise: DataFusion 55 remaps join dynamic
+            // filters by column name through projections and aggregates
+            // (apache/datafusion#25244, #25263, #25264); a join over a
+            // downsample (as REFRESH does) lost rows.
+            .set_bool(
+                "datafusion.optimizer.enable_join_dynamic_filter_pushdown",
+                false,
+            );
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(bytes) = options.memory_limit {
             runtime = runtime.with_memory_limit(bytes, 1.0);
@@ -143,6 +152,10 @@ impl PondSession {
         ctx.register_udtf("ls", Arc::new(Ls::new(session_pond.clone())));
         ctx.register_udtf("history", Arc::new(History::new(session_pond.clone())));
         ctx.register_udtf("glob", Arc::new(Glob::new(session_pond.clone())));
+        ctx.register_udtf(
+            "downsample",
+            Arc::new(Downsample::new(session_pond.clone())),
+        );
         let ctx = if options.host_files {
             ctx.enable_url_table()
         } else {
@@ -248,6 +261,14 @@ impl PondSession {
                     let batch = maintenance::run_vacuum(&self.pond, retain_hours, dry_run).await?;
                     return Ok(Output::of(batch));
                 }
+                PondStatement::Refresh {
+                    path: Some(path),
+                    full,
+                } => {
+                    let done = refresh::refresh(&self.ctx, &self.pond, &path, full).await?;
+                    return Ok(Output::of(refresh::result_batch(&[done])?));
+                }
+                PondStatement::Refresh { path: None, full } => return self.refresh_all(full).await,
                 PondStatement::CreateDirectory {
                     path,
                     if_not_exists,
@@ -306,9 +327,61 @@ impl PondSession {
         }
     }
 
+    /// `REFRESH ALL`: every materialized view in dependency order, each in
+    /// its own transaction, so a failure keeps the views refreshed before it.
+    async fn refresh_all(&self, full: bool) -> Result<Output> {
+        if self.pond.in_block() {
+            return Err(DataFusionError::Plan(
+                "REFRESH ALL cannot run inside BEGIN … COMMIT: it commits each view on its own; use REFRESH MATERIALIZED VIEW \"/path\" inside a block".into(),
+            ));
+        }
+        self.pond.require_writable()?;
+        let order = refresh::refresh_order(&self.ctx, &self.pond).await?;
+        let mut results = Vec::with_capacity(order.len());
+        for path in &order {
+            let done = match refresh::refresh(&self.ctx, &self.pond, path, full).await {
+                Ok(done) => done,
+                Err(err) => {
+                    let before = results
+                        .iter()
+                        .filter(|r: &&refresh::Refreshed| r.status == "refreshed")
+                        .count();
+                    return Err(DataFusionError::Plan(format!(
+                        "REFRESH ALL stopped at {path} ({before} view(s) before it committed, the rest not run): {}",
+                        super::error::user_message(&err)
+                    )));
+                }
+            };
+            let statement = format!(
+                "REFRESH MATERIALIZED VIEW \"{path}\"{}",
+                if full { " FULL" } else { "" }
+            );
+            self.pond.finish_statement(&statement).await?;
+            results.push(done);
+        }
+        Ok(Output::of(refresh::result_batch(&results)?))
+    }
+
     /// Statements that DataFusion parses but the pond runs.
     async fn pond_command(&self, ast: &Statement, sql: &str) -> Result<Option<Output>> {
         match ast {
+            Statement::CreateView(create) if create.materialized => {
+                refresh::create(&self.ctx, &self.pond, create).await?;
+            }
+            Statement::Drop {
+                object_type: ast::ObjectType::MaterializedView,
+                if_exists,
+                names,
+                ..
+            } => {
+                for name in names {
+                    self.pond.stage(Change::Drop {
+                        path: object_name_path(name)?,
+                        kind: Kind::MaterializedView,
+                        if_exists: *if_exists,
+                    })?;
+                }
+            }
             Statement::StartTransaction { .. } => self.pond.begin_block()?,
             Statement::Commit { .. } => {
                 let txn = self.pond.commit_block(sql).await?;
@@ -548,6 +621,11 @@ impl PondSession {
                 "table {path} does not exist: create it with CREATE TABLE \"{path}\" AS SELECT …"
             )));
         };
+        if target.kind() == Kind::MaterializedView {
+            return Err(DataFusionError::Plan(format!(
+                "{path} is a materialized view: its rows come from REFRESH MATERIALIZED VIEW \"{path}\"; insert into its sources instead"
+            )));
+        }
         if target.kind() != Kind::Table {
             return Err(external(StorageError::WrongKind {
                 path,
@@ -677,7 +755,7 @@ pub fn table_path(name: &TableReference) -> Result<PondPath> {
 }
 
 /// An SQL object name as a pond path (unquoted names are lower-cased, as DataFusion does).
-fn object_name_path(name: &ObjectName) -> Result<PondPath> {
+pub fn object_name_path(name: &ObjectName) -> Result<PondPath> {
     let parts: Vec<String> = name
         .0
         .iter()

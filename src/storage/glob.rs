@@ -170,7 +170,7 @@ impl PathGlob {
                         continue;
                     }
                     match (last, child.kind()) {
-                        (true, Kind::Table) => out.push(GlobMatch {
+                        (true, kind) if kind.holds_rows() => out.push(GlobMatch {
                             table: child,
                             captures: values,
                         }),

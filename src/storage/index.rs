@@ -143,7 +143,7 @@ impl OplogIndex {
 }
 
 fn rows_added(v: &NodeVersion) -> i64 {
-    if v.kind == Kind::Table && v.op != VersionOp::Compact {
+    if v.kind.holds_rows() && v.op != VersionOp::Compact {
         v.rows.unwrap_or(0)
     } else {
         0

@@ -26,4 +26,4 @@ pub use metrics::ReadMetrics;
 pub use node::{Kind, NodeId, NodeVersion};
 pub use path::PondPath;
 pub use pond::Pond;
-pub use txn::{Change, CompactedChunk, Content, CreateMode};
+pub use txn::{Change, CompactedChunk, Content, CreateMode, ViewOutput};

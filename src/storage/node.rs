@@ -55,6 +55,8 @@ pub enum Kind {
     Directory,
     Table,
     View,
+    /// A stored query whose output is kept as table versions (REFRESH).
+    MaterializedView,
 }
 
 impl Kind {
@@ -63,6 +65,17 @@ impl Kind {
             Kind::Directory => "directory",
             Kind::Table => "table",
             Kind::View => "view",
+            Kind::MaterializedView => "materialized_view",
+        }
+    }
+
+    /// The words a user writes for this kind in SQL (`DROP … "/x"`).
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            Kind::MaterializedView => "MATERIALIZED VIEW",
+            Kind::Directory => "DIRECTORY",
+            Kind::Table => "TABLE",
+            Kind::View => "VIEW",
         }
     }
 
@@ -71,8 +84,14 @@ impl Kind {
             "directory" => Some(Kind::Directory),
             "table" => Some(Kind::Table),
             "view" => Some(Kind::View),
+            "materialized_view" => Some(Kind::MaterializedView),
             _ => None,
         }
+    }
+
+    /// Tables and materialized views keep rows in versions; they read alike.
+    pub fn holds_rows(self) -> bool {
+        matches!(self, Kind::Table | Kind::MaterializedView)
     }
 }
 
@@ -154,6 +173,69 @@ pub struct Attrs {
     /// Compacted table chunk: the first and last version numbers it replaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compacts: Option<[i64; 2]>,
+    /// Materialized view: how it refreshes and what it has consumed, as of
+    /// this version (every version of the view carries it forward).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_query: Option<Arc<StoredQuery>>,
+    /// Ingesting materialized view: the host files whose rows this version added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingested: Option<Vec<IngestedFile>>,
+}
+
+/// How a materialized view is brought up to date.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshMode {
+    /// `downsample()`: recompute only the buckets that new source rows touch.
+    Incremental,
+    /// Host files: append the rows of files not seen before.
+    Ingest,
+    /// Anything else: run the whole query again when a source changed.
+    Full,
+}
+
+impl RefreshMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshMode::Incremental => "incremental",
+            RefreshMode::Ingest => "ingest",
+            RefreshMode::Full => "full",
+        }
+    }
+}
+
+/// A pond node a materialized view reads, and how far it has read it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct SourceMark {
+    pub node: NodeId,
+    /// Its path when last refreshed (for messages; the node id is the identity).
+    pub path: String,
+    /// The version number of its newest base (create/replace) then.
+    pub base: i64,
+    /// Its newest version that changed data (not a compacted chunk) then.
+    pub version: i64,
+}
+
+/// The refresh state of a materialized view.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct StoredQuery {
+    pub mode: RefreshMode,
+    /// Pond sources consumed (empty for ingestion).
+    #[serde(default)]
+    pub sources: Vec<SourceMark>,
+    /// Ingestion: the host file pattern, absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_pattern: Option<String>,
+}
+
+/// A host file an ingesting view has read: enough to notice that it changed.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct IngestedFile {
+    pub path: String,
+    pub size: u64,
+    /// Modification time, microseconds since the epoch.
+    pub modified: i64,
+    pub sha256: String,
 }
 
 /// Where the bytes of a table version are.

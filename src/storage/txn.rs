@@ -13,7 +13,9 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 
 use super::error::{Result, StorageError};
 use super::index::{Overlay, Resolved, View};
-use super::node::{Attrs, ContentRef, DirEntry, Kind, NodeId, NodeVersion, VersionOp};
+use super::node::{
+    Attrs, ContentRef, DirEntry, IngestedFile, Kind, NodeId, NodeVersion, StoredQuery, VersionOp,
+};
 use super::path::PondPath;
 
 /// Table content already written: inline bytes, or a blob in `blobs/<checksum>`.
@@ -103,6 +105,32 @@ pub enum Change {
         path: PondPath,
         column: Option<String>,
     },
+    /// CREATE MATERIALIZED VIEW: the node, its first output and refresh state.
+    CreateMaterializedView {
+        path: PondPath,
+        query: String,
+        schema: SchemaRef,
+        time_column: Option<String>,
+        output: ViewOutput,
+        mode: CreateMode,
+    },
+    /// REFRESH: a materialized view's new output and what it consumed, in
+    /// one version, so that they commit together.
+    RefreshView {
+        path: PondPath,
+        output: ViewOutput,
+    },
+}
+
+/// What one refresh of a materialized view writes.
+#[derive(Clone, Debug)]
+pub struct ViewOutput {
+    pub content: Option<Content>,
+    /// The content replaces the view's rows; otherwise it is appended.
+    pub replace: bool,
+    pub state: Arc<StoredQuery>,
+    /// Ingestion: the host files whose rows `content` holds.
+    pub ingested: Vec<IngestedFile>,
 }
 
 /// Applies changes on top of a view, producing the versions of one transaction.
@@ -194,6 +222,26 @@ impl Staging {
             } => self.add_column(path, column, *if_not_exists),
             Change::SetTimeColumn { path, column } => self.set_time_column(path, column.as_deref()),
             Change::Compact { path, base, chunks } => self.compact(path, *base, chunks),
+            Change::CreateMaterializedView {
+                path,
+                query,
+                schema,
+                time_column,
+                output,
+                mode,
+            } => {
+                let attrs = Attrs {
+                    schema: Some(schema.clone()),
+                    time_column: time_column.clone(),
+                    query: Some(query.clone()),
+                    stored_query: Some(output.state.clone()),
+                    ingested: (!output.ingested.is_empty()).then(|| output.ingested.clone()),
+                    ..Attrs::default()
+                };
+                let content = output.content.as_ref();
+                self.create_leaf(path, Kind::MaterializedView, attrs, content, *mode)
+            }
+            Change::RefreshView { path, output } => self.refresh_view(path, output),
         }
     }
 
@@ -325,6 +373,9 @@ impl Staging {
                         ": use CREATE OR REPLACE TABLE, or INSERT INTO to add rows"
                     }
                     (Kind::View, Kind::View) => ": use CREATE OR REPLACE VIEW",
+                    (Kind::MaterializedView, Kind::MaterializedView) => {
+                        ": use CREATE OR REPLACE MATERIALIZED VIEW, or IF NOT EXISTS"
+                    }
                     _ => ": drop it first or choose another name",
                 };
                 Err(StorageError::AlreadyExists {
@@ -371,11 +422,7 @@ impl Staging {
         } else {
             VersionOp::Append
         };
-        let attrs = Attrs {
-            schema: table.latest.attrs.schema.clone(),
-            time_column: table.latest.attrs.time_column.clone(),
-            ..Attrs::default()
-        };
+        let attrs = carried_attrs(&table.latest);
         let version = self.new_version(
             parent.id().clone(),
             table.id().clone(),
@@ -390,15 +437,48 @@ impl Staging {
     }
 
     fn require_table(&self, path: &PondPath) -> Result<Resolved> {
-        let table = self.view.require(path)?;
-        if table.kind() != Kind::Table {
+        self.require_kind(path, Kind::Table)
+    }
+
+    fn require_kind(&self, path: &PondPath, kind: Kind) -> Result<Resolved> {
+        let node = self.view.require(path)?;
+        if node.kind() != kind {
             return Err(StorageError::WrongKind {
                 path: path.clone(),
-                actual: table.kind().as_str(),
-                expected: "table",
+                actual: node.kind().as_str(),
+                expected: kind.as_str(),
             });
         }
-        Ok(table)
+        Ok(node)
+    }
+
+    fn refresh_view(&mut self, path: &PondPath, output: &ViewOutput) -> Result<()> {
+        let view = self.require_kind(path, Kind::MaterializedView)?;
+        let parent = self
+            .view
+            .require_directory(&path.parent().expect("a view is never the root"))?;
+        let op = match (&output.content, output.replace) {
+            (_, true) => VersionOp::Replace,
+            (Some(_), false) => VersionOp::Append,
+            (None, false) => VersionOp::Update,
+        };
+        let attrs = Attrs {
+            stored_query: Some(output.state.clone()),
+            ingested: (!output.ingested.is_empty()).then(|| output.ingested.clone()),
+            ..carried_attrs(&view.latest)
+        };
+        self.stage_content(output.content.as_ref());
+        let version = self.new_version(
+            parent.id().clone(),
+            view.id().clone(),
+            Kind::MaterializedView,
+            op,
+            view.latest.version + 1,
+            attrs,
+            output.content.as_ref(),
+        );
+        self.stage(version);
+        Ok(())
     }
 
     fn add_column(
@@ -436,8 +516,7 @@ impl Staging {
                 fields,
                 schema.metadata().clone(),
             ))),
-            time_column: table.latest.attrs.time_column.clone(),
-            ..Attrs::default()
+            ..carried_attrs(&table.latest)
         };
         self.update_table(&table, attrs)
     }
@@ -468,15 +547,21 @@ impl Staging {
             return Ok(());
         }
         let attrs = Attrs {
-            schema: table.latest.attrs.schema.clone(),
             time_column: column.map(str::to_string),
-            ..Attrs::default()
+            ..carried_attrs(&table.latest)
         };
         self.update_table(&table, attrs)
     }
 
     fn compact(&mut self, path: &PondPath, base: i64, chunks: &[CompactedChunk]) -> Result<()> {
-        let table = self.require_table(path)?;
+        let table = self.view.require(path)?;
+        if !table.kind().holds_rows() {
+            return Err(StorageError::WrongKind {
+                path: path.clone(),
+                actual: table.kind().as_str(),
+                expected: "table",
+            });
+        }
         let versions = self.view.versions(table.id());
         let current_base = versions.iter().rfind(|v| v.op.is_base()).map(|v| v.version);
         if current_base != Some(base) {
@@ -490,16 +575,14 @@ impl Staging {
         for chunk in chunks {
             let latest = self.view.require(path)?.latest;
             let attrs = Attrs {
-                schema: latest.attrs.schema.clone(),
-                time_column: latest.attrs.time_column.clone(),
                 compacts: Some([chunk.first, chunk.last]),
-                ..Attrs::default()
+                ..carried_attrs(&latest)
             };
             self.stage_content(Some(&chunk.content));
             let version = self.new_version(
                 parent.id().clone(),
                 table.id().clone(),
-                Kind::Table,
+                table.kind(),
                 VersionOp::Compact,
                 latest.version + 1,
                 attrs,
@@ -639,15 +722,24 @@ impl Staging {
                 Some(_) => ContentRef::Blob,
             },
             size: content.map_or(0, |c| c.size),
-            rows: match kind {
-                Kind::Table => Some(content.map_or(0, |c| c.rows)),
-                _ => None,
-            },
+            rows: kind.holds_rows().then(|| content.map_or(0, |c| c.rows)),
             checksum: content.map(|c| c.checksum.clone()),
             min_time: content.and_then(|c| c.min_time),
             max_time: content.and_then(|c| c.max_time),
             attrs: Arc::new(attrs),
             sql: self.sql.clone(),
         }
+    }
+}
+
+/// The attributes every new version of a table or materialized view keeps:
+/// its columns, time column, query and refresh state.
+fn carried_attrs(latest: &NodeVersion) -> Attrs {
+    Attrs {
+        schema: latest.attrs.schema.clone(),
+        time_column: latest.attrs.time_column.clone(),
+        query: latest.attrs.query.clone(),
+        stored_query: latest.attrs.stored_query.clone(),
+        ..Attrs::default()
     }
 }

@@ -5,6 +5,7 @@
 //! columns are evaluated before any content is opened; time filters skip
 //! versions by their recorded event-time range (see `catalog::scan`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use super::path_argument;
 use crate::catalog::scan::{ScanFile, VersionScan};
 use crate::catalog::session_pond::SessionPond;
-use crate::storage::{GlobMatch, PathGlob, ReadMetrics};
+use crate::storage::{GlobMatch, NodeId, NodeVersion, PathGlob, ReadMetrics};
 
 /// The column that names each row's table.
 pub const PATH_COLUMN: &str = "_path";
@@ -51,11 +52,17 @@ impl TableFunctionImpl for Glob {
     }
 }
 
+/// Which versions of each table to read, when not the live ones.
+pub type VersionSelection = Arc<HashMap<NodeId, Vec<Arc<NodeVersion>>>>;
+
 /// The tables a glob matched when the statement was planned.
 #[derive(Debug)]
-struct GlobTable {
+pub struct GlobTable {
     pond: Arc<SessionPond>,
     matches: Vec<GlobMatch>,
+    /// `Some`: read these versions of each match (a table not in it: none),
+    /// not the live ones (incremental refresh reads only new versions).
+    selection: Option<VersionSelection>,
     /// The union of the tables' columns.
     file_schema: SchemaRef,
     /// `_path`, then the captures.
@@ -64,7 +71,7 @@ struct GlobTable {
 }
 
 impl GlobTable {
-    fn new(pond: Arc<SessionPond>, glob: PathGlob, matches: Vec<GlobMatch>) -> Result<Self> {
+    pub fn new(pond: Arc<SessionPond>, glob: PathGlob, matches: Vec<GlobMatch>) -> Result<Self> {
         let file_schema = union_schema(&glob, &matches)?;
         let constant_fields: Vec<FieldRef> = std::iter::once(PATH_COLUMN)
             .chain(glob.captures().iter().map(String::as_str))
@@ -86,10 +93,21 @@ impl GlobTable {
         Ok(GlobTable {
             pond,
             matches,
+            selection: None,
             file_schema,
             constant_fields,
             schema,
         })
+    }
+
+    /// The same glob, reading only the selected versions of each table.
+    pub fn with_selection(mut self, selection: VersionSelection) -> Self {
+        self.selection = Some(selection);
+        self
+    }
+
+    pub fn matches(&self) -> &[GlobMatch] {
+        &self.matches
     }
 
     fn constant_names(&self) -> Vec<&str> {
@@ -213,7 +231,11 @@ impl TableProvider for GlobTable {
                     .iter()
                     .map(|c| ScalarValue::Utf8(Some(c.clone()))),
             );
-            for version in view.live_versions(m.table.id()) {
+            let versions = match &self.selection {
+                None => view.live_versions(m.table.id()),
+                Some(selection) => selection.get(m.table.id()).cloned().unwrap_or_default(),
+            };
+            for version in versions {
                 files.push(ScanFile {
                     version,
                     constants: constants.clone(),

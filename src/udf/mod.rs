@@ -1,8 +1,10 @@
 //! Table functions over the pond tree: `ls('/dir')`, `ls('/dir/**')`,
 //! `history('/path')` and `glob('/pattern')`. Each reads the calling session's view.
 
-mod glob;
+pub mod downsample;
+pub mod glob;
 
+pub use downsample::Downsample;
 pub use glob::Glob;
 
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use crate::catalog::system::{entries_batch, mem_table, versions_batch};
 use crate::storage::{Kind, PondPath};
 
 /// The single string argument of a table function.
-fn path_argument(function: &str, args: &TableFunctionArgs) -> Result<String> {
+pub(crate) fn path_argument(function: &str, args: &TableFunctionArgs) -> Result<String> {
     match args.exprs() {
         [] => Ok("/".to_string()),
         [Expr::Literal(

@@ -5,32 +5,11 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::common::{init_pond, pondsql, run_cli, stderr, stdout};
-
-/// A small deterministic generator, so a failure can be replayed from its seed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % bound
-    }
-}
+use crate::common::{init_pond, pondsql, run_cli, seed_from_env, stderr, stdout, Lcg};
 
 #[test]
 fn sigkill_at_random_points_loses_no_acknowledged_commit() {
-    let seed = std::env::var("PONDSQL_CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
+    let seed = seed_from_env("PONDSQL_CRASH_SEED");
     let mut rng = Lcg(seed);
     let (dir, pond) = init_pond();
     let out = run_cli(

@@ -10,4 +10,5 @@ mod pruning;
 mod repl;
 mod slt;
 mod storage_format;
+mod stored_queries;
 mod tour;

@@ -1,0 +1,660 @@
+//! Materialized views: CREATE, REFRESH and REFRESH ALL.
+//!
+//! A materialized view stores its query, its output (as table versions) and
+//! what it has consumed: for each pond source, the newest data version read
+//! (`SourceMark`). Each refresh stages the new output and the new marks in
+//! one version of the view, so both commit together or not at all.
+//!
+//! - `downsample()` views refresh incrementally: the new source versions
+//!   name the (group, bucket) pairs they touch, late rows included; exactly
+//!   those buckets are recomputed from the whole source and replace their
+//!   old rows.
+//! - Host-file views ingest new files (`sql::ingest`).
+//! - Anything else runs again in full when a source changed.
+//!
+//! A source's compacted chunks (OPTIMIZE) hold rows already consumed, so
+//! they never make a view stale.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::cast as cast_array;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::TableProvider;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Column, JoinType, ScalarValue};
+use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::{provider_as_source, source_as_provider, MemTable};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::utils::disjunction;
+use datafusion::logical_expr::{ident, lit, Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::sql::parser::DFParser;
+use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use super::ingest;
+use super::references::References;
+use super::session::object_name_path;
+use crate::catalog::session_pond::{external, SessionPond};
+use crate::catalog::table::{write_content, PondTable};
+use crate::catalog::view::StoredView;
+use crate::storage::content::time_column;
+use crate::storage::node::{RefreshMode, SourceMark, StoredQuery, VersionOp};
+use crate::storage::{
+    Change, Content, CreateMode, Kind, NodeId, PondPath, Resolved, View, ViewOutput,
+};
+use crate::udf::downsample::{bucket_nanos, same_columns, DownsampleTable};
+use crate::udf::glob::GlobTable;
+
+/// What REFRESH did to one view: a row of its result.
+pub struct Refreshed {
+    pub path: PondPath,
+    pub mode: RefreshMode,
+    /// `refreshed` or `unchanged`.
+    pub status: &'static str,
+    /// Rows written to the view by this refresh.
+    pub rows: i64,
+}
+
+pub fn result_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("mode", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("rows", DataType::Int64, false),
+    ]))
+}
+
+pub fn result_batch(results: &[Refreshed]) -> Result<RecordBatch> {
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    Ok(RecordBatch::try_new(
+        result_schema(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                results.iter().map(|r| r.path.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                results.iter().map(|r| r.mode.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                results.iter().map(|r| r.status),
+            )),
+            Arc::new(Int64Array::from_iter_values(results.iter().map(|r| r.rows))),
+        ],
+    )?)
+}
+
+/// The pond nodes (and other things) a query reads.
+#[derive(Default)]
+struct Sources {
+    /// Versioned pond nodes (tables, materialized views), by id, with a path.
+    nodes: BTreeMap<NodeId, String>,
+    /// Host files read through a file table (not allowed outside ingestion).
+    host_files: Vec<String>,
+    /// Reads something whose changes cannot be tracked (system tables, ls()).
+    volatile: bool,
+}
+
+/// Collects what `plan` reads, following stored views into their queries.
+async fn collect_sources(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Sources> {
+    let mut sources = Sources::default();
+    let mut pending = vec![plan.clone()];
+    let mut seen_views = HashSet::new();
+    while let Some(plan) = pending.pop() {
+        let mut view_queries = Vec::new();
+        plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                let provider = source_as_provider(&scan.source)?;
+                note_provider(&provider, &mut sources, &mut view_queries);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        for query in view_queries {
+            if seen_views.insert(query.clone()) {
+                pending.push(ctx.state().create_logical_plan(&query).await?);
+            }
+        }
+    }
+    Ok(sources)
+}
+
+fn note_provider(
+    provider: &Arc<dyn TableProvider>,
+    sources: &mut Sources,
+    view_queries: &mut Vec<String>,
+) {
+    let mut node = |resolved: &Resolved| {
+        sources
+            .nodes
+            .insert(resolved.id().clone(), resolved.path.to_string());
+    };
+    if let Some(table) = provider.downcast_ref::<PondTable>() {
+        if let Some(id) = table.node() {
+            sources.nodes.insert(id.clone(), table.path().to_string());
+        }
+    } else if let Some(glob) = provider.downcast_ref::<GlobTable>() {
+        glob.matches().iter().for_each(|m| node(&m.table));
+    } else if let Some(downsample) = provider.downcast_ref::<DownsampleTable>() {
+        match downsample.source() {
+            crate::udf::downsample::DownsampleSource::Node(n) if n.kind() == Kind::View => {
+                view_queries.push(n.latest.attrs.query.clone().unwrap_or_default())
+            }
+            _ => downsample.versioned_sources().into_iter().for_each(node),
+        }
+    } else if let Some(view) = provider.downcast_ref::<StoredView>() {
+        view_queries.push(view.query().to_string());
+    } else if let Some(listing) = provider.downcast_ref::<ListingTable>() {
+        sources
+            .host_files
+            .extend(listing.table_paths().iter().map(|u| u.to_string()));
+    } else if provider.downcast_ref::<MemTable>().is_some()
+        || provider.table_type() != datafusion::logical_expr::TableType::View
+    {
+        sources.volatile = true;
+    }
+}
+
+/// Where each source stands now: newest base, newest data version.
+fn marks(view: &View, sources: &Sources) -> Vec<SourceMark> {
+    sources
+        .nodes
+        .iter()
+        .map(|(id, path)| {
+            let versions = view.versions(id);
+            SourceMark {
+                node: id.clone(),
+                path: path.clone(),
+                base: versions
+                    .iter()
+                    .rfind(|v| v.op.is_base())
+                    .map_or(0, |v| v.version),
+                version: versions
+                    .iter()
+                    .rfind(|v| v.op != VersionOp::Compact)
+                    .map_or(0, |v| v.version),
+            }
+        })
+        .collect()
+}
+
+/// The downsample table a query is, when it is exactly
+/// `SELECT * FROM downsample(…)` (the shape that refreshes incrementally).
+fn as_downsample(plan: &LogicalPlan) -> Option<DownsampleTable> {
+    let mut plan = plan;
+    loop {
+        match plan {
+            LogicalPlan::Projection(p)
+                if p.expr.iter().all(|e| matches!(e, Expr::Column(_)))
+                    && p.schema.fields().len() == p.input.schema().fields().len() =>
+            {
+                plan = p.input.as_ref()
+            }
+            LogicalPlan::SubqueryAlias(a) => plan = a.input.as_ref(),
+            LogicalPlan::TableScan(scan) if scan.filters.is_empty() && scan.fetch.is_none() => {
+                let provider = source_as_provider(&scan.source).ok()?;
+                return provider.downcast_ref::<DownsampleTable>().cloned();
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The query of `CREATE MATERIALIZED VIEW`, and how it will refresh.
+pub async fn create(
+    ctx: &SessionContext,
+    pond: &Arc<SessionPond>,
+    create: &ast::CreateView,
+) -> Result<()> {
+    let path = object_name_path(&create.name)?;
+    pond.require_writable()?;
+    let view = pond.view();
+    if let Some(existing) = view.resolve(&path) {
+        if create.if_not_exists && existing.kind() == Kind::MaterializedView {
+            return Ok(());
+        }
+    }
+    let mode = match (create.or_replace, create.if_not_exists) {
+        (true, _) => CreateMode::Replace,
+        (false, true) => CreateMode::IfNotExists,
+        (false, false) => CreateMode::Fail,
+    };
+    let query = create.query.to_string();
+    if let Some(pattern) = ingest::host_pattern(&create.query) {
+        let (schema, output) = ingest::first_refresh(ctx, pond, &path, &pattern).await?;
+        return stage_create(pond, path, query, schema, output, mode);
+    }
+    let plan = ctx.state().create_logical_plan(&query).await?;
+    let sources = collect_sources(ctx, &plan).await?;
+    check_sources(&path, &view, &sources)?;
+    let refresh_mode = if as_downsample(&plan).is_some() {
+        RefreshMode::Incremental
+    } else {
+        RefreshMode::Full
+    };
+    let schema = nullable(plan.schema().as_arrow());
+    let content = run_to_content(ctx, pond, &schema, plan).await?;
+    let output = ViewOutput {
+        content,
+        replace: true,
+        state: Arc::new(StoredQuery {
+            mode: refresh_mode,
+            sources: marks(&view, &sources),
+            host_pattern: None,
+        }),
+        ingested: Vec::new(),
+    };
+    stage_create(pond, path, query, schema, output, mode)
+}
+
+fn stage_create(
+    pond: &SessionPond,
+    path: PondPath,
+    query: String,
+    schema: SchemaRef,
+    output: ViewOutput,
+    mode: CreateMode,
+) -> Result<()> {
+    let time_column = time_column(&schema);
+    pond.stage(Change::CreateMaterializedView {
+        path,
+        query,
+        schema,
+        time_column,
+        output,
+        mode,
+    })
+}
+
+/// A materialized view reads pond nodes, never itself, and host files only by ingesting them.
+fn check_sources(path: &PondPath, view: &View, sources: &Sources) -> Result<()> {
+    if let Some(file) = sources.host_files.first() {
+        return Err(DataFusionError::Plan(format!(
+            "materialized view {path} reads the host file {file}: only SELECT * FROM 'files' ingests host files; ingest them into their own view and query that"
+        )));
+    }
+    if let Some(me) = view.resolve(path) {
+        if sources.nodes.contains_key(me.id()) {
+            return Err(DataFusionError::Plan(format!(
+                "materialized view {path} would read itself: a stored query reads other tables and views"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn nullable(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+async fn run_to_content(
+    ctx: &SessionContext,
+    pond: &SessionPond,
+    schema: &SchemaRef,
+    plan: LogicalPlan,
+) -> Result<Option<Content>> {
+    let stream = ctx
+        .execute_logical_plan(plan)
+        .await?
+        .execute_stream()
+        .await?;
+    write_content(pond, schema.clone(), time_column(schema).as_deref(), stream).await
+}
+
+/// Brings one materialized view up to date; stages its new version (if any).
+pub async fn refresh(
+    ctx: &SessionContext,
+    pond: &Arc<SessionPond>,
+    path: &PondPath,
+    full: bool,
+) -> Result<Refreshed> {
+    pond.require_writable()?;
+    let view = pond.view();
+    let node = view.require(path).map_err(external)?;
+    if node.kind() != Kind::MaterializedView {
+        return Err(DataFusionError::Plan(format!(
+            "{path} is a {}: REFRESH MATERIALIZED VIEW works on materialized views (see pond.system.stored_queries)",
+            node.kind()
+        )));
+    }
+    let attrs = node.latest.attrs.clone();
+    let (Some(state), Some(query), Some(schema)) = (
+        attrs.stored_query.clone(),
+        attrs.query.clone(),
+        attrs.schema.clone(),
+    ) else {
+        return Err(DataFusionError::Internal(format!(
+            "{path} has no stored query"
+        )));
+    };
+    let failed = |what: &str, err: DataFusionError| {
+        DataFusionError::Plan(format!(
+            "REFRESH MATERIALIZED VIEW {path}: {what}: {}; fix or recreate its sources, or replace it with CREATE OR REPLACE MATERIALIZED VIEW (or DROP MATERIALIZED VIEW \"{path}\")",
+            super::error::user_message(&err)
+        ))
+    };
+    let output = if state.mode == RefreshMode::Ingest {
+        ingest::refresh(ctx, pond, &node, &state, &schema, full).await?
+    } else {
+        let plan = ctx
+            .state()
+            .create_logical_plan(&query)
+            .await
+            .map_err(|e| failed("its query no longer plans", explain(ctx, &view, &query, e)))?;
+        if !same_columns(plan.schema().as_arrow(), &schema) {
+            return Err(DataFusionError::Plan(format!(
+                "REFRESH MATERIALIZED VIEW {path}: its query now gives different columns than when it was created: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
+            )));
+        }
+        let sources = collect_sources(ctx, &plan).await?;
+        check_sources(path, &view, &sources)?;
+        let now = marks(&view, &sources);
+        let stale = full || sources.volatile || now != state.sources;
+        if !stale {
+            None
+        } else {
+            let new_state = Arc::new(StoredQuery {
+                sources: now,
+                ..state.as_ref().clone()
+            });
+            let incremental = match (full, as_downsample(&plan)) {
+                (false, Some(downsample)) => {
+                    incremental(
+                        ctx,
+                        pond,
+                        &view,
+                        &node,
+                        &state,
+                        new_state.clone(),
+                        &downsample,
+                        &schema,
+                    )
+                    .await?
+                }
+                _ => None,
+            };
+            match incremental {
+                Some(output) => Some(output),
+                None => Some(ViewOutput {
+                    content: run_to_content(ctx, pond, &schema, plan).await?,
+                    replace: true,
+                    state: new_state,
+                    ingested: Vec::new(),
+                }),
+            }
+        }
+    };
+    let Some(output) = output else {
+        return Ok(Refreshed {
+            path: path.clone(),
+            mode: state.mode,
+            status: "unchanged",
+            rows: 0,
+        });
+    };
+    let rows = output.content.as_ref().map_or(0, |c| c.rows);
+    pond.stage(Change::RefreshView {
+        path: path.clone(),
+        output,
+    })?;
+    Ok(Refreshed {
+        path: path.clone(),
+        mode: state.mode,
+        status: "refreshed",
+        rows,
+    })
+}
+
+/// A planning error in the user's terms (a missing source named by its path).
+fn explain(
+    ctx: &SessionContext,
+    view: &View,
+    query: &str,
+    err: DataFusionError,
+) -> DataFusionError {
+    match DFParser::parse_sql_with_dialect(query, &GenericDialect {}) {
+        Ok(mut statements) if statements.len() == 1 => {
+            let statement = statements.pop_front().expect("one statement");
+            References::of(&ctx.state(), view, &statement).explain(err)
+        }
+        _ => err,
+    }
+}
+
+/// Recomputes the buckets that the sources' new versions touch. `None`
+/// when the view must be recomputed in full instead: a source was dropped,
+/// moved away or given a new base since the last refresh.
+#[allow(clippy::too_many_arguments)]
+async fn incremental(
+    ctx: &SessionContext,
+    pond: &Arc<SessionPond>,
+    view: &View,
+    node: &Resolved,
+    old: &StoredQuery,
+    new_state: Arc<StoredQuery>,
+    downsample: &DownsampleTable,
+    schema: &SchemaRef,
+) -> Result<Option<ViewOutput>> {
+    let consumed: HashMap<&NodeId, &SourceMark> =
+        old.sources.iter().map(|m| (&m.node, m)).collect();
+    let now: HashMap<&NodeId, &SourceMark> =
+        new_state.sources.iter().map(|m| (&m.node, m)).collect();
+    for mark in &old.sources {
+        match now.get(&mark.node) {
+            Some(current) if current.base == mark.base => {}
+            _ => return Ok(None),
+        }
+    }
+    // The source versions not yet read: after the consumed version, except
+    // compacted chunks of versions already read.
+    let mut selection = HashMap::new();
+    for source in downsample.versioned_sources() {
+        let seen = consumed.get(source.id()).map_or(0, |m| m.version);
+        let new: Vec<_> = view
+            .live_versions(source.id())
+            .into_iter()
+            .filter(|v| v.version > seen)
+            .filter(|v| !matches!(v.attrs.compacts, Some([_, last]) if last <= seen))
+            .collect();
+        if !new.is_empty() {
+            selection.insert(source.id().clone(), new);
+        }
+    }
+    let state_only = || ViewOutput {
+        content: None,
+        replace: false,
+        state: new_state.clone(),
+        ingested: Vec::new(),
+    };
+    if selection.is_empty() {
+        return Ok(Some(state_only()));
+    }
+    let touched_plan = downsample.buckets(downsample.source_plan(Some(Arc::new(selection)))?)?;
+    let touched = collect(ctx, touched_plan.clone()).await?;
+
+    if touched.iter().all(|b| b.num_rows() == 0) {
+        return Ok(Some(state_only()));
+    }
+    let keys: Vec<String> = downsample
+        .groups()
+        .iter()
+        .cloned()
+        .chain(std::iter::once(downsample.time_column().to_string()))
+        .collect();
+    let touched_schema = touched[0].schema();
+    let touched_keys = || -> Result<LogicalPlan> {
+        let renamed: Vec<Expr> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| ident(k).alias(format!("__touched_{i}")))
+            .collect();
+        let table = MemTable::try_new(touched_schema.clone(), vec![touched.clone()])?;
+        LogicalPlanBuilder::scan("touched", provider_as_source(Arc::new(table)), None)?
+            .project(renamed)?
+            .build()
+    };
+    let semi = |left: LogicalPlan, join: JoinType| -> Result<LogicalPlan> {
+        let left_keys: Vec<Column> = keys.iter().map(Column::new_unqualified).collect();
+        let right_keys: Vec<Column> = (0..keys.len())
+            .map(|i| Column::new_unqualified(format!("__touched_{i}")))
+            .collect();
+        LogicalPlanBuilder::from(left)
+            .join(touched_keys()?, join, (left_keys, right_keys), None)?
+            .build()
+    };
+    // Recompute the touched buckets from the whole source, reading only
+    // the time ranges they cover.
+    let ranges = time_ranges(&touched, downsample)?;
+    let source = LogicalPlanBuilder::from(downsample.source_plan(None)?)
+        .filter(ranges)?
+        .build()?;
+    let recomputed = semi(downsample.aggregate(source)?, JoinType::LeftSemi)?;
+
+    let current = LogicalPlanBuilder::scan(
+        "current",
+        provider_as_source(Arc::new(PondTable::new(
+            pond.clone(),
+            node.path.clone(),
+            schema.clone(),
+            view.live_versions(node.id()),
+        ))),
+        None,
+    )?
+    .build()?;
+    let overlapping = collect(ctx, semi(current.clone(), JoinType::LeftSemi)?).await?;
+    let (plan, replace) = if overlapping.iter().all(|b| b.num_rows() == 0) {
+        (recomputed, false)
+    } else {
+        let kept = semi(current, JoinType::LeftAnti)?;
+        (
+            LogicalPlanBuilder::from(kept).union(recomputed)?.build()?,
+            true,
+        )
+    };
+    Ok(Some(ViewOutput {
+        content: run_to_content(ctx, pond, schema, plan).await?,
+        replace,
+        state: new_state,
+        ingested: Vec::new(),
+    }))
+}
+
+async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
+    ctx.execute_logical_plan(plan).await?.collect().await
+}
+
+/// A filter on the source's time column covering the touched buckets:
+/// consecutive buckets merge into one range; many scattered ones into one span.
+fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<Expr> {
+    const MAX_RANGES: usize = 64;
+    let time = downsample.time_column();
+    let time_type = downsample.time_type().clone();
+    let unit_nanos = match &time_type {
+        DataType::Timestamp(TimeUnit::Second, _) => 1_000_000_000,
+        DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000_000,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000,
+        _ => 1,
+    };
+    let width = (bucket_nanos(downsample.interval()) / unit_nanos).max(1);
+    let mut starts: Vec<i64> = Vec::new();
+    for batch in touched {
+        let column = batch.column_by_name(time).ok_or_else(|| {
+            DataFusionError::Internal(format!("touched buckets lack column {time}"))
+        })?;
+        let values = cast_array(column, &DataType::Int64)?;
+        let values = values.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        starts.extend(values.iter().flatten());
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    for start in starts {
+        match ranges.last_mut() {
+            Some((_, end)) if start <= *end => *end = (*end).max(start + width),
+            _ => ranges.push((start, start + width)),
+        }
+    }
+    if ranges.len() > MAX_RANGES {
+        ranges = vec![(ranges[0].0, ranges[ranges.len() - 1].1)];
+    }
+    let at = |v: i64| -> Result<Expr> { Ok(lit(ScalarValue::Int64(Some(v)).cast_to(&time_type)?)) };
+    let conditions = ranges
+        .into_iter()
+        .map(|(lo, hi)| Ok(ident(time).gt_eq(at(lo)?).and(ident(time).lt(at(hi)?))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(disjunction(conditions).unwrap_or(lit(false)))
+}
+
+/// Every materialized view, sources before the views that read them.
+pub async fn refresh_order(ctx: &SessionContext, pond: &Arc<SessionPond>) -> Result<Vec<PondPath>> {
+    let view = pond.view();
+    let root = view.require(&PondPath::root()).map_err(external)?;
+    let views: Vec<Resolved> = view
+        .walk(&root)
+        .into_iter()
+        .filter(|n| n.kind() == Kind::MaterializedView)
+        .collect();
+    let ids: HashSet<NodeId> = views.iter().map(|v| v.id().clone()).collect();
+    let mut depends: BTreeMap<PondPath, Vec<NodeId>> = BTreeMap::new();
+    for v in &views {
+        let query = v.latest.attrs.query.clone().unwrap_or_default();
+        // A view whose query no longer plans still gets its turn (and its error).
+        let reads = match ctx.state().create_logical_plan(&query).await {
+            Ok(plan)
+                if v.latest
+                    .attrs
+                    .stored_query
+                    .as_ref()
+                    .is_some_and(|s| s.mode != RefreshMode::Ingest) =>
+            {
+                collect_sources(ctx, &plan)
+                    .await
+                    .map(|s| s.nodes.into_keys().collect())
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        depends.insert(
+            v.path.clone(),
+            reads.into_iter().filter(|id| ids.contains(id)).collect(),
+        );
+    }
+    let path_of: HashMap<NodeId, PondPath> = views
+        .iter()
+        .map(|v| (v.id().clone(), v.path.clone()))
+        .collect();
+    let mut done: HashSet<PondPath> = HashSet::new();
+    let mut order = Vec::new();
+    while order.len() < views.len() {
+        let ready: Vec<PondPath> = depends
+            .iter()
+            .filter(|(p, deps)| {
+                !done.contains(*p) && deps.iter().all(|d| done.contains(&path_of[d]))
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        if ready.is_empty() {
+            let stuck: Vec<String> = depends
+                .keys()
+                .filter(|p| !done.contains(*p))
+                .map(|p| p.to_string())
+                .collect();
+            return Err(DataFusionError::Plan(format!(
+                "REFRESH ALL: materialized views {} read each other in a cycle: replace one with CREATE OR REPLACE MATERIALIZED VIEW",
+                stuck.join(", ")
+            )));
+        }
+        for p in ready {
+            done.insert(p.clone());
+            order.push(p);
+        }
+    }
+    Ok(order)
+}

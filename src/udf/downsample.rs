@@ -1,0 +1,549 @@
+//! `downsample(source, bucket [, time_column])`: per epoch-aligned time
+//! bucket (labelled by its start), `count` rows and, for every numeric
+//! column `c`, `"c.min"`, `"c.avg"`, `"c.max"`, `"c.count"` and `"c.sum"`.
+//! Over a glob the buckets are per capture values too.
+//!
+//! A source that is itself a downsample output (it has `count` and, for
+//! some `c`, `c.min`, `c.max`, `c.count`, `c.sum`) is combined exactly: the
+//! min of the mins, the max of the maxes, sums of sums and counts, and the
+//! average as their quotient. That is how coarser levels are built from
+//! finer ones; the finer output's text columns (its groups) stay groups.
+//! Materialized views over `downsample()` refresh incrementally
+//! (see `sql::refresh`), which is why the plan is built here from parts.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::ScalarValue;
+use datafusion::datasource::provider_as_source;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
+use datafusion::functions::datetime::date_bin;
+use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
+use datafusion::logical_expr::{
+    cast, ident, lit, Expr, LogicalPlan, LogicalPlanBuilder, TableType,
+};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::glob::{GlobTable, VersionSelection, PATH_COLUMN};
+use super::path_argument;
+use crate::catalog::provider_for;
+use crate::catalog::session_pond::{external, SessionPond};
+use crate::catalog::table::PondTable;
+use crate::storage::content::time_column;
+use crate::storage::{GlobMatch, PathGlob, PondPath, Resolved};
+
+/// The column that counts the rows of a bucket.
+pub const COUNT_COLUMN: &str = "count";
+const PARTS: [&str; 4] = ["min", "max", "count", "sum"];
+/// The source's time column while it is being bucketed.
+const SOURCE_TIME: &str = "__downsample_source_time";
+
+#[derive(Debug)]
+pub struct Downsample {
+    pond: Arc<SessionPond>,
+}
+
+impl Downsample {
+    pub fn new(pond: Arc<SessionPond>) -> Self {
+        Downsample { pond }
+    }
+}
+
+impl TableFunctionImpl for Downsample {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let usage = || {
+            DataFusionError::Plan(
+                "usage: downsample('/path/or/glob', INTERVAL '1 hour' [, 'time_column'])".into(),
+            )
+        };
+        let exprs = args.exprs();
+        if !(2..=3).contains(&exprs.len()) {
+            return Err(usage());
+        }
+        let source_text = path_argument(
+            "downsample",
+            &TableFunctionArgs::new(&exprs[..1], args.session()),
+        )?;
+        let interval = bucket_interval(&exprs[1])?;
+        let explicit_time = match exprs.get(2) {
+            None => None,
+            Some(Expr::Literal(ScalarValue::Utf8(Some(name)), _)) => Some(name.clone()),
+            Some(_) => return Err(usage()),
+        };
+        let view = self.pond.view();
+        let source = if source_text.contains(['*', '{']) {
+            let glob = PathGlob::parse(&source_text).map_err(DataFusionError::Plan)?;
+            let matches = glob.matches(&view);
+            DownsampleSource::Glob(glob, matches)
+        } else {
+            let path =
+                PondPath::parse(&source_text).map_err(|e| DataFusionError::Plan(e.to_string()))?;
+            let node = view.require(&path).map_err(external)?;
+            if node.kind() == crate::storage::Kind::Directory {
+                return Err(DataFusionError::Plan(format!(
+                    "downsample('{path}'): {path} is a directory: give a table, or a glob such as '{}/*'",
+                    path.as_str().trim_end_matches('/')
+                )));
+            }
+            DownsampleSource::Node(node)
+        };
+        Ok(Arc::new(DownsampleTable::new(
+            self.pond.clone(),
+            source_text,
+            source,
+            interval,
+            explicit_time,
+        )?))
+    }
+}
+
+/// The bucket argument as a fixed-length interval.
+fn bucket_interval(expr: &Expr) -> Result<ScalarValue> {
+    let bad = |what: String| {
+        DataFusionError::Plan(format!(
+            "downsample(): the bucket {what}: give a fixed length such as INTERVAL '1 hour' or INTERVAL '1 day'"
+        ))
+    };
+    let Expr::Literal(value, _) = expr else {
+        return Err(bad(format!("{expr} is not a constant")));
+    };
+    let interval = value
+        .cast_to(&DataType::Interval(
+            datafusion::arrow::datatypes::IntervalUnit::MonthDayNano,
+        ))
+        .map_err(|_| bad(format!("{value} is not an interval")))?;
+    let ScalarValue::IntervalMonthDayNano(Some(v)) = &interval else {
+        return Err(bad(format!("{value} is not an interval")));
+    };
+    if v.months != 0 {
+        return Err(bad("counts months, whose length varies".into()));
+    }
+    if v.days < 0 || v.nanoseconds < 0 || (v.days == 0 && v.nanoseconds == 0) {
+        return Err(bad("must be positive".into()));
+    }
+    Ok(interval)
+}
+
+/// The nanoseconds of a fixed-length bucket.
+pub fn bucket_nanos(interval: &ScalarValue) -> i64 {
+    match interval {
+        ScalarValue::IntervalMonthDayNano(Some(v)) => {
+            v.days as i64 * 86_400_000_000_000 + v.nanoseconds
+        }
+        _ => 0,
+    }
+}
+
+/// What `downsample()` reads.
+#[derive(Clone, Debug)]
+pub enum DownsampleSource {
+    /// One table, materialized view or view.
+    Node(Resolved),
+    Glob(PathGlob, Vec<GlobMatch>),
+}
+
+/// One aggregated quantity: a raw numeric column, or the parts of a finer
+/// downsample output.
+#[derive(Clone, Debug)]
+enum Measure {
+    Raw { column: String, data_type: DataType },
+    Rollup { base: String, data_type: DataType },
+}
+
+#[derive(Clone, Debug)]
+pub struct DownsampleTable {
+    pond: Arc<SessionPond>,
+    source_text: String,
+    source: DownsampleSource,
+    interval: ScalarValue,
+    time_column: String,
+    time_type: DataType,
+    /// Capture columns of a glob source.
+    groups: Vec<String>,
+    /// The bucket count: `count(*)` of raw rows, or the sum of finer counts.
+    rollup_count: bool,
+    measures: Vec<Measure>,
+    schema: SchemaRef,
+}
+
+impl DownsampleTable {
+    fn new(
+        pond: Arc<SessionPond>,
+        source_text: String,
+        source: DownsampleSource,
+        interval: ScalarValue,
+        explicit_time: Option<String>,
+    ) -> Result<Self> {
+        let (source_schema, stored_time, groups) = match &source {
+            DownsampleSource::Node(node) => (
+                node.latest.schema().cloned().ok_or_else(|| {
+                    DataFusionError::Internal(format!("{} has no stored schema", node.path))
+                })?,
+                node.latest.attrs.time_column.clone(),
+                Vec::new(),
+            ),
+            DownsampleSource::Glob(glob, matches) => {
+                let table = GlobTable::new(pond.clone(), glob.clone(), matches.clone())?;
+                let stored = matches
+                    .iter()
+                    .find_map(|m| m.table.latest.attrs.time_column.clone());
+                (table.schema(), stored, glob.captures().to_vec())
+            }
+        };
+        let time = explicit_time
+            .or(stored_time)
+            .or_else(|| time_column(&source_schema))
+            .ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "downsample('{source_text}'): the source has no timestamp column to bucket by{}",
+                    if matches!(&source, DownsampleSource::Glob(_, m) if m.is_empty()) {
+                        " (no table matches yet)"
+                    } else {
+                        ": name one as the third argument"
+                    }
+                ))
+            })?;
+        let time_type = match source_schema.field_with_name(&time) {
+            Ok(f) if matches!(f.data_type(), DataType::Timestamp(..)) => f.data_type().clone(),
+            Ok(f) => {
+                return Err(DataFusionError::Plan(format!(
+                    "downsample('{source_text}'): column '{time}' is {}, not a timestamp: name a TIMESTAMP column as the third argument",
+                    f.data_type()
+                )))
+            }
+            Err(_) => {
+                return Err(DataFusionError::Plan(format!(
+                    "downsample('{source_text}'): the source has no column '{time}'"
+                )))
+            }
+        };
+        let has = |name: &str| source_schema.field_with_name(name).ok();
+        let rollup_count = has(COUNT_COLUMN).is_some_and(|f| f.data_type().is_integer());
+        let mut groups = groups;
+        if rollup_count {
+            // A finer downsample's text columns are its groups (glob captures): keep them.
+            for field in source_schema.fields() {
+                if matches!(
+                    field.data_type(),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                ) && !groups.contains(field.name())
+                    && field.name() != PATH_COLUMN
+                {
+                    groups.push(field.name().clone());
+                }
+            }
+        }
+        let is_rollup = |base: &str| {
+            rollup_count
+                && PARTS.iter().all(|p| {
+                    has(&format!("{base}.{p}")).is_some_and(|f| f.data_type().is_numeric())
+                })
+        };
+        let mut measures = Vec::new();
+        let mut parts_of_rollups: Vec<String> = Vec::new();
+        for field in source_schema.fields() {
+            if let Some((base, "min")) = field.name().rsplit_once('.') {
+                if is_rollup(base) {
+                    measures.push(Measure::Rollup {
+                        base: base.to_string(),
+                        data_type: field.data_type().clone(),
+                    });
+                    parts_of_rollups
+                        .extend(PARTS.iter().chain(&["avg"]).map(|p| format!("{base}.{p}")));
+                }
+            }
+        }
+        for field in source_schema.fields() {
+            let name = field.name();
+            let skip = *name == time
+                || (rollup_count && name == COUNT_COLUMN)
+                || parts_of_rollups.contains(name)
+                || groups.contains(name)
+                || !field.data_type().is_numeric();
+            if !skip {
+                measures.push(Measure::Raw {
+                    column: name.clone(),
+                    data_type: field.data_type().clone(),
+                });
+            }
+        }
+        // Keep the source's column order.
+        let position = |m: &Measure| {
+            let name = match m {
+                Measure::Raw { column, .. } => column.clone(),
+                Measure::Rollup { base, .. } => format!("{base}.min"),
+            };
+            source_schema.index_of(&name).unwrap_or(usize::MAX)
+        };
+        measures.sort_by_key(position);
+        let mut fields: Vec<Field> = groups
+            .iter()
+            .map(|g| Field::new(g, DataType::Utf8, true))
+            .collect();
+        fields.push(Field::new(&time, time_type.clone(), true));
+        fields.push(Field::new(COUNT_COLUMN, DataType::Int64, true));
+        for measure in &measures {
+            for (name, _, data_type) in output_parts(measure) {
+                fields.push(Field::new(name, data_type, true));
+            }
+        }
+        Ok(DownsampleTable {
+            pond,
+            source_text,
+            source,
+            interval,
+            time_column: time,
+            time_type,
+            groups,
+            rollup_count,
+            measures,
+            schema: Arc::new(Schema::new(fields)),
+        })
+    }
+
+    pub fn source(&self) -> &DownsampleSource {
+        &self.source
+    }
+
+    pub fn source_text(&self) -> &str {
+        &self.source_text
+    }
+
+    pub fn interval(&self) -> &ScalarValue {
+        &self.interval
+    }
+
+    pub fn time_column(&self) -> &str {
+        &self.time_column
+    }
+
+    pub fn time_type(&self) -> &DataType {
+        &self.time_type
+    }
+
+    /// The columns that, with the time column, identify a bucket.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// The pond nodes read, when they keep versions (tables, materialized views).
+    pub fn versioned_sources(&self) -> Vec<&Resolved> {
+        match &self.source {
+            DownsampleSource::Node(node) if node.kind().holds_rows() => vec![node],
+            DownsampleSource::Node(_) => Vec::new(),
+            DownsampleSource::Glob(_, matches) => matches.iter().map(|m| &m.table).collect(),
+        }
+    }
+
+    /// A scan of the source: its live versions, or only the selected ones.
+    pub fn source_plan(&self, selection: Option<VersionSelection>) -> Result<LogicalPlan> {
+        let provider: Arc<dyn TableProvider> = match (&self.source, selection) {
+            (DownsampleSource::Node(node), Some(selection)) if node.kind().holds_rows() => {
+                let schema = node
+                    .latest
+                    .schema()
+                    .cloned()
+                    .unwrap_or_else(|| self.schema.clone());
+                let versions = selection.get(node.id()).cloned().unwrap_or_default();
+                Arc::new(
+                    PondTable::new(self.pond.clone(), node.path.clone(), schema, versions)
+                        .of_node(node.id().clone()),
+                )
+            }
+            (DownsampleSource::Node(node), _) => provider_for(&self.pond, node)?,
+            (DownsampleSource::Glob(glob, matches), selection) => {
+                let table = GlobTable::new(self.pond.clone(), glob.clone(), matches.clone())?;
+                Arc::new(match selection {
+                    Some(s) => table.with_selection(s),
+                    None => table,
+                })
+            }
+        };
+        LogicalPlanBuilder::scan("source", provider_as_source(provider), None)?.build()
+    }
+
+    /// The bucket of a source row.
+    fn bucket_expr(&self) -> Expr {
+        date_bin()
+            .call(vec![lit(self.interval.clone()), ident(SOURCE_TIME)])
+            .alias(&self.time_column)
+    }
+
+    /// The source rows with a time, their time column renamed to
+    /// [`SOURCE_TIME`] so that no source column shares the bucket's name.
+    /// (DataFusion 55's join dynamic filters map columns through an
+    /// aggregate by name and would bound the raw times by bucket starts,
+    /// apache/datafusion#25244.)
+    fn timed(&self, input: LogicalPlan) -> Result<LogicalPlanBuilder> {
+        let mut columns: Vec<Expr> = self.groups.iter().map(ident).collect();
+        if self.rollup_count {
+            columns.push(ident(COUNT_COLUMN));
+        }
+        for measure in &self.measures {
+            match measure {
+                Measure::Raw { column, .. } => columns.push(ident(column)),
+                Measure::Rollup { base, .. } => {
+                    columns.extend(PARTS.iter().map(|p| ident(format!("{base}.{p}"))))
+                }
+            }
+        }
+        columns.push(ident(&self.time_column).alias(SOURCE_TIME));
+        LogicalPlanBuilder::from(input)
+            .filter(ident(&self.time_column).is_not_null())?
+            .project(columns)
+    }
+
+    /// The distinct (groups, bucket) of the source rows in `input`.
+    pub fn buckets(&self, input: LogicalPlan) -> Result<LogicalPlan> {
+        let mut keys: Vec<Expr> = self.groups.iter().map(ident).collect();
+        keys.push(self.bucket_expr());
+        let mut columns = self.group_columns();
+        columns.push(ident(&self.time_column));
+        self.timed(input)?
+            .aggregate(keys, Vec::<Expr>::new())?
+            .project(columns)?
+            .build()
+    }
+
+    /// The group columns as output: text.
+    fn group_columns(&self) -> Vec<Expr> {
+        self.groups
+            .iter()
+            .map(|g| cast(ident(g), DataType::Utf8).alias(g))
+            .collect()
+    }
+
+    /// The downsample of the source rows in `input` (which has the source's columns).
+    pub fn aggregate(&self, input: LogicalPlan) -> Result<LogicalPlan> {
+        let mut keys: Vec<Expr> = self.groups.iter().map(ident).collect();
+        keys.push(self.bucket_expr());
+        let mut aggregates = vec![if self.rollup_count {
+            sum(ident(COUNT_COLUMN)).alias(COUNT_COLUMN)
+        } else {
+            count(lit(1i64)).alias(COUNT_COLUMN)
+        }];
+        for measure in &self.measures {
+            aggregates.extend(measure_aggregates(measure));
+        }
+        let mut columns: Vec<Expr> = self.group_columns();
+        columns.push(ident(&self.time_column));
+        columns.push(cast(ident(COUNT_COLUMN), DataType::Int64).alias(COUNT_COLUMN));
+        for measure in &self.measures {
+            for (name, expr, data_type) in output_parts(measure) {
+                columns.push(cast(expr, data_type).alias(name));
+            }
+        }
+        self.timed(input)?
+            .aggregate(keys, aggregates)?
+            .project(columns)?
+            .build()
+    }
+}
+
+/// The aggregates a measure needs, named `<name>.<part>` (and `.avg` for raw columns).
+fn measure_aggregates(measure: &Measure) -> Vec<Expr> {
+    match measure {
+        Measure::Raw { column, data_type } => {
+            let c = || ident(column);
+            vec![
+                min(c()).alias(format!("{column}.min")),
+                avg(cast(c(), DataType::Float64)).alias(format!("{column}.avg")),
+                max(c()).alias(format!("{column}.max")),
+                count(c()).alias(format!("{column}.count")),
+                sum(cast(c(), sum_type(data_type))).alias(format!("{column}.sum")),
+            ]
+        }
+        Measure::Rollup { base, .. } => {
+            let part = |p: &str| ident(format!("{base}.{p}"));
+            vec![
+                min(part("min")).alias(format!("{base}.min")),
+                max(part("max")).alias(format!("{base}.max")),
+                sum(part("count")).alias(format!("{base}.count")),
+                sum(part("sum")).alias(format!("{base}.sum")),
+            ]
+        }
+    }
+}
+
+/// The output columns of a measure: name, expression over the aggregates, type.
+fn output_parts(measure: &Measure) -> Vec<(String, Expr, DataType)> {
+    let (base, data_type, avg) = match measure {
+        Measure::Raw { column, data_type } => (column, data_type, ident(format!("{column}.avg"))),
+        Measure::Rollup { base, data_type } => (
+            base,
+            data_type,
+            cast(ident(format!("{base}.sum")), DataType::Float64)
+                / cast(ident(format!("{base}.count")), DataType::Float64),
+        ),
+    };
+    let name = |p: &str| format!("{base}.{p}");
+    vec![
+        (name("min"), ident(name("min")), data_type.clone()),
+        (name("avg"), avg, DataType::Float64),
+        (name("max"), ident(name("max")), data_type.clone()),
+        (name("count"), ident(name("count")), DataType::Int64),
+        (name("sum"), ident(name("sum")), sum_type(data_type)),
+    ]
+}
+
+/// Sums of integers stay exact integers; anything else sums as a double.
+fn sum_type(data_type: &DataType) -> DataType {
+    if data_type.is_integer() {
+        DataType::Int64
+    } else {
+        DataType::Float64
+    }
+}
+
+/// Does a planned schema give the same columns (names and types) as `expected`?
+pub fn same_columns(planned: &Schema, expected: &Schema) -> bool {
+    let columns = |s: &Schema| -> Vec<(String, DataType)> {
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect()
+    };
+    columns(planned) == columns(expected)
+}
+
+#[async_trait]
+impl TableProvider for DownsampleTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let state = state
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .ok_or_else(|| {
+                DataFusionError::Internal("downsample() needs a DataFusion SessionState".into())
+            })?;
+        let plan = self.aggregate(self.source_plan(None)?)?;
+        let mut builder = LogicalPlanBuilder::from(plan);
+        if let Some(indices) = projection {
+            let columns: Vec<Expr> = indices
+                .iter()
+                .map(|&i| ident(self.schema.field(i).name()))
+                .collect();
+            builder = builder.project(columns)?;
+        }
+        if let Some(n) = limit {
+            builder = builder.limit(0, Some(n))?;
+        }
+        state.create_physical_plan(&builder.build()?).await
+    }
+}

@@ -1,0 +1,481 @@
+//! Materialized views: incremental refresh equals a full recompute under
+//! random appends; REFRESH is idempotent; REFRESH ALL follows dependencies
+//! and a failure keeps what was committed before it; ingestion of host
+//! files; the cron pipeline in sql/cron/hourly.sql.
+
+use std::path::Path;
+
+use crate::common::{pondsql, seed_from_env, stderr, stdout, Lcg, TestPond};
+
+const MINUTE: i64 = 60;
+
+fn timestamp(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap()
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+async fn last_txn(p: &TestPond) -> String {
+    p.value("SELECT max(txn) FROM pond.system.transactions")
+        .await
+}
+
+/// Appends random batches (on time, hours late, weeks late, empty; with
+/// OPTIMIZE now and then), refreshing after each; every view must equal a
+/// full recompute of its query, row for row, after every step.
+#[tokio::test]
+async fn incremental_refresh_equals_full_recompute_under_random_appends() {
+    let seed = seed_from_env("PONDSQL_REFRESH_SEED");
+    println!("seed {seed} (replay with PONDSQL_REFRESH_SEED={seed})");
+    let mut rng = Lcg(seed);
+    let p = TestPond::new().await;
+    p.ok("CREATE DIRECTORY '/s/a'; CREATE DIRECTORY '/s/b'; CREATE DIRECTORY '/r'")
+        .await;
+    for station in ["a", "b"] {
+        p.ok(&format!(
+            "CREATE TABLE \"/s/{station}/temp\" (ts TIMESTAMP, value DOUBLE, n BIGINT, quality VARCHAR)"
+        ))
+        .await;
+    }
+    // The same query as a view and, for comparison, run in full each time.
+    let views = [
+        (
+            "/r/1h",
+            "downsample('/s/{station}/temp', INTERVAL '1 hour')",
+            "station, ts",
+        ),
+        (
+            "/r/6h",
+            "downsample('/r/1h', INTERVAL '6 hours')",
+            "station, ts",
+        ),
+        ("/r/a_1d", "downsample('/s/a/temp', INTERVAL '1 day')", "ts"),
+    ];
+    for (path, query, _) in &views {
+        p.ok(&format!(
+            "CREATE MATERIALIZED VIEW \"{path}\" AS SELECT * FROM {query}"
+        ))
+        .await;
+    }
+    let modes = p
+        .ok("SELECT path, mode FROM pond.system.stored_queries ORDER BY path")
+        .await;
+    assert_eq!(modes.matches("incremental").count(), 3, "{modes}");
+
+    let mut now = 1_709_251_200; // 2024-03-01
+    let (mut late_hours, mut late_weeks, mut empty) = (0, 0, 0);
+    for step in 0..24 {
+        let action = rng.next(10);
+        if action == 0 {
+            p.ok("OPTIMIZE").await;
+            let before = last_txn(&p).await;
+            p.ok("REFRESH ALL").await;
+            assert_eq!(
+                before,
+                last_txn(&p).await,
+                "compaction made a view stale (seed {seed})"
+            );
+            continue;
+        }
+        let station = ["a", "b"][rng.next(2) as usize];
+        let rows = if action == 1 { 0 } else { 1 + rng.next(40) };
+        let mut values = Vec::new();
+        for _ in 0..rows {
+            let mut t = now + rng.next(180) as i64 * MINUTE;
+            match rng.next(10) {
+                0 => {
+                    t -= (1 + rng.next(48) as i64) * 3600;
+                    late_hours += 1;
+                }
+                1 => {
+                    t -= (1 + rng.next(3) as i64) * 7 * 86_400;
+                    late_weeks += 1;
+                }
+                _ => {}
+            }
+            // Quarters add up exactly, so sums do not depend on order.
+            let value = match rng.next(20) {
+                0 => "NULL".to_string(),
+                _ => format!("{}", rng.next(400) as f64 / 4.0 - 50.0),
+            };
+            values.push(format!(
+                "(TIMESTAMP '{}', {value}, {}, 'q{}')",
+                timestamp(t),
+                rng.next(100),
+                rng.next(3)
+            ));
+        }
+        if values.is_empty() {
+            empty += 1;
+            p.ok(&format!(
+                "INSERT INTO \"/s/{station}/temp\" SELECT * FROM \"/s/{station}/temp\" WHERE false"
+            ))
+            .await;
+        } else {
+            p.ok(&format!(
+                "INSERT INTO \"/s/{station}/temp\" VALUES {}",
+                values.join(", ")
+            ))
+            .await;
+        }
+        now += rng.next(240) as i64 * MINUTE;
+        p.ok("REFRESH ALL").await;
+        for (path, query, order) in &views {
+            let stored = p
+                .ok(&format!("SELECT * FROM \"{path}\" ORDER BY {order}"))
+                .await;
+            let full = p
+                .ok(&format!("SELECT * FROM {query} ORDER BY {order}"))
+                .await;
+            assert_eq!(stored, full, "{path} after step {step} (seed {seed})");
+        }
+        if step % 4 == 0 {
+            let before = last_txn(&p).await;
+            let again = p.ok("REFRESH ALL").await;
+            assert_eq!(again.matches("unchanged").count(), 3, "{again}");
+            assert_eq!(before, last_txn(&p).await, "an idle REFRESH committed");
+        }
+    }
+    // Built from the 1-hour level, the 6-hour level equals 6-hour buckets of the raw rows.
+    let columns = "station, ts, count, \"value.min\", \"value.avg\", \"value.max\", \"value.count\", \"value.sum\", \"n.sum\"";
+    assert_eq!(
+        p.ok(&format!("SELECT {columns} FROM \"/r/6h\" ORDER BY station, ts")).await,
+        p.ok(&format!(
+            "SELECT {columns} FROM downsample('/s/{{station}}/temp', INTERVAL '6 hours') ORDER BY station, ts"
+        ))
+        .await
+    );
+    println!("late by hours {late_hours}, by weeks {late_weeks}, empty batches {empty}");
+}
+
+/// The line of a rendered table that names `path`.
+fn line_of<'a>(table: &'a str, path: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.starts_with(&format!("| {path} ")))
+        .unwrap_or_else(|| panic!("no row for {path} in\n{table}"))
+}
+
+#[tokio::test]
+async fn downsample_buckets_and_columns() {
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE \"/t\" (ts TIMESTAMP, value DOUBLE, n INT, note VARCHAR)")
+        .await;
+    p.ok("INSERT INTO \"/t\" VALUES ('2024-01-01 00:10:00', 1.0, 1, 'x'), ('2024-01-01 00:50:00', 3.0, NULL, 'y'), ('2024-01-01 03:00:00', NULL, 5, 'z'), (NULL, 9.0, 9, 'no time')")
+        .await;
+    assert_eq!(
+        p.ok("SELECT * FROM downsample('/t', INTERVAL '1 hour') ORDER BY ts").await,
+        "\
++---------------------+-------+-----------+-----------+-----------+-------------+-----------+-------+-------+-------+---------+-------+
+| ts                  | count | value.min | value.avg | value.max | value.count | value.sum | n.min | n.avg | n.max | n.count | n.sum |
++---------------------+-------+-----------+-----------+-----------+-------------+-----------+-------+-------+-------+---------+-------+
+| 2024-01-01T00:00:00 | 2     | 1.0       | 2.0       | 3.0       | 2           | 4.0       | 1     | 1.0   | 1     | 1       | 1     |
+| 2024-01-01T03:00:00 | 1     |           |           |           | 0           |           | 5     | 5.0   | 5     | 1       | 5     |
++---------------------+-------+-----------+-----------+-----------+-------------+-----------+-------+-------+-------+---------+-------+"
+    );
+    let err = p
+        .err("SELECT * FROM downsample('/t', INTERVAL '1 month')")
+        .await;
+    assert!(err.contains("months"), "{err}");
+    let err = p
+        .err("SELECT * FROM downsample('/t', INTERVAL '1 hour', 'note')")
+        .await;
+    assert!(
+        err.contains("column 'note' is Utf8View, not a timestamp"),
+        "{err}"
+    );
+    let err = p
+        .err("SELECT * FROM downsample('/nope', INTERVAL '1 hour')")
+        .await;
+    assert!(err.contains("/nope does not exist"), "{err}");
+}
+
+#[tokio::test]
+async fn refresh_all_goes_in_dependency_order_and_stops_at_a_failure() {
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE \"/s1\" (ts TIMESTAMP, value DOUBLE)")
+        .await;
+    p.ok("CREATE TABLE \"/s2\" (ts TIMESTAMP, value DOUBLE)")
+        .await;
+    p.ok("INSERT INTO \"/s1\" VALUES ('2024-01-01 00:00:00', 1.0)")
+        .await;
+    p.ok("INSERT INTO \"/s2\" VALUES ('2024-01-01 00:00:00', 2.0)")
+        .await;
+    // Path order is the reverse of dependency order: /a_day reads /z_hour.
+    p.ok("CREATE MATERIALIZED VIEW \"/z_hour\" AS SELECT * FROM downsample('/s1', INTERVAL '1 hour')").await;
+    p.ok("CREATE MATERIALIZED VIEW \"/a_day\" AS SELECT * FROM downsample('/z_hour', INTERVAL '1 day')").await;
+    // A full-recompute view (a join) reading both sources.
+    p.ok("CREATE MATERIALIZED VIEW \"/zz_both\" AS SELECT a.ts, a.value + b.value AS total FROM \"/s1\" a JOIN \"/s2\" b ON a.ts = b.ts").await;
+    assert_eq!(
+        p.value("SELECT mode FROM pond.system.stored_queries WHERE path = '/zz_both'")
+            .await,
+        "full"
+    );
+    p.ok("INSERT INTO \"/s1\" VALUES ('2024-01-01 05:00:00', 4.0)")
+        .await;
+    let out = p.ok("REFRESH ALL").await;
+    assert!(
+        out.find("/z_hour").unwrap() < out.find("/a_day").unwrap(),
+        "{out}"
+    );
+    assert_eq!(p.value("SELECT \"value.sum\" FROM \"/a_day\"").await, "5.0");
+    assert!(line_of(&out, "/zz_both").contains("| full "), "{out}");
+    assert!(line_of(&out, "/zz_both").contains("| refreshed "), "{out}");
+
+    // Drop /s2: /zz_both fails; the views before it keep their commits.
+    p.ok("INSERT INTO \"/s1\" VALUES ('2024-01-01 06:00:00', 8.0)")
+        .await;
+    p.ok("DROP TABLE \"/s2\"").await;
+    let before_both = p.ok("SELECT * FROM \"/zz_both\"").await;
+    let err = p.err("REFRESH ALL").await;
+    assert!(
+        err.contains("REFRESH ALL stopped at /zz_both (1 view(s) before it committed"),
+        "{err}"
+    );
+    assert!(err.contains("/s2 does not exist"), "{err}");
+    assert!(err.contains("DROP MATERIALIZED VIEW"), "{err}");
+    // /z_hour went first and kept its commit; /a_day comes after /zz_both's level.
+    assert_eq!(p.value("SELECT sum(count) FROM \"/z_hour\"").await, "3");
+    assert_eq!(p.value("SELECT \"value.sum\" FROM \"/a_day\"").await, "5.0");
+    assert_eq!(p.ok("SELECT * FROM \"/zz_both\"").await, before_both);
+
+    // A failure inside one REFRESH changes nothing.
+    let txn = last_txn(&p).await;
+    let err = p.err("REFRESH MATERIALIZED VIEW \"/zz_both\"").await;
+    assert!(
+        err.starts_with("REFRESH MATERIALIZED VIEW /zz_both"),
+        "{err}"
+    );
+    assert_eq!(txn, last_txn(&p).await);
+    p.ok("DROP MATERIALIZED VIEW \"/zz_both\"").await;
+    let out = p.ok("REFRESH ALL").await;
+    assert!(line_of(&out, "/z_hour").contains("| unchanged "), "{out}");
+    assert!(line_of(&out, "/a_day").contains("| refreshed "), "{out}");
+    assert_eq!(
+        p.value("SELECT \"value.sum\" FROM \"/a_day\"").await,
+        "13.0"
+    );
+}
+
+#[tokio::test]
+async fn materialized_views_refuse_what_would_break_them() {
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE \"/s\" (ts TIMESTAMP, value DOUBLE)")
+        .await;
+    p.ok("CREATE MATERIALIZED VIEW \"/v\" AS SELECT * FROM downsample('/s', INTERVAL '1 hour')")
+        .await;
+    let err = p.err("INSERT INTO \"/v\" SELECT * FROM \"/v\"").await;
+    assert!(
+        err.contains("/v is a materialized view: its rows come from REFRESH"),
+        "{err}"
+    );
+    let err = p.err("DROP TABLE \"/v\"").await;
+    assert!(
+        err.contains("/v is a materialized_view, not a table"),
+        "{err}"
+    );
+    let err = p.err("REFRESH MATERIALIZED VIEW \"/s\"").await;
+    assert!(
+        err.contains("/s is a table: REFRESH MATERIALIZED VIEW works on materialized views"),
+        "{err}"
+    );
+    let err = p
+        .err("CREATE MATERIALIZED VIEW \"/v\" AS SELECT 1 AS x")
+        .await;
+    assert!(
+        err.contains("use CREATE OR REPLACE MATERIALIZED VIEW"),
+        "{err}"
+    );
+    p.ok("CREATE MATERIALIZED VIEW IF NOT EXISTS \"/v\" AS SELECT 1 AS x")
+        .await;
+    let csv = p.dir.path().join("x.csv");
+    std::fs::write(&csv, "ts,value\n2024-01-01T00:00:00,1\n").unwrap();
+    let err = p
+        .err(&format!(
+            "CREATE MATERIALIZED VIEW \"/w\" AS SELECT value FROM '{}'",
+            csv.display()
+        ))
+        .await;
+    assert!(
+        err.contains("only SELECT * FROM 'files' ingests host files"),
+        "{err}"
+    );
+    let err = p
+        .err(&format!(
+            "CREATE MATERIALIZED VIEW \"/w\" AS SELECT * FROM '{}/none-*.csv'",
+            p.dir.path().display()
+        ))
+        .await;
+    assert!(err.contains("no host file matches"), "{err}");
+    let err = p.err("REFRESH ALL FULL NOW").await;
+    assert!(err.starts_with("usage: REFRESH"), "{err}");
+    p.ok("SET pond.as_of = 1").await;
+    let err = p.err("REFRESH ALL").await;
+    assert!(err.contains("RESET pond.as_of"), "{err}");
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test]
+async fn ingestion_takes_each_new_file_once_and_refuses_changed_ones() {
+    let p = TestPond::new().await;
+    let drop = p.dir.path().join("incoming");
+    std::fs::create_dir(&drop).unwrap();
+    write(
+        &drop.join("s1-001.csv"),
+        "ts,value\n2024-01-01T00:00:00,1.5\n2024-01-01T00:01:00,2.5\n",
+    );
+    p.ok(&format!(
+        "CREATE MATERIALIZED VIEW \"/raw\" AS SELECT * FROM '{}/s1-*.csv'",
+        drop.display()
+    ))
+    .await;
+    assert_eq!(p.value("SELECT count(*) FROM \"/raw\"").await, "2");
+    let txn = last_txn(&p).await;
+    assert!(p
+        .ok("REFRESH MATERIALIZED VIEW \"/raw\"")
+        .await
+        .contains("| unchanged |"));
+    assert_eq!(txn, last_txn(&p).await, "nothing new must commit nothing");
+
+    // A new file (and one that does not match the pattern).
+    write(
+        &drop.join("s1-002.csv"),
+        "ts,value\n2024-01-01T00:02:00,3\n",
+    );
+    write(
+        &drop.join("s2-001.csv"),
+        "ts,value\n2024-01-01T00:02:00,99\n",
+    );
+    let out = p.ok("REFRESH MATERIALIZED VIEW \"/raw\"").await;
+    assert!(
+        line_of(&out, "/raw").ends_with("| refreshed | 1    |"),
+        "{out}"
+    );
+    assert_eq!(p.value("SELECT sum(value) FROM \"/raw\"").await, "7.0");
+    assert_eq!(
+        p.value("SELECT consumed FROM pond.system.stored_queries")
+            .await,
+        "2 file(s)"
+    );
+    // Same bytes, new modification time: unchanged.
+    let again = std::fs::read(drop.join("s1-002.csv")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(drop.join("s1-002.csv"), &again).unwrap();
+    assert!(p
+        .ok("REFRESH MATERIALIZED VIEW \"/raw\"")
+        .await
+        .contains("| unchanged |"));
+
+    // Changed bytes: an error that names the file and the way out.
+    write(
+        &drop.join("s1-001.csv"),
+        "ts,value\n2024-01-01T00:00:00,100\n",
+    );
+    let txn = last_txn(&p).await;
+    let err = p.err("REFRESH MATERIALIZED VIEW \"/raw\"").await;
+    assert!(
+        err.contains("s1-001.csv changed since it was ingested"),
+        "{err}"
+    );
+    assert!(
+        err.contains("REFRESH MATERIALIZED VIEW \"/raw\" FULL"),
+        "{err}"
+    );
+    assert_eq!(txn, last_txn(&p).await);
+    assert_eq!(p.value("SELECT sum(value) FROM \"/raw\"").await, "7.0");
+    p.ok("REFRESH MATERIALIZED VIEW \"/raw\" FULL").await;
+    assert_eq!(p.value("SELECT sum(value) FROM \"/raw\"").await, "103.0");
+    assert!(p
+        .ok("REFRESH MATERIALIZED VIEW \"/raw\"")
+        .await
+        .contains("| unchanged |"));
+
+    // A file whose columns do not fit names itself.
+    write(
+        &drop.join("s1-003.csv"),
+        "ts,value\n2024-01-01T00:03:00,not a number\n",
+    );
+    let err = p.err("REFRESH MATERIALIZED VIEW \"/raw\"").await;
+    assert!(err.contains("s1-003.csv"), "{err}");
+    assert_eq!(p.value("SELECT count(*) FROM \"/raw\"").await, "2");
+}
+
+/// sql/cron/hourly.sql, run twice by the real binary as cron would, with a
+/// new CSV drop (including a late reading) in between.
+#[test]
+fn cron_pipeline_runs_incrementally_and_repeats_safely() {
+    let dir = tempfile::tempdir().unwrap();
+    let incoming = dir.path().join("incoming");
+    std::fs::create_dir(&incoming).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/cron/hourly.sql");
+    let day = |station: &str, day: u32, late: bool| {
+        let mut csv = String::from("ts,temp,conductivity\n");
+        for minute in (0..1440).step_by(10) {
+            let t = format!("2024-05-{day:02}T{:02}:{:02}:00", minute / 60, minute % 60);
+            let temp =
+                10.0 + (minute % 120) as f64 / 8.0 + if station == "station2" { 1.0 } else { 0.0 };
+            csv.push_str(&format!("{t},{temp},{}\n", 400 + minute % 7));
+        }
+        if late {
+            csv.push_str("2024-05-01T00:05:00,99.0,401\n");
+        }
+        std::fs::write(
+            incoming.join(format!("{station}-2024-05-{day:02}.csv")),
+            csv,
+        )
+        .unwrap();
+    };
+    let run = || {
+        let out = pondsql()
+            .current_dir(dir.path())
+            .args(["--pond", "pond", "-f"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "hourly.sql failed:\n{}", stderr(&out));
+        stdout(&out)
+    };
+    let init = pondsql()
+        .current_dir(dir.path())
+        .args(["init", "pond"])
+        .output()
+        .unwrap();
+    assert!(init.status.success());
+    day("station1", 1, false);
+    day("station2", 1, false);
+    // CREATE fills each view; the REFRESH ALL after it finds nothing new.
+    let first = run();
+    assert_eq!(first.matches("unchanged").count(), 5, "{first}");
+    assert!(
+        first.contains("| station2 | 2024-05-01T18:00:00 | 11.0     | 17.875   | 24.75    |"),
+        "{first}"
+    );
+    let again = run();
+    assert_eq!(again, first);
+    day("station1", 2, true);
+    let second = run();
+    assert!(
+        line_of(&second, "/raw/station1").ends_with("| refreshed | 145  |"),
+        "{second}"
+    );
+    assert!(
+        line_of(&second, "/raw/station2").contains("| unchanged "),
+        "{second}"
+    );
+    // The late reading moved station1's first hour, and the levels agree.
+    let check = pondsql()
+        .current_dir(dir.path())
+        .args(["--pond", "pond", "--format", "csv", "-c"])
+        .arg("SELECT d.station, d.\"temp.max\", d.count, (SELECT sum(count) FROM \"/rollups/1h\" h WHERE h.station = d.station AND h.ts < TIMESTAMP '2024-05-02') AS hourly FROM \"/rollups/1d\" d WHERE d.ts = TIMESTAMP '2024-05-01' ORDER BY 1")
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert_eq!(
+        stdout(&check),
+        "station,temp.max,count,hourly\nstation1,99.0,145,145\nstation2,24.75,144,144\n"
+    );
+}
