@@ -27,7 +27,7 @@ from datetime import date
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PEERS = os.path.join(HERE, "peers.py")
-CASES = ["import", "scan_agg", "range", "glob", "commit", "open"]
+CASES = ["import", "scan_agg", "range", "glob", "refresh", "commit", "open"]
 TXN_LEVELS = [10, 1000, 10000]
 
 # One aggregate, every system: per station, parameter and day, min/avg/max
@@ -321,6 +321,76 @@ class Bench:
                     "deltalake": lambda: self.peer("deltalake-open", delta),
                     "deltalake (pond oplog)": lambda: self.peer("deltalake-open", os.path.join(pond, "oplog")),
                 }, check=False)
+
+    # -- refresh: one new day on a year of minute readings ------------------
+
+    REFRESH_STATIONS = 4
+
+    def refresh_days(self):
+        # A debug build (the CI smoke run) gets a month: it checks the harness only.
+        return 365 if self.args.profile == "release" else 30
+
+    def refresh_rows_sql(self, station, first_minute, minutes):
+        """Minute readings of one station, generated in SQL (same values for every system)."""
+        return (f"SELECT CAST(to_timestamp_seconds(1704067200 + value * 60) AS TIMESTAMP) AS ts, "
+                f"round(10 + 5 * sin(value / 229.0 + {station}), 2) AS temp "
+                f"FROM range({first_minute}, {first_minute + minutes})")
+
+    def refresh_setup(self):
+        """A pond with a year of readings per station and a 1-hour downsample
+        view over them; a script that appends the next day; and the same
+        year plus day as one Parquet file for DuckDB."""
+        base = os.path.join(self.work, "refresh-pond")
+        new_day = os.path.join(self.work, "refresh-new-day.sql")
+        parquet = os.path.join(self.work, "refresh-year.parquet")
+        if os.path.exists(base):
+            return base, new_day, parquet
+        minutes = self.refresh_days() * 1440
+        stations = range(1, self.REFRESH_STATIONS + 1)
+        setup = os.path.join(self.work, "refresh-setup.sql")
+        with open(setup, "w") as f:
+            for n in stations:
+                f.write(f"CREATE DIRECTORY '/year/s{n}';\n")
+                f.write(f"CREATE TABLE \"/year/s{n}/temp\" AS {self.refresh_rows_sql(n, 0, minutes)};\n")
+            f.write("CREATE MATERIALIZED VIEW \"/year_1h\" AS "
+                    "SELECT * FROM downsample('/year/{station}/temp', INTERVAL '1 hour');\n")
+        with open(new_day, "w") as f:
+            for n in stations:
+                f.write(f"INSERT INTO \"/year/s{n}/temp\" {self.refresh_rows_sql(n, minutes, 1440)};\n")
+        self.pondsql_init(base)
+        self.pondsql_script(base, setup)
+        with_day = os.path.join(self.work, "refresh-with-day")
+        shutil.copytree(base, with_day)
+        self.pondsql_script(with_day, new_day)
+        self.pondsql(with_day, f"COPY (SELECT station, ts, temp FROM glob('/year/{{station}}/temp')) TO '{parquet}'",
+                     timed=False)
+        shutil.rmtree(with_day)
+        return base, new_day, parquet
+
+    def case_refresh(self):
+        base, new_day, parquet = self.refresh_setup()
+        scratch = os.path.join(self.work, "refresh-run")
+
+        def appended():
+            """A fresh copy of the pond with the new day appended, not yet refreshed."""
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.copytree(base, scratch)
+            self.pondsql_script(scratch, new_day)
+            return scratch
+
+        out = os.path.join(self.work, "refresh-duckdb.parquet")
+        duckdb_sql = (f"COPY (SELECT station, time_bucket(INTERVAL '1 hour', ts) AS ts, count(*), "
+                      f"min(temp), avg(temp), max(temp), count(temp), sum(temp) "
+                      f"FROM read_parquet('{parquet}') GROUP BY ALL) TO '{out}' (FORMAT parquet)")
+        results = self.measure("refresh", {
+            "pondsql": lambda: self.pondsql(appended(), 'REFRESH MATERIALIZED VIEW "/year_1h"'),
+            "pondsql FULL": lambda: self.pondsql(appended(), 'REFRESH MATERIALIZED VIEW "/year_1h" FULL'),
+            "duckdb (full)": lambda: self.peer("duckdb-query", duckdb_sql),
+        }, check=False, extra=lambda rs: f"{self.refresh_days()} days × {self.REFRESH_STATIONS} stations + 1 day")
+        shutil.rmtree(scratch, ignore_errors=True)
+        incremental = statistics.median(r.seconds for r in results["pondsql"])
+        full = statistics.median(r.seconds for r in results["pondsql FULL"])
+        print(f"  refresh: one new day costs {incremental / full:.3f} of a full recompute", flush=True)
 
 
 def same_rows(a, b):

@@ -41,6 +41,23 @@ FROM "/views/readings"
 GROUP BY station
 ORDER BY station;
 
+-- The same rollups kept in the pond, as cron would: materialized views that
+-- REFRESH brings up to date, doing only the new work (sql/cron/hourly.sql).
+CREATE DIRECTORY '/rollups';
+CREATE MATERIALIZED VIEW "/rollups/1h" AS
+  SELECT * FROM downsample('/sensors/{station}/readings', INTERVAL '1 hour');
+CREATE MATERIALIZED VIEW "/rollups/1d" AS
+  SELECT * FROM downsample('/rollups/1h', INTERVAL '1 day');
+-- A day of creek readings arrives (here: a copy of the first, shifted).
+INSERT INTO "/sensors/creek/readings"
+  SELECT ts + INTERVAL '14 days', temp_c, conductivity_us_cm, ph, do_mg_l
+  FROM "/sensors/creek/readings" WHERE ts < TIMESTAMP '2024-06-02 00:00:00';
+REFRESH ALL;
+SELECT station, ts AS day, round("temp_c.min", 2) AS temp_min, round("temp_c.avg", 2) AS temp_avg,
+       round("temp_c.max", 2) AS temp_max, count AS readings
+FROM "/rollups/1d" WHERE station = 'creek' AND ts >= TIMESTAMP '2024-06-13 00:00:00' ORDER BY day;
+SELECT path, mode, sources, rows FROM pond.system.stored_queries ORDER BY path;
+
 -- The history of one table, and the transactions that wrote the pond.
 SELECT version, txn, op, rows, min_time, max_time FROM history('/sensors/creek/readings') ORDER BY version;
 SELECT txn, nodes, rows_added, sql FROM pond.system.transactions WHERE rows_added > 0 ORDER BY txn;

@@ -248,14 +248,15 @@ fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
                 consumed.append_value(format!("{files} file(s)"));
             }
             None => {
-                let marks: Vec<String> = state.sources.iter().map(|m| m.path.clone()).collect();
-                sources.append_value(marks.join(", "));
-                let marks: Vec<String> = state
-                    .sources
+                let mut marks: Vec<_> = state.sources.iter().collect();
+                marks.sort_by(|a, b| a.path.cmp(&b.path));
+                let paths: Vec<&str> = marks.iter().map(|m| m.path.as_str()).collect();
+                sources.append_value(paths.join(", "));
+                let versions: Vec<String> = marks
                     .iter()
                     .map(|m| format!("{}@{}", m.path, m.version))
                     .collect();
-                consumed.append_value(marks.join(", "));
+                consumed.append_value(versions.join(", "));
             }
         }
         rows.append_value(

@@ -149,9 +149,8 @@ fn note_provider(
         sources
             .host_files
             .extend(listing.table_paths().iter().map(|u| u.to_string()));
-    } else if provider.downcast_ref::<MemTable>().is_some()
-        || provider.table_type() != datafusion::logical_expr::TableType::View
-    {
+    } else {
+        // System tables, ls(), information_schema, range(): no versions to track.
         sources.volatile = true;
     }
 }

@@ -69,16 +69,6 @@ impl Kind {
         }
     }
 
-    /// The words a user writes for this kind in SQL (`DROP … "/x"`).
-    pub fn sql_name(self) -> &'static str {
-        match self {
-            Kind::MaterializedView => "MATERIALIZED VIEW",
-            Kind::Directory => "DIRECTORY",
-            Kind::Table => "TABLE",
-            Kind::View => "VIEW",
-        }
-    }
-
     pub fn parse(text: &str) -> Option<Kind> {
         match text {
             "directory" => Some(Kind::Directory),

@@ -66,7 +66,12 @@ async fn incremental_refresh_equals_full_recompute_under_random_appends() {
     let mut now = 1_709_251_200; // 2024-03-01
     let (mut late_hours, mut late_weeks, mut empty) = (0, 0, 0);
     for step in 0..24 {
-        let action = rng.next(10);
+        // Every 8 steps, and at random: OPTIMIZE, then an empty batch.
+        let action = match step % 8 {
+            7 => 0,
+            3 => 1,
+            _ => rng.next(10),
+        };
         if action == 0 {
             p.ok("OPTIMIZE").await;
             let before = last_txn(&p).await;
