@@ -402,6 +402,7 @@ pub async fn refresh(
     pond.stage(Change::RefreshView {
         path: path.clone(),
         output,
+        after: node.latest.version,
     })?;
     Ok(Refreshed {
         path: path.clone(),

@@ -115,10 +115,13 @@ pub enum Change {
         mode: CreateMode,
     },
     /// REFRESH: a materialized view's new output and what it consumed, in
-    /// one version, so that they commit together.
+    /// one version, so that they commit together. `after` is the view's
+    /// version the refresh started from: if another refresh committed
+    /// since, this one is stale (re-applying it would add its rows twice).
     RefreshView {
         path: PondPath,
         output: ViewOutput,
+        after: i64,
     },
 }
 
@@ -241,7 +244,11 @@ impl Staging {
                 let content = output.content.as_ref();
                 self.create_leaf(path, Kind::MaterializedView, attrs, content, *mode)
             }
-            Change::RefreshView { path, output } => self.refresh_view(path, output),
+            Change::RefreshView {
+                path,
+                output,
+                after,
+            } => self.refresh_view(path, output, *after),
         }
     }
 
@@ -452,8 +459,13 @@ impl Staging {
         Ok(node)
     }
 
-    fn refresh_view(&mut self, path: &PondPath, output: &ViewOutput) -> Result<()> {
+    fn refresh_view(&mut self, path: &PondPath, output: &ViewOutput, after: i64) -> Result<()> {
         let view = self.require_kind(path, Kind::MaterializedView)?;
+        if view.latest.version != after {
+            return Err(StorageError::Invalid(format!(
+                "{path} changed while this REFRESH ran (another refresh or OPTIMIZE committed first): run REFRESH again, it does only what is left"
+            )));
+        }
         let parent = self
             .view
             .require_directory(&path.parent().expect("a view is never the root"))?;

@@ -484,3 +484,28 @@ fn cron_pipeline_runs_incrementally_and_repeats_safely() {
         "station,temp.max,count,hourly\nstation1,99.0,145,145\nstation2,24.75,144,144\n"
     );
 }
+
+/// Two sessions refresh one view at once: the second commit finds the view
+/// changed and fails cleanly instead of adding the new buckets twice.
+#[tokio::test]
+async fn a_refresh_that_lost_a_race_fails_instead_of_adding_rows_twice() {
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE \"/s\" (ts TIMESTAMP, value DOUBLE)")
+        .await;
+    p.ok("CREATE MATERIALIZED VIEW \"/v\" AS SELECT * FROM downsample('/s', INTERVAL '1 hour')")
+        .await;
+    p.ok("INSERT INTO \"/s\" VALUES ('2024-01-01 00:00:00', 1.0)")
+        .await;
+    let other = pondsql::PondSession::open(p.pond_path()).await.unwrap();
+    other.sql("BEGIN").await.unwrap();
+    other.sql("REFRESH MATERIALIZED VIEW \"/v\"").await.unwrap();
+    p.ok("REFRESH MATERIALIZED VIEW \"/v\"").await;
+    let err = other.sql("COMMIT").await.unwrap_err();
+    let message = pondsql::sql::user_message(&err);
+    assert!(
+        message.contains("/v changed while this REFRESH ran"),
+        "{message}"
+    );
+    assert_eq!(p.value("SELECT count(*) FROM \"/v\"").await, "1");
+    assert_eq!(p.value("SELECT sum(count) FROM \"/v\"").await, "1");
+}
