@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Column;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder, TableType};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::storage::PondPath;
@@ -55,51 +56,61 @@ impl TableProvider for StoredView {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = state
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| {
-                DataFusionError::Internal("stored views need a DataFusion SessionState".into())
-            })?;
+        let state = session_state(state)?;
         let plan = state.create_logical_plan(&self.query).await.map_err(|e| {
             DataFusionError::Plan(format!(
                 "view {} no longer plans: {e}; fix its sources or recreate it with CREATE OR REPLACE VIEW",
                 self.path
             ))
         })?;
-        let planned: Vec<_> = plan
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| (f.name().clone(), f.data_type().clone()))
-            .collect();
-        let stored: Vec<_> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| (f.name().clone(), f.data_type().clone()))
-            .collect();
-        if planned != stored {
+        if !same_columns(plan.schema().as_arrow(), &self.schema) {
             return Err(DataFusionError::Plan(format!(
                 "view {} now gives different columns than when it was created: recreate it with CREATE OR REPLACE VIEW",
                 self.path
             )));
         }
-        let mut builder = LogicalPlanBuilder::from(plan);
-        if let Some(indices) = projection {
-            let columns: Vec<Expr> = indices
-                .iter()
-                .map(|&i| {
-                    Expr::Column(datafusion::common::Column::from(
-                        builder.schema().qualified_field(i),
-                    ))
-                })
-                .collect();
-            builder = builder.project(columns)?;
-        }
-        if let Some(n) = limit {
-            builder = builder.limit(0, Some(n))?;
-        }
-        state.create_physical_plan(&builder.build()?).await
+        physical_plan(state, plan, projection, limit).await
     }
+}
+
+/// The full session behind a `dyn Session` (views plan SQL or logical plans in it).
+pub fn session_state(state: &dyn Session) -> Result<&SessionState> {
+    state
+        .as_any()
+        .downcast_ref::<SessionState>()
+        .ok_or_else(|| {
+            DataFusionError::Internal("pond views need a DataFusion SessionState".into())
+        })
+}
+
+/// The physical plan of a view's logical plan, with the scan's projection and limit.
+pub async fn physical_plan(
+    state: &SessionState,
+    plan: LogicalPlan,
+    projection: Option<&Vec<usize>>,
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let mut builder = LogicalPlanBuilder::from(plan);
+    if let Some(indices) = projection {
+        let columns: Vec<Expr> = indices
+            .iter()
+            .map(|&i| Expr::Column(Column::from(builder.schema().qualified_field(i))))
+            .collect();
+        builder = builder.project(columns)?;
+    }
+    if let Some(n) = limit {
+        builder = builder.limit(0, Some(n))?;
+    }
+    state.create_physical_plan(&builder.build()?).await
+}
+
+/// Does a planned schema give the same columns (names and types) as `expected`?
+pub fn same_columns(planned: &Schema, expected: &Schema) -> bool {
+    let columns = |s: &Schema| -> Vec<(String, DataType)> {
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect()
+    };
+    columns(planned) == columns(expected)
 }

@@ -39,13 +39,13 @@ use super::references::References;
 use super::session::object_name_path;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::{write_content, PondTable};
-use crate::catalog::view::StoredView;
+use crate::catalog::view::{same_columns, StoredView};
 use crate::storage::content::time_column;
 use crate::storage::node::{RefreshMode, SourceMark, StoredQuery, VersionOp};
 use crate::storage::{
     Change, Content, CreateMode, Kind, NodeId, PondPath, Resolved, View, ViewOutput,
 };
-use crate::udf::downsample::{bucket_nanos, same_columns, DownsampleTable};
+use crate::udf::downsample::{bucket_nanos, DownsampleTable};
 use crate::udf::glob::GlobTable;
 
 /// What REFRESH did to one view: a row of its result.
@@ -214,11 +214,7 @@ pub async fn create(
             return Ok(());
         }
     }
-    let mode = match (create.or_replace, create.if_not_exists) {
-        (true, _) => CreateMode::Replace,
-        (false, true) => CreateMode::IfNotExists,
-        (false, false) => CreateMode::Fail,
-    };
+    let mode = CreateMode::of(create.or_replace, create.if_not_exists);
     let query = create.query.to_string();
     if let Some(pattern) = ingest::host_pattern(&create.query) {
         let (schema, output) = ingest::first_refresh(ctx, pond, &path, &pattern).await?;

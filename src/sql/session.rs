@@ -532,11 +532,7 @@ impl PondSession {
 
     async fn create_table(&self, create: CreateMemoryTable) -> Result<Output> {
         let path = table_path(&create.name)?;
-        let mode = match (create.or_replace, create.if_not_exists) {
-            (true, _) => CreateMode::Replace,
-            (false, true) => CreateMode::IfNotExists,
-            (false, false) => CreateMode::Fail,
-        };
+        let mode = CreateMode::of(create.or_replace, create.if_not_exists);
         let view = self.pond.view();
         if let Some(existing) = view.resolve(&path) {
             if mode == CreateMode::IfNotExists && existing.kind() == Kind::Table {

@@ -46,6 +46,17 @@ pub enum CreateMode {
     Replace,
 }
 
+impl CreateMode {
+    /// `CREATE [OR REPLACE] … [IF NOT EXISTS]`: OR REPLACE wins.
+    pub fn of(or_replace: bool, if_not_exists: bool) -> Self {
+        match (or_replace, if_not_exists) {
+            (true, _) => CreateMode::Replace,
+            (false, true) => CreateMode::IfNotExists,
+            (false, false) => CreateMode::Fail,
+        }
+    }
+}
+
 /// One logical change to the tree.
 #[derive(Clone, Debug)]
 pub enum Change {

@@ -19,7 +19,6 @@ use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TablePr
 use datafusion::common::ScalarValue;
 use datafusion::datasource::provider_as_source;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::context::SessionState;
 use datafusion::functions::datetime::date_bin;
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
 use datafusion::logical_expr::{
@@ -32,6 +31,7 @@ use super::path_argument;
 use crate::catalog::provider_for;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::PondTable;
+use crate::catalog::view::{physical_plan, session_state};
 use crate::storage::content::time_column;
 use crate::storage::{GlobMatch, PathGlob, PondPath, Resolved};
 
@@ -498,17 +498,6 @@ fn sum_type(data_type: &DataType) -> DataType {
     }
 }
 
-/// Does a planned schema give the same columns (names and types) as `expected`?
-pub fn same_columns(planned: &Schema, expected: &Schema) -> bool {
-    let columns = |s: &Schema| -> Vec<(String, DataType)> {
-        s.fields()
-            .iter()
-            .map(|f| (f.name().clone(), f.data_type().clone()))
-            .collect()
-    };
-    columns(planned) == columns(expected)
-}
-
 #[async_trait]
 impl TableProvider for DownsampleTable {
     fn schema(&self) -> SchemaRef {
@@ -526,24 +515,7 @@ impl TableProvider for DownsampleTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = state
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| {
-                DataFusionError::Internal("downsample() needs a DataFusion SessionState".into())
-            })?;
         let plan = self.aggregate(self.source_plan(None)?)?;
-        let mut builder = LogicalPlanBuilder::from(plan);
-        if let Some(indices) = projection {
-            let columns: Vec<Expr> = indices
-                .iter()
-                .map(|&i| ident(self.schema.field(i).name()))
-                .collect();
-            builder = builder.project(columns)?;
-        }
-        if let Some(n) = limit {
-            builder = builder.limit(0, Some(n))?;
-        }
-        state.create_physical_plan(&builder.build()?).await
+        physical_plan(session_state(state)?, plan, projection, limit).await
     }
 }
