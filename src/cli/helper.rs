@@ -21,6 +21,8 @@ use crate::storage::{Kind, PondPath};
 const FUNCTIONS: &[&str] = &[
     "ls",
     "history",
+    "glob",
+    "downsample",
     "generate_series",
     "range",
     "date_bin",
