@@ -104,6 +104,7 @@ pub fn provider_for(pond: &Arc<SessionPond>, node: &Resolved) -> Result<Arc<dyn 
         }
         Kind::View => Ok(Arc::new(StoredView::new(
             node.path.clone(),
+            node.id().clone(),
             attrs.query.clone().unwrap_or_default(),
             schema()?,
         ))),

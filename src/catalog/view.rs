@@ -12,22 +12,33 @@ use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::storage::PondPath;
+use crate::storage::{NodeId, PondPath};
 
 #[derive(Debug)]
 pub struct StoredView {
     path: PondPath,
+    /// Its node: a materialized view over it notices a redefinition.
+    node: NodeId,
     query: String,
     schema: SchemaRef,
 }
 
 impl StoredView {
-    pub fn new(path: PondPath, query: String, schema: SchemaRef) -> Self {
+    pub fn new(path: PondPath, node: NodeId, query: String, schema: SchemaRef) -> Self {
         StoredView {
             path,
+            node,
             query,
             schema,
         }
+    }
+
+    pub fn path(&self) -> &PondPath {
+        &self.path
+    }
+
+    pub fn node(&self) -> &NodeId {
+        &self.node
     }
 
     pub fn query(&self) -> &str {

@@ -45,7 +45,7 @@ use crate::storage::node::{RefreshMode, SourceMark, StoredQuery, VersionOp};
 use crate::storage::{
     Change, Content, CreateMode, Kind, NodeId, PondPath, Resolved, View, ViewOutput,
 };
-use crate::udf::downsample::{bucket_nanos, DownsampleTable};
+use crate::udf::downsample::{bucket_nanos, DownsampleSource, DownsampleTable};
 use crate::udf::glob::GlobTable;
 
 /// What REFRESH did to one view: a row of its result.
@@ -89,7 +89,8 @@ pub fn result_batch(results: &[Refreshed]) -> Result<RecordBatch> {
 /// The pond nodes (and other things) a query reads.
 #[derive(Default)]
 struct Sources {
-    /// Versioned pond nodes (tables, materialized views), by id, with a path.
+    /// Pond nodes read (tables, materialized views, and the plain views in
+    /// between), by id, with a path.
     nodes: BTreeMap<NodeId, String>,
     /// Host files read through a file table (not allowed outside ingestion).
     host_files: Vec<String>,
@@ -138,12 +139,17 @@ fn note_provider(
         glob.matches().iter().for_each(|m| node(&m.table));
     } else if let Some(downsample) = provider.downcast_ref::<DownsampleTable>() {
         match downsample.source() {
-            crate::udf::downsample::DownsampleSource::Node(n) if n.kind() == Kind::View => {
+            // A view's own version counts too: redefining it changes the rows.
+            DownsampleSource::Node(n) if n.kind() == Kind::View => {
+                node(n);
                 view_queries.push(n.latest.attrs.query.clone().unwrap_or_default())
             }
             _ => downsample.versioned_sources().into_iter().for_each(node),
         }
     } else if let Some(view) = provider.downcast_ref::<StoredView>() {
+        sources
+            .nodes
+            .insert(view.node().clone(), view.path().to_string());
         view_queries.push(view.query().to_string());
     } else if let Some(listing) = provider.downcast_ref::<ListingTable>() {
         sources

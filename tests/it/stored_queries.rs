@@ -253,6 +253,22 @@ async fn refresh_all_goes_in_dependency_order_and_stops_at_a_failure() {
         "{err}"
     );
     assert_eq!(txn, last_txn(&p).await);
+    // A plain view in between: redefining it makes the view over it stale.
+    p.ok("CREATE VIEW \"/big\" AS SELECT * FROM \"/s1\" WHERE value > 2")
+        .await;
+    p.ok("CREATE MATERIALIZED VIEW \"/big_count\" AS SELECT count(*) AS n FROM \"/big\"")
+        .await;
+    assert_eq!(p.value("SELECT n FROM \"/big_count\"").await, "2");
+    p.ok("CREATE OR REPLACE VIEW \"/big\" AS SELECT * FROM \"/s1\" WHERE value > 0")
+        .await;
+    let out = p.ok("REFRESH MATERIALIZED VIEW \"/big_count\"").await;
+    assert!(
+        line_of(&out, "/big_count").contains("| refreshed "),
+        "{out}"
+    );
+    assert_eq!(p.value("SELECT n FROM \"/big_count\"").await, "3");
+    p.ok("DROP MATERIALIZED VIEW \"/big_count\"").await;
+
     // A source overwritten (a new base) is recomputed in full, exactly.
     p.ok("INSERT OVERWRITE \"/s1\" VALUES ('2024-01-01 00:30:00', 0.5)")
         .await;
