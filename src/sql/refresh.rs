@@ -185,14 +185,15 @@ fn marks(view: &View, sources: &Sources) -> Vec<SourceMark> {
 }
 
 /// The downsample table a query is, when it is exactly
-/// `SELECT * FROM downsample(…)` (the shape that refreshes incrementally).
+/// `SELECT * FROM downsample(…)` (the shape that refreshes incrementally:
+/// its rows are downsample's rows, its columns downsample's, in order).
 fn as_downsample(plan: &LogicalPlan) -> Option<DownsampleTable> {
     let mut plan = plan;
     loop {
         match plan {
             LogicalPlan::Projection(p)
                 if p.expr.iter().all(|e| matches!(e, Expr::Column(_)))
-                    && p.schema.fields().len() == p.input.schema().fields().len() =>
+                    && same_columns(p.schema.as_arrow(), p.input.schema().as_arrow()) =>
             {
                 plan = p.input.as_ref()
             }

@@ -194,6 +194,26 @@ async fn downsample_buckets_and_columns() {
         .err("SELECT * FROM downsample('/nope', INTERVAL '1 hour')")
         .await;
     assert!(err.contains("/nope does not exist"), "{err}");
+
+    // downsample's columns in another order are not its rows as written: such
+    // a view is recomputed in full (an incremental refresh would write
+    // downsample's columns under the view's names).
+    let reordered = "SELECT \"value.max\", \"value.min\", ts, count, \"value.avg\", \"value.count\", \"value.sum\", \"n.min\", \"n.avg\", \"n.max\", \"n.count\", \"n.sum\" FROM downsample('/t', INTERVAL '1 hour')";
+    p.ok(&format!(
+        "CREATE MATERIALIZED VIEW \"/reordered\" AS {reordered}"
+    ))
+    .await;
+    assert_eq!(
+        p.value("SELECT mode FROM pond.system.stored_queries").await,
+        "full"
+    );
+    p.ok("INSERT INTO \"/t\" VALUES ('2024-01-01 00:20:00', 8.0, 2, 'late')")
+        .await;
+    p.ok("REFRESH MATERIALIZED VIEW \"/reordered\"").await;
+    assert_eq!(
+        p.ok("SELECT * FROM \"/reordered\" ORDER BY ts").await,
+        p.ok(&format!("{reordered} ORDER BY ts")).await
+    );
 }
 
 #[tokio::test]
