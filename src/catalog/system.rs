@@ -222,27 +222,20 @@ fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
         let Some(state) = node.latest.attrs.stored_query.as_ref() else {
             continue;
         };
-        let versions = view.versions(node.id());
         path.append_value(node.path.as_str());
         sql.append_value(node.latest.attrs.query.as_deref().unwrap_or(""));
         mode.append_value(state.mode.as_str());
         // A refresh writes a version; OPTIMIZE's compacted chunks are not refreshes.
         last_refresh.append_value(
-            versions
-                .iter()
-                .rfind(|v| v.op != crate::storage::node::VersionOp::Compact)
+            view.data_version(node.id())
                 .map_or(node.latest.txn, |v| v.txn),
         );
         match &state.host_pattern {
             Some(pattern) => {
                 sources.append_value(pattern);
-                let base = versions
+                let files: usize = view
+                    .versions_since_base(node.id())
                     .iter()
-                    .rfind(|v| v.op.is_base())
-                    .map_or(0, |v| v.version);
-                let files: usize = versions
-                    .iter()
-                    .filter(|v| v.version >= base)
                     .map(|v| v.attrs.ingested.as_ref().map_or(0, |f| f.len()))
                     .sum();
                 consumed.append_value(format!("{files} file(s)"));

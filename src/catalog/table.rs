@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::{DataFusionError, Result};
@@ -190,6 +190,18 @@ impl DataSink for PondSink {
         })?;
         Ok(rows)
     }
+}
+
+/// A query's columns as stored: every column open to NULLs, whatever the
+/// first rows happened to hold (later rows may have them, as in DuckDB).
+pub fn nullable_columns(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Streams batches into a new content, conforming each to `schema`.

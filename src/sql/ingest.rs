@@ -24,7 +24,7 @@ use object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::session_pond::SessionPond;
-use crate::catalog::table::write_content;
+use crate::catalog::table::{nullable_columns, write_content};
 use crate::storage::content::time_column;
 use crate::storage::node::{IngestedFile, RefreshMode, StoredQuery};
 use crate::storage::{PondPath, Resolved, ViewOutput};
@@ -232,15 +232,7 @@ pub async fn first_refresh(
         )));
     };
     let inferred = read(ctx, &first.path, None).await?;
-    let schema: SchemaRef = Arc::new(Schema::new(
-        inferred
-            .schema()
-            .as_arrow()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect::<Vec<_>>(),
-    ));
+    let schema = nullable_columns(inferred.schema().as_arrow());
     let (content, ingested) = ingest(ctx, pond, &schema, &files).await?;
     let state = Arc::new(StoredQuery {
         mode: RefreshMode::Ingest,
@@ -280,14 +272,9 @@ pub async fn refresh(
         }));
     }
     // What the live versions ingested (compacted ones included: their rows live on).
-    let view = pond.view();
-    let versions = view.versions(node.id());
-    let base = versions
-        .iter()
-        .rfind(|v| v.op.is_base())
-        .map_or(0, |v| v.version);
+    let versions = pond.view().versions_since_base(node.id());
     let mut seen: HashMap<&str, (&IngestedFile, i64)> = HashMap::new();
-    for version in versions.iter().filter(|v| v.version >= base) {
+    for version in &versions {
         for file in version.attrs.ingested.iter().flatten() {
             seen.insert(file.path.as_str(), (file, version.txn));
         }

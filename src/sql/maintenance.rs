@@ -55,9 +55,8 @@ pub async fn optimize(
             continue;
         }
         let Some(base) = view
-            .versions(table.id())
-            .iter()
-            .rfind(|v| v.op.is_base())
+            .versions_since_base(table.id())
+            .first()
             .map(|v| v.version)
         else {
             continue;

@@ -38,10 +38,10 @@ use super::ingest;
 use super::references::References;
 use super::session::object_name_path;
 use crate::catalog::session_pond::{external, SessionPond};
-use crate::catalog::table::{write_content, PondTable};
+use crate::catalog::table::{nullable_columns, write_content, PondTable};
 use crate::catalog::view::{same_columns, StoredView};
 use crate::storage::content::time_column;
-use crate::storage::node::{RefreshMode, SourceMark, StoredQuery, VersionOp};
+use crate::storage::node::{RefreshMode, SourceMark, StoredQuery};
 use crate::storage::{
     Change, Content, CreateMode, Kind, NodeId, PondPath, Resolved, View, ViewOutput,
 };
@@ -52,8 +52,8 @@ use crate::udf::glob::GlobTable;
 pub struct Refreshed {
     pub path: PondPath,
     pub mode: RefreshMode,
-    /// `refreshed` or `unchanged`.
-    pub status: &'static str,
+    /// Did it stage a new version (`refreshed`), or find nothing new (`unchanged`)?
+    pub changed: bool,
     /// Rows written to the view by this refresh.
     pub rows: i64,
 }
@@ -78,9 +78,13 @@ pub fn result_batch(results: &[Refreshed]) -> Result<RecordBatch> {
             Arc::new(StringArray::from_iter_values(
                 results.iter().map(|r| r.mode.as_str()),
             )),
-            Arc::new(StringArray::from_iter_values(
-                results.iter().map(|r| r.status),
-            )),
+            Arc::new(StringArray::from_iter_values(results.iter().map(|r| {
+                if r.changed {
+                    "refreshed"
+                } else {
+                    "unchanged"
+                }
+            }))),
             Arc::new(Int64Array::from_iter_values(results.iter().map(|r| r.rows))),
         ],
     )?)
@@ -166,20 +170,14 @@ fn marks(view: &View, sources: &Sources) -> Vec<SourceMark> {
     sources
         .nodes
         .iter()
-        .map(|(id, path)| {
-            let versions = view.versions(id);
-            SourceMark {
-                node: id.clone(),
-                path: path.clone(),
-                base: versions
-                    .iter()
-                    .rfind(|v| v.op.is_base())
-                    .map_or(0, |v| v.version),
-                version: versions
-                    .iter()
-                    .rfind(|v| v.op != VersionOp::Compact)
-                    .map_or(0, |v| v.version),
-            }
+        .map(|(id, path)| SourceMark {
+            node: id.clone(),
+            path: path.clone(),
+            base: view
+                .versions_since_base(id)
+                .first()
+                .map_or(0, |v| v.version),
+            version: view.data_version(id).map_or(0, |v| v.version),
         })
         .collect()
 }
@@ -235,7 +233,7 @@ pub async fn create(
     } else {
         RefreshMode::Full
     };
-    let schema = nullable(plan.schema().as_arrow());
+    let schema = nullable_columns(plan.schema().as_arrow());
     let content = run_to_content(ctx, pond, &schema, plan).await?;
     let output = ViewOutput {
         content,
@@ -284,16 +282,6 @@ fn check_sources(path: &PondPath, view: &View, sources: &Sources) -> Result<()> 
         }
     }
     Ok(())
-}
-
-fn nullable(schema: &Schema) -> SchemaRef {
-    Arc::new(Schema::new(
-        schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone().with_nullable(true))
-            .collect::<Vec<_>>(),
-    ))
 }
 
 async fn run_to_content(
@@ -397,7 +385,7 @@ pub async fn refresh(
         return Ok(Refreshed {
             path: path.clone(),
             mode: state.mode,
-            status: "unchanged",
+            changed: false,
             rows: 0,
         });
     };
@@ -410,7 +398,7 @@ pub async fn refresh(
     Ok(Refreshed {
         path: path.clone(),
         mode: state.mode,
-        status: "refreshed",
+        changed: true,
         rows,
     })
 }

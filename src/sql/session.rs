@@ -33,7 +33,7 @@ use super::references::References;
 use super::refresh;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::session_pond::external;
-use crate::catalog::table::write_content;
+use crate::catalog::table::{nullable_columns, write_content};
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::content::time_column;
 use crate::storage::{Change, CreateMode, Kind, Pond, PondPath, StorageError};
@@ -344,7 +344,7 @@ impl PondSession {
                 Err(err) => {
                     let before = results
                         .iter()
-                        .filter(|r: &&refresh::Refreshed| r.status == "refreshed")
+                        .filter(|r: &&refresh::Refreshed| r.changed)
                         .count();
                     return Err(DataFusionError::Plan(format!(
                         "REFRESH ALL stopped at {path} ({before} view(s) before it committed, the rest not run): {}",
@@ -539,18 +539,11 @@ impl PondSession {
                 return Ok(Output::empty());
             }
         }
-        let declared = create.input.schema().as_arrow().clone();
-        // A column list declares nullability; a query's columns stay open to NULLs
-        // later (as in DuckDB), whatever the first rows happened to hold.
+        let declared = create.input.schema().as_arrow();
+        // A column list declares nullability; a query's columns stay open to NULLs.
         let schema: SchemaRef = match create.input.as_ref() {
-            LogicalPlan::EmptyRelation(_) => Arc::new(declared),
-            _ => Arc::new(Schema::new(
-                declared
-                    .fields()
-                    .iter()
-                    .map(|f| f.as_ref().clone().with_nullable(true))
-                    .collect::<Vec<_>>(),
-            )),
+            LogicalPlan::EmptyRelation(_) => Arc::new(declared.clone()),
+            _ => nullable_columns(declared),
         };
         let time_column = time_column(&schema);
         // Validate before running the query, so a bad name fails fast.

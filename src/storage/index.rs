@@ -267,13 +267,28 @@ impl View {
         list.iter().rev().find(|v| self.visible(v)).cloned()
     }
 
-    /// The versions a read of the table sees: from the newest base on,
-    /// without those a later compacted chunk replaced.
-    pub fn live_versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
+    /// Every version from the node's newest base (create/replace) on, oldest
+    /// first, compacted ones included: what the node's rows came from.
+    pub fn versions_since_base(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
         let mut versions = self.versions(id);
         if let Some(base) = versions.iter().rposition(|v| v.op.is_base()) {
             versions.drain(..base);
         }
+        versions
+    }
+
+    /// The newest version that changed the node (a compacted chunk re-packs
+    /// rows and changes none).
+    pub fn data_version(&self, id: &NodeId) -> Option<Arc<NodeVersion>> {
+        self.versions(id)
+            .into_iter()
+            .rfind(|v| v.op != VersionOp::Compact)
+    }
+
+    /// The versions a read of the table sees: from the newest base on,
+    /// without those a later compacted chunk replaced.
+    pub fn live_versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
+        let versions = self.versions_since_base(id);
         // A chunk replaces the versions in its range, including older chunks
         // (whose own ranges it then replaces too): collect ranges newest first.
         let mut replaced: Vec<[i64; 2]> = Vec::new();

@@ -585,8 +585,11 @@ impl Staging {
                 expected: "table",
             });
         }
-        let versions = self.view.versions(table.id());
-        let current_base = versions.iter().rfind(|v| v.op.is_base()).map(|v| v.version);
+        let current_base = self
+            .view
+            .versions_since_base(table.id())
+            .first()
+            .map(|v| v.version);
         if current_base != Some(base) {
             return Err(StorageError::Invalid(format!(
                 "{path} was overwritten while OPTIMIZE ran: run OPTIMIZE \"{path}\" again"
