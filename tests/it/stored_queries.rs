@@ -487,6 +487,22 @@ async fn ingestion_takes_each_new_file_once_and_refuses_changed_ones() {
     p.ok(&parquet("p-2.parquet", "2024-01-02 00:01:00", 7))
         .await;
     p.ok("REFRESH ALL").await;
+    // Newline-delimited JSON drops, by extension too.
+    write(
+        &drop.join("j-1.json"),
+        "{\"ts\": \"2024-01-03T00:00:00\", \"value\": 1.5}\n",
+    );
+    p.ok(&format!(
+        "CREATE MATERIALIZED VIEW \"/raw_json\" AS SELECT * FROM '{}/j-*.json'",
+        drop.display()
+    ))
+    .await;
+    write(
+        &drop.join("j-2.json"),
+        "{\"ts\": \"2024-01-03T00:01:00\", \"value\": 2.0}\n",
+    );
+    p.ok("REFRESH MATERIALIZED VIEW \"/raw_json\"").await;
+    assert_eq!(p.value("SELECT sum(value) FROM \"/raw_json\"").await, "3.5");
     assert_eq!(
         p.value("SELECT sum(value) FROM \"/raw_parquet\"").await,
         "12"
