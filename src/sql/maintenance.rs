@@ -3,7 +3,7 @@
 //! no version references.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -125,7 +125,8 @@ pub async fn run_vacuum(
     dry_run: bool,
 ) -> Result<RecordBatch> {
     let hours = retain_hours.unwrap_or(DEFAULT_RETAIN_HOURS);
-    let orphans = vacuum(pond.pond(), Duration::from_secs(hours * 3600), dry_run)
+    let retain = Duration::from_secs(hours.saturating_mul(3600));
+    let orphans = vacuum(pond.pond(), retain, dry_run, SystemTime::now())
         .await
         .map_err(external)?;
     let action = if dry_run { "would delete" } else { "deleted" };

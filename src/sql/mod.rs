@@ -1,6 +1,7 @@
 //! SQL over the pond: statement splitting, pond-specific statements, and the
 //! session that runs each statement as one transaction.
 
+mod copy_target;
 pub mod error;
 mod ingest;
 mod maintenance;

@@ -27,6 +27,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 
+use super::copy_target::check_copy_target;
 use super::maintenance;
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
 use super::references::References;
@@ -103,6 +104,7 @@ pub struct ScriptError {
 pub struct PondSession {
     ctx: SessionContext,
     pond: Arc<SessionPond>,
+    host_files: bool,
 }
 
 impl std::fmt::Debug for PondSession {
@@ -164,6 +166,7 @@ impl PondSession {
         PondSession {
             ctx,
             pond: session_pond,
+            host_files: options.host_files,
         }
     }
 
@@ -304,6 +307,9 @@ impl PondSession {
                 if let Some(output) = self.pond_command(ast, sql).await? {
                     return Ok(output);
                 }
+            }
+            DFStatement::CopyTo(copy) => {
+                check_copy_target(&copy.target, self.pond.pond().root_dir(), self.host_files)?
             }
             DFStatement::Reset(ResetStatement::Variable(name)) if is_as_of(name) => {
                 self.pond.set_as_of(None)?;

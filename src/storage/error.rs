@@ -39,6 +39,8 @@ pub enum StorageError {
         expected: String,
         found: String,
     },
+    #[error("{0}, staged by this transaction, is gone (a VACUUM removed it while the transaction was open): nothing was committed; run the transaction again")]
+    StagedContentGone(String),
     #[error("the oplog is damaged: {0}")]
     CorruptOplog(String),
     #[error(

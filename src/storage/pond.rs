@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::kernels::aggregate::{max, min};
@@ -43,6 +43,7 @@ use super::metrics::ReadMetrics;
 use super::node::{Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
 use super::oplog::{self, RowToWrite};
 use super::txn::{Change, Staging};
+use super::vacuum::{protect_staged_blob, IN_FLIGHT_GRACE};
 
 /// Delta checkpoint every this many commits, so opening reads a checkpoint
 /// plus at most this many JSON commits.
@@ -275,6 +276,10 @@ impl Pond {
             if staging.overlay().is_empty() {
                 return Ok(None);
             }
+            // From here the attempt must land within half the in-flight grace,
+            // or a VACUUM may take what it references (vacuum.rs).
+            let started = Instant::now();
+            self.protect_staged_blobs(&staging)?;
             let adds = self.write_rows(&staging, txn).await?;
             let properties = CommitProperties::default()
                 .with_max_retries(0)
@@ -290,12 +295,19 @@ impl Pond {
                 partition_by: Some(vec![oplog::PARTITION_COLUMN.to_string()]),
                 predicate: None,
             };
-            let result = CommitBuilder::from(properties)
-                .with_actions(adds.iter().cloned().map(Action::Add).collect())
-                .build(Some(table.snapshot()?), table.log_store(), operation)
-                .await;
+            // `None`: too slow to be safe from VACUUM; try again with fresh files.
+            let result = if started.elapsed() < IN_FLIGHT_GRACE / 2 {
+                Some(
+                    CommitBuilder::from(properties)
+                        .with_actions(adds.iter().cloned().map(Action::Add).collect())
+                        .build(Some(table.snapshot()?), table.log_store(), operation)
+                        .await,
+                )
+            } else {
+                None
+            };
             match result {
-                Ok(_) => {
+                Some(Ok(_)) => {
                     let before = table.version().unwrap_or(0);
                     table.update_incremental(None).await?;
                     self.refresh_locked(&table).await?;
@@ -317,7 +329,8 @@ impl Pond {
                     }
                     return Ok(Some(txn));
                 }
-                Err(err) if lost_race(&err) => {
+                Some(Err(err)) if !lost_race(&err) => return Err(err.into()),
+                _ => {
                     drop(table);
                     for add in &adds {
                         let _ = self
@@ -328,7 +341,6 @@ impl Pond {
                     let jitter = rand_millis(5 + 5 * attempt.min(20) as u64);
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
                 }
-                Err(err) => return Err(err.into()),
             }
         }
         Err(StorageError::TooManyConflicts(MAX_COMMIT_ATTEMPTS))
@@ -395,6 +407,34 @@ impl Pond {
         table.update_incremental(None).await?;
         self.refresh_locked(table).await?;
         Ok(())
+    }
+
+    /// Checks that every blob the staged versions reference is still there,
+    /// and renews the old ones (see [`protect_staged_blob`]).
+    fn protect_staged_blobs(&self, staging: &Staging) -> Result<()> {
+        let now = SystemTime::now();
+        for v in staging.overlay().versions() {
+            if let (ContentRef::Blob, Some(sum)) = (&v.content, &v.checksum) {
+                protect_staged_blob(&self.root_dir, sum, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The oplog data files the Delta log removed (oplog compaction) and
+    /// still remembers, with when (ms since the epoch).
+    pub async fn removed_oplog_files(&self) -> Result<HashMap<String, i64>> {
+        let table = self.table.lock().await;
+        let mut removed = HashMap::new();
+        let mut tombstones = table.snapshot()?.all_tombstones(table.log_store().as_ref());
+        while let Some(tombstone) = tombstones.next().await {
+            let tombstone = tombstone?;
+            removed.insert(
+                tombstone.path().into_owned(),
+                tombstone.deletion_timestamp().unwrap_or(0),
+            );
+        }
+        Ok(removed)
     }
 
     /// Writes the staged versions as one data file per partition.

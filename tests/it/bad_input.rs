@@ -236,3 +236,35 @@ async fn opening_a_path_that_is_not_a_pond() {
     // Opening must not create anything there.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[tokio::test]
+async fn copy_cannot_write_into_the_pond() {
+    let p = sample().await;
+    let root = p.pond_path();
+    let commit = root.join("oplog/_delta_log/00000000000000000001.json");
+    let before = std::fs::read(&commit).unwrap();
+    for target in [
+        commit.display().to_string(),
+        format!("file://{}", root.join("blobs/x.csv").display()),
+        format!("{}/../pond/oplog/x.parquet", root.join("blobs").display()),
+    ] {
+        rejects(
+            &p,
+            &format!("COPY (SELECT 1 AS a) TO '{target}' STORED AS CSV"),
+            &[&target, "inside the pond", "outside it"],
+        )
+        .await;
+    }
+    assert_eq!(std::fs::read(&commit).unwrap(), before);
+    assert!(!root.join("blobs/x.csv").exists());
+    // Outside the pond, COPY writes as usual.
+    let export = p.dir.path().join("export.csv");
+    p.ok(&format!(
+        "COPY (SELECT value FROM \"/sensors/station1/temp\") TO '{}' STORED AS CSV",
+        export.display()
+    ))
+    .await;
+    assert_eq!(std::fs::read_to_string(&export).unwrap(), "value\n1.5\n");
+    let reopened = pondsql::PondSession::open(&root).await.unwrap();
+    reopened.sql("SELECT * FROM \"/sensors/station1/temp\"").await.unwrap();
+}

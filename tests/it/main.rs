@@ -12,3 +12,4 @@ mod slt;
 mod storage_format;
 mod stored_queries;
 mod tour;
+mod vacuum;

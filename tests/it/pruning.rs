@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use pondsql::sql::session::SessionOptions;
+use pondsql::storage::vacuum::IN_FLIGHT_GRACE;
 use pondsql::{Pond, PondSession};
 
 use crate::common::TestPond;
@@ -195,7 +196,8 @@ async fn vacuum_dry_run_lists_exactly_the_orphans() {
         blobs.iter().any(|n| n.len() == 64),
         "the big table is a blob: {blobs:?}"
     );
-    // What a crash or a lost race leaves: a blob, a temp file, an oplog data file.
+    // What a crash or a lost race leaves: a blob, a temp file, an oplog
+    // data file, named as the pond names them, an hour and more old.
     let part = std::fs::read_dir(root.join("oplog"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -203,12 +205,17 @@ async fn vacuum_dry_run_lists_exactly_the_orphans() {
         .unwrap();
     let orphans = [
         format!("blobs/{}", "ab".repeat(32)),
-        "blobs/.tmp/0123.parquet".to_string(),
-        format!("oplog/{part}/00000000000000000099-dead.parquet"),
+        format!("blobs/.tmp/{}.parquet", "cd".repeat(16)),
+        format!("oplog/{part}/{:020}-{}.parquet", 99, "ef".repeat(16)),
     ];
+    std::fs::create_dir_all(root.join("blobs/.tmp")).unwrap();
     for o in &orphans {
         std::fs::write(root.join(o), b"orphan").unwrap();
+        crate::vacuum::age(&root.join(o), IN_FLIGHT_GRACE * 2);
     }
+    // One that may still belong to a commit in flight: younger than the grace.
+    let young = format!("blobs/{}", "12".repeat(32));
+    std::fs::write(root.join(&young), b"in flight?").unwrap();
     let listed = |sql: &'static str| {
         let pond = &pond;
         async move {
@@ -236,6 +243,7 @@ async fn vacuum_dry_run_lists_exactly_the_orphans() {
     for o in &orphans {
         assert!(!root.join(o).exists(), "{o} not deleted");
     }
+    assert!(root.join(&young).exists(), "deleted within the grace");
     assert!(listed("VACUUM RETAIN 0 HOURS DRY RUN").await.is_empty());
     // Everything committed still reads, from a fresh open too.
     let (n, _) = run_counted(&pond, "SELECT count(*) FROM \"/big\"").await;

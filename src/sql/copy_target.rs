@@ -1,0 +1,91 @@
+//! Where `COPY … TO` may write: host files, outside the pond. Everything
+//! under the pond root belongs to storage, and one stray file there (a
+//! Delta commit, a blob) could make the pond unopenable.
+
+use std::path::{Component, Path, PathBuf};
+
+use datafusion::common::plan_err;
+use datafusion::error::Result;
+
+/// Fails when `target` (a path or `file://` URL, relative to the working
+/// directory) lies inside `pond_root`, through symlinks too, or when this
+/// session may not write host files at all.
+pub(super) fn check_copy_target(target: &str, pond_root: &Path, host_files: bool) -> Result<()> {
+    if !host_files {
+        return plan_err!(
+            "COPY … TO '{target}': this session cannot write host files (host files are off); export through a client instead"
+        );
+    }
+    let local = match target.strip_prefix("file://") {
+        Some(path) => path,
+        None if target.contains("://") => return Ok(()),
+        None => target,
+    };
+    let target_path = resolve(Path::new(local))?;
+    let root = resolve(pond_root)?;
+    if target_path.starts_with(&root) {
+        return plan_err!(
+            "COPY … TO '{target}': that is inside the pond at {} (its files belong to the pond); write to a path outside it",
+            pond_root.display()
+        );
+    }
+    Ok(())
+}
+
+/// The absolute form of `path` with every symlink of its existing part
+/// resolved; the part that does not exist yet is appended as written.
+fn resolve(path: &Path) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut out = real;
+            for part in rest.iter().rev() {
+                match part {
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    Component::Normal(name) => out.push(name),
+                    _ => {}
+                }
+            }
+            return Ok(out);
+        }
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last);
+                existing = parent;
+            }
+            _ => return Ok(absolute),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_inside_the_pond_are_refused_through_symlinks_and_dot_dots() {
+        let dir = tempfile::tempdir().unwrap();
+        let pond = dir.path().join("pond");
+        std::fs::create_dir_all(pond.join("oplog/_delta_log")).unwrap();
+        std::os::unix::fs::symlink(pond.join("oplog"), dir.path().join("link")).unwrap();
+        let inside = [
+            pond.join("oplog/_delta_log/00000000000000000001.json"),
+            pond.join("new/dir/x.csv"),
+            dir.path().join("link/_delta_log/x.json"),
+            dir.path().join("elsewhere/../pond/x.csv"),
+        ];
+        for target in inside {
+            let text = target.to_str().unwrap();
+            assert!(check_copy_target(text, &pond, true).is_err(), "{text}");
+            let url = format!("file://{text}");
+            assert!(check_copy_target(&url, &pond, true).is_err(), "{url}");
+        }
+        let outside = dir.path().join("pond-export/x.csv");
+        assert!(check_copy_target(outside.to_str().unwrap(), &pond, true).is_ok());
+        assert!(check_copy_target(outside.to_str().unwrap(), &pond, false).is_err());
+    }
+}
