@@ -302,6 +302,7 @@ impl ContentStore {
             .await?
             .bytes()
             .await?;
+        super::oplog::verify_data_file(oplog_file, &file)?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
         let mask = ProjectionMask::columns(builder.parquet_schema(), ["content", "checksum"]);
         let mut wanted = None;

@@ -1,7 +1,7 @@
 //! The oplog's row format: the Delta schema, and node versions ⇄ Arrow batches.
 //!
-//! Owns the column layout of `oplog/` and nothing else: no Delta commits, no
-//! object-store IO. `part_id` is the Delta partition column, so it lives in the
+//! Owns the column layout of `oplog/` and the naming of its data files, and
+//! nothing else: no Delta commits, no object-store IO. `part_id` is the Delta partition column, so it lives in the
 //! Add action's partition values and never in the data files.
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use datafusion::arrow::datatypes::{
     DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
 };
 use deltalake::kernel::{DataType as DeltaType, StructField};
+use sha2::{Digest, Sha256};
 
 use super::error::StorageError;
 use super::node::{Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
@@ -234,4 +235,60 @@ pub fn decode(
 /// The columns read to build the index: all but `content`.
 pub fn metadata_columns() -> impl Iterator<Item = &'static str> {
     COLUMNS.iter().copied().filter(|c| *c != "content")
+}
+
+/// Names an oplog data file of `part` written by `txn`:
+/// `part_id=<part>/<txn>-<uuid>-<sha256 of its bytes>.parquet`. The txn
+/// first keeps name order in txn order; the uuid keeps two writers' files
+/// apart even when their bytes are equal (two merges of the same files);
+/// the checksum lets every reader verify the file before decoding it.
+pub fn data_file_name(txn: i64, part: &NodeId, bytes: &[u8]) -> String {
+    format!(
+        "{PARTITION_COLUMN}={part}/{txn:020}-{}-{}.parquet",
+        uuid::Uuid::new_v4().simple(),
+        hex::encode(Sha256::digest(bytes))
+    )
+}
+
+/// Checks an oplog data file's bytes against the checksum in its name, so
+/// that damage is an error naming the file, never a wrong value or a
+/// decoder panic. Files written before names carried checksums (`<txn>-<uuid>.parquet`)
+/// have nothing to check against.
+pub fn verify_data_file(path: &str, bytes: &[u8]) -> Result<(), StorageError> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let expected = name
+        .strip_suffix(".parquet")
+        .and_then(|stem| stem.splitn(3, '-').nth(2));
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let found = hex::encode(Sha256::digest(bytes));
+    if found != expected {
+        return Err(StorageError::CorruptOplog(format!(
+            "oplog/{path} does not match the sha256 in its name (found {found}): the file was damaged after it was written; restore the pond from a backup"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_file_names_carry_their_checksum() {
+        let bytes = b"some parquet bytes";
+        let name = data_file_name(7, &NodeId::root(), bytes);
+        assert!(name.starts_with(&format!("part_id={}/00000000000000000007-", NodeId::ROOT)));
+        verify_data_file(&name, bytes).unwrap();
+        let err = verify_data_file(&name, b"some parquet bytez").unwrap_err();
+        assert!(err.to_string().contains(&name), "{err}");
+        // Files named before checksums: nothing to check.
+        let legacy = format!(
+            "part_id={}/00000000000000000007-{}.parquet",
+            NodeId::ROOT,
+            "a".repeat(32)
+        );
+        verify_data_file(&legacy, b"anything").unwrap();
+    }
 }

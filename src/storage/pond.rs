@@ -504,12 +504,7 @@ async fn put_oplog_file(
     let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(props))?;
     writer.write(batch)?;
     writer.close()?;
-    let relative = format!(
-        "{}={}/{txn:020}-{}.parquet",
-        oplog::PARTITION_COLUMN,
-        part,
-        uuid::Uuid::new_v4().simple()
-    );
+    let relative = oplog::data_file_name(txn, part, &buffer);
     let size = buffer.len() as i64;
     store
         .put(&Path::from(format!("oplog/{relative}")), buffer.into())
@@ -557,6 +552,7 @@ async fn read_oplog_file(
             bytes.len()
         )));
     }
+    oplog::verify_data_file(file, &bytes)?;
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
     if metadata_only {
         let mask = ProjectionMask::columns(builder.parquet_schema(), oplog::metadata_columns());

@@ -266,5 +266,8 @@ async fn copy_cannot_write_into_the_pond() {
     .await;
     assert_eq!(std::fs::read_to_string(&export).unwrap(), "value\n1.5\n");
     let reopened = pondsql::PondSession::open(&root).await.unwrap();
-    reopened.sql("SELECT * FROM \"/sensors/station1/temp\"").await.unwrap();
+    reopened
+        .sql("SELECT * FROM \"/sensors/station1/temp\"")
+        .await
+        .unwrap();
 }

@@ -6,6 +6,7 @@ mod cli_modes;
 mod common;
 mod concurrency;
 mod crash;
+mod faults;
 mod pruning;
 mod repl;
 mod slt;

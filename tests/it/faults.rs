@@ -1,0 +1,103 @@
+//! Faults below the pond: damaged bytes and what a power loss leaves. The
+//! real binary reads the damaged pond in a fresh process each time: it must
+//! give the right answer or an error naming the damaged file, never a
+//! wrong answer, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::common::{init_pond, run_cli, seed_from_env, stderr, stdout, Lcg};
+
+/// A pond with inline and blob contents, several directories, an event-time
+/// column, views and enough commits for oplog compaction and checkpoints.
+fn sample_pond() -> (tempfile::TempDir, PathBuf) {
+    let (dir, pond) = init_pond();
+    let mut statements = vec![
+        "CREATE DIRECTORY '/sensors/a'".to_string(),
+        "CREATE TABLE \"/sensors/a/temp\" (ts TIMESTAMP, value DOUBLE)".to_string(),
+        "CREATE TABLE \"/big\" AS SELECT value AS v, (value * 2654435761) % 4294967291 AS h FROM generate_series(1, 20000)".to_string(),
+        "CREATE VIEW \"/sensors/warm\" AS SELECT * FROM \"/sensors/a/temp\" WHERE value > 10050".to_string(),
+    ];
+    for day in 1..=20 {
+        statements.push(format!(
+            "INSERT INTO \"/sensors/a/temp\" SELECT to_timestamp({start} + value * 60), CAST(value + {day} * 1000 AS DOUBLE) FROM generate_series(0, 99)",
+            start = 1_704_067_200 + (day - 1) * 86_400
+        ));
+    }
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    let out = run_cli(&pond, &refs);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (dir, pond)
+}
+
+/// What the checks read: contents, event-time pruning, the oplog's own
+/// values (txns, SQL text), and a view.
+const QUERIES: &[&str] = &[
+    "SELECT count(*), sum(value), min(ts), max(ts) FROM \"/sensors/a/temp\" WHERE ts < TIMESTAMP '2024-01-15 00:00:00'",
+    "SELECT count(*), sum(h) FROM \"/big\"",
+    "SELECT txn, sql FROM pond.system.transactions ORDER BY txn",
+    "SELECT path, kind, version, rows, min_time, max_time FROM pond.system.entries ORDER BY path",
+    "SELECT count(*) FROM \"/sensors/warm\"",
+];
+
+fn query(pond: &Path) -> Output {
+    run_cli(pond, QUERIES)
+}
+
+fn panicked(out: &Output) -> bool {
+    out.status.code() == Some(101) || stderr(out).contains("panicked")
+}
+
+/// The live oplog data files of a pond (those its Delta snapshot names).
+fn live_oplog_files(pond: &Path) -> Vec<PathBuf> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let opened = runtime.block_on(pondsql::Pond::open(pond)).unwrap();
+    let mut files: Vec<PathBuf> = opened
+        .index()
+        .files()
+        .map(|(path, _)| pond.join("oplog").join(path.as_ref()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn bit_flips_in_oplog_files_are_errors_naming_the_file_never_wrong_answers() {
+    let seed = seed_from_env("PONDSQL_FLIP_SEED");
+    let mut rng = Lcg(seed);
+    let (_dir, pond) = sample_pond();
+    let expected = query(&pond);
+    assert!(expected.status.success(), "{}", stderr(&expected));
+    let files = live_oplog_files(&pond);
+    assert!(files.len() >= 3, "{files:?}");
+    let (mut errors, mut flips) = (0, 0);
+    for file in &files {
+        let original = std::fs::read(file).unwrap();
+        for _ in 0..10 {
+            let at = rng.next(original.len() as u64) as usize;
+            let bit = rng.next(8);
+            let mut damaged = original.clone();
+            damaged[at] ^= 1 << bit;
+            std::fs::write(file, &damaged).unwrap();
+            let out = query(&pond);
+            std::fs::write(file, &original).unwrap();
+            flips += 1;
+            let what = format!("seed {seed}: bit {bit} of byte {at} in {}", file.display());
+            assert!(!panicked(&out), "{what}: panic\n{}", stderr(&out));
+            if out.status.success() {
+                assert_eq!(stdout(&out), stdout(&expected), "{what}: wrong answer");
+            } else {
+                let name = file.file_name().unwrap().to_string_lossy();
+                assert!(
+                    stderr(&out).contains(name.as_ref()),
+                    "{what}: the error does not name the file\n{}",
+                    stderr(&out)
+                );
+                errors += 1;
+            }
+        }
+    }
+    assert!(errors > 0, "{flips} flips and no error: nothing was read?");
+    let out = query(&pond);
+    assert_eq!(stdout(&out), stdout(&expected));
+}
