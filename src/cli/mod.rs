@@ -33,6 +33,7 @@ pub fn command() -> Command {
             "Examples:\n  \
              pondsql demo                                   # a pond of synthetic readings, and a tour of it\n  \
              pondsql init ./pond\n  \
+             pondsql repair ./pond                          # after a power loss: set aside a cut-short newest commit\n  \
              pondsql --pond ./pond                          # the REPL (\\? lists its commands)\n  \
              pondsql --pond ./pond -c \"CREATE DIRECTORY '/sensors'\"\n  \
              pondsql --pond ./pond -c \"SELECT path, kind FROM pond.system.entries\" --format csv\n  \
@@ -93,6 +94,11 @@ pub fn command() -> Command {
         .arg(Arg::new("quiet").short('q').long("quiet").action(ArgAction::SetTrue).help("Print nothing on success (errors still go to stderr)"))
         .arg(Arg::new("rc").long("rc").value_name("FILE").value_parser(clap::value_parser!(PathBuf)).help("Start-up SQL instead of ~/.pondsqlrc"))
         .subcommand(Command::new("init").about("Create a new, empty pond").arg(Arg::new("path").required(true).value_name("PATH")))
+        .subcommand(
+            Command::new("repair")
+                .about("Set aside a newest commit that a crash or power loss cut short (it was never acknowledged)")
+                .arg(Arg::new("path").required(true).value_name("PATH")),
+        )
         .subcommand(
             Command::new("demo")
                 .about("Create a pond of synthetic station readings and run sql/demo.sql on it")
@@ -259,6 +265,23 @@ pub fn main() -> u8 {
             match runtime.block_on(Pond::init(path)) {
                 Ok(_) => {
                     println!("created pond {path}");
+                    EXIT_OK
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    EXIT_POND_UNAVAILABLE
+                }
+            }
+        }
+        Some(("repair", repair)) => {
+            let path = repair.get_one::<String>("path").expect("required by clap");
+            match runtime.block_on(Pond::repair(path)) {
+                Ok(Some((file, why))) => {
+                    println!("set aside {file} ({why}) into {path}/damaged/: it was never acknowledged; the pond now ends at the commit before it");
+                    EXIT_OK
+                }
+                Ok(None) => {
+                    println!("nothing to repair: the newest commit of {path} is whole");
                     EXIT_OK
                 }
                 Err(err) => {

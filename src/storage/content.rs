@@ -170,8 +170,11 @@ impl ContentWriter {
             std::fs::remove_file(&tmp_path)?;
             Some(bytes)
         } else {
+            // Durable before any commit can name it (durable.rs).
+            file.file.get_ref().sync_all()?;
             // Content-addressed: an existing blob of the same name has the same bytes.
             std::fs::rename(&tmp_path, blobs_dir.join(&checksum))?;
+            super::durable::sync(&blobs_dir)?;
             None
         };
         Ok(Some(Content {

@@ -41,6 +41,13 @@ pub enum StorageError {
     },
     #[error("{0}, staged by this transaction, is gone (a VACUUM removed it while the transaction was open): nothing was committed; run the transaction again")]
     StagedContentGone(String),
+    #[error("the oplog is damaged: {}", damaged_commit(file, why, *newest, root))]
+    DamagedCommit {
+        file: String,
+        why: String,
+        newest: bool,
+        root: String,
+    },
     #[error("the oplog is damaged: {0}")]
     CorruptOplog(String),
     #[error(
@@ -59,6 +66,14 @@ pub enum StorageError {
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+fn damaged_commit(file: &str, why: &str, newest: bool, root: &str) -> String {
+    if newest {
+        format!("its newest commit {file} is {why}: a crash or power loss struck while it was written, so it was never acknowledged; set it aside with `pondsql repair {root}`")
+    } else {
+        format!("commit {file} is {why}; restore the pond from a backup")
+    }
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -7,6 +7,8 @@
 
 pub mod compaction;
 pub mod content;
+pub mod delta_log;
+pub mod durable;
 pub mod error;
 pub mod event_time;
 pub mod glob;

@@ -37,6 +37,8 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::content::ContentStore;
+use super::delta_log::{self, HidingStore};
+use super::durable;
 use super::error::{Result, StorageError};
 use super::index::{OplogIndex, ReadFile, View};
 use super::metrics::ReadMetrics;
@@ -119,6 +121,7 @@ impl Pond {
         };
         let add = write_partition(
             &root_store,
+            &root_dir,
             0,
             &NodeId::root(),
             &[RowToWrite {
@@ -144,6 +147,13 @@ impl Pond {
                 ("sql".to_string(), json!("pondsql init")),
             ]))
             .await?;
+        sync_commit(&root_dir, 0)?;
+        for dir in ["oplog", "blobs", ""] {
+            durable::sync(&root_dir.join(dir))?;
+        }
+        if let Some(parent) = root_dir.parent() {
+            durable::sync(parent)?;
+        }
         Pond::open(&root_dir).await
     }
 
@@ -155,8 +165,23 @@ impl Pond {
         }
         let root_store: Arc<dyn ObjectStore> =
             Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
-        let mut table = DeltaTableBuilder::from_url(oplog_url(&root_dir)?)?.build()?;
-        table.load().await?;
+        let mut builder = DeltaTableBuilder::from_url(oplog_url(&root_dir)?)?;
+        let untrusted = delta_log::unusable_checkpoint(&root_store).await?;
+        if !untrusted.is_empty() {
+            // Read the log without them: from an older checkpoint, or replayed.
+            let absolute = |p: &Path| Path::from_absolute_path(root_dir.join(p.as_ref()));
+            let hidden = untrusted
+                .iter()
+                .map(absolute)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StorageError::Invalid(format!("{}: {e}", root_dir.display())))?;
+            let store = HidingStore::new(Arc::new(LocalFileSystem::new()), hidden);
+            builder = builder.with_storage_backend(Arc::new(store), oplog_url(&root_dir)?);
+        }
+        let mut table = builder.build()?;
+        if let Err(err) = table.load().await {
+            return Err(delta_log::explain_load_error(&root_store, &root_dir, err).await);
+        }
         let metrics = Arc::new(ReadMetrics::default());
         let pond = Pond {
             content: Arc::new(ContentStore::new(root_store.clone(), metrics.clone())),
@@ -168,6 +193,23 @@ impl Pond {
         };
         pond.refresh().await?;
         Ok(pond)
+    }
+
+    /// Sets a damaged newest commit aside into `damaged/` (`pondsql
+    /// repair`), so the pond opens at the commit before it. Returns the
+    /// file and its damage; `None` when there was nothing to repair.
+    pub async fn repair(path: impl AsRef<FsPath>) -> Result<Option<(String, String)>> {
+        let root_dir = absolute(path.as_ref())?;
+        if !is_pond(&root_dir) {
+            return Err(StorageError::NotAPond(path.as_ref().display().to_string()));
+        }
+        let root_store: Arc<dyn ObjectStore> =
+            Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
+        let repaired = delta_log::set_aside_damaged_newest(&root_store, &root_dir).await?;
+        if repaired.is_some() {
+            durable::sync(&root_dir.join("oplog/_delta_log"))?;
+        }
+        Ok(repaired)
     }
 
     pub fn root_dir(&self) -> &FsPath {
@@ -197,8 +239,18 @@ impl Pond {
     /// returns the new index. Reads only the oplog files not yet indexed.
     pub async fn refresh(&self) -> Result<Arc<OplogIndex>> {
         let mut table = self.table.lock().await;
-        table.update_incremental(None).await?;
+        self.update(&mut table).await?;
         self.refresh_locked(&table).await
+    }
+
+    /// Reads the Delta log's new commits.
+    async fn update(&self, table: &mut DeltaTable) -> Result<()> {
+        match table.update_incremental(None).await {
+            Ok(()) => Ok(()),
+            Err(err) => {
+                Err(delta_log::explain_load_error(&self.root_store, &self.root_dir, err).await)
+            }
+        }
     }
 
     async fn refresh_locked(&self, table: &DeltaTable) -> Result<Arc<OplogIndex>> {
@@ -208,6 +260,8 @@ impl Pond {
         if current.delta_version() == Some(version) {
             return Ok(current);
         }
+        let first_new = current.delta_version().map_or(version, |v| v + 1);
+        delta_log::check_commits(&self.root_store, first_new..=version, &self.root_dir).await?;
         let mut live: HashMap<String, (NodeId, u64)> = HashMap::new();
         for f in snapshot.log_data().iter() {
             let part = f
@@ -261,7 +315,7 @@ impl Pond {
     pub async fn commit(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
             let mut table = self.table.lock().await;
-            table.update_incremental(None).await?;
+            self.update(&mut table).await?;
             let index = self.refresh_locked(&table).await?;
             let txn = index.last_txn() + 1;
             let mut staging = Staging::new(
@@ -289,6 +343,7 @@ impl Pond {
                 .with_metadata([
                     ("pondTxn".to_string(), json!(txn)),
                     ("sql".to_string(), json!(sql)),
+                    (delta_log::ACTIONS_KEY.to_string(), json!(adds.len())),
                 ]);
             let operation = DeltaOperation::Write {
                 mode: SaveMode::Append,
@@ -307,7 +362,9 @@ impl Pond {
                 None
             };
             match result {
-                Some(Ok(_)) => {
+                Some(Ok(landed)) => {
+                    // Acknowledged only once durable.
+                    sync_commit(&self.root_dir, landed.version() as i64)?;
                     let before = table.version().unwrap_or(0);
                     table.update_incremental(None).await?;
                     self.refresh_locked(&table).await?;
@@ -325,7 +382,12 @@ impl Pond {
                     let interval = CHECKPOINT_INTERVAL as u64;
                     if table.version().unwrap_or(0) / interval > before / interval {
                         // Best effort: without it, opening reads a few more JSON commits.
-                        let _ = deltalake::checkpoints::create_checkpoint(&table, None).await;
+                        if deltalake::checkpoints::create_checkpoint(&table, None)
+                            .await
+                            .is_ok()
+                        {
+                            let _ = self.sync_checkpoint(table.version().unwrap_or(0) as i64);
+                        }
                     }
                     return Ok(Some(txn));
                 }
@@ -366,7 +428,14 @@ impl Pond {
             batches.extend(read_oplog_file(&self.root_store, path, *size, false).await?);
         }
         let merged = datafusion::arrow::compute::concat_batches(&oplog::file_schema(), &batches)?;
-        let mut add = put_oplog_file(&self.root_store, index.last_txn(), part, &merged).await?;
+        let mut add = put_oplog_file(
+            &self.root_store,
+            &self.root_dir,
+            index.last_txn(),
+            part,
+            &merged,
+        )
+        .await?;
         add.data_change = false;
         let now = chrono::Utc::now().timestamp_millis();
         let mut actions = vec![Action::Add(add.clone())];
@@ -384,7 +453,10 @@ impl Pond {
         let properties = CommitProperties::default()
             .with_max_retries(0)
             .with_create_checkpoint(false)
-            .with_metadata([("pondOplogCompaction".to_string(), json!(part.to_string()))]);
+            .with_metadata([
+                ("pondOplogCompaction".to_string(), json!(part.to_string())),
+                (delta_log::ACTIONS_KEY.to_string(), json!(actions.len())),
+            ]);
         let operation = DeltaOperation::Optimize {
             predicate: Some(format!("{} = '{part}'", oplog::PARTITION_COLUMN)),
             target_size: COMPACTED_OPLOG_FILE_BYTES as i64,
@@ -393,20 +465,32 @@ impl Pond {
             .with_actions(actions)
             .build(Some(table.snapshot()?), table.log_store(), operation)
             .await;
-        if let Err(err) = result {
-            let _ = self
-                .root_store
-                .delete(&Path::from(format!("oplog/{}", add.path)))
-                .await;
-            return if lost_race(&err) {
-                Ok(())
-            } else {
-                Err(err.into())
-            };
-        }
-        table.update_incremental(None).await?;
+        let landed = match result {
+            Ok(landed) => landed,
+            Err(err) => {
+                let _ = self
+                    .root_store
+                    .delete(&Path::from(format!("oplog/{}", add.path)))
+                    .await;
+                return if lost_race(&err) {
+                    Ok(())
+                } else {
+                    Err(err.into())
+                };
+            }
+        };
+        sync_commit(&self.root_dir, landed.version() as i64)?;
+        self.update(table).await?;
         self.refresh_locked(table).await?;
         Ok(())
+    }
+
+    /// Syncs the checkpoint of Delta version `version` and the hint naming it.
+    fn sync_checkpoint(&self, version: i64) -> Result<()> {
+        let log = self.root_dir.join("oplog/_delta_log");
+        durable::sync(&log.join(format!("{version:020}.checkpoint.parquet")))?;
+        durable::sync(&log.join("_last_checkpoint"))?;
+        Ok(durable::sync(&log)?)
     }
 
     /// Checks that every blob the staged versions reference is still there,
@@ -458,7 +542,7 @@ impl Pond {
                     },
                 })
                 .collect();
-            adds.push(write_partition(&self.root_store, txn, &part, &rows).await?);
+            adds.push(write_partition(&self.root_store, &self.root_dir, txn, &part, &rows).await?);
         }
         Ok(adds)
     }
@@ -482,17 +566,26 @@ fn rand_millis(max: u64) -> u64 {
 /// Writes one oplog data file for one partition and returns its Add action.
 async fn write_partition(
     store: &Arc<dyn ObjectStore>,
+    root_dir: &FsPath,
     txn: i64,
     part: &NodeId,
     rows: &[RowToWrite<'_>],
 ) -> Result<Add> {
-    put_oplog_file(store, txn, part, &oplog::encode(rows)?).await
+    put_oplog_file(store, root_dir, txn, part, &oplog::encode(rows)?).await
 }
 
-/// Stores `batch` (oplog rows of one partition) as a new data file named
-/// after `txn`, and returns its Add action with the txn range as statistics.
+/// Syncs the commit file of Delta version `version` and its directory.
+fn sync_commit(root_dir: &FsPath, version: i64) -> Result<()> {
+    let file = root_dir.join(delta_log::commit_path(version).as_ref());
+    Ok(durable::sync_new_file(&file)?)
+}
+
+/// Stores `batch` (oplog rows of one partition) as a new, durable data
+/// file named after `txn`, and returns its Add action with the txn range as
+/// statistics.
 async fn put_oplog_file(
     store: &Arc<dyn ObjectStore>,
+    root_dir: &FsPath,
     txn: i64,
     part: &NodeId,
     batch: &RecordBatch,
@@ -506,9 +599,17 @@ async fn put_oplog_file(
     writer.close()?;
     let relative = oplog::data_file_name(txn, part, &buffer);
     let size = buffer.len() as i64;
+    let partition_dir = root_dir
+        .join("oplog")
+        .join(format!("{}={part}", oplog::PARTITION_COLUMN));
+    let new_partition = !partition_dir.exists();
     store
         .put(&Path::from(format!("oplog/{relative}")), buffer.into())
         .await?;
+    durable::sync_new_file(&root_dir.join("oplog").join(&relative))?;
+    if new_partition {
+        durable::sync(&root_dir.join("oplog"))?;
+    }
     let txns = batch
         .column_by_name("txn")
         .and_then(|c| c.as_primitive_opt::<Int64Type>())

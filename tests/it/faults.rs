@@ -101,3 +101,136 @@ fn bit_flips_in_oplog_files_are_errors_naming_the_file_never_wrong_answers() {
     let out = query(&pond);
     assert_eq!(stdout(&out), stdout(&expected));
 }
+
+fn newest_commit(pond: &Path) -> PathBuf {
+    let mut commits: Vec<PathBuf> = std::fs::read_dir(pond.join("oplog/_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    commits.sort();
+    commits.pop().unwrap()
+}
+
+/// What a power loss can leave of the newest commit file: nothing, a
+/// partial line, or whole lines but not all of them.
+#[test]
+fn a_newest_commit_cut_short_is_refused_by_name_and_repair_sets_it_aside() {
+    let (_dir, pond) = init_pond();
+    let out = run_cli(
+        &pond,
+        &[
+            "CREATE TABLE t (i BIGINT)",
+            "INSERT INTO t VALUES (1)",
+            "INSERT INTO t VALUES (2)",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let commit = newest_commit(&pond);
+    let name = commit.file_name().unwrap().to_string_lossy().to_string();
+    let whole = std::fs::read_to_string(&commit).unwrap();
+    let first_line = whole.lines().next().unwrap().len();
+    let cut_shorts = [
+        (String::new(), "is empty"),
+        (
+            whole[..first_line / 2].to_string(),
+            "line 1 is not a whole action",
+        ),
+        (format!("{}\n", &whole[..first_line]), "0 of its 1 actions"),
+    ];
+    for (left, why) in cut_shorts {
+        std::fs::write(&commit, &left).unwrap();
+        for statement in ["SELECT * FROM t", "INSERT INTO t VALUES (3)"] {
+            let out = run_cli(&pond, &[statement]);
+            assert_eq!(out.status.code(), Some(3), "{statement}: {}", stdout(&out));
+            let message = stderr(&out);
+            assert!(
+                message.contains(&format!("oplog/_delta_log/{name}"))
+                    && message.contains(why)
+                    && message.contains("never acknowledged")
+                    && message.contains("pondsql repair")
+                    && !message.contains("panicked")
+                    && message.lines().count() == 1,
+                "{message}"
+            );
+        }
+    }
+    // Nothing was written beside the damaged commit (no txn reused).
+    assert_eq!(newest_commit(&pond), commit);
+
+    let out = crate::common::pondsql()
+        .arg("repair")
+        .arg(&pond)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&name), "{}", stdout(&out));
+    assert!(pond.join("damaged").join(&name).exists());
+    let out = run_cli(
+        &pond,
+        &[
+            "SELECT 'before ' || sum(i) || ' at txn ' || (SELECT max(txn) FROM pond.system.transactions) AS s FROM t",
+            "INSERT INTO t VALUES (3)",
+            "SELECT 'after ' || sum(i) || ' at txn ' || (SELECT max(txn) FROM pond.system.transactions) AS s FROM t",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    // The pond ends at the commit before the damaged one (txn 2, i = 1),
+    // and the next commit takes the damaged one's txn number: it was never
+    // acknowledged, so no acknowledged txn is reused.
+    assert!(
+        printed.contains("before 1 at txn 2") && printed.contains("after 4 at txn 3"),
+        "{printed}"
+    );
+    let out = crate::common::pondsql()
+        .arg("repair")
+        .arg(&pond)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("nothing to repair"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_checkpoint_missing_or_cut_short_falls_back_to_the_log() {
+    let (_dir, pond) = init_pond();
+    let mut statements = vec!["CREATE TABLE t (i BIGINT)".to_string()];
+    statements.extend((1..=24).map(|i| format!("INSERT INTO t VALUES ({i})")));
+    let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+    let out = run_cli(&pond, &refs);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let check = ["SELECT count(*) AS n, sum(i) AS s FROM t"];
+    let expected = stdout(&run_cli(&pond, &check));
+    assert!(expected.contains("| 24 | 300 |"), "{expected}");
+    let log = pond.join("oplog/_delta_log");
+    let hint: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(log.join("_last_checkpoint")).unwrap()).unwrap();
+    let checkpoint = log.join(format!(
+        "{:020}.checkpoint.parquet",
+        hint["version"].as_i64().unwrap()
+    ));
+    let bytes = std::fs::read(&checkpoint).unwrap();
+
+    std::fs::write(&checkpoint, &bytes[..bytes.len() / 2]).unwrap();
+    let out = run_cli(&pond, &check);
+    assert!(out.status.success(), "cut short: {}", stderr(&out));
+    assert_eq!(stdout(&out), expected);
+
+    std::fs::remove_file(&checkpoint).unwrap();
+    let out = run_cli(&pond, &check);
+    assert!(out.status.success(), "missing: {}", stderr(&out));
+    assert_eq!(stdout(&out), expected);
+    // Writing goes on, and a later checkpoint makes the hint good again.
+    let more: Vec<String> = (25..=40)
+        .map(|i| format!("INSERT INTO t VALUES ({i})"))
+        .collect();
+    let refs: Vec<&str> = more.iter().map(String::as_str).collect();
+    let out = run_cli(&pond, &refs);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run_cli(&pond, &check);
+    assert!(stdout(&out).contains("| 40 | 820 |"), "{}", stdout(&out));
+}
