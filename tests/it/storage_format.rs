@@ -240,3 +240,54 @@ import os; os._exit(0)
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The Delta log files of a pond: (JSON commits, checkpoints).
+fn log_files(pond: &std::path::Path) -> (usize, usize) {
+    let names: Vec<String> = std::fs::read_dir(pond.join("oplog/_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    (
+        names.iter().filter(|n| n.ends_with(".json")).count(),
+        names.iter().filter(|n| n.contains(".checkpoint.")).count(),
+    )
+}
+
+/// delta-rs's post-commit hook expires them (`delta.enableExpiredLogCleanup`,
+/// on by default); this keeps pondsql's commits from losing that.
+#[tokio::test(flavor = "multi_thread")]
+async fn delta_log_files_past_the_log_retention_are_expired() {
+    let mut p = TestPond::new().await;
+    p.ok("CREATE TABLE t (i BIGINT)").await;
+    for i in 0..40 {
+        p.ok(&format!("INSERT INTO t VALUES ({i})")).await;
+    }
+    let (commits, checkpoints) = log_files(&p.pond_path());
+    assert!(commits > 40 && checkpoints >= 4, "{commits} {checkpoints}");
+    // As if those were written 31 days ago (Delta's log retention is 30).
+    for entry in std::fs::read_dir(p.pond_path().join("oplog/_delta_log")).unwrap() {
+        let path = entry.unwrap().path();
+        crate::vacuum::age(&path, Duration::from_secs(31 * 24 * 3600));
+    }
+    for i in 40..52 {
+        p.ok(&format!("INSERT INTO t VALUES ({i})")).await;
+    }
+    let (commits_after, checkpoints_after) = log_files(&p.pond_path());
+    assert!(
+        commits_after < 30 && checkpoints_after <= 2,
+        "{commits_after} commits and {checkpoints_after} checkpoints left"
+    );
+    // Pond time travel reads oplog rows, not Delta versions: all still there.
+    p.session = pondsql::PondSession::open(p.pond_path()).await.unwrap();
+    assert_eq!(p.value("SELECT count(*) FROM t").await, "52");
+    assert_eq!(
+        p.value("SELECT count(*) FROM pond.system.transactions")
+            .await,
+        "54"
+    );
+    p.ok("SET pond.as_of = 11").await;
+    assert_eq!(
+        p.value("SELECT count(*) || ' ' || sum(i) FROM t").await,
+        "10 45"
+    );
+}
