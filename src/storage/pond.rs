@@ -13,7 +13,7 @@
 //! its own (no pond txn) that removes them and adds the merged file, rows
 //! unchanged.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -53,6 +53,11 @@ const CHECKPOINT_INTERVAL: i64 = 10;
 const MAX_COMMIT_ATTEMPTS: usize = 200;
 /// Merge a directory's small oplog files once it has this many.
 const COMPACT_OPLOG_AT: usize = 16;
+/// A compaction commit that lost the race is tried again at the next
+/// version while the files it merges are still live (busy writers starved
+/// it otherwise). Not delta-rs's own retries: its conflict check let two
+/// merges of the same files both land (rows read twice).
+const COMPACTION_ATTEMPTS: usize = 20;
 /// Files at least this big are left alone by oplog compaction.
 const COMPACTED_OPLOG_FILE_BYTES: u64 = 8 << 20;
 
@@ -395,10 +400,7 @@ impl Pond {
                 _ => {
                     drop(table);
                     for add in &adds {
-                        let _ = self
-                            .root_store
-                            .delete(&Path::from(format!("oplog/{}", add.path)))
-                            .await;
+                        self.delete_oplog_file(&add.path).await;
                     }
                     let jitter = rand_millis(5 + 5 * attempt.min(20) as u64);
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
@@ -450,39 +452,63 @@ impl Pond {
                 ..Remove::default()
             })
         }));
-        let properties = CommitProperties::default()
-            .with_max_retries(0)
-            .with_create_checkpoint(false)
-            .with_metadata([
-                ("pondOplogCompaction".to_string(), json!(part.to_string())),
-                (delta_log::ACTIONS_KEY.to_string(), json!(actions.len())),
-            ]);
         let operation = DeltaOperation::Optimize {
             predicate: Some(format!("{} = '{part}'", oplog::PARTITION_COLUMN)),
             target_size: COMPACTED_OPLOG_FILE_BYTES as i64,
         };
-        let result = CommitBuilder::from(properties)
-            .with_actions(actions)
-            .build(Some(table.snapshot()?), table.log_store(), operation)
-            .await;
-        let landed = match result {
-            Ok(landed) => landed,
-            Err(err) => {
-                let _ = self
-                    .root_store
-                    .delete(&Path::from(format!("oplog/{}", add.path)))
-                    .await;
-                return if lost_race(&err) {
-                    Ok(())
-                } else {
-                    Err(err.into())
-                };
+        let mut landed = None;
+        for _ in 0..COMPACTION_ATTEMPTS {
+            // The merge stays valid while every file it replaces is live:
+            // appends beside it are fine, another merge of them is not.
+            let snapshot = table.snapshot()?;
+            let live: HashSet<String> = snapshot
+                .log_data()
+                .iter()
+                .map(|f| f.path().to_string())
+                .collect();
+            if !small.iter().all(|(path, _)| live.contains(path.as_ref())) {
+                break;
             }
+            let properties = CommitProperties::default()
+                .with_max_retries(0)
+                .with_create_checkpoint(false)
+                .with_metadata([
+                    ("pondOplogCompaction".to_string(), json!(part.to_string())),
+                    (delta_log::ACTIONS_KEY.to_string(), json!(actions.len())),
+                ]);
+            let result = CommitBuilder::from(properties)
+                .with_actions(actions.clone())
+                .build(Some(snapshot), table.log_store(), operation.clone())
+                .await;
+            match result {
+                Ok(commit) => {
+                    landed = Some(commit.version() as i64);
+                    break;
+                }
+                Err(err) if lost_race(&err) => self.update(table).await?,
+                Err(err) => {
+                    self.delete_oplog_file(&add.path).await;
+                    return Err(err.into());
+                }
+            }
+        }
+        let Some(landed) = landed else {
+            self.delete_oplog_file(&add.path).await;
+            return Ok(());
         };
-        sync_commit(&self.root_dir, landed.version() as i64)?;
+        sync_commit(&self.root_dir, landed)?;
         self.update(table).await?;
         self.refresh_locked(table).await?;
         Ok(())
+    }
+
+    /// Removes a data file of a commit that did not land (best effort:
+    /// VACUUM finds what this misses).
+    async fn delete_oplog_file(&self, relative: &str) {
+        let _ = self
+            .root_store
+            .delete(&Path::from(format!("oplog/{relative}")))
+            .await;
     }
 
     /// Syncs the checkpoint of Delta version `version` and the hint naming it.

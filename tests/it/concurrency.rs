@@ -103,3 +103,45 @@ fn a_name_created_twice_at_once_is_one_success_and_one_error() {
     );
     assert!(stdout(&out).contains("| 5 |"), "{}", stdout(&out));
 }
+
+/// Oplog compaction must land under contention: four writers appending to
+/// one directory kept it from ever winning (hundreds of small files, commits
+/// ever slower), and retrying it must never merge the same files twice.
+#[test]
+fn four_writers_into_one_directory_keep_its_oplog_files_merged() {
+    let (_dir, pond) = init_pond();
+    let out = run_cli(&pond, &["CREATE TABLE t (w BIGINT, i BIGINT)"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let writers: Vec<Child> = (0..4)
+        .map(|w| {
+            let script: String = (0..40)
+                .map(|i| format!("INSERT INTO t VALUES ({w}, {i});\n"))
+                .collect();
+            spawn_script(&pond, &script)
+        })
+        .collect();
+    for child in writers {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "a writer failed: {}", stderr(&out));
+    }
+    let out = run_cli(
+        &pond,
+        &["SELECT count(*) AS n, count(DISTINCT w * 1000 + i) AS d FROM t"],
+    );
+    assert!(stdout(&out).contains("| 160 | 160 |"), "{}", stdout(&out));
+    let mut merges = 0;
+    for entry in std::fs::read_dir(pond.join("oplog/_delta_log")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            merges += std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("pondOplogCompaction") as usize;
+        }
+    }
+    // 162 commits into one partition: a merge per 16 small files.
+    assert!(merges >= 8, "only {merges} oplog compactions landed");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let opened = runtime.block_on(pondsql::Pond::open(&pond)).unwrap();
+    let live = opened.index().files().count();
+    assert!(live < 2 * 16, "{live} live oplog files");
+}
