@@ -63,6 +63,8 @@ mod tests {
             max_time: None,
             attrs: Arc::new(Attrs::default()),
             sql: Arc::from(""),
+            listing: None,
+            listing_changes: 0,
         })
     }
 

@@ -72,8 +72,14 @@ impl OplogIndex {
     }
 
     /// Moves to `delta_version`: forgets the versions of `removed` files
-    /// (compacted away; their rows come back in `added`), then adds `added`.
-    pub fn extend(&mut self, delta_version: i64, removed: &[Arc<str>], added: Vec<ReadFile>) {
+    /// (compacted away; their rows come back in `added`), then adds `added`
+    /// and builds the listings of the directory versions among them.
+    pub fn extend(
+        &mut self,
+        delta_version: i64,
+        removed: &[Arc<str>],
+        added: Vec<ReadFile>,
+    ) -> Result<()> {
         let mut gone: HashMap<NodeId, HashSet<i64>> = HashMap::new();
         for path in removed {
             if let Some(file) = self.files.remove(path) {
@@ -130,16 +136,34 @@ impl OplogIndex {
         }
         for id in touched {
             if let Some(list) = self.nodes.get_mut(&id) {
-                Arc::make_mut(list).sort_by_key(|v| v.version);
+                let list = Arc::make_mut(list);
+                list.sort_by_key(|v| v.version);
+                build_listings(list)?;
             }
         }
         self.last_txn = self.txns.keys().next_back().copied().unwrap_or(0);
         self.delta_version = Some(delta_version);
+        Ok(())
     }
 
     pub fn transactions(&self) -> impl Iterator<Item = &TxnSummary> {
         self.txns.values()
     }
+}
+
+/// Builds, oldest first, the listing of each directory version that stores
+/// only what changed (versions already built keep theirs).
+fn build_listings(versions: &mut [Arc<NodeVersion>]) -> Result<()> {
+    for i in 0..versions.len() {
+        if versions[i].listing.is_some() || versions[i].attrs.entries_changed.is_none() {
+            continue;
+        }
+        let previous = i.checked_sub(1).map(|p| versions[p].clone());
+        Arc::make_mut(&mut versions[i])
+            .build_listing(previous.as_deref())
+            .map_err(StorageError::CorruptOplog)?;
+    }
+    Ok(())
 }
 
 fn rows_added(v: &NodeVersion) -> i64 {

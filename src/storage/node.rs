@@ -135,6 +135,18 @@ impl VersionOp {
     }
 }
 
+/// A directory's listing: name → child.
+pub type Listing = BTreeMap<String, DirEntry>;
+
+/// Whether a directory version should store its whole listing rather than
+/// what changed, given `changes` entries changed since the last version that
+/// stored it and `len` entries now. Often enough that reading a listing
+/// replays at most a quarter of its size in changes; rarely enough that
+/// storing costs O(change), amortized.
+pub fn store_full_listing(changes: usize, len: usize) -> bool {
+    changes > (len / 4).max(64)
+}
+
 /// One entry of a directory listing.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct DirEntry {
@@ -148,9 +160,14 @@ pub struct DirEntry {
 /// `content` so that reading the tree never touches file contents.
 #[derive(Clone, Default, PartialEq, Debug, Serialize, Deserialize)]
 pub struct Attrs {
-    /// Directory: name → child.
+    /// Directory: the whole listing, name → child. Stored in a directory's
+    /// first version and every so often ([`store_full_listing`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entries: Option<BTreeMap<String, DirEntry>>,
+    pub entries: Option<Arc<Listing>>,
+    /// Directory: what changed since its previous version, name → child or
+    /// `null` for a name removed. Stored instead of `entries` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries_changed: Option<BTreeMap<String, Option<DirEntry>>>,
     /// Table and view: the Arrow schema of the rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<SchemaRef>,
@@ -264,6 +281,13 @@ pub struct NodeVersion {
     pub attrs: Arc<Attrs>,
     /// The SQL text of the transaction that wrote this version.
     pub sql: Arc<str>,
+    /// Directory: the whole listing as of this version. Not stored: the
+    /// index builds it from `attrs` (the listing, or the previous version's
+    /// listing with `entries_changed` applied).
+    pub listing: Option<Arc<Listing>>,
+    /// Directory: entries changed since the last version that stored the
+    /// whole listing (not stored; with `listing`).
+    pub listing_changes: usize,
 }
 
 impl NodeVersion {
@@ -271,7 +295,36 @@ impl NodeVersion {
         self.attrs.schema.as_ref()
     }
 
-    pub fn entries(&self) -> Option<&BTreeMap<String, DirEntry>> {
-        self.attrs.entries.as_ref()
+    pub fn entries(&self) -> Option<&Listing> {
+        self.listing.as_deref()
+    }
+
+    /// Builds this directory version's listing from the version before it,
+    /// when it stores only what changed.
+    pub fn build_listing(&mut self, previous: Option<&NodeVersion>) -> Result<(), String> {
+        let Some(changed) = &self.attrs.entries_changed else {
+            return Ok(());
+        };
+        let base = previous
+            .filter(|p| p.version + 1 == self.version)
+            .and_then(|p| Some((p.listing.as_ref()?, p.listing_changes)));
+        let Some((base, base_changes)) = base else {
+            return Err(format!(
+                "directory {} version {} lists changes, but version {} has no listing",
+                self.node_id,
+                self.version,
+                self.version - 1
+            ));
+        };
+        let mut listing = Listing::clone(base);
+        for (name, entry) in changed {
+            match entry {
+                Some(e) => listing.insert(name.clone(), e.clone()),
+                None => listing.remove(name),
+            };
+        }
+        self.listing = Some(Arc::new(listing));
+        self.listing_changes = base_changes + changed.len();
+        Ok(())
     }
 }

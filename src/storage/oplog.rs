@@ -225,6 +225,8 @@ pub fn decode(
             checksum: checksum_value,
             min_time: opt_ts(min_time, i),
             max_time: opt_ts(max_time, i),
+            listing: attrs_value.entries.clone(),
+            listing_changes: 0,
             attrs: Arc::new(attrs_value),
             sql: Arc::from(sql.value(i)),
         });

@@ -13,7 +13,7 @@
 //! its own (no pond txn) that removes them and adds the merged file, rows
 //! unchanged.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -119,10 +119,12 @@ impl Pond {
             min_time: None,
             max_time: None,
             attrs: Arc::new(Attrs {
-                entries: Some(BTreeMap::new()),
+                entries: Some(Arc::default()),
                 ..Attrs::default()
             }),
             sql: Arc::from("pondsql init"),
+            listing: Some(Arc::default()),
+            listing_changes: 0,
         };
         let add = write_partition(
             &root_store,
@@ -309,7 +311,7 @@ impl Pond {
             .try_collect()
             .await?;
         let mut next = (*current).clone();
-        next.extend(version, &removed, read);
+        next.extend(version, &removed, read)?;
         let next = Arc::new(next);
         *self.index.write().expect("index lock poisoned") = next.clone();
         Ok(next)

@@ -14,7 +14,8 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use super::error::{Result, StorageError};
 use super::index::{Overlay, Resolved, View};
 use super::node::{
-    Attrs, ContentRef, DirEntry, IngestedFile, Kind, NodeId, NodeVersion, StoredQuery, VersionOp,
+    store_full_listing, Attrs, ContentRef, DirEntry, IngestedFile, Kind, NodeId, NodeVersion,
+    StoredQuery, VersionOp,
 };
 use super::path::PondPath;
 
@@ -301,7 +302,7 @@ impl Staging {
         };
         let id = NodeId::random();
         let attrs = Attrs {
-            entries: Some(BTreeMap::new()),
+            entries: Some(Arc::default()),
             ..Attrs::default()
         };
         self.stage(self.new_version(
@@ -688,24 +689,57 @@ impl Staging {
     }
 
     /// Writes a new version of `dir` with `name` set to `entry` (or removed).
+    /// The version stores what changed since the directory's committed
+    /// version, or the whole listing when [`store_full_listing`] says so.
     fn set_entry(&mut self, dir: &Resolved, name: &str, entry: Option<DirEntry>) {
-        let mut entries = dir.latest.entries().cloned().unwrap_or_default();
-        match entry {
-            Some(e) => entries.insert(name.to_string(), e),
-            None => entries.remove(name),
+        let latest = &dir.latest;
+        let mut listing = latest.entries().cloned().unwrap_or_default();
+        match &entry {
+            Some(e) => listing.insert(name.to_string(), e.clone()),
+            None => listing.remove(name),
         };
-        let staged_here = dir.latest.txn == self.txn;
+        let staged_here = latest.txn == self.txn;
         let (version, op) = if staged_here {
-            (dir.latest.version, dir.latest.op)
+            (latest.version, latest.op)
         } else {
-            (dir.latest.version + 1, VersionOp::Update)
+            (latest.version + 1, VersionOp::Update)
         };
-        let attrs = Attrs {
-            entries: Some(entries),
-            ..Attrs::default()
+        // One version per directory per txn: a second change in this txn
+        // adds to the changes the staged version holds.
+        let changes_so_far = match (&latest.attrs.entries_changed, staged_here) {
+            (_, false) => Some((BTreeMap::new(), latest.listing_changes)),
+            (Some(changed), true) => {
+                Some((changed.clone(), latest.listing_changes - changed.len()))
+            }
+            (None, true) => None,
+        };
+        let delta = changes_so_far.and_then(|(mut changed, before)| {
+            changed.insert(name.to_string(), entry);
+            let changes = before + changed.len();
+            (!store_full_listing(changes, listing.len())).then_some((changed, changes))
+        });
+        let listing = Arc::new(listing);
+        let (attrs, changes) = match delta {
+            Some((changed, changes)) => (
+                Attrs {
+                    entries_changed: Some(changed),
+                    ..Attrs::default()
+                },
+                changes,
+            ),
+            None => (
+                Attrs {
+                    entries: Some(listing.clone()),
+                    ..Attrs::default()
+                },
+                0,
+            ),
         };
         let id = dir.id().clone();
-        self.stage(self.new_version(id.clone(), id, Kind::Directory, op, version, attrs, None));
+        let mut next = self.new_version(id.clone(), id, Kind::Directory, op, version, attrs, None);
+        next.listing = Some(listing);
+        next.listing_changes = changes;
+        self.stage(next);
     }
 
     fn stage_content(&mut self, content: Option<&Content>) {
@@ -752,6 +786,8 @@ impl Staging {
             checksum: content.map(|c| c.checksum.clone()),
             min_time: content.and_then(|c| c.min_time),
             max_time: content.and_then(|c| c.max_time),
+            listing: attrs.entries.clone(),
+            listing_changes: 0,
             attrs: Arc::new(attrs),
             sql: self.sql.clone(),
         }

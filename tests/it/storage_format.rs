@@ -291,3 +291,114 @@ async fn delta_log_files_past_the_log_retention_are_expired() {
         "10 45"
     );
 }
+
+/// Bytes of the oplog's live data files (replaced ones wait for VACUUM).
+async fn live_oplog_bytes(p: &TestPond) -> u64 {
+    let pond = p.session.pond().pond();
+    pond.refresh().await.unwrap();
+    pond.index().files().map(|(_, f)| f.size).sum()
+}
+
+/// A new entry in a big directory costs what it changes, not the listing:
+/// a directory version stores its changes, and the whole listing only
+/// every so often.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_entry_in_a_big_directory_stores_the_change_not_the_listing() {
+    let mut p = TestPond::new().await;
+    p.ok("CREATE DIRECTORY '/big'").await;
+    let creates: String = (0..2000)
+        .map(|i| format!("CREATE TABLE \"/big/t{i:04}\" (i BIGINT);\n"))
+        .collect();
+    p.ok(&format!("BEGIN;\n{creates}COMMIT;")).await;
+    let before = live_oplog_bytes(&p).await;
+    let txn = p
+        .value("SELECT max(txn) FROM pond.system.transactions")
+        .await;
+    for i in 0..40 {
+        p.ok(&format!("CREATE TABLE \"/big/new{i:02}\" (i BIGINT)"))
+            .await;
+    }
+    // The listing of 2,000 entries is ~100 KB of JSON: 40 copies would be 4 MB.
+    let stored = p
+        .value(&format!(
+            "SELECT sum(length(attrs)) FROM pond.system.oplog WHERE kind = 'directory' AND txn > {txn}"
+        ))
+        .await;
+    assert!(
+        stored.parse::<u64>().unwrap() < 10_000,
+        "40 directory versions stored {stored} bytes of attrs"
+    );
+    let grown = live_oplog_bytes(&p).await - before;
+    assert!(
+        grown < 60_000,
+        "40 creates grew the live oplog by {grown} bytes"
+    );
+    p.session = pondsql::PondSession::open(p.pond_path()).await.unwrap();
+    assert_eq!(p.value("SELECT count(*) FROM ls('/big')").await, "2040");
+}
+
+/// The names in `/d`.
+async fn listing_of_d(p: &TestPond) -> std::collections::BTreeSet<String> {
+    let out = p.ok("SELECT name FROM ls('/d') ORDER BY name").await;
+    out.lines()
+        .skip(3)
+        .filter(|l| l.starts_with("| "))
+        .map(|l| l.trim_matches(|c| c == '|' || c == ' ').to_string())
+        .collect()
+}
+
+/// Listings read right across changes, removals, renames, whole listings
+/// (a small directory stores one every 65 changes), time travel and a
+/// fresh open.
+#[tokio::test(flavor = "multi_thread")]
+async fn directory_listings_read_the_same_through_changes_and_whole_listings() {
+    let mut p = TestPond::new().await;
+    p.ok("CREATE DIRECTORY '/d'").await;
+    let mut expected: std::collections::BTreeSet<String> = Default::default();
+    let mut at_txn = Vec::new();
+    for i in 0..150 {
+        let name = format!("t{:03}", i % 37);
+        let sql = if expected.contains(&name) {
+            if i % 3 == 0 {
+                expected.remove(&name);
+                format!("DROP TABLE \"/d/{name}\"")
+            } else {
+                let to = format!("r{i:03}");
+                expected.remove(&name);
+                expected.insert(to.clone());
+                format!("ALTER TABLE \"/d/{name}\" RENAME TO \"/d/{to}\"")
+            }
+        } else {
+            expected.insert(name.clone());
+            format!("CREATE TABLE \"/d/{name}\" (i BIGINT)")
+        };
+        p.ok(&sql).await;
+        if i % 25 == 24 {
+            let txn = p
+                .value("SELECT max(txn) FROM pond.system.transactions")
+                .await;
+            at_txn.push((txn, expected.clone()));
+        }
+    }
+    assert_eq!(listing_of_d(&p).await, expected);
+    p.session = pondsql::PondSession::open(p.pond_path()).await.unwrap();
+    assert_eq!(listing_of_d(&p).await, expected);
+    for (txn, then) in &at_txn {
+        p.ok(&format!("SET pond.as_of = {txn}")).await;
+        assert_eq!(&listing_of_d(&p).await, then, "as of txn {txn}");
+    }
+    // Both kinds of directory version were written.
+    p.ok("RESET pond.as_of").await;
+    let kinds = p
+        .ok("SELECT count(*) FILTER (WHERE attrs LIKE '%\"entries\":%') AS whole, count(*) FILTER (WHERE attrs LIKE '%entries_changed%') AS changes FROM pond.system.oplog WHERE kind = 'directory'")
+        .await;
+    let row = kinds.lines().nth(3).unwrap().to_string();
+    let numbers: Vec<u64> = row
+        .split('|')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    assert!(
+        numbers.len() == 2 && numbers[0] >= 3 && numbers[1] >= 100,
+        "{kinds}"
+    );
+}
