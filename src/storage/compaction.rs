@@ -1,6 +1,7 @@
-//! Which table versions OPTIMIZE merges: runs of consecutive small live
-//! versions, up to a target size per merged chunk. Pure planning; the SQL
-//! layer writes the chunks and commits a [`Change::Compact`](super::Change).
+//! Pure planning of merges: which table versions OPTIMIZE merges (runs of
+//! consecutive small live versions, up to a target size per merged chunk;
+//! the SQL layer writes the chunks and commits a [`Change::Compact`](super::Change)),
+//! and which oplog data files oplog compaction merges (the pond does it).
 
 use std::sync::Arc;
 
@@ -41,6 +42,31 @@ pub fn plan_chunks(live: &[Arc<NodeVersion>], target: i64) -> Vec<Vec<Arc<NodeVe
     chunks
 }
 
+/// Which of a directory partition's oplog files (path, bytes) to merge:
+/// leaving out, largest first, any file bigger than all the smaller ones
+/// together, then all of the rest once there are at least `at` of them;
+/// none otherwise. Size-tiered, so a byte is rewritten O(log n) times
+/// rather than at every merge (a directory's big file would be otherwise),
+/// and the files left out at least double in size one to the next, so
+/// they stay few. Returned in name (= txn) order.
+pub fn plan_oplog_merge(mut files: Vec<(Arc<str>, u64)>, at: usize) -> Vec<(Arc<str>, u64)> {
+    files.sort_by_key(|(_, bytes)| *bytes);
+    let mut total: u64 = files.iter().map(|(_, bytes)| bytes).sum();
+    while let Some((_, largest)) = files.last() {
+        let rest = total - largest;
+        if *largest <= rest {
+            break;
+        }
+        total = rest;
+        files.pop();
+    }
+    if files.len() < at {
+        return Vec::new();
+    }
+    files.sort();
+    files
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,8 +89,8 @@ mod tests {
             max_time: None,
             attrs: Arc::new(Attrs::default()),
             sql: Arc::from(""),
-            listing: None,
-            listing_changes: 0,
+            listing: Default::default(),
+            previous: None,
         })
     }
 
@@ -92,6 +118,33 @@ mod tests {
         assert_eq!(numbers(&plan_chunks(&live, 100)), [vec![1, 2]]);
         let only_empty = vec![Arc::new(empty.clone()), Arc::new(empty)];
         assert!(plan_chunks(&only_empty, 100).is_empty());
+    }
+
+    #[test]
+    fn oplog_merges_leave_out_files_bigger_than_the_rest() {
+        let files = |sizes: &[u64]| -> Vec<(Arc<str>, u64)> {
+            sizes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (Arc::from(format!("{i:02}")), *s))
+                .collect()
+        };
+        let names = |plan: Vec<(Arc<str>, u64)>| -> Vec<String> {
+            plan.into_iter().map(|(n, _)| n.to_string()).collect()
+        };
+        // A directory's big file stays; the 16 small ones merge.
+        let mut sizes = vec![400_000];
+        sizes.extend([2_000; 16]);
+        let plan = names(plan_oplog_merge(files(&sizes), 16));
+        assert_eq!(plan.len(), 16);
+        assert!(!plan.contains(&"00".to_string()));
+        // Equal tiers merge together; too few candidates, nothing.
+        assert_eq!(
+            plan_oplog_merge(files(&[32_000, 2_000, 30_000]), 3).len(),
+            3
+        );
+        assert!(plan_oplog_merge(files(&[400_000, 2_000, 2_000]), 3).is_empty());
+        assert!(plan_oplog_merge(files(&[2_000; 15]), 16).is_empty());
     }
 
     #[test]

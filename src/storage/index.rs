@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::error::{Result, StorageError};
-use super::node::{Kind, NodeId, NodeVersion, VersionOp};
+use super::node::{Kind, NodeId, NodeVersion, Previous, VersionOp};
 use super::path::PondPath;
 
 /// What one transaction did, derived from its rows.
@@ -138,7 +138,7 @@ impl OplogIndex {
             if let Some(list) = self.nodes.get_mut(&id) {
                 let list = Arc::make_mut(list);
                 list.sort_by_key(|v| v.version);
-                build_listings(list)?;
+                link_listings(list)?;
             }
         }
         self.last_txn = self.txns.keys().next_back().copied().unwrap_or(0);
@@ -151,17 +151,27 @@ impl OplogIndex {
     }
 }
 
-/// Builds, oldest first, the listing of each directory version that stores
-/// only what changed (versions already built keep theirs).
-fn build_listings(versions: &mut [Arc<NodeVersion>]) -> Result<()> {
+/// Links each directory version that stores only what changed to the
+/// version before it, where its listing is built from (on first use).
+fn link_listings(versions: &mut [Arc<NodeVersion>]) -> Result<()> {
     for i in 0..versions.len() {
-        if versions[i].listing.is_some() || versions[i].attrs.entries_changed.is_none() {
+        let v = &versions[i];
+        if v.previous.is_some() || v.attrs.entries_changed.is_none() {
             continue;
         }
-        let previous = i.checked_sub(1).map(|p| versions[p].clone());
-        Arc::make_mut(&mut versions[i])
-            .build_listing(previous.as_deref())
-            .map_err(StorageError::CorruptOplog)?;
+        let previous = i
+            .checked_sub(1)
+            .map(|p| versions[p].clone())
+            .filter(|p| p.version + 1 == v.version && p.kind == v.kind);
+        let Some(previous) = previous else {
+            return Err(StorageError::CorruptOplog(format!(
+                "directory {} version {} lists changes, but version {} is missing",
+                v.node_id,
+                v.version,
+                v.version - 1
+            )));
+        };
+        Arc::make_mut(&mut versions[i]).previous = Some(Previous(previous));
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use serde::{Deserialize, Serialize};
@@ -281,13 +281,46 @@ pub struct NodeVersion {
     pub attrs: Arc<Attrs>,
     /// The SQL text of the transaction that wrote this version.
     pub sql: Arc<str>,
-    /// Directory: the whole listing as of this version. Not stored: the
-    /// index builds it from `attrs` (the listing, or the previous version's
-    /// listing with `entries_changed` applied).
-    pub listing: Option<Arc<Listing>>,
-    /// Directory: entries changed since the last version that stored the
-    /// whole listing (not stored; with `listing`).
-    pub listing_changes: usize,
+    /// Directory: the whole listing as of this version, and the entries
+    /// changed since the last version that stored it whole. Not stored:
+    /// set from `attrs.entries`, or built on first use ([`NodeVersion::entries`]).
+    pub listing: OnceLock<(Arc<Listing>, usize)>,
+    /// Directory version that stores only what changed: the version before
+    /// it, whose listing the changes apply to (linked by the index).
+    pub previous: Option<Previous>,
+}
+
+/// The link from a directory version to the one before it. Its `Debug`
+/// shows the version number only: chains are long.
+#[derive(Clone)]
+pub struct Previous(pub Arc<NodeVersion>);
+
+impl fmt::Debug for Previous {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "version {}", self.0.version)
+    }
+}
+
+impl Drop for NodeVersion {
+    /// Unlinks a chain of versions one by one: dropping it recursively
+    /// could overflow the stack.
+    fn drop(&mut self) {
+        let mut next = self.previous.take();
+        while let Some(Previous(version)) = next {
+            next = match Arc::try_unwrap(version) {
+                Ok(mut only_owner) => only_owner.previous.take(),
+                Err(_) => None,
+            };
+        }
+    }
+}
+
+/// The listing a version's `attrs` hold whole, if they do.
+pub fn stored_listing(attrs: &Attrs) -> OnceLock<(Arc<Listing>, usize)> {
+    match &attrs.entries {
+        Some(listing) => OnceLock::from((listing.clone(), 0)),
+        None => OnceLock::new(),
+    }
 }
 
 impl NodeVersion {
@@ -295,36 +328,42 @@ impl NodeVersion {
         self.attrs.schema.as_ref()
     }
 
+    /// A directory version's listing: stored whole, or built once from the
+    /// nearest version back that has one, applying the changes after it.
     pub fn entries(&self) -> Option<&Listing> {
-        self.listing.as_deref()
+        self.built_listing().map(|(listing, _)| &**listing)
     }
 
-    /// Builds this directory version's listing from the version before it,
-    /// when it stores only what changed.
-    pub fn build_listing(&mut self, previous: Option<&NodeVersion>) -> Result<(), String> {
-        let Some(changed) = &self.attrs.entries_changed else {
-            return Ok(());
-        };
-        let base = previous
-            .filter(|p| p.version + 1 == self.version)
-            .and_then(|p| Some((p.listing.as_ref()?, p.listing_changes)));
-        let Some((base, base_changes)) = base else {
-            return Err(format!(
-                "directory {} version {} lists changes, but version {} has no listing",
-                self.node_id,
-                self.version,
-                self.version - 1
-            ));
-        };
-        let mut listing = Listing::clone(base);
-        for (name, entry) in changed {
-            match entry {
-                Some(e) => listing.insert(name.clone(), e.clone()),
-                None => listing.remove(name),
-            };
+    /// Entries changed since the last version that stored the listing whole.
+    pub fn listing_changes(&self) -> usize {
+        self.built_listing().map_or(0, |(_, changes)| *changes)
+    }
+
+    fn built_listing(&self) -> Option<&(Arc<Listing>, usize)> {
+        if let Some(built) = self.listing.get() {
+            return Some(built);
         }
-        self.listing = Some(Arc::new(listing));
-        self.listing_changes = base_changes + changed.len();
-        Ok(())
+        // Back to the nearest version with a listing (iteratively: a chain
+        // can be long), then forward through the changes once.
+        let mut pending = vec![self];
+        let (base, mut changes) = loop {
+            let previous = &*pending.last()?.previous.as_ref()?.0;
+            match previous.listing.get() {
+                Some(built) => break built.clone(),
+                None => pending.push(previous),
+            }
+        };
+        let mut listing = Listing::clone(&base);
+        for version in pending.iter().rev() {
+            let changed = version.attrs.entries_changed.as_ref()?;
+            for (name, entry) in changed {
+                match entry {
+                    Some(e) => listing.insert(name.clone(), e.clone()),
+                    None => listing.remove(name),
+                };
+            }
+            changes += changed.len();
+        }
+        Some(self.listing.get_or_init(|| (Arc::new(listing), changes)))
     }
 }

@@ -17,7 +17,7 @@ use deltalake::kernel::{DataType as DeltaType, StructField};
 use sha2::{Digest, Sha256};
 
 use super::error::StorageError;
-use super::node::{Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
+use super::node::{stored_listing, Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
 
 pub const PARTITION_COLUMN: &str = "part_id";
 
@@ -225,8 +225,8 @@ pub fn decode(
             checksum: checksum_value,
             min_time: opt_ts(min_time, i),
             max_time: opt_ts(max_time, i),
-            listing: attrs_value.entries.clone(),
-            listing_changes: 0,
+            listing: stored_listing(&attrs_value),
+            previous: None,
             attrs: Arc::new(attrs_value),
             sql: Arc::from(sql.value(i)),
         });

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
@@ -36,6 +36,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use super::compaction::plan_oplog_merge;
 use super::content::ContentStore;
 use super::delta_log::{self, HidingStore};
 use super::durable;
@@ -123,8 +124,8 @@ impl Pond {
                 ..Attrs::default()
             }),
             sql: Arc::from("pondsql init"),
-            listing: Some(Arc::default()),
-            listing_changes: 0,
+            listing: OnceLock::from((Arc::default(), 0)),
+            previous: None,
         };
         let add = write_partition(
             &root_store,
@@ -371,7 +372,8 @@ impl Pond {
             match result {
                 Some(Ok(landed)) => {
                     // Acknowledged only once durable.
-                    sync_commit(&self.root_dir, landed.version() as i64)?;
+                    sync_commit(&self.root_dir, landed.version() as i64)
+                        .map_err(|e| StorageError::NotDurable(txn, e.to_string()))?;
                     let before = table.version().unwrap_or(0);
                     table.update_incremental(None).await?;
                     self.refresh_locked(&table).await?;
@@ -417,16 +419,16 @@ impl Pond {
     /// up quietly when another commit gets in first.
     async fn compact_oplog(&self, table: &mut DeltaTable, part: &NodeId) -> Result<()> {
         let index = self.index();
-        let mut small: Vec<(Arc<str>, u64)> = index
+        let candidates: Vec<(Arc<str>, u64)> = index
             .files()
             .filter(|(_, f)| &f.part == part && f.size < COMPACTED_OPLOG_FILE_BYTES)
             .map(|(path, f)| (path.clone(), f.size))
             .collect();
-        if small.len() < COMPACT_OPLOG_AT {
+        // In name order: names start with the txn, so rows stay in txn order.
+        let small = plan_oplog_merge(candidates, COMPACT_OPLOG_AT);
+        if small.is_empty() {
             return Ok(());
         }
-        // Names start with the txn, so name order keeps rows in txn order.
-        small.sort();
         let mut batches = Vec::new();
         for (path, size) in &small {
             batches.extend(read_oplog_file(&self.root_store, path, *size, false).await?);

@@ -6,7 +6,7 @@
 //! no IO (contents are written before a change is made).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
@@ -14,8 +14,8 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use super::error::{Result, StorageError};
 use super::index::{Overlay, Resolved, View};
 use super::node::{
-    store_full_listing, Attrs, ContentRef, DirEntry, IngestedFile, Kind, NodeId, NodeVersion,
-    StoredQuery, VersionOp,
+    store_full_listing, stored_listing, Attrs, ContentRef, DirEntry, IngestedFile, Kind, NodeId,
+    NodeVersion, StoredQuery, VersionOp,
 };
 use super::path::PondPath;
 
@@ -707,9 +707,9 @@ impl Staging {
         // One version per directory per txn: a second change in this txn
         // adds to the changes the staged version holds.
         let changes_so_far = match (&latest.attrs.entries_changed, staged_here) {
-            (_, false) => Some((BTreeMap::new(), latest.listing_changes)),
+            (_, false) => Some((BTreeMap::new(), latest.listing_changes())),
             (Some(changed), true) => {
-                Some((changed.clone(), latest.listing_changes - changed.len()))
+                Some((changed.clone(), latest.listing_changes() - changed.len()))
             }
             (None, true) => None,
         };
@@ -737,8 +737,7 @@ impl Staging {
         };
         let id = dir.id().clone();
         let mut next = self.new_version(id.clone(), id, Kind::Directory, op, version, attrs, None);
-        next.listing = Some(listing);
-        next.listing_changes = changes;
+        next.listing = OnceLock::from((listing, changes));
         self.stage(next);
     }
 
@@ -786,8 +785,8 @@ impl Staging {
             checksum: content.map(|c| c.checksum.clone()),
             min_time: content.and_then(|c| c.min_time),
             max_time: content.and_then(|c| c.max_time),
-            listing: attrs.entries.clone(),
-            listing_changes: 0,
+            listing: stored_listing(&attrs),
+            previous: None,
             attrs: Arc::new(attrs),
             sql: self.sql.clone(),
         }
