@@ -389,7 +389,7 @@ mod tests {
             split_aside(&format!("{sum}{ASIDE}{id}")),
             (sum.as_str(), true)
         );
-        assert_eq!(split_aside(&format!("{sum}{ASIDE}x")).1, false);
+        assert!(!split_aside(&format!("{sum}{ASIDE}x")).1);
         assert!(!is_hex(&sum.to_uppercase(), 64));
     }
 }
