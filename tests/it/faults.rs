@@ -102,6 +102,14 @@ fn bit_flips_in_oplog_files_are_errors_naming_the_file_never_wrong_answers() {
     assert_eq!(stdout(&out), stdout(&expected));
 }
 
+fn repair(pond: &Path) -> Output {
+    crate::common::pondsql()
+        .arg("repair")
+        .arg(pond)
+        .output()
+        .unwrap()
+}
+
 fn newest_commit(pond: &Path) -> PathBuf {
     let mut commits: Vec<PathBuf> = std::fs::read_dir(pond.join("oplog/_delta_log"))
         .unwrap()
@@ -158,11 +166,7 @@ fn a_newest_commit_cut_short_is_refused_by_name_and_repair_sets_it_aside() {
     // Nothing was written beside the damaged commit (no txn reused).
     assert_eq!(newest_commit(&pond), commit);
 
-    let out = crate::common::pondsql()
-        .arg("repair")
-        .arg(&pond)
-        .output()
-        .unwrap();
+    let out = repair(&pond);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains(&name), "{}", stdout(&out));
     assert!(pond.join("damaged").join(&name).exists());
@@ -183,11 +187,7 @@ fn a_newest_commit_cut_short_is_refused_by_name_and_repair_sets_it_aside() {
         printed.contains("before 1 at txn 2") && printed.contains("after 4 at txn 3"),
         "{printed}"
     );
-    let out = crate::common::pondsql()
-        .arg("repair")
-        .arg(&pond)
-        .output()
-        .unwrap();
+    let out = repair(&pond);
     assert!(
         stdout(&out).contains("nothing to repair"),
         "{}",
