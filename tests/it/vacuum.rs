@@ -262,3 +262,36 @@ async fn vacuum_deletes_only_what_the_pond_wrote_and_never_through_a_symlink() {
     }
     assert_eq!(p.value("SELECT count(*) FROM big").await, "20000");
 }
+
+/// What a VACUUM stopped between renaming a file aside and deleting it
+/// leaves: the next one puts back a file still referenced, and deletes an
+/// unreferenced old one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_left_aside_by_an_interrupted_vacuum_is_put_back_or_deleted() {
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE big AS SELECT value AS v, random() AS r FROM generate_series(1, 20000)")
+        .await;
+    let blobs = blob_files(&p.pond_path());
+    let [blob] = blobs.as_slice() else {
+        panic!("one blob")
+    };
+    let aside_name = |path: &Path| {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        path.with_file_name(format!("{name}.vacuum-{}", "0f".repeat(16)))
+    };
+    let referenced_aside = aside_name(blob);
+    std::fs::rename(blob, &referenced_aside).unwrap();
+    let orphan = p.pond_path().join("blobs").join("ab".repeat(32));
+    let orphan_aside = aside_name(&orphan);
+    std::fs::write(&orphan_aside, b"orphan").unwrap();
+    age(&orphan_aside, IN_FLIGHT_GRACE * 2);
+    let pond = p.session.pond().pond().clone();
+    vacuum(&pond, Duration::ZERO, false, SystemTime::now())
+        .await
+        .unwrap();
+    assert!(blob.exists() && !referenced_aside.exists(), "not put back");
+    assert!(!orphan_aside.exists() && !orphan.exists(), "not deleted");
+    let fresh = pondsql::PondSession::open(p.pond_path()).await.unwrap();
+    let out = fresh.sql("SELECT count(*) FROM big").await.unwrap();
+    assert_eq!(out.batches[0].num_rows(), 1);
+}
