@@ -149,6 +149,11 @@ impl SessionPond {
         self.lock().block.is_some()
     }
 
+    /// How many changes an open `BEGIN` block holds; `None` outside a block.
+    pub fn open_block_len(&self) -> Option<usize> {
+        self.lock().block.as_ref().map(Vec::len)
+    }
+
     pub fn begin_block(&self) -> Result<()> {
         let mut state = self.lock();
         if state.block.is_some() {

@@ -77,6 +77,23 @@ fn limit(batches: &[RecordBatch], max_rows: Option<usize>) -> (Vec<RecordBatch>,
     (kept, total)
 }
 
+/// Refuses, before anything is printed, a result that `format` cannot show
+/// (CSV and TSV have no nested values).
+pub fn check(format: Format, schema: &datafusion::arrow::datatypes::Schema) -> Result<(), String> {
+    if !matches!(format, Format::Csv | Format::Tsv) {
+        return Ok(());
+    }
+    match schema.fields().iter().find(|f| f.data_type().is_nested()) {
+        Some(field) => Err(format!(
+            "--format {format} cannot show column '{}' of type {}: use --format json, ndjson or table (\\format in the REPL), or select it as text, e.g. CAST(\"{}\" AS VARCHAR)",
+            field.name(),
+            field.data_type(),
+            field.name()
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Writes `batches` in `format`. `max_rows` cuts long results (with a note
 /// saying how many rows there were); machine formats are never cut.
 pub fn write(

@@ -144,26 +144,35 @@ pub struct Settings {
 }
 
 /// Prints one statement's result (nothing for commands and when quiet).
-pub fn print_output(output: &Output, settings: &Settings, elapsed: Option<std::time::Duration>) {
+/// A result that cannot be printed is an error, and nothing of it is printed.
+pub fn print_output(
+    output: &Output,
+    settings: &Settings,
+    elapsed: Option<std::time::Duration>,
+) -> Result<(), String> {
     if settings.quiet {
-        return;
+        return Ok(());
     }
-    let mut stdout = std::io::stdout().lock();
+    let mut text = Vec::new();
     if output.has_rows() {
-        if let Err(err) = format::write(
-            &mut stdout,
+        format::check(settings.format, &output.schema)?;
+        format::write(
+            &mut text,
             settings.format,
             &output.schema,
             &output.batches,
             settings.max_rows,
-        ) {
-            eprintln!("error: cannot print the result: {err}");
-        }
+        )
+        .map_err(|err| format!("cannot print the result: {err}"))?;
     }
     if let (true, Some(elapsed)) = (settings.timing, elapsed) {
         let rows: usize = output.batches.iter().map(|b| b.num_rows()).sum();
-        let _ = writeln!(stdout, "{rows} row(s) in {:.3} s", elapsed.as_secs_f64());
+        let _ = writeln!(text, "{rows} row(s) in {:.3} s", elapsed.as_secs_f64());
     }
+    std::io::stdout()
+        .lock()
+        .write_all(&text)
+        .map_err(|err| format!("cannot print the result: {err}"))
 }
 
 /// The -c and -f arguments in the order they were given.
@@ -200,8 +209,9 @@ pub async fn run_script(session: &PondSession, name: &str, sql: &str, settings: 
     let mut statement_started = started;
     let result = session
         .run_script(sql, |_, output| {
-            print_output(output, settings, Some(statement_started.elapsed()));
+            print_output(output, settings, Some(statement_started.elapsed()))?;
             statement_started = Instant::now();
+            Ok(())
         })
         .await;
     match result {
@@ -372,11 +382,10 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
             eprintln!("error: cannot read standard input: {err}");
             return EXIT_USAGE;
         }
-        return if runtime.block_on(run_script(&session, "<stdin>", &sql, &settings)) {
-            EXIT_OK
-        } else {
-            EXIT_SQL_ERROR
-        };
+        if !runtime.block_on(run_script(&session, "<stdin>", &sql, &settings)) {
+            return EXIT_SQL_ERROR;
+        }
+        return end_of_input(&session);
     }
     for source in sources {
         let (name, sql) = match source {
@@ -393,5 +402,17 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
             return EXIT_SQL_ERROR;
         }
     }
-    EXIT_OK
+    end_of_input(&session)
+}
+
+/// A script that ends inside BEGIN has written nothing: say so and fail,
+/// so that cron mails it instead of the writes vanishing.
+fn end_of_input(session: &PondSession) -> u8 {
+    match session.pond().open_block_len() {
+        None => EXIT_OK,
+        Some(changes) => {
+            eprintln!("error: the input ended inside BEGIN with {changes} change(s) not committed, so nothing of the block was written: end the block with COMMIT (or ROLLBACK)");
+            EXIT_SQL_ERROR
+        }
+    }
 }

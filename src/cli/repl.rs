@@ -130,7 +130,12 @@ async fn run_statements(session: &PondSession, input: &str, settings: &Settings)
         let result = session.execute_until(&statement.text, cancel).await;
         drop(progress);
         match result {
-            Ok(output) => print_output(&output, settings, Some(started.elapsed())),
+            Ok(output) => {
+                if let Err(message) = print_output(&output, settings, Some(started.elapsed())) {
+                    eprintln!("error: {message}");
+                    return;
+                }
+            }
             Err(err) => {
                 eprintln!("error: {}", user_message(&err));
                 return;
@@ -149,7 +154,11 @@ fn path_literal(argument: &str) -> String {
 
 async fn query(session: &PondSession, settings: &Settings, sql: String) {
     match session.execute(&sql).await {
-        Ok(output) => print_output(&output, settings, None),
+        Ok(output) => {
+            if let Err(message) = print_output(&output, settings, None) {
+                eprintln!("error: {message}");
+            }
+        }
         Err(err) => eprintln!("error: {}", user_message(&err)),
     }
 }

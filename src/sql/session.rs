@@ -170,10 +170,6 @@ impl PondSession {
         }
     }
 
-    pub fn context(&self) -> &SessionContext {
-        &self.ctx
-    }
-
     pub fn pond(&self) -> &Arc<SessionPond> {
         &self.pond
     }
@@ -189,11 +185,12 @@ impl PondSession {
     }
 
     /// Runs a script statement by statement, handing each output to `each`.
-    /// The first failure stops the run; earlier statements stay committed.
+    /// The first failure (of a statement or of `each`) stops the run; earlier
+    /// statements stay committed.
     pub async fn run_script(
         &self,
         sql: &str,
-        mut each: impl FnMut(&SqlStatement, &Output),
+        mut each: impl FnMut(&SqlStatement, &Output) -> std::result::Result<(), String>,
     ) -> std::result::Result<(), ScriptError> {
         let statements = split_statements(sql).map_err(|message| ScriptError {
             line: 1,
@@ -201,15 +198,16 @@ impl PondSession {
             message,
         })?;
         for statement in statements {
-            match self.execute(&statement.text).await {
+            let result = match self.execute(&statement.text).await {
                 Ok(output) => each(&statement, &output),
-                Err(err) => {
-                    return Err(ScriptError {
-                        line: statement.line,
-                        text: statement.text.clone(),
-                        message: super::error::user_message(&err),
-                    })
-                }
+                Err(err) => Err(super::error::user_message(&err)),
+            };
+            if let Err(message) = result {
+                return Err(ScriptError {
+                    line: statement.line,
+                    text: statement.text.clone(),
+                    message,
+                });
             }
         }
         Ok(())

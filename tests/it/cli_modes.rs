@@ -314,3 +314,70 @@ fn demo_runs_on_a_fresh_directory() {
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
 }
+
+/// A cron script that ends inside BEGIN wrote nothing: it must fail loudly,
+/// however the SQL arrives, and the pond must not change.
+#[test]
+fn input_ending_inside_begin_fails_and_writes_nothing() {
+    let (_dir, pond) = init_pond();
+    let block = "BEGIN; CREATE DIRECTORY '/lost';";
+    let by_command = sql(&pond).args(["-q", "-c", block]).output().unwrap();
+    let mut child = sql(&pond)
+        .arg("-q")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(block.as_bytes())
+        .unwrap();
+    let by_stdin = child.wait_with_output().unwrap();
+    for out in [by_command, by_stdin] {
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let message = stderr(&out);
+        assert!(
+            message.contains("ended inside BEGIN") && message.contains("COMMIT"),
+            "{message}"
+        );
+    }
+    let out = sql(&pond)
+        .args(["--format", "csv", "-c", "SELECT count(*) AS n FROM pond.system.entries WHERE path = '/lost'"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "n\n0\n");
+    // A block closed by a later -c is whole.
+    let out = sql(&pond)
+        .args(["-c", "BEGIN", "-c", "CREATE DIRECTORY '/kept'", "-c", "COMMIT"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// CSV cannot hold a list: the statement fails before anything is printed,
+/// the exit code says so, and the script stops.
+#[test]
+fn a_result_the_format_cannot_show_fails_before_printing() {
+    let (_dir, pond) = init_pond();
+    for format in ["csv", "tsv"] {
+        let out = sql(&pond)
+            .args(["--format", format, "-c", "SELECT [1, 2] AS readings", "-c", "SELECT 'after' AS step"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}");
+        assert_eq!(stdout(&out), "", "{format}: half-printed");
+        let message = stderr(&out);
+        assert!(
+            message.contains("'readings'") && message.contains("--format json"),
+            "{message}"
+        );
+    }
+    let out = sql(&pond)
+        .args(["--format", "ndjson", "-c", "SELECT [1, 2] AS readings"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "{\"readings\":[1,2]}\n");
+}
