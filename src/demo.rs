@@ -76,7 +76,7 @@ fn timestamp(minute: i64) -> String {
 }
 
 /// Writes `incoming/<station>.csv` (and `-late.csv`) under `dir`.
-pub fn generate(dir: &Path) -> std::io::Result<usize> {
+pub(crate) fn generate(dir: &Path) -> std::io::Result<usize> {
     let incoming = dir.join("incoming");
     std::fs::create_dir_all(&incoming)?;
     let header = "ts,temp_c,conductivity_us_cm,ph,do_mg_l\n";
@@ -123,7 +123,7 @@ pub fn generate(dir: &Path) -> std::io::Result<usize> {
 
 /// Creates the demo directory (a new temp dir unless given), generates the
 /// data, creates the pond and runs sql/demo.sql, printing its results.
-pub async fn run(dir: Option<PathBuf>) -> u8 {
+pub(crate) async fn run(dir: Option<PathBuf>) -> u8 {
     let dir = match dir {
         Some(dir) => dir,
         None => {

@@ -2,15 +2,20 @@
 //!
 //! A pond is a versioned tree of directories, tables and views kept in one
 //! Delta Lake table (the oplog) and exposed to Apache DataFusion as the
-//! catalog `pond`. Start with [`PondSession`].
+//! catalog `pond`. Start with [`PondSession`]: every write goes through its
+//! statements, one statement (or `BEGIN … COMMIT`) one atomic commit.
+//! [`Pond`] is the storage beneath, for opening, repairing and vacuuming.
+#![warn(unreachable_pub)]
 
-pub mod catalog;
+mod catalog;
 pub mod cli;
-pub mod demo;
-pub mod progress;
-pub mod sql;
-pub mod storage;
-pub mod udf;
+mod demo;
+mod progress;
+mod sql;
+mod storage;
+mod udf;
 
-pub use sql::session::PondSession;
-pub use storage::Pond;
+pub use sql::error::user_message;
+pub use sql::session::{Output, PondSession, ScriptError, SessionOptions};
+pub use storage::vacuum::{vacuum, Orphan, IN_FLIGHT_GRACE};
+pub use storage::{Pond, StorageError};

@@ -4,13 +4,15 @@
 //! directory, named by its path (`pond."/sensors/station1".temp`). The root
 //! schema `/` is the session's default and also resolves absolute paths, so
 //! `SELECT * FROM "/sensors/station1/temp"` works. Reads go through the
-//! session's [`SessionPond`] view; this module never writes.
+//! session's [`SessionPond`] view. Writes only stage: an INSERT's sink
+//! writes a content and stages the table version in the session; the SQL
+//! layer decides when staged changes commit.
 
-pub mod scan;
-pub mod session_pond;
-pub mod system;
-pub mod table;
-pub mod view;
+pub(crate) mod scan;
+pub(crate) mod session_pond;
+pub(crate) mod system;
+pub(crate) mod table;
+pub(crate) mod view;
 
 use std::sync::Arc;
 
@@ -19,21 +21,21 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::error::{DataFusionError, Result};
 
 use crate::storage::{Kind, PondPath, Resolved};
-pub use session_pond::SessionPond;
+pub(crate) use session_pond::SessionPond;
 use system::{SystemSchema, SYSTEM_SCHEMA};
 use table::PondTable;
 use view::StoredView;
 
-pub const CATALOG: &str = "pond";
-pub const ROOT_SCHEMA: &str = "/";
+pub(crate) const CATALOG: &str = "pond";
+pub(crate) const ROOT_SCHEMA: &str = "/";
 
 #[derive(Debug)]
-pub struct PondCatalog {
+pub(crate) struct PondCatalog {
     pond: Arc<SessionPond>,
 }
 
 impl PondCatalog {
-    pub fn new(pond: Arc<SessionPond>) -> Self {
+    pub(crate) fn new(pond: Arc<SessionPond>) -> Self {
         PondCatalog { pond }
     }
 }
@@ -68,7 +70,7 @@ impl CatalogProvider for PondCatalog {
 
 /// The tables and views directly in one directory.
 #[derive(Debug)]
-pub struct DirectorySchema {
+pub(crate) struct DirectorySchema {
     pond: Arc<SessionPond>,
     dir: PondPath,
 }
@@ -86,7 +88,7 @@ impl DirectorySchema {
 }
 
 /// The table provider of a resolved node (directories are not tables).
-pub fn provider_for(pond: &Arc<SessionPond>, node: &Resolved) -> Result<Arc<dyn TableProvider>> {
+pub(crate) fn provider_for(pond: &Arc<SessionPond>, node: &Resolved) -> Result<Arc<dyn TableProvider>> {
     let attrs = &node.latest.attrs;
     let schema = || {
         attrs

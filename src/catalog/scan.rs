@@ -34,16 +34,16 @@ use crate::storage::event_time::from_micros;
 use crate::storage::{NodeVersion, ReadMetrics};
 
 /// The URL under which each session registers the pond's content store.
-pub const CONTENT_STORE_URL: &str = "pond://content/";
+pub(crate) const CONTENT_STORE_URL: &str = "pond://content/";
 
 /// One table version to read, with the values of the constant columns.
-pub struct ScanFile {
+pub(crate) struct ScanFile {
     pub version: Arc<NodeVersion>,
     pub constants: Vec<ScalarValue>,
 }
 
 /// A scan of table versions, before pruning.
-pub struct VersionScan<'a> {
+pub(crate) struct VersionScan<'a> {
     /// The columns stored in the versions' Parquet contents.
     pub file_schema: SchemaRef,
     /// Columns with one value per version (glob captures), after the stored ones.
@@ -54,13 +54,13 @@ pub struct VersionScan<'a> {
 
 impl VersionScan<'_> {
     /// Stored columns, then constant columns.
-    pub fn table_schema(file_schema: &SchemaRef, constant_fields: &[FieldRef]) -> SchemaRef {
+    pub(crate) fn table_schema(file_schema: &SchemaRef, constant_fields: &[FieldRef]) -> SchemaRef {
         let mut fields: Vec<FieldRef> = file_schema.fields().iter().cloned().collect();
         fields.extend(constant_fields.iter().cloned());
         Arc::new(Schema::new(fields))
     }
 
-    pub async fn plan(
+    pub(crate) async fn plan(
         self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,

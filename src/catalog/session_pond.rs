@@ -36,7 +36,7 @@ impl std::fmt::Debug for SessionPond {
     }
 }
 
-pub fn external(err: StorageError) -> DataFusionError {
+pub(crate) fn external(err: StorageError) -> DataFusionError {
     DataFusionError::External(Box::new(err))
 }
 

@@ -18,7 +18,7 @@ use crate::storage::oplog::{self, RowToWrite};
 use crate::storage::{NodeVersion, ReadMetrics};
 use crate::storage::{Resolved, View};
 
-pub const SYSTEM_SCHEMA: &str = "system";
+pub(crate) const SYSTEM_SCHEMA: &str = "system";
 const TABLES: &[&str] = &[
     "entries",
     "oplog",
@@ -35,7 +35,7 @@ fn timestamps() -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::new().with_timezone("UTC")
 }
 
-pub fn entries_schema() -> SchemaRef {
+pub(crate) fn entries_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("path", DataType::Utf8, false),
         Field::new("name", DataType::Utf8, false),
@@ -54,7 +54,7 @@ pub fn entries_schema() -> SchemaRef {
 
 /// One row per node: size and rows sum the live versions of a table; the
 /// time range spans them.
-pub fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBatch> {
+pub(crate) fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBatch> {
     let mut path = StringBuilder::new();
     let mut name = StringBuilder::new();
     let mut kind = StringBuilder::new();
@@ -114,7 +114,7 @@ pub fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBatch> {
 
 /// Oplog rows as stored (see `storage::oplog`), with `part_id` first and the
 /// content bytes replaced by `inline` (`size` and `blob` say where they are).
-pub fn versions_batch(versions: &[Arc<NodeVersion>]) -> Result<RecordBatch> {
+pub(crate) fn versions_batch(versions: &[Arc<NodeVersion>]) -> Result<RecordBatch> {
     let rows: Vec<RowToWrite<'_>> = versions
         .iter()
         .map(|v| RowToWrite {
@@ -271,7 +271,7 @@ fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
-pub fn mem_table(batch: RecordBatch) -> Result<Arc<dyn TableProvider>> {
+pub(crate) fn mem_table(batch: RecordBatch) -> Result<Arc<dyn TableProvider>> {
     Ok(Arc::new(MemTable::try_new(
         batch.schema(),
         vec![vec![batch]],
@@ -280,12 +280,12 @@ pub fn mem_table(batch: RecordBatch) -> Result<Arc<dyn TableProvider>> {
 
 /// The `pond.system` schema.
 #[derive(Debug)]
-pub struct SystemSchema {
+pub(crate) struct SystemSchema {
     pond: Arc<SessionPond>,
 }
 
 impl SystemSchema {
-    pub fn new(pond: Arc<SessionPond>) -> Self {
+    pub(crate) fn new(pond: Arc<SessionPond>) -> Self {
         SystemSchema { pond }
     }
 }

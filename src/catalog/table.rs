@@ -24,7 +24,7 @@ use crate::storage::{Change, NodeId, NodeVersion, PondPath};
 
 /// One pond table, as resolved when a statement was planned.
 #[derive(Debug)]
-pub struct PondTable {
+pub(crate) struct PondTable {
     pond: Arc<SessionPond>,
     path: PondPath,
     /// Its node, for stored queries that track what they read.
@@ -35,7 +35,7 @@ pub struct PondTable {
 }
 
 impl PondTable {
-    pub fn new(
+    pub(crate) fn new(
         pond: Arc<SessionPond>,
         path: PondPath,
         schema: SchemaRef,
@@ -50,16 +50,16 @@ impl PondTable {
         }
     }
 
-    pub fn of_node(mut self, node: NodeId) -> Self {
+    pub(crate) fn of_node(mut self, node: NodeId) -> Self {
         self.node = Some(node);
         self
     }
 
-    pub fn path(&self) -> &PondPath {
+    pub(crate) fn path(&self) -> &PondPath {
         &self.path
     }
 
-    pub fn node(&self) -> Option<&NodeId> {
+    pub(crate) fn node(&self) -> Option<&NodeId> {
         self.node.as_ref()
     }
 }
@@ -135,7 +135,7 @@ impl TableProvider for PondTable {
 
 /// Writes an INSERT's rows as one new content and stages the table version.
 /// The commit happens when the statement ends (see `SessionPond`).
-pub struct PondSink {
+pub(crate) struct PondSink {
     pond: Arc<SessionPond>,
     path: PondPath,
     schema: SchemaRef,
@@ -194,7 +194,7 @@ impl DataSink for PondSink {
 
 /// A query's columns as stored: every column open to NULLs, whatever the
 /// first rows happened to hold (later rows may have them, as in DuckDB).
-pub fn nullable_columns(schema: &Schema) -> SchemaRef {
+pub(crate) fn nullable_columns(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(
         schema
             .fields()
@@ -205,7 +205,7 @@ pub fn nullable_columns(schema: &Schema) -> SchemaRef {
 }
 
 /// Streams batches into a new content, conforming each to `schema`.
-pub async fn write_content(
+pub(crate) async fn write_content(
     pond: &SessionPond,
     schema: SchemaRef,
     time_column: Option<&str>,

@@ -15,7 +15,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use crate::storage::{NodeId, PondPath};
 
 #[derive(Debug)]
-pub struct StoredView {
+pub(crate) struct StoredView {
     path: PondPath,
     /// Its node: a materialized view over it notices a redefinition.
     node: NodeId,
@@ -24,7 +24,7 @@ pub struct StoredView {
 }
 
 impl StoredView {
-    pub fn new(path: PondPath, node: NodeId, query: String, schema: SchemaRef) -> Self {
+    pub(crate) fn new(path: PondPath, node: NodeId, query: String, schema: SchemaRef) -> Self {
         StoredView {
             path,
             node,
@@ -33,15 +33,15 @@ impl StoredView {
         }
     }
 
-    pub fn path(&self) -> &PondPath {
+    pub(crate) fn path(&self) -> &PondPath {
         &self.path
     }
 
-    pub fn node(&self) -> &NodeId {
+    pub(crate) fn node(&self) -> &NodeId {
         &self.node
     }
 
-    pub fn query(&self) -> &str {
+    pub(crate) fn query(&self) -> &str {
         &self.query
     }
 }
@@ -85,7 +85,7 @@ impl TableProvider for StoredView {
 }
 
 /// The full session behind a `dyn Session` (views plan SQL or logical plans in it).
-pub fn session_state(state: &dyn Session) -> Result<&SessionState> {
+pub(crate) fn session_state(state: &dyn Session) -> Result<&SessionState> {
     state
         .as_any()
         .downcast_ref::<SessionState>()
@@ -95,7 +95,7 @@ pub fn session_state(state: &dyn Session) -> Result<&SessionState> {
 }
 
 /// The physical plan of a view's logical plan, with the scan's projection and limit.
-pub async fn physical_plan(
+pub(crate) async fn physical_plan(
     state: &SessionState,
     plan: LogicalPlan,
     projection: Option<&Vec<usize>>,
@@ -116,7 +116,7 @@ pub async fn physical_plan(
 }
 
 /// Does a planned schema give the same columns (names and types) as `expected`?
-pub fn same_columns(planned: &Schema, expected: &Schema) -> bool {
+pub(crate) fn same_columns(planned: &Schema, expected: &Schema) -> bool {
     let columns = |s: &Schema| -> Vec<(String, DataType)> {
         s.fields()
             .iter()

@@ -30,7 +30,7 @@ use crate::storage::node::{IngestedFile, RefreshMode, StoredQuery};
 use crate::storage::{PondPath, Resolved, ViewOutput};
 
 /// The host file pattern of a query that is exactly `SELECT * FROM 'pattern'`.
-pub fn host_pattern(query: &ast::Query) -> Option<String> {
+pub(super) fn host_pattern(query: &ast::Query) -> Option<String> {
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
@@ -218,7 +218,7 @@ fn reading(files: &[HostFile], err: DataFusionError) -> DataFusionError {
 }
 
 /// CREATE: learns the columns from every matching file and ingests them.
-pub async fn first_refresh(
+pub(super) async fn first_refresh(
     ctx: &SessionContext,
     pond: &SessionPond,
     path: &PondPath,
@@ -251,7 +251,7 @@ pub async fn first_refresh(
 }
 
 /// REFRESH: appends the files not seen before; `full` rebuilds from every file.
-pub async fn refresh(
+pub(super) async fn refresh(
     ctx: &SessionContext,
     pond: &Arc<SessionPond>,
     node: &Resolved,

@@ -21,7 +21,7 @@ use crate::storage::{Change, CompactedChunk, PondPath, Resolved};
 
 /// Stages the compaction of one table (or of every table) and returns one
 /// row per compacted table: path, versions merged, chunks written.
-pub async fn optimize(
+pub(super) async fn optimize(
     ctx: &SessionContext,
     pond: &Arc<SessionPond>,
     path: Option<PondPath>,
@@ -119,7 +119,7 @@ pub async fn optimize(
 }
 
 /// Lists (and unless `dry_run`, deletes) unreferenced files: path, kind, bytes, action.
-pub async fn run_vacuum(
+pub(super) async fn run_vacuum(
     pond: &SessionPond,
     retain_hours: Option<u64>,
     dry_run: bool,

@@ -2,12 +2,12 @@
 //! session that runs each statement as one transaction.
 
 mod copy_target;
-pub mod error;
+pub(crate) mod error;
 mod ingest;
 mod maintenance;
-pub mod parser;
+pub(crate) mod parser;
 mod references;
 mod refresh;
-pub mod session;
+pub(crate) mod session;
 
-pub use error::user_message;
+pub(crate) use error::user_message;

@@ -17,7 +17,7 @@ pub struct SqlStatement {
 
 /// Splits SQL text at top-level `;` (not inside strings, quoted names or
 /// comments). Empty statements are dropped.
-pub fn split_statements(sql: &str) -> Result<Vec<SqlStatement>, String> {
+pub(crate) fn split_statements(sql: &str) -> Result<Vec<SqlStatement>, String> {
     let tokens = Tokenizer::new(&GenericDialect {}, sql)
         .tokenize_with_location()
         .map_err(|e| e.to_string())?;
@@ -81,7 +81,7 @@ impl<'a> LineOffsets<'a> {
 
 /// A statement that DataFusion's parser does not know.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PondStatement {
+pub(crate) enum PondStatement {
     CreateDirectory {
         path: PondPath,
         if_not_exists: bool,
@@ -108,7 +108,7 @@ pub enum PondStatement {
 }
 
 /// Parses the pond's own statements; `Ok(None)` for anything else.
-pub fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, String> {
+pub(crate) fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, String> {
     let tokens: Vec<Token> = match Tokenizer::new(&GenericDialect {}, sql).tokenize() {
         Ok(t) => t,
         Err(_) => return Ok(None), // let DataFusion's parser report it

@@ -12,7 +12,7 @@ use super::error::user_message;
 use super::session::table_path;
 use crate::storage::View;
 
-pub struct References {
+pub(super) struct References {
     /// Host files read by the statement (`'data.csv'`).
     host_files: Vec<String>,
     /// Names that are neither pond nodes nor files here.
@@ -20,7 +20,7 @@ pub struct References {
 }
 
 impl References {
-    pub fn of(state: &SessionState, view: &View, statement: &DFStatement) -> Self {
+    pub(super) fn of(state: &SessionState, view: &View, statement: &DFStatement) -> Self {
         let mut refs = References {
             host_files: Vec::new(),
             missing: Vec::new(),
@@ -47,7 +47,7 @@ impl References {
 
     /// Rewrites an error so it names what the user wrote: the host file a
     /// decoder failed in, or the pond path or file that does not exist.
-    pub fn explain(&self, err: DataFusionError) -> DataFusionError {
+    pub(super) fn explain(&self, err: DataFusionError) -> DataFusionError {
         let message = user_message(&err);
         let decoding = ["Csv error", "Json error", "Parquet error", "Parser error"]
             .iter()

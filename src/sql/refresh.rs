@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::cast as cast_array;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{Column, JoinType, ScalarValue};
@@ -45,11 +45,11 @@ use crate::storage::node::{RefreshMode, SourceMark, StoredQuery};
 use crate::storage::{
     Change, Content, CreateMode, Kind, NodeId, PondPath, Resolved, View, ViewOutput,
 };
-use crate::udf::downsample::{bucket_nanos, DownsampleSource, DownsampleTable};
+use crate::udf::downsample::{DownsampleSource, DownsampleTable};
 use crate::udf::glob::GlobTable;
 
 /// What REFRESH did to one view: a row of its result.
-pub struct Refreshed {
+pub(super) struct Refreshed {
     pub path: PondPath,
     pub mode: RefreshMode,
     /// Did it stage a new version (`refreshed`), or find nothing new (`unchanged`)?
@@ -58,7 +58,7 @@ pub struct Refreshed {
     pub rows: i64,
 }
 
-pub fn result_schema() -> SchemaRef {
+pub(super) fn result_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("path", DataType::Utf8, false),
         Field::new("mode", DataType::Utf8, false),
@@ -67,7 +67,7 @@ pub fn result_schema() -> SchemaRef {
     ]))
 }
 
-pub fn result_batch(results: &[Refreshed]) -> Result<RecordBatch> {
+pub(super) fn result_batch(results: &[Refreshed]) -> Result<RecordBatch> {
     use datafusion::arrow::array::{Int64Array, StringArray};
     Ok(RecordBatch::try_new(
         result_schema(),
@@ -206,7 +206,7 @@ fn as_downsample(plan: &LogicalPlan) -> Option<DownsampleTable> {
 }
 
 /// The query of `CREATE MATERIALIZED VIEW`, and how it will refresh.
-pub async fn create(
+pub(super) async fn create(
     ctx: &SessionContext,
     pond: &Arc<SessionPond>,
     create: &ast::CreateView,
@@ -299,7 +299,7 @@ async fn run_to_content(
 }
 
 /// Brings one materialized view up to date; stages its new version (if any).
-pub async fn refresh(
+pub(super) async fn refresh(
     ctx: &SessionContext,
     pond: &Arc<SessionPond>,
     path: &PondPath,
@@ -547,13 +547,7 @@ fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<
     const MAX_RANGES: usize = 64;
     let time = downsample.time_column();
     let time_type = downsample.time_type().clone();
-    let unit_nanos = match &time_type {
-        DataType::Timestamp(TimeUnit::Second, _) => 1_000_000_000,
-        DataType::Timestamp(TimeUnit::Millisecond, _) => 1_000_000,
-        DataType::Timestamp(TimeUnit::Microsecond, _) => 1_000,
-        _ => 1,
-    };
-    let width = (bucket_nanos(downsample.interval()) / unit_nanos).max(1);
+    let width = downsample.bucket_units();
     let mut starts: Vec<i64> = Vec::new();
     for batch in touched {
         let column = batch.column_by_name(time).ok_or_else(|| {
@@ -565,26 +559,34 @@ fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<
     }
     starts.sort_unstable();
     starts.dedup();
-    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    // Ends in i128: the last bucket may end past what the column holds.
+    let mut ranges: Vec<(i64, i128)> = Vec::new();
     for start in starts {
+        let end = i128::from(start) + i128::from(width);
         match ranges.last_mut() {
-            Some((_, end)) if start <= *end => *end = (*end).max(start + width),
-            _ => ranges.push((start, start + width)),
+            Some((_, last_end)) if i128::from(start) <= *last_end => *last_end = (*last_end).max(end),
+            _ => ranges.push((start, end)),
         }
     }
-    if ranges.len() > MAX_RANGES {
-        ranges = vec![(ranges[0].0, ranges[ranges.len() - 1].1)];
+    if let (true, Some(first), Some(last)) = (ranges.len() > MAX_RANGES, ranges.first(), ranges.last()) {
+        ranges = vec![(first.0, last.1)];
     }
     let at = |v: i64| -> Result<Expr> { Ok(lit(ScalarValue::Int64(Some(v)).cast_to(&time_type)?)) };
     let conditions = ranges
         .into_iter()
-        .map(|(lo, hi)| Ok(ident(time).gt_eq(at(lo)?).and(ident(time).lt(at(hi)?))))
+        .map(|(lo, hi)| {
+            let from = ident(time).gt_eq(at(lo)?);
+            Ok(match i64::try_from(hi) {
+                Ok(hi) => from.and(ident(time).lt(at(hi)?)),
+                Err(_) => from, // the bucket runs to the end of time
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(disjunction(conditions).unwrap_or(lit(false)))
 }
 
 /// Every materialized view, sources before the views that read them.
-pub async fn refresh_order(ctx: &SessionContext, pond: &Arc<SessionPond>) -> Result<Vec<PondPath>> {
+pub(super) async fn refresh_order(ctx: &SessionContext, pond: &Arc<SessionPond>) -> Result<Vec<PondPath>> {
     let view = pond.view();
     let root = view.require(&PondPath::root()).map_err(external)?;
     let views: Vec<Resolved> = view

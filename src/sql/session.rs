@@ -170,8 +170,15 @@ impl PondSession {
         }
     }
 
-    pub fn pond(&self) -> &Arc<SessionPond> {
+    /// The session's view of the pond and its open statement and block.
+    pub(crate) fn pond(&self) -> &Arc<SessionPond> {
         &self.pond
+    }
+
+    /// The storage beneath: for opening, vacuuming and inspecting, not for
+    /// writing (writes are statements).
+    pub fn storage(&self) -> &Arc<Pond> {
+        self.pond.pond()
     }
 
     /// Runs every statement in `sql`, stopping at the first error; returns
@@ -729,7 +736,7 @@ fn plan_error(err: impl ToString) -> DataFusionError {
 
 /// A DataFusion table reference as a pond path: `"/a/t"`, `t` (in the root),
 /// `"/a".t` or `pond."/a".t`.
-pub fn table_path(name: &TableReference) -> Result<PondPath> {
+pub(crate) fn table_path(name: &TableReference) -> Result<PondPath> {
     if let Some(catalog) = name.catalog() {
         if catalog != CATALOG {
             return Err(DataFusionError::Plan(format!(
@@ -748,7 +755,7 @@ pub fn table_path(name: &TableReference) -> Result<PondPath> {
 }
 
 /// An SQL object name as a pond path (unquoted names are lower-cased, as DataFusion does).
-pub fn object_name_path(name: &ObjectName) -> Result<PondPath> {
+pub(crate) fn object_name_path(name: &ObjectName) -> Result<PondPath> {
     let parts: Vec<String> = name
         .0
         .iter()

@@ -8,14 +8,14 @@ use std::sync::Arc;
 use super::node::{ContentRef, NodeVersion};
 
 /// Merged chunks aim at this many bytes of (compressed) content.
-pub const TARGET_CHUNK_BYTES: i64 = 64 * 1024 * 1024;
+pub(crate) const TARGET_CHUNK_BYTES: i64 = 64 * 1024 * 1024;
 
 /// Groups a table's live versions (oldest first) into runs to merge. A run
 /// has at least two versions, one of them with rows; versions without
 /// content (an empty CREATE, an ALTER) join runs so that they fold away.
 /// Versions of half the target size or more are left alone, so a compacted
 /// table plans nothing.
-pub fn plan_chunks(live: &[Arc<NodeVersion>], target: i64) -> Vec<Vec<Arc<NodeVersion>>> {
+pub(crate) fn plan_chunks(live: &[Arc<NodeVersion>], target: i64) -> Vec<Vec<Arc<NodeVersion>>> {
     let mut chunks = Vec::new();
     let mut run: Vec<Arc<NodeVersion>> = Vec::new();
     let mut size = 0;
@@ -49,7 +49,7 @@ pub fn plan_chunks(live: &[Arc<NodeVersion>], target: i64) -> Vec<Vec<Arc<NodeVe
 /// rather than at every merge (a directory's big file would be otherwise),
 /// and the files left out at least double in size one to the next, so
 /// they stay few. Returned in name (= txn) order.
-pub fn plan_oplog_merge(mut files: Vec<(Arc<str>, u64)>, at: usize) -> Vec<(Arc<str>, u64)> {
+pub(crate) fn plan_oplog_merge(mut files: Vec<(Arc<str>, u64)>, at: usize) -> Vec<(Arc<str>, u64)> {
     files.sort_by_key(|(_, bytes)| *bytes);
     let mut total: u64 = files.iter().map(|(_, bytes)| bytes).sum();
     while let Some((_, largest)) = files.last() {

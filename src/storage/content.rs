@@ -42,10 +42,10 @@ use super::node::{ContentRef, NodeVersion};
 use super::txn::Content;
 
 /// Contents up to this size are stored inline in the oplog row.
-pub const INLINE_LIMIT: u64 = 64 * 1024;
+pub(crate) const INLINE_LIMIT: u64 = 64 * 1024;
 
 /// The object path under which the content store serves a version's content.
-pub fn object_path(version: &NodeVersion) -> Option<Path> {
+pub(crate) fn object_path(version: &NodeVersion) -> Option<Path> {
     let sum = version.checksum.as_deref()?;
     let text = match &version.content {
         ContentRef::None => return None,
@@ -58,7 +58,7 @@ pub fn object_path(version: &NodeVersion) -> Option<Path> {
 
 /// Picks the event-time column: the first timestamp column, preferring the
 /// names `timestamp`, `ts`, `time`.
-pub fn time_column(schema: &SchemaRef) -> Option<String> {
+pub(crate) fn time_column(schema: &SchemaRef) -> Option<String> {
     let timestamps: Vec<&str> = schema
         .fields()
         .iter()
@@ -94,7 +94,7 @@ impl Write for HashingFile {
 }
 
 /// Streams record batches into one Parquet content, tracking rows and time range.
-pub struct ContentWriter {
+pub(crate) struct ContentWriter {
     /// `None` once finished.
     writer: Option<ArrowWriter<HashingFile>>,
     tmp_path: PathBuf,
@@ -106,7 +106,7 @@ pub struct ContentWriter {
 }
 
 impl ContentWriter {
-    pub fn new(pond_root: &FsPath, schema: SchemaRef, time_column: Option<&str>) -> Result<Self> {
+    pub(crate) fn new(pond_root: &FsPath, schema: SchemaRef, time_column: Option<&str>) -> Result<Self> {
         let blobs_dir = pond_root.join("blobs");
         let tmp_dir = blobs_dir.join(".tmp");
         std::fs::create_dir_all(&tmp_dir)?;
@@ -132,7 +132,7 @@ impl ContentWriter {
         })
     }
 
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -152,7 +152,7 @@ impl ContentWriter {
     }
 
     /// Finishes the file. Returns `None` when no row was written (nothing to store).
-    pub fn finish(mut self) -> Result<Option<Content>> {
+    pub(crate) fn finish(mut self) -> Result<Option<Content>> {
         let writer = self.writer.take().expect("finish is called once, by value");
         let (tmp_path, blobs_dir, rows) =
             (self.tmp_path.clone(), self.blobs_dir.clone(), self.rows);
@@ -197,7 +197,7 @@ impl Drop for ContentWriter {
 }
 
 /// Serves contents to DataFusion. Read-only.
-pub struct ContentStore {
+pub(crate) struct ContentStore {
     /// The pond root (blobs/ and oplog/ are below it).
     root: Arc<dyn ObjectStore>,
     /// Inline and staged contents by checksum. Inline contents are small.
@@ -235,7 +235,7 @@ const OPENED_REMEMBERED: usize = 100_000;
 const CACHE_LIMIT: usize = 256 * 1024 * 1024;
 
 impl ContentStore {
-    pub fn new(root: Arc<dyn ObjectStore>, metrics: Arc<ReadMetrics>) -> Self {
+    pub(crate) fn new(root: Arc<dyn ObjectStore>, metrics: Arc<ReadMetrics>) -> Self {
         ContentStore {
             root,
             bytes: Mutex::default(),
@@ -263,7 +263,7 @@ impl ContentStore {
     }
 
     /// Makes staged (uncommitted) inline content readable.
-    pub fn stage(&self, content: &Content) {
+    pub(crate) fn stage(&self, content: &Content) {
         if let Some(bytes) = &content.inline {
             self.remember(&content.checksum, bytes.clone());
         }
@@ -511,10 +511,10 @@ impl ObjectStore for ContentStore {
         self.count_read(location, total);
         match self.resolve(location).await.map_err(to_store_error)? {
             Located::Blob(path) => self.root.get_ranges(&path, ranges).await,
-            Located::Bytes(bytes) => Ok(ranges
+            Located::Bytes(bytes) => ranges
                 .iter()
-                .map(|r| bytes.slice(r.start as usize..r.end as usize))
-                .collect()),
+                .map(|r| slice_checked(location, &bytes, r))
+                .collect(),
         }
     }
 
@@ -536,4 +536,22 @@ impl ObjectStore for ContentStore {
     async fn copy_opts(&self, _: &Path, _: &Path, _: CopyOptions) -> object_store::Result<()> {
         Err(read_only("copy"))
     }
+}
+
+/// `bytes[range]`, or an error naming the content when the range falls
+/// outside it (the oplog recorded a size its content does not have).
+fn slice_checked(location: &Path, bytes: &Bytes, range: &Range<u64>) -> object_store::Result<Bytes> {
+    let len = bytes.len() as u64;
+    if range.start > range.end || range.end > len {
+        return Err(object_store::Error::Generic {
+            store: "pond content",
+            source: format!(
+                "content {location} holds {len} bytes but a read asked for bytes {}..{}: the oplog's recorded size does not match the content; the pond is damaged",
+                range.start, range.end
+            )
+            .into(),
+        });
+    }
+    // In bounds of a slice already in memory, so the casts cannot truncate.
+    Ok(bytes.slice(range.start as usize..range.end as usize))
 }

@@ -30,17 +30,17 @@ use serde_json::Value;
 use super::error::{Result, StorageError};
 
 /// `commitInfo` key: how many actions besides `commitInfo` the commit wrote.
-pub const ACTIONS_KEY: &str = "pondActions";
+pub(crate) const ACTIONS_KEY: &str = "pondActions";
 
 const LOG_DIR: &str = "oplog/_delta_log";
 
 /// The commit file of Delta version `version`, relative to the pond root.
-pub fn commit_path(version: i64) -> Path {
+pub(crate) fn commit_path(version: i64) -> Path {
     Path::from(format!("{LOG_DIR}/{version:020}.json"))
 }
 
 /// Why these bytes are not a whole commit, if they are not.
-pub fn damage(bytes: &[u8]) -> Option<String> {
+pub(crate) fn damage(bytes: &[u8]) -> Option<String> {
     if bytes.is_empty() {
         return Some("empty".into());
     }
@@ -68,7 +68,7 @@ pub fn damage(bytes: &[u8]) -> Option<String> {
 
 /// Checks the commit files of `versions`; the last one is the log's newest.
 /// Files already cleaned up (older than the log retention) are skipped.
-pub async fn check_commits(
+pub(crate) async fn check_commits(
     store: &Arc<dyn ObjectStore>,
     versions: RangeInclusive<i64>,
     pond_root: &std::path::Path,
@@ -94,7 +94,7 @@ pub async fn check_commits(
 }
 
 /// The newest commit version in the log, by listing it.
-pub async fn newest_commit(store: &Arc<dyn ObjectStore>) -> Result<Option<i64>> {
+pub(crate) async fn newest_commit(store: &Arc<dyn ObjectStore>) -> Result<Option<i64>> {
     let listed: Vec<ObjectMeta> = store.list(Some(&Path::from(LOG_DIR))).try_collect().await?;
     Ok(listed
         .iter()
@@ -107,7 +107,7 @@ pub async fn newest_commit(store: &Arc<dyn ObjectStore>) -> Result<Option<i64>> 
 
 /// What a Delta load error means, when it is a damaged newest commit:
 /// delta-rs fails on a partial line before pondsql could look.
-pub async fn explain_load_error(
+pub(crate) async fn explain_load_error(
     store: &Arc<dyn ObjectStore>,
     pond_root: &std::path::Path,
     err: deltalake::DeltaTableError,
@@ -125,7 +125,7 @@ pub async fn explain_load_error(
 /// The files not to trust when `_last_checkpoint` names a checkpoint that
 /// is missing or cut short: the hint and that checkpoint. Empty when the
 /// hint is usable or absent.
-pub async fn unusable_checkpoint(store: &Arc<dyn ObjectStore>) -> Result<Vec<Path>> {
+pub(crate) async fn unusable_checkpoint(store: &Arc<dyn ObjectStore>) -> Result<Vec<Path>> {
     let hint_path = Path::from(format!("{LOG_DIR}/_last_checkpoint"));
     let hint = match store.get_opts(&hint_path, GetOptions::default()).await {
         Ok(result) => result.bytes().await?,
@@ -167,7 +167,7 @@ pub async fn unusable_checkpoint(store: &Arc<dyn ObjectStore>) -> Result<Vec<Pat
 /// Sets a damaged newest commit aside into `damaged/` under the pond root.
 /// Returns the file and what was wrong with it; `None` when the newest
 /// commit is whole (nothing to repair).
-pub async fn set_aside_damaged_newest(
+pub(crate) async fn set_aside_damaged_newest(
     store: &Arc<dyn ObjectStore>,
     pond_root: &std::path::Path,
 ) -> Result<Option<(String, String)>> {
@@ -190,13 +190,13 @@ pub async fn set_aside_damaged_newest(
 /// An object store that hides some files (an unusable checkpoint and the
 /// hint naming it) from reads and listings; everything else passes through.
 #[derive(Debug)]
-pub struct HidingStore {
+pub(crate) struct HidingStore {
     inner: Arc<dyn ObjectStore>,
     hidden: HashSet<Path>,
 }
 
 impl HidingStore {
-    pub fn new(inner: Arc<dyn ObjectStore>, hidden: impl IntoIterator<Item = Path>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, hidden: impl IntoIterator<Item = Path>) -> Self {
         HidingStore {
             inner,
             hidden: hidden.into_iter().collect(),

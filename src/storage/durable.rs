@@ -14,12 +14,12 @@ use std::path::Path;
 
 /// Flushes a file's data, or a directory's entries (a file created,
 /// renamed or removed in it), to the disk.
-pub fn sync(path: &Path) -> io::Result<()> {
+pub(crate) fn sync(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
 /// Syncs a new file and the directory entry that names it.
-pub fn sync_new_file(path: &Path) -> io::Result<()> {
+pub(crate) fn sync_new_file(path: &Path) -> io::Result<()> {
     sync(path)?;
     match path.parent() {
         Some(dir) => sync(dir),

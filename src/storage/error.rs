@@ -78,4 +78,4 @@ fn damaged_commit(file: &str, why: &str, newest: bool, root: &str) -> String {
     }
 }
 
-pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -23,27 +23,37 @@ fn micros_per(unit: TimeUnit) -> Option<i64> {
     }
 }
 
-/// Converts a value in `unit` to microseconds, rounding down or up.
-pub fn to_micros(value: i64, unit: TimeUnit, round_up: bool) -> i64 {
+/// Converts a value in `unit` to microseconds, rounding down or up
+/// (saturating: a range past what microseconds hold only widens).
+pub(crate) fn to_micros(value: i64, unit: TimeUnit, round_up: bool) -> i64 {
     match micros_per(unit) {
         Some(m) => value.saturating_mul(m),
-        None if round_up => -((-value).div_euclid(1_000)),
-        None => value.div_euclid(1_000),
+        None => divide(value, 1_000, round_up),
     }
 }
 
-/// Converts microseconds to a value in `unit`, rounding down or up.
-pub fn from_micros(micros: i64, unit: TimeUnit, round_up: bool) -> i64 {
+/// Converts microseconds to a value in `unit`, rounding down or up. A
+/// saturated bound (`i64::MIN` low, `i64::MAX` high) stays the extreme: the
+/// value it stands for may lie beyond what microseconds hold.
+pub(crate) fn from_micros(micros: i64, unit: TimeUnit, round_up: bool) -> i64 {
     match micros_per(unit) {
+        _ if round_up && micros == i64::MAX => i64::MAX,
+        _ if !round_up && micros == i64::MIN => i64::MIN,
         None => micros.saturating_mul(1_000),
-        Some(m) if round_up => -((-micros).div_euclid(m)),
-        Some(m) => micros.div_euclid(m),
+        Some(m) => divide(micros, m, round_up),
     }
+}
+
+/// `value / by` (by > 1) rounded down or up; never overflows, for any i64
+/// (negating `i64::MIN` would).
+fn divide(value: i64, by: i64, round_up: bool) -> i64 {
+    let floor = value.div_euclid(by);
+    floor + i64::from(round_up && value.rem_euclid(by) != 0)
 }
 
 /// The (min, max) of a timestamp array in microseconds, or `None` when it
 /// has no non-null value or is not a timestamp.
-pub fn range_micros(array: &ArrayRef) -> Option<(i64, i64)> {
+pub(crate) fn range_micros(array: &ArrayRef) -> Option<(i64, i64)> {
     if array.null_count() == array.len() {
         return None;
     }
@@ -80,5 +90,30 @@ mod tests {
         assert_eq!(from_micros(2_500_000, TimeUnit::Second, false), 2);
         assert_eq!(from_micros(2_500_000, TimeUnit::Second, true), 3);
         assert_eq!(from_micros(7, TimeUnit::Nanosecond, true), 7_000);
+    }
+
+    #[test]
+    fn extreme_values_saturate_instead_of_overflowing() {
+        for unit in [
+            TimeUnit::Second,
+            TimeUnit::Millisecond,
+            TimeUnit::Microsecond,
+            TimeUnit::Nanosecond,
+        ] {
+            for value in [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX] {
+                for round_up in [false, true] {
+                    let micros = to_micros(value, unit, round_up);
+                    let back = from_micros(micros, unit, round_up);
+                    // Widening: the range still holds the value.
+                    if round_up {
+                        assert!(back >= value, "{unit:?} {value}");
+                    } else {
+                        assert!(back <= value, "{unit:?} {value}");
+                    }
+                }
+            }
+        }
+        assert_eq!(to_micros(i64::MIN, TimeUnit::Nanosecond, true), i64::MIN / 1_000);
+        assert_eq!(to_micros(i64::MIN, TimeUnit::Second, false), i64::MIN);
     }
 }

@@ -26,7 +26,7 @@ enum Segment {
 
 /// A parsed glob pattern over pond paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PathGlob {
+pub(crate) struct PathGlob {
     text: String,
     segments: Vec<Segment>,
     captures: Vec<String>,
@@ -34,13 +34,13 @@ pub struct PathGlob {
 
 /// A table matched by a glob, with its captured values (in capture order).
 #[derive(Clone, Debug)]
-pub struct GlobMatch {
+pub(crate) struct GlobMatch {
     pub table: Resolved,
     pub captures: Vec<String>,
 }
 
 impl PathGlob {
-    pub fn parse(text: &str) -> Result<PathGlob, String> {
+    pub(crate) fn parse(text: &str) -> Result<PathGlob, String> {
         let usage = |why: &str| format!("glob pattern '{text}' {why}");
         let body = text
             .strip_prefix('/')
@@ -128,12 +128,12 @@ impl PathGlob {
     }
 
     /// The capture column names, in order (`_1`, … for `*`, the name for `{name}`).
-    pub fn captures(&self) -> &[String] {
+    pub(crate) fn captures(&self) -> &[String] {
         &self.captures
     }
 
     /// Every table in `view` whose path matches, sorted by path.
-    pub fn matches(&self, view: &View) -> Vec<GlobMatch> {
+    pub(crate) fn matches(&self, view: &View) -> Vec<GlobMatch> {
         let mut out = Vec::new();
         if let Some(root) = view.resolve(&PondPath::root()) {
             let values = vec![String::new(); self.captures.len()];

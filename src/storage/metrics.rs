@@ -9,13 +9,13 @@ macro_rules! counters {
     ($($name:ident: $doc:literal,)*) => {
         /// Counters since the pond was opened; every field is monotonic.
         #[derive(Debug, Default)]
-        pub struct ReadMetrics {
-            $(#[doc = $doc] pub $name: AtomicU64,)*
+        pub(crate) struct ReadMetrics {
+            $(#[doc = $doc] pub(crate) $name: AtomicU64,)*
         }
 
         impl ReadMetrics {
             /// (name, value, description) of every counter, in a fixed order.
-            pub fn snapshot(&self) -> Vec<(&'static str, u64, &'static str)> {
+            pub(crate) fn snapshot(&self) -> Vec<(&'static str, u64, &'static str)> {
                 vec![$((stringify!($name), self.$name.load(Ordering::Relaxed), $doc),)*]
             }
         }
@@ -34,7 +34,7 @@ counters! {
 }
 
 impl ReadMetrics {
-    pub fn add(counter: &AtomicU64, n: u64) {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 }

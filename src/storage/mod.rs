@@ -2,30 +2,33 @@
 //! of the tree, transactions and the content store.
 //!
 //! Owns every byte under the pond root. Knows nothing of SQL or DataFusion
-//! plans; the catalog and the SQL layer reach storage only through [`Pond`],
-//! [`View`] and [`Change`].
+//! plans. The catalog and the SQL layer read through [`View`] (and
+//! [`content`] for table contents), write by staging [`Change`]s that
+//! [`Pond::commit`] lands, and see the oplog's encoding only to show it
+//! (`pond.system.oplog`). The Delta log, durability and vacuum rules stay
+//! in here.
 
-pub mod compaction;
-pub mod content;
-pub mod delta_log;
-pub mod durable;
-pub mod error;
-pub mod event_time;
-pub mod glob;
-pub mod index;
-pub mod metrics;
-pub mod node;
-pub mod oplog;
-pub mod path;
-pub mod pond;
-pub mod txn;
-pub mod vacuum;
+pub(crate) mod compaction;
+pub(crate) mod content;
+pub(crate) mod delta_log;
+pub(crate) mod durable;
+pub(crate) mod error;
+pub(crate) mod event_time;
+pub(crate) mod glob;
+pub(crate) mod index;
+pub(crate) mod metrics;
+pub(crate) mod node;
+pub(crate) mod oplog;
+pub(crate) mod path;
+pub(crate) mod pond;
+pub(crate) mod txn;
+pub(crate) mod vacuum;
 
 pub use error::StorageError;
-pub use glob::{GlobMatch, PathGlob};
-pub use index::{Resolved, View};
-pub use metrics::ReadMetrics;
-pub use node::{Kind, NodeId, NodeVersion};
-pub use path::PondPath;
+pub(crate) use glob::{GlobMatch, PathGlob};
+pub(crate) use index::{Resolved, View};
+pub(crate) use metrics::ReadMetrics;
+pub(crate) use node::{Kind, NodeId, NodeVersion};
+pub(crate) use path::PondPath;
 pub use pond::Pond;
-pub use txn::{Change, CompactedChunk, Content, CreateMode, ViewOutput};
+pub(crate) use txn::{Change, CompactedChunk, Content, CreateMode, ViewOutput};

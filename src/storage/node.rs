@@ -136,14 +136,14 @@ impl VersionOp {
 }
 
 /// A directory's listing: name → child.
-pub type Listing = BTreeMap<String, DirEntry>;
+pub(crate) type Listing = BTreeMap<String, DirEntry>;
 
 /// Whether a directory version should store its whole listing rather than
 /// what changed, given `changes` entries changed since the last version that
 /// stored it and `len` entries now. Often enough that reading a listing
 /// replays at most a quarter of its size in changes; rarely enough that
 /// storing costs O(change), amortized.
-pub fn store_full_listing(changes: usize, len: usize) -> bool {
+pub(crate) fn store_full_listing(changes: usize, len: usize) -> bool {
     changes > (len / 4).max(64)
 }
 
@@ -316,7 +316,7 @@ impl Drop for NodeVersion {
 }
 
 /// The listing a version's `attrs` hold whole, if they do.
-pub fn stored_listing(attrs: &Attrs) -> OnceLock<(Arc<Listing>, usize)> {
+pub(crate) fn stored_listing(attrs: &Attrs) -> OnceLock<(Arc<Listing>, usize)> {
     match &attrs.entries {
         Some(listing) => OnceLock::from((listing.clone(), 0)),
         None => OnceLock::new(),

@@ -19,10 +19,10 @@ use sha2::{Digest, Sha256};
 use super::error::StorageError;
 use super::node::{stored_listing, Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
 
-pub const PARTITION_COLUMN: &str = "part_id";
+pub(crate) const PARTITION_COLUMN: &str = "part_id";
 
 /// Columns of the oplog data files, in order (everything but `part_id`).
-pub const COLUMNS: &[&str] = &[
+pub(crate) const COLUMNS: &[&str] = &[
     "node_id",
     "version",
     "txn",
@@ -45,7 +45,7 @@ fn utc_micros() -> DataType {
 }
 
 /// The Arrow schema of an oplog data file.
-pub fn file_schema() -> SchemaRef {
+pub(crate) fn file_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("node_id", DataType::Utf8, false),
         Field::new("version", DataType::Int64, false),
@@ -66,7 +66,7 @@ pub fn file_schema() -> SchemaRef {
 }
 
 /// The Delta table schema of `oplog/` (partition column first).
-pub fn delta_columns() -> Vec<StructField> {
+pub(crate) fn delta_columns() -> Vec<StructField> {
     let mut fields = vec![StructField::new(PARTITION_COLUMN, DeltaType::STRING, false)];
     for field in file_schema().fields() {
         let ty = match field.data_type() {
@@ -85,13 +85,13 @@ pub fn delta_columns() -> Vec<StructField> {
 }
 
 /// A version ready to be written: the metadata plus its inline bytes, if any.
-pub struct RowToWrite<'a> {
+pub(crate) struct RowToWrite<'a> {
     pub version: &'a NodeVersion,
     pub inline: Option<&'a [u8]>,
 }
 
 /// Encodes the versions of one partition as one batch.
-pub fn encode(rows: &[RowToWrite<'_>]) -> Result<RecordBatch, StorageError> {
+pub(crate) fn encode(rows: &[RowToWrite<'_>]) -> Result<RecordBatch, StorageError> {
     let n = rows.len();
     let mut node_id = StringBuilder::new();
     let mut version = Int64Builder::with_capacity(n);
@@ -149,7 +149,7 @@ pub fn encode(rows: &[RowToWrite<'_>]) -> Result<RecordBatch, StorageError> {
 }
 
 /// Decodes a batch read with every column but `content` (see [`metadata_columns`]).
-pub fn decode(
+pub(crate) fn decode(
     batch: &RecordBatch,
     part_id: &NodeId,
     oplog_file: &Arc<str>,
@@ -235,7 +235,7 @@ pub fn decode(
 }
 
 /// The columns read to build the index: all but `content`.
-pub fn metadata_columns() -> impl Iterator<Item = &'static str> {
+pub(crate) fn metadata_columns() -> impl Iterator<Item = &'static str> {
     COLUMNS.iter().copied().filter(|c| *c != "content")
 }
 
@@ -244,7 +244,7 @@ pub fn metadata_columns() -> impl Iterator<Item = &'static str> {
 /// first keeps name order in txn order; the uuid keeps two writers' files
 /// apart even when their bytes are equal (two merges of the same files);
 /// the checksum lets every reader verify the file before decoding it.
-pub fn data_file_name(txn: i64, part: &NodeId, bytes: &[u8]) -> String {
+pub(crate) fn data_file_name(txn: i64, part: &NodeId, bytes: &[u8]) -> String {
     format!(
         "{PARTITION_COLUMN}={part}/{txn:020}-{}-{}.parquet",
         uuid::Uuid::new_v4().simple(),
@@ -256,7 +256,7 @@ pub fn data_file_name(txn: i64, part: &NodeId, bytes: &[u8]) -> String {
 /// that damage is an error naming the file, never a wrong value or a
 /// decoder panic. Files written before names carried checksums (`<txn>-<uuid>.parquet`)
 /// have nothing to check against.
-pub fn verify_data_file(path: &str, bytes: &[u8]) -> Result<(), StorageError> {
+pub(crate) fn verify_data_file(path: &str, bytes: &[u8]) -> Result<(), StorageError> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let expected = name
         .strip_suffix(".parquet")

@@ -224,28 +224,30 @@ impl Pond {
         &self.root_dir
     }
 
-    pub fn content_store(&self) -> &Arc<ContentStore> {
+    pub(crate) fn content_store(&self) -> &Arc<ContentStore> {
         &self.content
     }
 
     /// Read counters since this process opened the pond.
-    pub fn metrics(&self) -> &ReadMetrics {
+    pub(crate) fn metrics(&self) -> &ReadMetrics {
         &self.metrics
     }
 
     /// The index as last refreshed.
-    pub fn index(&self) -> Arc<OplogIndex> {
+    pub(crate) fn index(&self) -> Arc<OplogIndex> {
         self.index.read().expect("index lock poisoned").clone()
     }
 
-    /// The current tree (as of the last refresh), optionally as of an older txn.
-    pub fn view(&self, as_of: Option<i64>) -> View {
-        View::new(self.index(), as_of)
+    /// The oplog's live data files as of the newest commit, each as its
+    /// path under `oplog/` and its size (replaced files wait for VACUUM).
+    pub async fn live_oplog_files(&self) -> Result<Vec<(String, u64)>> {
+        let index = self.refresh().await?;
+        Ok(index.files().map(|(path, f)| (path.to_string(), f.size)).collect())
     }
 
     /// Catches up with commits made since the last refresh (by anyone) and
     /// returns the new index. Reads only the oplog files not yet indexed.
-    pub async fn refresh(&self) -> Result<Arc<OplogIndex>> {
+    pub(crate) async fn refresh(&self) -> Result<Arc<OplogIndex>> {
         let mut table = self.table.lock().await;
         self.update(&mut table).await?;
         self.refresh_locked(&table).await
@@ -320,7 +322,7 @@ impl Pond {
 
     /// Commits `changes` as one transaction. Returns the txn number, or
     /// `None` when the changes change nothing (nothing is committed).
-    pub async fn commit(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
+    pub(crate) async fn commit(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
             let mut table = self.table.lock().await;
             self.update(&mut table).await?;
@@ -537,7 +539,7 @@ impl Pond {
 
     /// The oplog data files the Delta log removed (oplog compaction) and
     /// still remembers, with when (ms since the epoch).
-    pub async fn removed_oplog_files(&self) -> Result<HashMap<String, i64>> {
+    pub(crate) async fn removed_oplog_files(&self) -> Result<HashMap<String, i64>> {
         let table = self.table.lock().await;
         let mut removed = HashMap::new();
         let mut tombstones = table.snapshot()?.all_tombstones(table.log_store().as_ref());

@@ -149,7 +149,7 @@ pub struct ViewOutput {
 }
 
 /// Applies changes on top of a view, producing the versions of one transaction.
-pub struct Staging {
+pub(crate) struct Staging {
     view: View,
     txn: i64,
     timestamp: i64,
@@ -158,7 +158,7 @@ pub struct Staging {
 }
 
 impl Staging {
-    pub fn new(base: View, txn: i64, timestamp: i64, sql: &str) -> Self {
+    pub(crate) fn new(base: View, txn: i64, timestamp: i64, sql: &str) -> Self {
         Staging {
             view: base,
             txn,
@@ -168,20 +168,20 @@ impl Staging {
         }
     }
 
-    pub fn view(&self) -> &View {
+    pub(crate) fn view(&self) -> &View {
         &self.view
     }
 
-    pub fn overlay(&self) -> &Overlay {
+    pub(crate) fn overlay(&self) -> &Overlay {
         self.view.overlay()
     }
 
     /// Inline content bytes by checksum, for the rows being written.
-    pub fn inline_content(&self, checksum: &str) -> Option<&Bytes> {
+    pub(crate) fn inline_content(&self, checksum: &str) -> Option<&Bytes> {
         self.inline.get(checksum)
     }
 
-    pub fn apply(&mut self, change: &Change) -> Result<()> {
+    pub(crate) fn apply(&mut self, change: &Change) -> Result<()> {
         match change {
             Change::CreateDirectory {
                 path,
@@ -283,9 +283,7 @@ impl Staging {
             });
         }
         // Create missing parents first (like `mkdir -p`).
-        let parent_path = path
-            .parent()
-            .expect("the root always resolves, so path is not the root");
+        let parent_path = parent_of(path)?;
         let parent = match self.view.resolve(&parent_path) {
             Some(p) if p.kind() == Kind::Directory => p,
             Some(p) => {
@@ -434,7 +432,7 @@ impl Staging {
         }
         let parent = self
             .view
-            .require_directory(&path.parent().expect("a table is never the root"))?;
+            .require_directory(&parent_of(path)?)?;
         self.stage_content(content);
         let op = if overwrite {
             VersionOp::Replace
@@ -480,7 +478,7 @@ impl Staging {
         }
         let parent = self
             .view
-            .require_directory(&path.parent().expect("a view is never the root"))?;
+            .require_directory(&parent_of(path)?)?;
         let op = match (&output.content, output.replace) {
             (_, true) => VersionOp::Replace,
             (Some(_), false) => VersionOp::Append,
@@ -598,7 +596,7 @@ impl Staging {
         }
         let parent = self
             .view
-            .require_directory(&path.parent().expect("a table is never the root"))?;
+            .require_directory(&parent_of(path)?)?;
         for chunk in chunks {
             let latest = self.view.require(path)?.latest;
             let attrs = Attrs {
@@ -624,7 +622,7 @@ impl Staging {
     fn update_table(&mut self, table: &Resolved, attrs: Attrs) -> Result<()> {
         let parent = self
             .view
-            .require_directory(&table.path.parent().expect("a table is never the root"))?;
+            .require_directory(&parent_of(&table.path)?)?;
         let version = self.new_version(
             parent.id().clone(),
             table.id().clone(),
@@ -667,7 +665,7 @@ impl Staging {
         }
         let target_dir = self
             .view
-            .require_directory(&to.parent().expect("checked: `to` exists below a directory"))?;
+            .require_directory(&parent_of(to)?)?;
         let entry = DirEntry {
             node: node.id().clone(),
             kind: node.kind(),
@@ -683,7 +681,7 @@ impl Staging {
     fn unlink(&mut self, path: &PondPath) -> Result<()> {
         let parent = self
             .view
-            .require_directory(&path.parent().expect("callers exclude the root"))?;
+            .require_directory(&parent_of(path)?)?;
         self.set_entry(&parent, path.name(), None);
         Ok(())
     }
@@ -803,4 +801,14 @@ fn carried_attrs(latest: &NodeVersion) -> Attrs {
         stored_query: latest.attrs.stored_query.clone(),
         ..Attrs::default()
     }
+}
+
+/// The directory holding `path`. Only the root has none, and only a damaged
+/// oplog makes the root anything but a directory, so that is what it says.
+fn parent_of(path: &PondPath) -> Result<PondPath> {
+    path.parent().ok_or_else(|| {
+        StorageError::Invalid(
+            "the oplog names the root '/' as something other than a directory: the pond is damaged; restore it from a backup".into(),
+        )
+    })
 }

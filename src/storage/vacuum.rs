@@ -38,7 +38,7 @@ use super::oplog::PARTITION_COLUMN;
 use super::pond::Pond;
 
 /// Files younger than this are never removed unless VACUUM says otherwise (as Delta Lake).
-pub const DEFAULT_RETAIN_HOURS: u64 = 168;
+pub(crate) const DEFAULT_RETAIN_HOURS: u64 = 168;
 
 /// Unreferenced files younger than this are kept whatever `RETAIN` says:
 /// they may belong to a statement or `BEGIN` block that has not committed yet.
@@ -154,7 +154,7 @@ pub async fn vacuum(
 /// that a VACUUM cannot take it before the commit that references it
 /// lands. Fails when the blob is gone (a VACUUM took it while the
 /// transaction was open): nothing may commit a reference to it.
-pub fn protect_staged_blob(root: &Path, checksum: &str, now: SystemTime) -> Result<()> {
+pub(crate) fn protect_staged_blob(root: &Path, checksum: &str, now: SystemTime) -> Result<()> {
     let path = root.join("blobs").join(checksum);
     let file = match fs::File::options().write(true).open(&path) {
         Ok(file) => file,

@@ -14,9 +14,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::ScalarValue;
+use datafusion::common::{plan_err, ScalarValue};
 use datafusion::datasource::provider_as_source;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions::datetime::date_bin;
@@ -36,18 +36,18 @@ use crate::storage::content::time_column;
 use crate::storage::{GlobMatch, PathGlob, PondPath, Resolved};
 
 /// The column that counts the rows of a bucket.
-pub const COUNT_COLUMN: &str = "count";
+pub(crate) const COUNT_COLUMN: &str = "count";
 const PARTS: [&str; 4] = ["min", "max", "count", "sum"];
 /// The source's time column while it is being bucketed.
 const SOURCE_TIME: &str = "__downsample_source_time";
 
 #[derive(Debug)]
-pub struct Downsample {
+pub(crate) struct Downsample {
     pond: Arc<SessionPond>,
 }
 
 impl Downsample {
-    pub fn new(pond: Arc<SessionPond>) -> Self {
+    pub(crate) fn new(pond: Arc<SessionPond>) -> Self {
         Downsample { pond }
     }
 }
@@ -124,22 +124,47 @@ fn bucket_interval(expr: &Expr) -> Result<ScalarValue> {
     if v.days < 0 || v.nanoseconds < 0 || (v.days == 0 && v.nanoseconds == 0) {
         return Err(bad("must be positive".into()));
     }
+    if bucket_nanos(&interval).is_none() {
+        return Err(bad(format!(
+            "{value} is longer than a timestamp can span (292 years)"
+        )));
+    }
     Ok(interval)
 }
 
-/// The nanoseconds of a fixed-length bucket.
-pub fn bucket_nanos(interval: &ScalarValue) -> i64 {
+/// The nanoseconds of a fixed-length bucket; `None` past what i64 holds.
+fn bucket_nanos(interval: &ScalarValue) -> Option<i64> {
     match interval {
-        ScalarValue::IntervalMonthDayNano(Some(v)) => {
-            v.days as i64 * 86_400_000_000_000 + v.nanoseconds
-        }
-        _ => 0,
+        ScalarValue::IntervalMonthDayNano(Some(v)) => i64::from(v.days)
+            .checked_mul(86_400_000_000_000)?
+            .checked_add(v.nanoseconds),
+        _ => None,
     }
+}
+
+/// The bucket's length in the time column's unit. A bucket that is not a
+/// whole number of units would need labels the column cannot hold (and an
+/// incremental refresh could not find its rows again), so it is refused.
+fn bucket_units(source: &str, interval: &ScalarValue, time_type: &DataType) -> Result<i64> {
+    let nanos = bucket_nanos(interval)
+        .ok_or_else(|| DataFusionError::Internal("bucket checked at planning".into()))?;
+    let (unit_nanos, unit) = match time_type {
+        DataType::Timestamp(TimeUnit::Second, _) => (1_000_000_000, "second"),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => (1_000_000, "millisecond"),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => (1_000, "microsecond"),
+        _ => (1, "nanosecond"),
+    };
+    if nanos % unit_nanos != 0 {
+        return plan_err!(
+            "downsample('{source}'): the bucket {interval} is not a whole number of {unit}s, and the time column ({time_type}) holds whole {unit}s: give a bucket in whole {unit}s"
+        );
+    }
+    Ok(nanos / unit_nanos)
 }
 
 /// What `downsample()` reads.
 #[derive(Clone, Debug)]
-pub enum DownsampleSource {
+pub(crate) enum DownsampleSource {
     /// One table, materialized view or view.
     Node(Resolved),
     Glob(PathGlob, Vec<GlobMatch>),
@@ -154,13 +179,14 @@ enum Measure {
 }
 
 #[derive(Clone, Debug)]
-pub struct DownsampleTable {
+pub(crate) struct DownsampleTable {
     pond: Arc<SessionPond>,
-    source_text: String,
     source: DownsampleSource,
     interval: ScalarValue,
     time_column: String,
     time_type: DataType,
+    /// The bucket's length in units of `time_type`.
+    bucket_units: i64,
     /// Capture columns of a glob source.
     groups: Vec<String>,
     /// The bucket count: `count(*)` of raw rows, or the sum of finer counts.
@@ -220,6 +246,7 @@ impl DownsampleTable {
                 )))
             }
         };
+        let bucket_units = bucket_units(&source_text, &interval, &time_type)?;
         let has = |name: &str| source_schema.field_with_name(name).ok();
         let rollup_count = has(COUNT_COLUMN).is_some_and(|f| f.data_type().is_integer());
         let mut groups = groups;
@@ -292,11 +319,11 @@ impl DownsampleTable {
         }
         Ok(DownsampleTable {
             pond,
-            source_text,
             source,
             interval,
             time_column: time,
             time_type,
+            bucket_units,
             groups,
             rollup_count,
             measures,
@@ -304,33 +331,30 @@ impl DownsampleTable {
         })
     }
 
-    pub fn source(&self) -> &DownsampleSource {
+    pub(crate) fn source(&self) -> &DownsampleSource {
         &self.source
     }
 
-    pub fn source_text(&self) -> &str {
-        &self.source_text
-    }
-
-    pub fn interval(&self) -> &ScalarValue {
-        &self.interval
-    }
-
-    pub fn time_column(&self) -> &str {
+    pub(crate) fn time_column(&self) -> &str {
         &self.time_column
     }
 
-    pub fn time_type(&self) -> &DataType {
+    pub(crate) fn time_type(&self) -> &DataType {
         &self.time_type
     }
 
+    /// The bucket's length in units of the time column.
+    pub(crate) fn bucket_units(&self) -> i64 {
+        self.bucket_units
+    }
+
     /// The columns that, with the time column, identify a bucket.
-    pub fn groups(&self) -> &[String] {
+    pub(crate) fn groups(&self) -> &[String] {
         &self.groups
     }
 
     /// The pond nodes read, when they keep versions (tables, materialized views).
-    pub fn versioned_sources(&self) -> Vec<&Resolved> {
+    pub(crate) fn versioned_sources(&self) -> Vec<&Resolved> {
         match &self.source {
             DownsampleSource::Node(node) if node.kind().holds_rows() => vec![node],
             DownsampleSource::Node(_) => Vec::new(),
@@ -339,7 +363,7 @@ impl DownsampleTable {
     }
 
     /// A scan of the source: its live versions, or only the selected ones.
-    pub fn source_plan(&self, selection: Option<VersionSelection>) -> Result<LogicalPlan> {
+    pub(crate) fn source_plan(&self, selection: Option<VersionSelection>) -> Result<LogicalPlan> {
         let provider: Arc<dyn TableProvider> = match (&self.source, selection) {
             (DownsampleSource::Node(node), Some(selection)) if node.kind().holds_rows() => {
                 let schema = node
@@ -397,7 +421,7 @@ impl DownsampleTable {
     }
 
     /// The distinct (groups, bucket) of the source rows in `input`.
-    pub fn buckets(&self, input: LogicalPlan) -> Result<LogicalPlan> {
+    pub(crate) fn buckets(&self, input: LogicalPlan) -> Result<LogicalPlan> {
         let mut keys: Vec<Expr> = self.groups.iter().map(ident).collect();
         keys.push(self.bucket_expr());
         let mut columns = self.group_columns();
@@ -417,7 +441,7 @@ impl DownsampleTable {
     }
 
     /// The downsample of the source rows in `input` (which has the source's columns).
-    pub fn aggregate(&self, input: LogicalPlan) -> Result<LogicalPlan> {
+    pub(crate) fn aggregate(&self, input: LogicalPlan) -> Result<LogicalPlan> {
         let mut keys: Vec<Expr> = self.groups.iter().map(ident).collect();
         keys.push(self.bucket_expr());
         let mut aggregates = vec![if self.rollup_count {

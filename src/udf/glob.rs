@@ -25,15 +25,15 @@ use crate::catalog::session_pond::SessionPond;
 use crate::storage::{GlobMatch, NodeId, NodeVersion, PathGlob, ReadMetrics};
 
 /// The column that names each row's table.
-pub const PATH_COLUMN: &str = "_path";
+pub(crate) const PATH_COLUMN: &str = "_path";
 
 #[derive(Debug)]
-pub struct Glob {
+pub(crate) struct Glob {
     pond: Arc<SessionPond>,
 }
 
 impl Glob {
-    pub fn new(pond: Arc<SessionPond>) -> Self {
+    pub(crate) fn new(pond: Arc<SessionPond>) -> Self {
         Glob { pond }
     }
 }
@@ -53,11 +53,11 @@ impl TableFunctionImpl for Glob {
 }
 
 /// Which versions of each table to read, when not the live ones.
-pub type VersionSelection = Arc<HashMap<NodeId, Vec<Arc<NodeVersion>>>>;
+pub(crate) type VersionSelection = Arc<HashMap<NodeId, Vec<Arc<NodeVersion>>>>;
 
 /// The tables a glob matched when the statement was planned.
 #[derive(Debug)]
-pub struct GlobTable {
+pub(crate) struct GlobTable {
     pond: Arc<SessionPond>,
     matches: Vec<GlobMatch>,
     /// `Some`: read these versions of each match (a table not in it: none),
@@ -71,7 +71,7 @@ pub struct GlobTable {
 }
 
 impl GlobTable {
-    pub fn new(pond: Arc<SessionPond>, glob: PathGlob, matches: Vec<GlobMatch>) -> Result<Self> {
+    pub(crate) fn new(pond: Arc<SessionPond>, glob: PathGlob, matches: Vec<GlobMatch>) -> Result<Self> {
         let file_schema = union_schema(&glob, &matches)?;
         let constant_fields: Vec<FieldRef> = std::iter::once(PATH_COLUMN)
             .chain(glob.captures().iter().map(String::as_str))
@@ -101,12 +101,12 @@ impl GlobTable {
     }
 
     /// The same glob, reading only the selected versions of each table.
-    pub fn with_selection(mut self, selection: VersionSelection) -> Self {
+    pub(crate) fn with_selection(mut self, selection: VersionSelection) -> Self {
         self.selection = Some(selection);
         self
     }
 
-    pub fn matches(&self) -> &[GlobMatch] {
+    pub(crate) fn matches(&self) -> &[GlobMatch] {
         &self.matches
     }
 

@@ -1,11 +1,11 @@
 //! Table functions over the pond tree: `ls('/dir')`, `ls('/dir/**')`,
 //! `history('/path')` and `glob('/pattern')`. Each reads the calling session's view.
 
-pub mod downsample;
-pub mod glob;
+pub(crate) mod downsample;
+pub(crate) mod glob;
 
-pub use downsample::Downsample;
-pub use glob::Glob;
+pub(crate) use downsample::Downsample;
+pub(crate) use glob::Glob;
 
 use std::sync::Arc;
 
@@ -41,12 +41,12 @@ fn parse_path(text: &str) -> Result<PondPath> {
 /// `ls(path)`: the entries of a directory (or the node itself); a trailing
 /// `/**` lists everything below, at any depth.
 #[derive(Debug)]
-pub struct Ls {
+pub(crate) struct Ls {
     pond: Arc<SessionPond>,
 }
 
 impl Ls {
-    pub fn new(pond: Arc<SessionPond>) -> Self {
+    pub(crate) fn new(pond: Arc<SessionPond>) -> Self {
         Ls { pond }
     }
 }
@@ -73,12 +73,12 @@ impl TableFunctionImpl for Ls {
 
 /// `history(path)`: every version of one node, oldest first.
 #[derive(Debug)]
-pub struct History {
+pub(crate) struct History {
     pond: Arc<SessionPond>,
 }
 
 impl History {
-    pub fn new(pond: Arc<SessionPond>) -> Self {
+    pub(crate) fn new(pond: Arc<SessionPond>) -> Self {
         History { pond }
     }
 }

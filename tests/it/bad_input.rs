@@ -215,7 +215,7 @@ async fn corrupted_blob_is_detected_by_checksum() {
         .sql("SELECT count(*) FROM \"/big\"")
         .await
         .unwrap_err();
-    let message = pondsql::sql::user_message(&err);
+    let message = pondsql::user_message(&err);
     assert!(
         message.contains(&format!("blobs/{blob}")) && message.contains("corrupt"),
         "{message}"

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use pondsql::sql::session::SessionOptions;
+use pondsql::SessionOptions;
 use pondsql::{Pond, PondSession};
 use tempfile::TempDir;
 
@@ -46,7 +46,7 @@ impl TestPond {
                 "{sql}\nshould have failed but gave:\n{}",
                 render(&out.batches)
             ),
-            Err(e) => pondsql::sql::user_message(&e),
+            Err(e) => pondsql::user_message(&e),
         }
     }
 

@@ -52,10 +52,11 @@ fn panicked(out: &Output) -> bool {
 fn live_oplog_files(pond: &Path) -> Vec<PathBuf> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let opened = runtime.block_on(pondsql::Pond::open(pond)).unwrap();
-    let mut files: Vec<PathBuf> = opened
-        .index()
-        .files()
-        .map(|(path, _)| pond.join("oplog").join(path.as_ref()))
+    let mut files: Vec<PathBuf> = runtime
+        .block_on(opened.live_oplog_files())
+        .unwrap()
+        .into_iter()
+        .map(|(path, _)| pond.join("oplog").join(path))
         .collect();
     files.sort();
     files

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use pondsql::sql::session::SessionOptions;
-use pondsql::storage::vacuum::IN_FLIGHT_GRACE;
+use pondsql::SessionOptions;
+use pondsql::IN_FLIGHT_GRACE;
 use pondsql::{Pond, PondSession};
 
 use crate::common::TestPond;
@@ -14,7 +14,7 @@ use crate::common::TestPond;
 /// its first value with the counters afterwards.
 async fn run_counted(pond: &TestPond, sql: &str) -> (String, HashMap<String, u64>) {
     let fresh = Arc::new(Pond::open(pond.pond_path()).await.unwrap());
-    let session = PondSession::new(fresh.clone(), SessionOptions::default());
+    let session = PondSession::new(fresh, SessionOptions::default());
     let output = session
         .sql(sql)
         .await
@@ -22,12 +22,20 @@ async fn run_counted(pond: &TestPond, sql: &str) -> (String, HashMap<String, u64
     let value =
         datafusion::arrow::util::display::array_value_to_string(output.batches[0].column(0), 0)
             .unwrap();
-    let counters = fresh
-        .metrics()
-        .snapshot()
-        .into_iter()
-        .map(|(name, value, _)| (name.to_string(), value))
-        .collect();
+    let metrics = session
+        .sql("SELECT name, value FROM pond.system.metrics")
+        .await
+        .unwrap();
+    let mut counters = HashMap::new();
+    for batch in &metrics.batches {
+        for row in 0..batch.num_rows() {
+            let cell = |c: usize| {
+                datafusion::arrow::util::display::array_value_to_string(batch.column(c), row)
+                    .unwrap()
+            };
+            counters.insert(cell(0), cell(1).parse().unwrap());
+        }
+    }
     (value, counters)
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::array_value_to_string;
-use pondsql::sql::session::SessionOptions;
+use pondsql::SessionOptions;
 use pondsql::{Pond, PondSession};
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType};
 
@@ -50,7 +50,7 @@ impl AsyncDB for PondDb {
             .session
             .execute(sql)
             .await
-            .map_err(|e| SltError(pondsql::sql::user_message(&e)))?;
+            .map_err(|e| SltError(pondsql::user_message(&e)))?;
         if !output.has_rows() {
             return Ok(DBOutput::StatementComplete(0));
         }

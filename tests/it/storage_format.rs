@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use pondsql::storage::vacuum::{vacuum, IN_FLIGHT_GRACE};
+use pondsql::{vacuum, IN_FLIGHT_GRACE};
 use sha2::{Digest, Sha256};
 
 use crate::common::{python, TestPond};
@@ -162,7 +162,7 @@ async fn a_directorys_small_oplog_files_are_merged_rows_unchanged() {
     // leave fewer than 16 live ones, and the replaced files are orphans.
     // (VACUUM keeps replaced files for the in-flight grace after their
     // removal: run it as if that time had passed.)
-    let pond = p.session.pond().pond().clone();
+    let pond = p.session.storage().clone();
     let later = SystemTime::now() + IN_FLIGHT_GRACE * 2;
     let replaced = vacuum(&pond, Duration::ZERO, true, later).await.unwrap();
     let orphans = replaced.iter().filter(|o| o.kind == "oplog").count();
@@ -294,9 +294,8 @@ async fn delta_log_files_past_the_log_retention_are_expired() {
 
 /// Bytes of the oplog's live data files (replaced ones wait for VACUUM).
 async fn live_oplog_bytes(p: &TestPond) -> u64 {
-    let pond = p.session.pond().pond();
-    pond.refresh().await.unwrap();
-    pond.index().files().map(|(_, f)| f.size).sum()
+    let files = p.session.storage().live_oplog_files().await.unwrap();
+    files.iter().map(|(_, size)| size).sum()
 }
 
 /// A new entry in a big directory costs what it changes, not the listing:

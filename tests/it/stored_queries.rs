@@ -601,7 +601,7 @@ async fn a_refresh_that_lost_a_race_fails_instead_of_adding_rows_twice() {
     other.sql("REFRESH MATERIALIZED VIEW \"/v\"").await.unwrap();
     p.ok("REFRESH MATERIALIZED VIEW \"/v\"").await;
     let err = other.sql("COMMIT").await.unwrap_err();
-    let message = pondsql::sql::user_message(&err);
+    let message = pondsql::user_message(&err);
     assert!(
         message.contains("/v changed while this REFRESH ran"),
         "{message}"

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use pondsql::storage::vacuum::{vacuum, IN_FLIGHT_GRACE};
+use pondsql::{vacuum, IN_FLIGHT_GRACE};
 use pondsql::Pond;
 
 use crate::common::{init_pond, pondsql, run_cli, stderr, stdout, TestPond};
@@ -116,7 +116,7 @@ async fn replaced_oplog_files_are_kept_for_the_retention_after_their_removal() {
     let listed = p.ok("VACUUM RETAIN 0 HOURS DRY RUN").await;
     assert!(!listed.contains("| oplog"), "{listed}");
     // A week after the removal they go; the live ones stay.
-    let pond = p.session.pond().pond().clone();
+    let pond = p.session.storage().clone();
     let later = SystemTime::now() + Duration::from_secs(169 * 3600);
     let week = Duration::from_secs(168 * 3600);
     let gone = vacuum(&pond, week, false, later).await.unwrap();
@@ -243,7 +243,7 @@ async fn vacuum_deletes_only_what_the_pond_wrote_and_never_through_a_symlink() {
     for f in outside.iter().chain(&foreign).chain(&orphans) {
         age(f, Duration::from_secs(30 * 24 * 3600));
     }
-    let pond = p.session.pond().pond().clone();
+    let pond = p.session.storage().clone();
     let later = SystemTime::now() + Duration::from_secs(400 * 3600);
     let gone = vacuum(&pond, Duration::ZERO, false, later).await.unwrap();
     let mut gone: Vec<String> = gone.into_iter().map(|o| o.path).collect();
@@ -285,7 +285,7 @@ async fn a_file_left_aside_by_an_interrupted_vacuum_is_put_back_or_deleted() {
     let orphan_aside = aside_name(&orphan);
     std::fs::write(&orphan_aside, b"orphan").unwrap();
     age(&orphan_aside, IN_FLIGHT_GRACE * 2);
-    let pond = p.session.pond().pond().clone();
+    let pond = p.session.storage().clone();
     vacuum(&pond, Duration::ZERO, false, SystemTime::now())
         .await
         .unwrap();
