@@ -8,6 +8,7 @@
 //! writes a content and stages the table version in the session; the SQL
 //! layer decides when staged changes commit.
 
+pub(crate) mod host_files;
 pub(crate) mod scan;
 pub(crate) mod session_pond;
 pub(crate) mod system;
@@ -88,7 +89,10 @@ impl DirectorySchema {
 }
 
 /// The table provider of a resolved node (directories are not tables).
-pub(crate) fn provider_for(pond: &Arc<SessionPond>, node: &Resolved) -> Result<Arc<dyn TableProvider>> {
+pub(crate) fn provider_for(
+    pond: &Arc<SessionPond>,
+    node: &Resolved,
+) -> Result<Arc<dyn TableProvider>> {
     let attrs = &node.latest.attrs;
     let schema = || {
         attrs

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::plan_err;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -202,6 +203,21 @@ pub(crate) fn nullable_columns(schema: &Schema) -> SchemaRef {
             .map(|f| f.as_ref().clone().with_nullable(true))
             .collect::<Vec<_>>(),
     ))
+}
+
+/// Refuses columns a table cannot keep: none at all (an empty file), or a
+/// column without a type (only NULLs, as a CSV with a header and no rows gives).
+pub(crate) fn check_storable(path: &PondPath, schema: &Schema) -> Result<()> {
+    if schema.fields().is_empty() {
+        return plan_err!("{path}: the query gives no columns (an empty file?): a table needs at least one column");
+    }
+    if let Some(field) = schema.fields().iter().find(|f| f.data_type().is_null()) {
+        let name = field.name();
+        return plan_err!(
+            "{path}: column '{name}' has no type (its source gives only NULLs, e.g. a CSV with a header and no rows): cast it, e.g. CAST(\"{name}\" AS DOUBLE), or create the table with a column list"
+        );
+    }
+    Ok(())
 }
 
 /// Streams batches into a new content, conforming each to `schema`.

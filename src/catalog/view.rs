@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::Column;
+use datafusion::common::{plan_err, Column};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType};
@@ -68,20 +68,43 @@ impl TableProvider for StoredView {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let state = session_state(state)?;
-        let plan = state.create_logical_plan(&self.query).await.map_err(|e| {
-            DataFusionError::Plan(format!(
-                "view {} no longer plans: {e}; fix its sources or recreate it with CREATE OR REPLACE VIEW",
+        // Views being planned around this one, outermost first. A cycle
+        // (stored before definitions were checked, or made by a rename) is
+        // an error here instead of endless recursion.
+        let mut chain = PLANNING_VIEWS.try_with(Clone::clone).unwrap_or_default();
+        if chain.contains(&self.path) {
+            let names: Vec<String> = chain.iter().map(ToString::to_string).collect();
+            return plan_err!(
+                "view {} reads itself ({} → {}): redefine one of them with CREATE OR REPLACE VIEW",
+                self.path,
+                names.join(" → "),
                 self.path
-            ))
-        })?;
-        if !same_columns(plan.schema().as_arrow(), &self.schema) {
-            return Err(DataFusionError::Plan(format!(
-                "view {} now gives different columns than when it was created: recreate it with CREATE OR REPLACE VIEW",
-                self.path
-            )));
+            );
         }
-        physical_plan(state, plan, projection, limit).await
+        chain.push(self.path.clone());
+        PLANNING_VIEWS
+            .scope(chain, async {
+                let plan = state.create_logical_plan(&self.query).await.map_err(|e| {
+                    DataFusionError::Plan(format!(
+                        "view {} no longer plans: {e}; fix its sources or recreate it with CREATE OR REPLACE VIEW",
+                        self.path
+                    ))
+                })?;
+                if !same_columns(plan.schema().as_arrow(), &self.schema) {
+                    return plan_err!(
+                        "view {} now gives different columns than when it was created: recreate it with CREATE OR REPLACE VIEW",
+                        self.path
+                    );
+                }
+                physical_plan(state, plan, projection, limit).await
+            })
+            .await
     }
+}
+
+tokio::task_local! {
+    /// The views whose scans are being planned in this task, outermost first.
+    static PLANNING_VIEWS: Vec<PondPath>;
 }
 
 /// The full session behind a `dyn Session` (views plan SQL or logical plans in it).

@@ -11,18 +11,20 @@ use std::collections::HashMap;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{cast, ident};
+use datafusion::logical_expr::ident;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
 use datafusion::sql::sqlparser::ast;
 use futures::TryStreamExt;
 use object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
+use super::exact_cast::exact_cast;
+use crate::catalog::host_files::check_csv_file;
 use crate::catalog::session_pond::SessionPond;
 use crate::catalog::table::{nullable_columns, write_content};
 use crate::storage::content::time_column;
@@ -139,8 +141,12 @@ async fn read(ctx: &SessionContext, file: &str, schema: Option<&Schema>) -> Resu
             ctx.read_json(file, options).await?
         }
         _ => {
+            check_csv_file(file).await?;
+            // Timestamps are read as text and cast exactly below: the CSV
+            // reader would cut a finer part to the column's unit silently.
+            let as_text = schema.map(timestamps_as_text);
             let mut options = CsvReadOptions::new().file_extension(&dotted);
-            if let Some(schema) = schema {
+            if let Some(schema) = &as_text {
                 options = options.schema(schema);
             }
             ctx.read_csv(file, options).await?
@@ -161,10 +167,23 @@ async fn read(ctx: &SessionContext, file: &str, schema: Option<&Schema>) -> Resu
                     f.name()
                 )));
             }
-            Ok(cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+            let table = format!("reading {file}");
+            Ok(exact_cast(ident(f.name()), f.data_type(), false, &table, f.name(), frame.schema())?.alias(f.name()))
         })
         .collect::<Result<Vec<_>>>()?;
     frame.select(columns)
+}
+
+fn timestamps_as_text(schema: &Schema) -> Schema {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(..) => Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8)),
+            _ => f.clone(),
+        })
+        .collect();
+    Schema::new(fields)
 }
 
 fn sha256_of(path: &str) -> Result<String> {

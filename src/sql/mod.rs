@@ -3,7 +3,10 @@
 
 mod copy_target;
 pub(crate) mod error;
+mod exact_cast;
 mod ingest;
+mod insert;
+mod literals;
 mod maintenance;
 pub(crate) mod parser;
 mod references;

@@ -1,74 +1,142 @@
-//! What a statement's table names point at — pond nodes, host files, or
-//! nothing — so that errors can name the right thing in the user's terms.
+//! What a statement's table names point at, looked up before it is planned:
+//! a name that is neither a pond node, a readable host file nor a table
+//! function is an error in the user's terms, decided from the lookup
+//! itself rather than from the words of DataFusion's message.
 
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
 use std::path::Path as FsPath;
 
-use datafusion::common::TableReference;
-use datafusion::error::DataFusionError;
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::{plan_err, TableReference};
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
-use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{Statement, TableFactor, Visit, Visitor};
 
 use super::error::user_message;
 use super::session::table_path;
 use crate::storage::View;
 
-pub(super) struct References {
-    /// Host files read by the statement (`'data.csv'`).
-    host_files: Vec<String>,
-    /// Names that are neither pond nodes nor files here.
-    missing: Vec<TableReference>,
+/// The host files a statement reads (`'data.csv'`), after checking that
+/// every name it reads exists. Names it writes (CREATE, DROP) are not read.
+pub(super) async fn check(
+    state: &SessionState,
+    view: &View,
+    statement: &DFStatement,
+) -> Result<Vec<String>> {
+    let Some(statement) = query_of(statement) else {
+        return Ok(Vec::new());
+    };
+    let statement = &statement;
+    let functions = table_functions(statement);
+    for name in &functions {
+        if !state.table_functions().contains_key(name) {
+            let known: BTreeSet<&String> = state.table_functions().keys().collect();
+            let known: Vec<String> = known.iter().map(|k| format!("{k}()")).collect();
+            return plan_err!(
+                "{name}() is not a table function: the pond has {}",
+                known.join(", ")
+            );
+        }
+    }
+    let mut host_files = Vec::new();
+    for reference in state.resolve_table_references(statement)? {
+        if reference.schema().is_none() && functions.contains(reference.table()) {
+            continue;
+        }
+        let in_pond = table_path(&reference)
+            .ok()
+            .and_then(|p| view.resolve(&p))
+            .is_some();
+        if in_pond {
+            continue;
+        }
+        if reference.schema().is_none() && FsPath::new(reference.table()).exists() {
+            host_files.push(reference.table().to_string());
+            continue;
+        }
+        // Not a pond path or a file: system tables, information_schema and
+        // host file globs are found through the catalog.
+        let found = match state.schema_for_ref(reference.clone()) {
+            Ok(schema) => schema.table(reference.table()).await?.is_some(),
+            Err(_) => false,
+        };
+        if !found {
+            return plan_err!("{}", missing_message(&reference));
+        }
+    }
+    Ok(host_files)
 }
 
-impl References {
-    pub(super) fn of(state: &SessionState, view: &View, statement: &DFStatement) -> Self {
-        let mut refs = References {
-            host_files: Vec::new(),
-            missing: Vec::new(),
-        };
-        for reference in state
-            .resolve_table_references(statement)
-            .unwrap_or_default()
-        {
-            let in_pond = table_path(&reference)
-                .ok()
-                .and_then(|p| view.resolve(&p))
-                .is_some();
-            if in_pond {
-                continue;
-            }
-            if reference.schema().is_none() && FsPath::new(reference.table()).exists() {
-                refs.host_files.push(reference.table().to_string());
-            } else {
-                refs.missing.push(reference);
-            }
-        }
-        refs
+/// A decoder's failure on a host file, said with the file's name (the
+/// decoders do not know it).
+pub(super) fn name_host_files(err: DataFusionError, host_files: &[String]) -> DataFusionError {
+    let decoding = match err.find_root() {
+        DataFusionError::ArrowError(e, _) => matches!(
+            e.as_ref(),
+            ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::ParseError(_)
+        ),
+        DataFusionError::ParquetError(_) => true,
+        _ => false,
+    };
+    if decoding && !host_files.is_empty() {
+        return DataFusionError::Execution(format!(
+            "reading {}: {}",
+            host_files.join(", "),
+            user_message(&err)
+        ));
     }
+    err
+}
 
-    /// Rewrites an error so it names what the user wrote: the host file a
-    /// decoder failed in, or the pond path or file that does not exist.
-    pub(super) fn explain(&self, err: DataFusionError) -> DataFusionError {
-        let message = user_message(&err);
-        let decoding = ["Csv error", "Json error", "Parquet error", "Parser error"]
-            .iter()
-            .any(|k| message.contains(k));
-        if decoding && !self.host_files.is_empty() {
-            return DataFusionError::Execution(format!(
-                "reading {}: {message}",
-                self.host_files.join(", ")
-            ));
-        }
-        if message.contains("not found") {
-            let named = self
-                .missing
-                .iter()
-                .find(|r| message.contains(&format!("{}' not found", r.table())));
-            if let Some(reference) = named {
-                return DataFusionError::Plan(missing_message(reference));
+/// The query a statement reads through, as a statement of its own.
+fn query_of(statement: &DFStatement) -> Option<DFStatement> {
+    let query = match statement {
+        DFStatement::Statement(s) => match s.as_ref() {
+            Statement::Query(q) => q.clone(),
+            Statement::CreateTable(create) => create.query.clone()?,
+            Statement::CreateView(create) => create.query.clone(),
+            _ => return None,
+        },
+        DFStatement::CopyTo(copy) => match &copy.source {
+            CopyToSource::Query(q) => q.clone(),
+            CopyToSource::Relation(_) => return None,
+        },
+        DFStatement::Explain(explain) => return query_of(&explain.statement),
+        _ => return None,
+    };
+    Some(DFStatement::Statement(Box::new(Statement::Query(query))))
+}
+
+/// The names called as table functions (`FROM ls('/')`).
+fn table_functions(statement: &DFStatement) -> BTreeSet<String> {
+    struct Calls(BTreeSet<String>);
+    impl Visitor for Calls {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            } = factor
+            {
+                self.0.insert(name.to_string().to_lowercase());
             }
+            ControlFlow::Continue(())
         }
-        err
     }
+    let mut calls = Calls(BTreeSet::new());
+    let _ = match statement {
+        DFStatement::Statement(s) => s.visit(&mut calls),
+        DFStatement::CopyTo(copy) => match &copy.source {
+            CopyToSource::Query(q) => q.visit(&mut calls),
+            CopyToSource::Relation(_) => ControlFlow::Continue(()),
+        },
+        DFStatement::Explain(explain) => return table_functions(&explain.statement),
+        _ => ControlFlow::Continue(()),
+    };
+    calls.0
 }
 
 fn missing_message(reference: &TableReference) -> String {

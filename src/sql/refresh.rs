@@ -23,7 +23,7 @@ use datafusion::arrow::compute::cast as cast_array;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Column, JoinType, ScalarValue};
+use datafusion::common::{plan_err, Column, JoinType, ScalarValue};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::{provider_as_source, source_as_provider, MemTable};
 use datafusion::error::{DataFusionError, Result};
@@ -35,10 +35,10 @@ use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
 use super::ingest;
-use super::references::References;
+use super::references;
 use super::session::object_name_path;
 use crate::catalog::session_pond::{external, SessionPond};
-use crate::catalog::table::{nullable_columns, write_content, PondTable};
+use crate::catalog::table::{check_storable, nullable_columns, write_content, PondTable};
 use crate::catalog::view::{same_columns, StoredView};
 use crate::storage::content::time_column;
 use crate::storage::node::{RefreshMode, SourceMark, StoredQuery};
@@ -92,7 +92,7 @@ pub(super) fn result_batch(results: &[Refreshed]) -> Result<RecordBatch> {
 
 /// The pond nodes (and other things) a query reads.
 #[derive(Default)]
-struct Sources {
+pub(super) struct Sources {
     /// Pond nodes read (tables, materialized views, and the plain views in
     /// between), by id, with a path.
     nodes: BTreeMap<NodeId, String>,
@@ -103,7 +103,7 @@ struct Sources {
 }
 
 /// Collects what `plan` reads, following stored views into their queries.
-async fn collect_sources(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Sources> {
+pub(super) async fn collect_sources(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Sources> {
     let mut sources = Sources::default();
     let mut pending = vec![plan.clone()];
     let mut seen_views = HashSet::new();
@@ -123,6 +123,13 @@ async fn collect_sources(ctx: &SessionContext, plan: &LogicalPlan) -> Result<Sou
         }
     }
     Ok(sources)
+}
+
+impl Sources {
+    /// Does the query read `node` (directly or through views)?
+    pub(super) fn reads(&self, node: &NodeId) -> bool {
+        self.nodes.contains_key(node)
+    }
 }
 
 fn note_provider(
@@ -256,6 +263,7 @@ fn stage_create(
     output: ViewOutput,
     mode: CreateMode,
 ) -> Result<()> {
+    check_storable(&path, &schema)?;
     let time_column = time_column(&schema);
     pond.stage(Change::CreateMaterializedView {
         path,
@@ -333,11 +341,9 @@ pub(super) async fn refresh(
     let output = if state.mode == RefreshMode::Ingest {
         ingest::refresh(ctx, pond, &node, &state, &schema, full).await?
     } else {
-        let plan = ctx
-            .state()
-            .create_logical_plan(&query)
+        let plan = plan_stored_query(ctx, &view, &query)
             .await
-            .map_err(|e| failed("its query no longer plans", explain(ctx, &view, &query, e)))?;
+            .map_err(|e| failed("its query no longer plans", e))?;
         if !same_columns(plan.schema().as_arrow(), &schema) {
             return Err(DataFusionError::Plan(format!(
                 "REFRESH MATERIALIZED VIEW {path}: its query now gives different columns than when it was created: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
@@ -403,20 +409,15 @@ pub(super) async fn refresh(
     })
 }
 
-/// A planning error in the user's terms (a missing source named by its path).
-fn explain(
-    ctx: &SessionContext,
-    view: &View,
-    query: &str,
-    err: DataFusionError,
-) -> DataFusionError {
-    match DFParser::parse_sql_with_dialect(query, &GenericDialect {}) {
-        Ok(mut statements) if statements.len() == 1 => {
-            let statement = statements.pop_front().expect("one statement");
-            References::of(&ctx.state(), view, &statement).explain(err)
-        }
-        _ => err,
-    }
+/// Plans a stored query; a source gone since is named by its path.
+async fn plan_stored_query(ctx: &SessionContext, view: &View, query: &str) -> Result<LogicalPlan> {
+    let mut statements = DFParser::parse_sql_with_dialect(query, &GenericDialect {})?;
+    let (Some(statement), true) = (statements.pop_front(), statements.is_empty()) else {
+        return plan_err!("a stored query must be one statement: {query}");
+    };
+    let state = ctx.state();
+    references::check(&state, view, &statement).await?;
+    state.statement_to_plan(statement).await
 }
 
 /// Recomputes the buckets that the sources' new versions touch. `None`
@@ -564,11 +565,15 @@ fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<
     for start in starts {
         let end = i128::from(start) + i128::from(width);
         match ranges.last_mut() {
-            Some((_, last_end)) if i128::from(start) <= *last_end => *last_end = (*last_end).max(end),
+            Some((_, last_end)) if i128::from(start) <= *last_end => {
+                *last_end = (*last_end).max(end)
+            }
             _ => ranges.push((start, end)),
         }
     }
-    if let (true, Some(first), Some(last)) = (ranges.len() > MAX_RANGES, ranges.first(), ranges.last()) {
+    if let (true, Some(first), Some(last)) =
+        (ranges.len() > MAX_RANGES, ranges.first(), ranges.last())
+    {
         ranges = vec![(first.0, last.1)];
     }
     let at = |v: i64| -> Result<Expr> { Ok(lit(ScalarValue::Int64(Some(v)).cast_to(&time_type)?)) };
@@ -586,7 +591,10 @@ fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<
 }
 
 /// Every materialized view, sources before the views that read them.
-pub(super) async fn refresh_order(ctx: &SessionContext, pond: &Arc<SessionPond>) -> Result<Vec<PondPath>> {
+pub(super) async fn refresh_order(
+    ctx: &SessionContext,
+    pond: &Arc<SessionPond>,
+) -> Result<Vec<PondPath>> {
     let view = pond.view();
     let root = view.require(&PondPath::root()).map_err(external)?;
     let views: Vec<Resolved> = view

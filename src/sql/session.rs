@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::common::TableReference;
+use datafusion::catalog::DynamicFileCatalog;
+use datafusion::common::{plan_err, TableReference};
+use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -22,19 +24,21 @@ use datafusion::logical_expr::{
 use datafusion::sql::parser::{DFParser, ResetStatement, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     self, AlterTableOperation, Expr as SqlExpr, ObjectName, ObjectNamePart, RenameTableNameKind,
-    Set, Statement, TableObject, Value,
+    Set, Statement, Value,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 
 use super::copy_target::check_copy_target;
+use super::insert;
+use super::literals;
 use super::maintenance;
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
-use super::references::References;
+use super::references;
 use super::refresh;
+use crate::catalog::host_files::HostFileTables;
 use crate::catalog::scan::CONTENT_STORE_URL;
-use crate::catalog::session_pond::external;
-use crate::catalog::table::{nullable_columns, write_content};
+use crate::catalog::table::{check_storable, nullable_columns, write_content};
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::content::time_column;
 use crate::storage::{Change, CreateMode, Kind, Pond, PondPath, StorageError};
@@ -159,7 +163,7 @@ impl PondSession {
             Arc::new(Downsample::new(session_pond.clone())),
         );
         let ctx = if options.host_files {
-            ctx.enable_url_table()
+            with_host_file_tables(ctx)
         } else {
             ctx
         };
@@ -307,6 +311,7 @@ impl PondSession {
         let statement = statements
             .pop_front()
             .expect("checked: exactly one statement");
+        literals::check_numbers(&statement)?;
         match &statement {
             DFStatement::Statement(ast) => {
                 if let Some(output) = self.pond_command(ast, sql).await? {
@@ -322,20 +327,15 @@ impl PondSession {
             }
             _ => {}
         }
-        // Errors are rewritten in the user's terms; the names the statement
-        // reads are looked up only when it fails, off the hot path.
         let state = self.ctx.state();
-        let explain = |err: DataFusionError, statement: &DFStatement| {
-            References::of(&state, &self.pond.view(), statement).explain(err)
-        };
-        let plan = match state.statement_to_plan(statement.clone()).await {
-            Ok(plan) => plan,
-            Err(err) => return Err(explain(err, &statement)),
-        };
-        match self.execute_plan(plan).await {
-            Ok(output) => Ok(output),
-            Err(err) => Err(explain(err, &statement)),
-        }
+        let host_files = references::check(&state, &self.pond.view(), &statement).await?;
+        let plan = state
+            .statement_to_plan(statement)
+            .await
+            .map_err(|e| references::name_host_files(e, &host_files))?;
+        self.execute_plan(plan)
+            .await
+            .map_err(|e| references::name_host_files(e, &host_files))
     }
 
     /// `REFRESH ALL`: every materialized view in dependency order, each in
@@ -410,8 +410,8 @@ impl PondSession {
                 self.pond.stage(change)?;
             }
             Statement::Insert(insert) => {
-                self.check_insert(insert).await?;
-                return Ok(None);
+                let plan = insert::plan(&self.ctx, &self.pond, insert).await?;
+                return self.execute_plan(plan).await.map(Some);
             }
             _ => return Ok(None),
         }
@@ -508,7 +508,7 @@ impl PondSession {
     async fn execute_plan(&self, plan: LogicalPlan) -> Result<Output> {
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => self.create_table(create).await,
-            LogicalPlan::Ddl(DdlStatement::CreateView(create)) => self.create_view(create),
+            LogicalPlan::Ddl(DdlStatement::CreateView(create)) => self.create_view(create).await,
             LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
                 let path = table_path(&drop.name)?;
                 self.pond.stage(Change::Drop { path, kind: Kind::Table, if_exists: drop.if_exists })?;
@@ -556,6 +556,7 @@ impl PondSession {
             LogicalPlan::EmptyRelation(_) => Arc::new(declared.clone()),
             _ => nullable_columns(declared),
         };
+        check_storable(&path, &schema)?;
         let time_column = time_column(&schema);
         // Validate before running the query, so a bad name fails fast.
         self.pond.validate(&Change::CreateTable {
@@ -582,8 +583,16 @@ impl PondSession {
         Ok(Output::empty())
     }
 
-    fn create_view(&self, create: CreateView) -> Result<Output> {
+    async fn create_view(&self, create: CreateView) -> Result<Output> {
         let path = table_path(&create.name)?;
+        if let Some(me) = self.pond.view().resolve(&path) {
+            let sources = refresh::collect_sources(&self.ctx, &create.input).await?;
+            if sources.reads(me.id()) {
+                return plan_err!(
+                    "CREATE VIEW {path}: the view would read itself (directly or through other views): its query must not depend on {path}"
+                );
+            }
+        }
         let query = create
             .definition
             .as_deref()
@@ -607,95 +616,23 @@ impl PondSession {
         })?;
         Ok(Output::empty())
     }
-
-    /// Checks an INSERT's columns against the table, so that a mismatch names
-    /// the column instead of failing in a cast.
-    async fn check_insert(&self, insert: &ast::Insert) -> Result<()> {
-        let TableObject::TableName(name) = &insert.table else {
-            return Ok(());
-        };
-        let path = object_name_path(name)?;
-        let view = self.pond.view();
-        let Some(target) = view.resolve(&path) else {
-            return Err(DataFusionError::Plan(format!(
-                "table {path} does not exist: create it with CREATE TABLE \"{path}\" AS SELECT …"
-            )));
-        };
-        if target.kind() == Kind::MaterializedView {
-            return Err(DataFusionError::Plan(format!(
-                "{path} is a materialized view: its rows come from REFRESH MATERIALIZED VIEW \"{path}\"; insert into its sources instead"
-            )));
-        }
-        if target.kind() != Kind::Table {
-            return Err(external(StorageError::WrongKind {
-                path,
-                actual: target.kind().as_str(),
-                expected: "table",
-            }));
-        }
-        let (Some(source), true) = (&insert.source, insert.columns.is_empty()) else {
-            return Ok(());
-        };
-        let Some(table_schema) = target.latest.attrs.schema.clone() else {
-            return Ok(());
-        };
-        let query = DFStatement::Statement(Box::new(Statement::Query(source.clone())));
-        let plan = self.ctx.state().statement_to_plan(query).await?;
-        let source_schema = plan.schema().as_arrow().clone();
-        let (table_fields, source_fields) = (table_schema.fields(), source_schema.fields());
-        let names = |fields: &[Arc<datafusion::arrow::datatypes::Field>]| {
-            fields
-                .iter()
-                .map(|f| f.name().as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if source_fields.len() < table_fields.len() {
-            return Err(DataFusionError::Plan(format!(
-                "INSERT INTO {path}: missing column(s) {} (the table has {}; the query gives {})",
-                names(&table_fields[source_fields.len()..]),
-                names(table_fields),
-                names(source_fields)
-            )));
-        }
-        if source_fields.len() > table_fields.len() {
-            return Err(DataFusionError::Plan(format!(
-                "INSERT INTO {path}: extra column(s) {} (the table has {})",
-                names(&source_fields[table_fields.len()..]),
-                names(table_fields)
-            )));
-        }
-        for (table_field, source_field) in table_fields.iter().zip(source_fields.iter()) {
-            if !insertable(source_field.data_type(), table_field.data_type()) {
-                return Err(DataFusionError::Plan(format!(
-                    "INSERT INTO {path}: column '{}' is {} in the table but the query gives {} ('{}'): cast it, e.g. CAST({} AS {})",
-                    table_field.name(),
-                    table_field.data_type(),
-                    source_field.data_type(),
-                    source_field.name(),
-                    source_field.name(),
-                    table_field.data_type()
-                )));
-            }
-        }
-        Ok(())
-    }
 }
 
-/// May a value of type `from` be inserted into a column of type `to` without
-/// an explicit cast? Same family only; strings may go into temporal columns
-/// (literals like '2024-01-01 00:00').
-fn insertable(from: &DataType, to: &DataType) -> bool {
-    let string =
-        |t: &DataType| matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
-    let temporal = |t: &DataType| t.is_temporal();
-    from == to
-        || from.is_null()
-        || (from.is_numeric() && to.is_numeric())
-        || (string(from) && string(to))
-        || (temporal(from) && temporal(to))
-        || (string(from) && temporal(to))
-        || (matches!(from, DataType::Boolean) && matches!(to, DataType::Boolean))
+/// Lets names that are host files (`'data.csv'`) be read as tables, as
+/// DataFusion's `enable_url_table` does, through the pond's strict checks.
+fn with_host_file_tables(ctx: SessionContext) -> SessionContext {
+    let listing = Arc::new(DynamicListTableFactory::default());
+    let catalogs = Arc::new(DynamicFileCatalog::new(
+        ctx.state().catalog_list().clone(),
+        Arc::new(HostFileTables::new(listing.clone())),
+    ));
+    let ctx: SessionContext = ctx
+        .into_state_builder()
+        .with_catalog_list(catalogs)
+        .build()
+        .into();
+    listing.session_store().with_state(ctx.state_weak_ref());
+    ctx
 }
 
 /// The query part of a `CREATE VIEW … AS <query>` text.

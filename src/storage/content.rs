@@ -106,7 +106,15 @@ pub(crate) struct ContentWriter {
 }
 
 impl ContentWriter {
-    pub(crate) fn new(pond_root: &FsPath, schema: SchemaRef, time_column: Option<&str>) -> Result<Self> {
+    pub(crate) fn new(
+        pond_root: &FsPath,
+        schema: SchemaRef,
+        time_column: Option<&str>,
+    ) -> Result<Self> {
+        Self::create(pond_root, schema, time_column).map_err(|e| e.on_write(pond_root))
+    }
+
+    fn create(pond_root: &FsPath, schema: SchemaRef, time_column: Option<&str>) -> Result<Self> {
         let blobs_dir = pond_root.join("blobs");
         let tmp_dir = blobs_dir.join(".tmp");
         std::fs::create_dir_all(&tmp_dir)?;
@@ -133,6 +141,15 @@ impl ContentWriter {
     }
 
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let pond_root = self
+            .blobs_dir
+            .parent()
+            .map(FsPath::to_path_buf)
+            .unwrap_or_default();
+        self.write_batch(batch).map_err(|e| e.on_write(&pond_root))
+    }
+
+    fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -152,7 +169,16 @@ impl ContentWriter {
     }
 
     /// Finishes the file. Returns `None` when no row was written (nothing to store).
-    pub(crate) fn finish(mut self) -> Result<Option<Content>> {
+    pub(crate) fn finish(self) -> Result<Option<Content>> {
+        let pond_root = self
+            .blobs_dir
+            .parent()
+            .map(FsPath::to_path_buf)
+            .unwrap_or_default();
+        self.finish_file().map_err(|e| e.on_write(&pond_root))
+    }
+
+    fn finish_file(mut self) -> Result<Option<Content>> {
         let writer = self.writer.take().expect("finish is called once, by value");
         let (tmp_path, blobs_dir, rows) =
             (self.tmp_path.clone(), self.blobs_dir.clone(), self.rows);
@@ -540,7 +566,11 @@ impl ObjectStore for ContentStore {
 
 /// `bytes[range]`, or an error naming the content when the range falls
 /// outside it (the oplog recorded a size its content does not have).
-fn slice_checked(location: &Path, bytes: &Bytes, range: &Range<u64>) -> object_store::Result<Bytes> {
+fn slice_checked(
+    location: &Path,
+    bytes: &Bytes,
+    range: &Range<u64>,
+) -> object_store::Result<Bytes> {
     let len = bytes.len() as u64;
     if range.start > range.end || range.end > len {
         return Err(object_store::Error::Generic {

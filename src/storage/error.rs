@@ -1,6 +1,8 @@
 //! Errors of the storage layer. User mistakes carry a message that names the
 //! thing and the fix; IO and format failures carry their cause.
 
+use std::io::ErrorKind;
+
 use thiserror::Error;
 
 use super::path::{PathError, PondPath};
@@ -56,6 +58,10 @@ pub enum StorageError {
         "gave up committing after {0} attempts: other writers kept committing first; try again"
     )]
     TooManyConflicts(usize),
+    #[error("the pond at {root} cannot be written ({cause}): nothing was committed; run as a user who may write there")]
+    NotWritable { root: String, cause: String },
+    #[error("the disk holding the pond at {root} is full: nothing was committed; free some space and run the statement again")]
+    DiskFull { root: String },
     #[error("delta: {0}")]
     Delta(#[from] deltalake::DeltaTableError),
     #[error("object store: {0}")]
@@ -68,6 +74,58 @@ pub enum StorageError {
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl StorageError {
+    /// A failed write said in the user's terms when its cause is one they
+    /// can fix (permissions, a full disk), found by the IO error's kind
+    /// anywhere in the chain of causes.
+    pub(crate) fn on_write(self, root: &std::path::Path) -> StorageError {
+        let kind = match &self {
+            StorageError::Io(e) => Some(e.kind()),
+            StorageError::Delta(e) => io_kind(e),
+            StorageError::ObjectStore(e) => io_kind(e),
+            StorageError::Parquet(e) => io_kind(e),
+            _ => None,
+        };
+        let root = root.display().to_string();
+        match kind {
+            Some(ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem) => {
+                StorageError::NotWritable {
+                    root,
+                    cause: io_cause(&self),
+                }
+            }
+            Some(ErrorKind::StorageFull | ErrorKind::QuotaExceeded) => {
+                StorageError::DiskFull { root }
+            }
+            _ => self,
+        }
+    }
+}
+
+/// The kind of the first IO error among `err` and its causes.
+fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// The IO error's own words (`Permission denied (os error 13)`).
+fn io_cause(err: &StorageError) -> String {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return io.to_string();
+        }
+        next = e.source();
+    }
+    err.to_string()
 }
 
 fn damaged_commit(file: &str, why: &str, newest: bool, root: &str) -> String {

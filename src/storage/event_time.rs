@@ -113,7 +113,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(to_micros(i64::MIN, TimeUnit::Nanosecond, true), i64::MIN / 1_000);
+        assert_eq!(
+            to_micros(i64::MIN, TimeUnit::Nanosecond, true),
+            i64::MIN / 1_000
+        );
         assert_eq!(to_micros(i64::MIN, TimeUnit::Second, false), i64::MIN);
     }
 }

@@ -242,7 +242,10 @@ impl Pond {
     /// path under `oplog/` and its size (replaced files wait for VACUUM).
     pub async fn live_oplog_files(&self) -> Result<Vec<(String, u64)>> {
         let index = self.refresh().await?;
-        Ok(index.files().map(|(path, f)| (path.to_string(), f.size)).collect())
+        Ok(index
+            .files()
+            .map(|(path, f)| (path.to_string(), f.size))
+            .collect())
     }
 
     /// Catches up with commits made since the last refresh (by anyone) and
@@ -323,6 +326,12 @@ impl Pond {
     /// Commits `changes` as one transaction. Returns the txn number, or
     /// `None` when the changes change nothing (nothing is committed).
     pub(crate) async fn commit(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
+        self.commit_attempts(changes, sql)
+            .await
+            .map_err(|e| e.on_write(&self.root_dir))
+    }
+
+    async fn commit_attempts(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
             let mut table = self.table.lock().await;
             self.update(&mut table).await?;

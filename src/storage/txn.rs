@@ -430,9 +430,7 @@ impl Staging {
         if content.is_none() && !overwrite {
             return Ok(()); // appending nothing writes nothing
         }
-        let parent = self
-            .view
-            .require_directory(&parent_of(path)?)?;
+        let parent = self.view.require_directory(&parent_of(path)?)?;
         self.stage_content(content);
         let op = if overwrite {
             VersionOp::Replace
@@ -476,9 +474,7 @@ impl Staging {
                 "{path} changed while this REFRESH ran (another refresh or OPTIMIZE committed first): run REFRESH again, it does only what is left"
             )));
         }
-        let parent = self
-            .view
-            .require_directory(&parent_of(path)?)?;
+        let parent = self.view.require_directory(&parent_of(path)?)?;
         let op = match (&output.content, output.replace) {
             (_, true) => VersionOp::Replace,
             (Some(_), false) => VersionOp::Append,
@@ -594,9 +590,7 @@ impl Staging {
                 "{path} was overwritten while OPTIMIZE ran: run OPTIMIZE \"{path}\" again"
             )));
         }
-        let parent = self
-            .view
-            .require_directory(&parent_of(path)?)?;
+        let parent = self.view.require_directory(&parent_of(path)?)?;
         for chunk in chunks {
             let latest = self.view.require(path)?.latest;
             let attrs = Attrs {
@@ -620,9 +614,7 @@ impl Staging {
 
     /// A table version without content that changes only its attributes.
     fn update_table(&mut self, table: &Resolved, attrs: Attrs) -> Result<()> {
-        let parent = self
-            .view
-            .require_directory(&parent_of(&table.path)?)?;
+        let parent = self.view.require_directory(&parent_of(&table.path)?)?;
         let version = self.new_version(
             parent.id().clone(),
             table.id().clone(),
@@ -663,9 +655,7 @@ impl Staging {
                 hint: ": drop it first or choose another name",
             });
         }
-        let target_dir = self
-            .view
-            .require_directory(&parent_of(to)?)?;
+        let target_dir = self.view.require_directory(&parent_of(to)?)?;
         let entry = DirEntry {
             node: node.id().clone(),
             kind: node.kind(),
@@ -679,9 +669,7 @@ impl Staging {
 
     /// Removes `path` from its parent's listing.
     fn unlink(&mut self, path: &PondPath) -> Result<()> {
-        let parent = self
-            .view
-            .require_directory(&parent_of(path)?)?;
+        let parent = self.view.require_directory(&parent_of(path)?)?;
         self.set_entry(&parent, path.name(), None);
         Ok(())
     }

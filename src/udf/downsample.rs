@@ -155,8 +155,9 @@ fn bucket_units(source: &str, interval: &ScalarValue, time_type: &DataType) -> R
         _ => (1, "nanosecond"),
     };
     if nanos % unit_nanos != 0 {
+        let seconds = nanos as f64 / 1e9;
         return plan_err!(
-            "downsample('{source}'): the bucket {interval} is not a whole number of {unit}s, and the time column ({time_type}) holds whole {unit}s: give a bucket in whole {unit}s"
+            "downsample('{source}'): the bucket ({seconds} s) is not a whole number of {unit}s, and the time column ({time_type}) holds whole {unit}s: give a bucket in whole {unit}s"
         );
     }
     Ok(nanos / unit_nanos)

@@ -71,7 +71,11 @@ pub(crate) struct GlobTable {
 }
 
 impl GlobTable {
-    pub(crate) fn new(pond: Arc<SessionPond>, glob: PathGlob, matches: Vec<GlobMatch>) -> Result<Self> {
+    pub(crate) fn new(
+        pond: Arc<SessionPond>,
+        glob: PathGlob,
+        matches: Vec<GlobMatch>,
+    ) -> Result<Self> {
         let file_schema = union_schema(&glob, &matches)?;
         let constant_fields: Vec<FieldRef> = std::iter::once(PATH_COLUMN)
             .chain(glob.captures().iter().map(String::as_str))

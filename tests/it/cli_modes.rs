@@ -345,13 +345,25 @@ fn input_ending_inside_begin_fails_and_writes_nothing() {
         );
     }
     let out = sql(&pond)
-        .args(["--format", "csv", "-c", "SELECT count(*) AS n FROM pond.system.entries WHERE path = '/lost'"])
+        .args([
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM pond.system.entries WHERE path = '/lost'",
+        ])
         .output()
         .unwrap();
     assert_eq!(stdout(&out), "n\n0\n");
     // A block closed by a later -c is whole.
     let out = sql(&pond)
-        .args(["-c", "BEGIN", "-c", "CREATE DIRECTORY '/kept'", "-c", "COMMIT"])
+        .args([
+            "-c",
+            "BEGIN",
+            "-c",
+            "CREATE DIRECTORY '/kept'",
+            "-c",
+            "COMMIT",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -364,7 +376,14 @@ fn a_result_the_format_cannot_show_fails_before_printing() {
     let (_dir, pond) = init_pond();
     for format in ["csv", "tsv"] {
         let out = sql(&pond)
-            .args(["--format", format, "-c", "SELECT [1, 2] AS readings", "-c", "SELECT 'after' AS step"])
+            .args([
+                "--format",
+                format,
+                "-c",
+                "SELECT [1, 2] AS readings",
+                "-c",
+                "SELECT 'after' AS step",
+            ])
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "{format}");

@@ -8,8 +8,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use pondsql::{vacuum, IN_FLIGHT_GRACE};
 use pondsql::Pond;
+use pondsql::{vacuum, IN_FLIGHT_GRACE};
 
 use crate::common::{init_pond, pondsql, run_cli, stderr, stdout, TestPond};
 

@@ -1,0 +1,153 @@
+//! Casts into a stored timestamp column that would drop a fraction fail.
+//!
+//! DataFusion casts a value into a coarser timestamp unit by truncating:
+//! `00:00:00.250` inserted into a column of whole seconds is stored as
+//! `00:00:00`. The casts an INSERT (or an ingestion view) adds to fit its
+//! table are [`ExactCast`] instead, which casts the same way but
+//! fails, naming the table, column and value, when something would be cut.
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::common::{exec_err, DFSchema, ExprSchema};
+use datafusion::error::Result;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
+
+/// `CAST(expr AS target)`, checked when it could drop a fraction, and
+/// when `not_null` that no value is NULL.
+pub(crate) fn exact_cast(
+    expr: Expr,
+    target: &DataType,
+    not_null: bool,
+    context: &str,
+    column: &str,
+    schema: &DFSchema,
+) -> Result<Expr> {
+    let source = expr.get_type(schema as &dyn ExprSchema)?;
+    let may_cut = match target {
+        DataType::Timestamp(unit, _) if *unit != TimeUnit::Nanosecond => match &source {
+            DataType::Timestamp(from, _) => nanos_per(*from) < nanos_per(*unit),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+            _ => false,
+        },
+        _ => false,
+    };
+    if !may_cut && !not_null {
+        return expr.cast_to(target, schema);
+    }
+    let udf = ExactCast {
+        target: target.clone(),
+        may_cut,
+        not_null,
+        context: context.to_string(),
+        column: column.to_string(),
+        signature: Signature::any(1, Volatility::Immutable),
+    };
+    Ok(ScalarUDF::new_from_impl(udf).call(vec![expr]))
+}
+
+fn nanos_per(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    }
+}
+
+/// A cast into `target` that refuses to truncate a timestamp (`may_cut`)
+/// or to pass a NULL (`not_null`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExactCast {
+    target: DataType,
+    may_cut: bool,
+    not_null: bool,
+    /// What is being written, for messages: `INSERT INTO /t`, `reading f.csv`.
+    context: String,
+    column: String,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ExactCast {
+    fn name(&self) -> &str {
+        "exact_cast"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(self.target.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [value] = args.args.as_slice() else {
+            return exec_err!("exact_cast takes one argument");
+        };
+        let array = value.to_array(args.number_rows)?;
+        if self.not_null && array.null_count() > 0 {
+            return exec_err!(
+                "{}: column '{}' is NOT NULL, but the rows give it NULL: leave those rows out or give them a value, e.g. COALESCE(…, 0)",
+                self.context,
+                self.column
+            );
+        }
+        let DataType::Timestamp(to, zone) = &self.target else {
+            return Ok(ColumnarValue::Array(cast(&array, &self.target)?));
+        };
+        if !self.may_cut {
+            return Ok(ColumnarValue::Array(cast(&array, &self.target)?));
+        }
+        // Strings parse to nanoseconds; timestamps keep their own unit.
+        let (exact, from): (ArrayRef, TimeUnit) = match array.data_type() {
+            DataType::Timestamp(from, _) => (array.clone(), *from),
+            _ => (
+                cast(
+                    &array,
+                    &DataType::Timestamp(TimeUnit::Nanosecond, zone.clone()),
+                )?,
+                TimeUnit::Nanosecond,
+            ),
+        };
+        let per = nanos_per(*to) / nanos_per(from);
+        let values = cast(&exact, &DataType::Int64)?;
+        let values = values.as_primitive::<Int64Type>();
+        if let Some(row) =
+            (0..values.len()).find(|&i| values.is_valid(i) && values.value(i) % per != 0)
+        {
+            let shown = array_value_to_string(&exact, row)?;
+            return exec_err!(
+                "{}: column '{}' holds whole {} ({}), but the value {shown} has a finer part that would be cut off: truncate it on purpose, e.g. date_trunc('{}', …), or keep it in a column of finer unit",
+                self.context,
+                self.column,
+                unit_name(*to),
+                self.target,
+                trunc_field(*to)
+            );
+        }
+        Ok(ColumnarValue::Array(cast(&exact, &self.target)?))
+    }
+}
+
+fn unit_name(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Second => "seconds",
+        TimeUnit::Millisecond => "milliseconds",
+        TimeUnit::Microsecond => "microseconds",
+        TimeUnit::Nanosecond => "nanoseconds",
+    }
+}
+
+fn trunc_field(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Second => "second",
+        TimeUnit::Millisecond => "millisecond",
+        TimeUnit::Microsecond => "microsecond",
+        TimeUnit::Nanosecond => "nanosecond",
+    }
+}
