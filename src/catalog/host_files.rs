@@ -8,7 +8,7 @@
 //! (the parquet crate, on a bogus footer) becomes an error naming the file.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::Arc;
@@ -63,7 +63,7 @@ fn is_csv(path: &str) -> bool {
 pub(crate) async fn check_csv_file(path: &str) -> Result<()> {
     let owned = path.to_string();
     let checked = tokio::task::spawn_blocking(move || -> std::io::Result<Option<u64>> {
-        unterminated_quote(BufReader::with_capacity(1 << 16, File::open(&owned)?))
+        unterminated_quote(File::open(&owned)?)
     })
     .await
     .map_err(|e| DataFusionError::Execution(format!("reading {path}: {e}")))?;
@@ -79,32 +79,40 @@ pub(crate) async fn check_csv_file(path: &str) -> Result<()> {
 /// Where a field's quote opened and never closed (1-based line), reading
 /// CSV as DataFusion's reader does: `,` between fields, `"` opening a quote
 /// only at a field's start, `""` a quote inside one.
-fn unterminated_quote(reader: impl Read) -> std::io::Result<Option<u64>> {
+fn unterminated_quote(mut reader: impl Read) -> std::io::Result<Option<u64>> {
     #[derive(Clone, Copy)]
     enum State {
         FieldStart,
         Unquoted,
         Quoted,
         /// A `"` inside a quoted field: closes it, or doubles as text.
-        QuoteInQuoted,
+        QuotePending,
     }
     let mut state = State::FieldStart;
     let (mut line, mut opened_at) = (1u64, 1u64);
-    let mut bytes = reader.bytes();
-    while let Some(byte) = bytes.next().transpose()? {
-        state = match (state, byte) {
-            (State::FieldStart, b'"') => {
-                opened_at = line;
-                State::Quoted
-            }
-            (State::Quoted, b'"') => State::QuoteInQuoted,
-            (State::QuoteInQuoted, b'"') => State::Quoted,
-            (State::Quoted, _) => State::Quoted,
-            (_, b',' | b'\n' | b'\r') => State::FieldStart,
-            _ => State::Unquoted,
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = match reader.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
         };
-        if byte == b'\n' {
-            line += 1;
+        for &byte in &buffer[..n] {
+            state = match (state, byte) {
+                (State::FieldStart, b'"') => {
+                    opened_at = line;
+                    State::Quoted
+                }
+                (State::Quoted, b'"') => State::QuotePending,
+                (State::QuotePending, b'"') => State::Quoted,
+                (State::Quoted, _) => State::Quoted,
+                (_, b',' | b'\n' | b'\r') => State::FieldStart,
+                _ => State::Unquoted,
+            };
+            if byte == b'\n' {
+                line += 1;
+            }
         }
     }
     Ok(matches!(state, State::Quoted).then_some(opened_at))

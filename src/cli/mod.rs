@@ -12,6 +12,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+use tracing_subscriber::layer::SubscriberExt;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
@@ -37,7 +38,7 @@ pub fn command() -> Command {
              pondsql --pond ./pond                          # the REPL (\\? lists its commands)\n  \
              pondsql --pond ./pond -c \"CREATE DIRECTORY '/sensors'\"\n  \
              pondsql --pond ./pond -c \"SELECT path, kind FROM pond.system.entries\" --format csv\n  \
-             pondsql --pond ./pond -q -f sql/hourly.sql      # from cron: silent unless it fails\n  \
+             pondsql --pond ./pond -q -f sql/cron/hourly.sql # from cron: silent unless it fails\n  \
              echo \"SELECT 1;\" | pondsql --pond ./pond       # SQL on stdin\n\n\
              Exit codes: 0 ok, 1 a statement failed, 2 usage error, 3 pond unavailable.\n\
              Start-up SQL: ~/.pondsqlrc (or --rc FILE; --rc /dev/null for none).",
@@ -259,6 +260,18 @@ pub fn main() -> u8 {
             };
         }
     };
+    // The pond's best-effort work (checkpoints, oplog merges) warns on
+    // stderr when it fails; other crates' logs stay quiet.
+    let warnings = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_max_level(tracing::Level::WARN)
+        .finish()
+        .with(
+            tracing_subscriber::filter::Targets::new().with_target("pondsql", tracing::Level::WARN),
+        );
+    let _ = tracing::subscriber::set_global_default(warnings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -12,10 +12,10 @@ use datafusion::common::{plan_err, TableReference};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::{Statement, TableFactor, Visit, Visitor};
+use datafusion::sql::sqlparser::ast::{ObjectName, Statement, TableFactor, Visit, Visitor};
 
 use super::error::user_message;
-use super::session::table_path;
+use super::session::{object_name_path, table_path};
 use crate::storage::View;
 
 /// The host files a statement reads (`'data.csv'`), after checking that
@@ -25,10 +25,10 @@ pub(super) async fn check(
     view: &View,
     statement: &DFStatement,
 ) -> Result<Vec<String>> {
-    let Some(statement) = query_of(statement) else {
+    let Some(created) = reads(statement) else {
         return Ok(Vec::new());
     };
-    let statement = &statement;
+    let created = created.map(object_name_path).transpose()?;
     let functions = table_functions(statement);
     for name in &functions {
         if !state.table_functions().contains_key(name) {
@@ -45,11 +45,11 @@ pub(super) async fn check(
         if reference.schema().is_none() && functions.contains(reference.table()) {
             continue;
         }
-        let in_pond = table_path(&reference)
-            .ok()
-            .and_then(|p| view.resolve(&p))
-            .is_some();
-        if in_pond {
+        let path = table_path(&reference).ok();
+        if path.is_some() && path == created {
+            continue; // the name the statement creates
+        }
+        if path.and_then(|p| view.resolve(&p)).is_some() {
             continue;
         }
         if reference.schema().is_none() && FsPath::new(reference.table()).exists() {
@@ -75,7 +75,10 @@ pub(super) fn name_host_files(err: DataFusionError, host_files: &[String]) -> Da
     let decoding = match err.find_root() {
         DataFusionError::ArrowError(e, _) => matches!(
             e.as_ref(),
-            ArrowError::CsvError(_) | ArrowError::JsonError(_) | ArrowError::ParseError(_)
+            ArrowError::CsvError(_)
+                | ArrowError::JsonError(_)
+                | ArrowError::ParseError(_)
+                | ArrowError::ParquetError(_)
         ),
         DataFusionError::ParquetError(_) => true,
         _ => false,
@@ -90,23 +93,19 @@ pub(super) fn name_host_files(err: DataFusionError, host_files: &[String]) -> Da
     err
 }
 
-/// The query a statement reads through, as a statement of its own.
-fn query_of(statement: &DFStatement) -> Option<DFStatement> {
-    let query = match statement {
+/// Whether a statement reads tables, and the name it creates (not read).
+fn reads(statement: &DFStatement) -> Option<Option<&ObjectName>> {
+    match statement {
         DFStatement::Statement(s) => match s.as_ref() {
-            Statement::Query(q) => q.clone(),
-            Statement::CreateTable(create) => create.query.clone()?,
-            Statement::CreateView(create) => create.query.clone(),
-            _ => return None,
+            Statement::Query(_) => Some(None),
+            Statement::CreateTable(create) if create.query.is_some() => Some(Some(&create.name)),
+            Statement::CreateView(create) => Some(Some(&create.name)),
+            _ => None,
         },
-        DFStatement::CopyTo(copy) => match &copy.source {
-            CopyToSource::Query(q) => q.clone(),
-            CopyToSource::Relation(_) => return None,
-        },
-        DFStatement::Explain(explain) => return query_of(&explain.statement),
-        _ => return None,
-    };
-    Some(DFStatement::Statement(Box::new(Statement::Query(query))))
+        DFStatement::CopyTo(_) => Some(None),
+        DFStatement::Explain(explain) => reads(&explain.statement),
+        _ => None,
+    }
 }
 
 /// The names called as table functions (`FROM ls('/')`).

@@ -395,18 +395,23 @@ impl Pond {
                         .iter()
                         .filter_map(|a| a.partition_values.values().next().cloned().flatten())
                     {
-                        let _ = self
+                        if let Err(err) = self
                             .compact_oplog(&mut table, &NodeId::from_stored(&part))
-                            .await;
+                            .await
+                        {
+                            tracing::warn!("oplog compaction of partition {part} skipped (the next commit retries it): {err}");
+                        }
                     }
                     let interval = CHECKPOINT_INTERVAL as u64;
                     if table.version().unwrap_or(0) / interval > before / interval {
                         // Best effort: without it, opening reads a few more JSON commits.
-                        if deltalake::checkpoints::create_checkpoint(&table, None)
+                        let version = table.version().unwrap_or(0);
+                        let written = deltalake::checkpoints::create_checkpoint(&table, None)
                             .await
-                            .is_ok()
-                        {
-                            let _ = self.sync_checkpoint(table.version().unwrap_or(0) as i64);
+                            .map_err(StorageError::from)
+                            .and_then(|()| self.sync_checkpoint(version as i64));
+                        if let Err(err) = written {
+                            tracing::warn!("checkpoint at Delta version {version} not written (opening reads a few more commits until the next one): {err}");
                         }
                     }
                     return Ok(Some(txn));
@@ -520,10 +525,15 @@ impl Pond {
     /// Removes a data file of a commit that did not land (best effort:
     /// VACUUM finds what this misses).
     async fn delete_oplog_file(&self, relative: &str) {
-        let _ = self
+        if let Err(err) = self
             .root_store
             .delete(&Path::from(format!("oplog/{relative}")))
-            .await;
+            .await
+        {
+            tracing::warn!(
+                "oplog/{relative} of a commit that did not land is left for VACUUM: {err}"
+            );
+        }
     }
 
     /// Syncs the checkpoint of Delta version `version` and the hint naming it.

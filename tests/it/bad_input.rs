@@ -271,3 +271,353 @@ async fn copy_cannot_write_into_the_pond() {
         .await
         .unwrap();
 }
+
+/// Writes `text` as a host file beside the pond and returns its path.
+fn host_file(p: &TestPond, name: &str, text: &[u8]) -> String {
+    let path = p.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn malformed_host_files_are_refused_naming_file_and_line() {
+    let p = sample().await;
+    let unterminated = host_file(
+        &p,
+        "bad.csv",
+        b"ts,v\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,\"2\n",
+    );
+    rejects(
+        &p,
+        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{unterminated}'"),
+        &[&unterminated, "line 3", "never closed"],
+    )
+    .await;
+    let swallowing = host_file(
+        &p,
+        "swallow.csv",
+        b"ts,v\n2024-01-01 00:00:00,\"1\n2024-01-01 00:00:01,2\n2024-01-01 00:00:02,3\n",
+    );
+    rejects(
+        &p,
+        &format!("SELECT count(*) FROM '{swallowing}'"),
+        &["line 2"],
+    )
+    .await;
+    // An ingestion view reads the same way.
+    rejects(
+        &p,
+        &format!("CREATE MATERIALIZED VIEW \"/raw\" AS SELECT * FROM '{unterminated}'"),
+        &[&unterminated, "line 3"],
+    )
+    .await;
+    let ragged = host_file(
+        &p,
+        "ragged.csv",
+        b"ts,v\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,2,3\n",
+    );
+    rejects(
+        &p,
+        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{ragged}'"),
+        &["ragged.csv", "line 3"],
+    )
+    .await;
+    let undecodable = host_file(&p, "latin1.csv", b"ts,v\n2024-01-01 00:00:00,caf\xe9\n");
+    rejects(
+        &p,
+        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{undecodable}'"),
+        &["latin1.csv", "line 2"],
+    )
+    .await;
+    let header_only = host_file(&p, "header.csv", b"ts,v\n");
+    rejects(
+        &p,
+        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{header_only}'"),
+        &["/t", "column 'ts' has no type"],
+    )
+    .await;
+    let empty = host_file(&p, "empty.csv", b"");
+    rejects(
+        &p,
+        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{empty}'"),
+        &["no columns"],
+    )
+    .await;
+    rejects(
+        &p,
+        "SELECT * FROM '/etc/passwd'",
+        &["'/etc/passwd' is a file", ".csv"],
+    )
+    .await;
+    // Quotes that do close are data.
+    let quoted = host_file(
+        &p,
+        "quoted.csv",
+        b"ts,note\n2024-01-01 00:00:00,\"a, \"\"b\"\"\nc\"\n",
+    );
+    assert_eq!(
+        p.value(&format!("SELECT note FROM '{quoted}'")).await,
+        "a, \"b\"\nc"
+    );
+}
+
+/// A flipped byte in a Parquet page whose writer stored a CRC is caught.
+#[tokio::test]
+async fn a_host_parquet_file_with_a_flipped_byte_is_refused() {
+    let p = sample().await;
+    let path = p.dir.path().join("readings.parquet");
+    let script = format!(
+        "import pyarrow as pa, pyarrow.parquet as pq\n\
+         t = pa.table({{'v': list(range(1000))}})\n\
+         pq.write_table(t, '{}', write_page_checksum=True, compression='none')\n",
+        path.display()
+    );
+    let out = std::process::Command::new(crate::common::python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Inside the first data page (after the 4-byte magic and the page header).
+    bytes[200] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+    let path = path.display().to_string();
+    rejects(
+        &p,
+        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{path}'"),
+        &[&path, "CRC"],
+    )
+    .await;
+    // A footer whose length points nowhere fails without a panic.
+    let bogus = host_file(
+        &p,
+        "bogus.parquet",
+        b"PAR1\x00\x00\x00\x00\xff\xff\xff\x7fPAR1",
+    );
+    rejects(&p, &format!("SELECT * FROM '{bogus}'"), &["bogus.parquet"]).await;
+}
+
+#[tokio::test]
+async fn values_that_would_change_silently_are_refused() {
+    let p = TestPond::new().await;
+    let whole = host_file(&p, "whole.csv", b"ts,v\n2024-01-01 00:00:00,1\n");
+    let fine = host_file(&p, "fine.csv", b"ts,v\n2024-01-01 00:00:00.250,2\n");
+    p.ok(&format!("CREATE TABLE \"/s\" AS SELECT * FROM '{whole}'"))
+        .await;
+    rejects(
+        &p,
+        &format!("INSERT INTO \"/s\" SELECT * FROM '{fine}'"),
+        &["/s", "'ts'", "00:00:00.250", "whole seconds"],
+    )
+    .await;
+    rejects(
+        &p,
+        "INSERT INTO \"/s\" VALUES ('2024-01-01 00:00:00.5', 2)",
+        &["00:00:00.500"],
+    )
+    .await;
+    p.ok("INSERT INTO \"/s\" VALUES ('2024-01-01 00:00:07', 2)")
+        .await;
+    // An ingestion view whose later file has a finer part stops too.
+    let drop = p.dir.path().join("drop");
+    std::fs::create_dir(&drop).unwrap();
+    std::fs::copy(&whole, drop.join("a.csv")).unwrap();
+    p.ok(&format!(
+        "CREATE MATERIALIZED VIEW \"/raw\" AS SELECT * FROM '{}/*.csv'",
+        drop.display()
+    ))
+    .await;
+    std::fs::copy(&fine, drop.join("b.csv")).unwrap();
+    rejects(
+        &p,
+        "REFRESH MATERIALIZED VIEW \"/raw\"",
+        &["b.csv", "00:00:00.250"],
+    )
+    .await;
+    // Numbers DOUBLE would round.
+    rejects(
+        &p,
+        "SELECT 99999999999999999999999999999999999999 AS n",
+        &["99999999999999999999999999999999999999", "DECIMAL(38, 0)"],
+    )
+    .await;
+    rejects(
+        &p,
+        "INSERT INTO \"/s\" VALUES ('2024-01-02 00:00:00', 1e400)",
+        &["1e400"],
+    )
+    .await;
+    assert_eq!(
+        p.value("SELECT CAST('99999999999999999999999999999999999999' AS DECIMAL(38, 0))")
+            .await,
+        "99999999999999999999999999999999999999"
+    );
+    assert_eq!(
+        p.value("SELECT -9223372036854775808").await,
+        "-9223372036854775808"
+    );
+    // NOT NULL names the table's column, not the query's.
+    p.ok("CREATE TABLE \"/nn\" (a INT NOT NULL, b INT)").await;
+    rejects(
+        &p,
+        "INSERT INTO \"/nn\" VALUES (1, 2), (NULL, 3)",
+        &["/nn", "column 'a' is NOT NULL"],
+    )
+    .await;
+    rejects(
+        &p,
+        "INSERT INTO \"/nn\" (b) VALUES (3)",
+        &["column 'a' is NOT NULL"],
+    )
+    .await;
+    // A VALUES list inside the query plans as it does alone.
+    p.ok("INSERT INTO \"/nn\" SELECT x, 0 FROM (VALUES (1), (2)) t(x)")
+        .await;
+    p.ok("INSERT INTO \"/nn\" (b, a) VALUES (5, 4)").await;
+    assert_eq!(
+        p.value("SELECT string_agg(a || ':' || b, ',' ORDER BY a) FROM \"/nn\"")
+            .await,
+        "1:0,2:0,4:5"
+    );
+}
+
+#[tokio::test]
+async fn downsample_buckets_must_be_whole_units_of_the_time_column() {
+    let p = TestPond::new().await;
+    let seconds = host_file(
+        &p,
+        "s.csv",
+        b"ts,v\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,2\n",
+    );
+    p.ok(&format!("CREATE TABLE \"/s\" AS SELECT * FROM '{seconds}'"))
+        .await;
+    rejects(
+        &p,
+        "SELECT * FROM downsample('/s', INTERVAL '1.5 seconds')",
+        &["1.5 s", "whole number of seconds"],
+    )
+    .await;
+    rejects(
+        &p,
+        "CREATE MATERIALIZED VIEW \"/d\" AS SELECT * FROM downsample('/s', INTERVAL '1.5 seconds')",
+        &["whole number of seconds"],
+    )
+    .await;
+    rejects(
+        &p,
+        "SELECT * FROM downsample('/s', INTERVAL '200000 days')",
+        &["292 years"],
+    )
+    .await;
+    p.ok("SELECT * FROM downsample('/s', INTERVAL '2 seconds')")
+        .await;
+}
+
+#[tokio::test]
+async fn names_that_are_nothing_say_so() {
+    let p = sample().await;
+    rejects(
+        &p,
+        "SELECT * FROM hydrovu_locations()",
+        &["hydrovu_locations() is not a table function", "ls()"],
+    )
+    .await;
+    rejects(
+        &p,
+        "SELECT * FROM \"/nowhere/t\"",
+        &["/nowhere/t does not exist in the pond"],
+    )
+    .await;
+    rejects(
+        &p,
+        "SELECT * FROM 'missing.csv'",
+        &["'missing.csv' is neither a pond table nor a file here"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn views_that_would_read_themselves_are_refused() {
+    let p = TestPond::new().await;
+    p.ok("CREATE VIEW \"/v1\" AS SELECT 1 AS a").await;
+    p.ok("CREATE VIEW \"/v2\" AS SELECT * FROM \"/v1\"").await;
+    rejects(
+        &p,
+        "CREATE OR REPLACE VIEW \"/v1\" AS SELECT * FROM \"/v1\"",
+        &["/v1", "read itself"],
+    )
+    .await;
+    rejects(
+        &p,
+        "CREATE OR REPLACE VIEW \"/v1\" AS SELECT * FROM \"/v2\"",
+        &["/v1", "read itself"],
+    )
+    .await;
+    // A cycle made by a rename is caught when read, instead of overflowing the stack.
+    p.ok("CREATE VIEW \"/x\" AS SELECT 1 AS a").await;
+    p.ok("CREATE VIEW \"/a\" AS SELECT * FROM \"/x\"").await;
+    p.ok("CREATE VIEW \"/b\" AS SELECT * FROM \"/a\"").await;
+    p.ok("DROP VIEW \"/x\"").await;
+    p.ok("ALTER TABLE \"/b\" RENAME TO \"/x\"").await;
+    rejects(
+        &p,
+        "SELECT * FROM \"/a\"",
+        &["reads itself", "/a → /x → /a"],
+    )
+    .await;
+}
+
+/// DataFusion's recursion protection turns deep expressions into results
+/// or errors, never a stack overflow that aborts the process (run in the
+/// real binary: its main thread's stack is what a user has).
+#[test]
+fn deep_expressions_do_not_overflow_the_stack() {
+    let (_dir, pond) = crate::common::init_pond();
+    let sum = vec!["1"; 1000].join(" + ");
+    let ors = (0..2000)
+        .map(|i| format!("v = {i}"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let out = crate::common::pondsql()
+        .arg("--pond")
+        .arg(&pond)
+        .args(["--rc", "/dev/null", "--format", "csv"])
+        .args(["-c", &format!("SELECT {sum} AS s")])
+        .args([
+            "-c",
+            &format!("SELECT count(*) AS n FROM (VALUES (1), (5000)) t(v) WHERE {ors}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    assert_eq!(crate::common::stdout(&out), "s\n1000\nn\n1\n");
+}
+
+#[tokio::test]
+async fn extreme_timestamps_neither_panic_nor_prune_wrongly() {
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE \"/ns\" AS SELECT arrow_cast(-9223372036854775808, 'Timestamp(Nanosecond, None)') AS ts, 1 AS v").await;
+    p.ok("CREATE TABLE \"/s\" AS SELECT arrow_cast(v, 'Timestamp(Second, None)') AS ts, 1 AS v FROM (VALUES (9223372036854775807), (-9223372036854775807), (0)) t(v)").await;
+    assert_eq!(
+        p.value("SELECT count(*) FROM \"/ns\" WHERE ts < '2000-01-01'")
+            .await,
+        "1"
+    );
+    assert_eq!(
+        p.value("SELECT count(*) FROM \"/s\" WHERE ts > '2000-01-01'")
+            .await,
+        "1"
+    );
+    assert_eq!(
+        p.value("SELECT count(*) FROM \"/s\" WHERE ts < '1900-01-01'")
+            .await,
+        "1"
+    );
+    // A retention past what a clock holds keeps everything (no overflow).
+    p.ok("VACUUM RETAIN 9223372036854775807 HOURS DRY RUN")
+        .await;
+}

@@ -7,6 +7,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod faults;
+mod fuzz;
 mod pruning;
 mod repl;
 mod slt;
