@@ -56,8 +56,15 @@ pub(super) async fn check(
             host_files.push(reference.table().to_string());
             continue;
         }
-        // Not a pond path or a file: system tables, information_schema and
-        // host file globs are found through the catalog.
+        // System tables and information_schema: DataFusion names them
+        // well, and looking them up here would build them twice.
+        if reference
+            .schema()
+            .is_some_and(|schema| !schema.starts_with('/'))
+        {
+            continue;
+        }
+        // Host file globs, and names that are nothing, through the catalog.
         let found = match state.schema_for_ref(reference.clone()) {
             Ok(schema) => schema.table(reference.table()).await?.is_some(),
             Err(_) => false,
