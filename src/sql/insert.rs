@@ -18,6 +18,7 @@ use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{self, Statement, TableObject};
 
 use super::exact_cast::exact_cast;
+use super::references;
 use super::session::object_name_path;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::storage::{Kind, StorageError};
@@ -72,7 +73,12 @@ pub(super) async fn plan(
     let provider = ctx.table_provider(reference.clone()).await?;
     let table_schema = provider.schema();
     let query = DFStatement::Statement(Box::new(Statement::Query(source.clone())));
-    let source_plan = ctx.state().statement_to_plan(query).await?;
+    let state = ctx.state();
+    let host_files = references::check(&state, &view, &query).await?;
+    let source_plan = state
+        .statement_to_plan(query)
+        .await
+        .map_err(|e| references::name_host_files(e, &host_files))?;
     let source_fields: Vec<FieldRef> = source_plan.schema().fields().iter().cloned().collect();
     let table_fields: Vec<FieldRef> = table_schema.fields().iter().cloned().collect();
     // Which table column each query column fills.

@@ -324,6 +324,32 @@ pub(crate) fn stored_listing(attrs: &Attrs) -> OnceLock<(Arc<Listing>, usize)> {
 }
 
 impl NodeVersion {
+    /// The root directory's first version, written by `pondsql init` (txn 0).
+    pub(crate) fn root_directory(timestamp: i64) -> NodeVersion {
+        NodeVersion {
+            part_id: NodeId::root(),
+            node_id: NodeId::root(),
+            version: 1,
+            txn: 0,
+            timestamp,
+            kind: Kind::Directory,
+            op: VersionOp::Create,
+            content: ContentRef::None,
+            size: 0,
+            rows: None,
+            checksum: None,
+            min_time: None,
+            max_time: None,
+            attrs: Arc::new(Attrs {
+                entries: Some(Arc::default()),
+                ..Attrs::default()
+            }),
+            sql: Arc::from("pondsql init"),
+            listing: OnceLock::from((Arc::default(), 0)),
+            previous: None,
+        }
+    }
+
     pub fn schema(&self) -> Option<&SchemaRef> {
         self.attrs.schema.as_ref()
     }

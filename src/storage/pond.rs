@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
@@ -43,7 +43,7 @@ use super::durable;
 use super::error::{Result, StorageError};
 use super::index::{OplogIndex, ReadFile, View};
 use super::metrics::ReadMetrics;
-use super::node::{Attrs, ContentRef, Kind, NodeId, NodeVersion, VersionOp};
+use super::node::{ContentRef, NodeId, NodeVersion};
 use super::oplog::{self, RowToWrite};
 use super::txn::{Change, Staging};
 use super::vacuum::{protect_staged_blob, IN_FLIGHT_GRACE};
@@ -105,28 +105,7 @@ impl Pond {
         let root_store: Arc<dyn ObjectStore> =
             Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
 
-        let root = NodeVersion {
-            part_id: NodeId::root(),
-            node_id: NodeId::root(),
-            version: 1,
-            txn: 0,
-            timestamp: chrono::Utc::now().timestamp_micros(),
-            kind: Kind::Directory,
-            op: VersionOp::Create,
-            content: ContentRef::None,
-            size: 0,
-            rows: None,
-            checksum: None,
-            min_time: None,
-            max_time: None,
-            attrs: Arc::new(Attrs {
-                entries: Some(Arc::default()),
-                ..Attrs::default()
-            }),
-            sql: Arc::from("pondsql init"),
-            listing: OnceLock::from((Arc::default(), 0)),
-            previous: None,
-        };
+        let root = NodeVersion::root_directory(chrono::Utc::now().timestamp_micros());
         let add = write_partition(
             &root_store,
             &root_dir,

@@ -800,3 +800,187 @@ fn parent_of(path: &PondPath) -> Result<PondPath> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::storage::index::{OplogIndex, ReadFile};
+
+    /// A view of a pond that holds only its root directory.
+    fn empty_pond() -> View {
+        let mut index = OplogIndex::default();
+        index
+            .extend(
+                0,
+                &[],
+                vec![ReadFile {
+                    path: Arc::from("part_id=root/0.parquet"),
+                    part: NodeId::root(),
+                    size: 0,
+                    versions: vec![NodeVersion::root_directory(0)],
+                }],
+            )
+            .unwrap();
+        View::new(Arc::new(index), None)
+    }
+
+    fn path(text: &str) -> PondPath {
+        PondPath::parse(text).unwrap()
+    }
+
+    fn content(tag: &str, rows: i64) -> Option<Content> {
+        Some(Content {
+            checksum: format!("{tag:0>64}"),
+            size: 1,
+            rows,
+            min_time: None,
+            max_time: None,
+            inline: Some(Bytes::from(tag.to_string())),
+        })
+    }
+
+    fn create_table(at: &str) -> Change {
+        Change::CreateTable {
+            path: path(at),
+            schema: Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, true)])),
+            time_column: None,
+            content: None,
+            mode: CreateMode::Fail,
+        }
+    }
+
+    fn append(at: &str, tag: &str) -> Change {
+        Change::WriteTable {
+            path: path(at),
+            content: content(tag, 1),
+            overwrite: false,
+        }
+    }
+
+    #[test]
+    fn staging_builds_the_tree_and_names_what_it_refuses() {
+        let mut staging = Staging::new(empty_pond(), 1, 0, "test");
+        let mkdir = |p: &str, if_not_exists| Change::CreateDirectory {
+            path: path(p),
+            if_not_exists,
+        };
+        staging.apply(&mkdir("/a/b", false)).unwrap(); // parents too, as mkdir -p
+        staging.apply(&create_table("/a/b/t")).unwrap();
+        let view = staging.view();
+        assert_eq!(view.resolve(&path("/a")).unwrap().kind(), Kind::Directory);
+        assert_eq!(view.resolve(&path("/a/b/t")).unwrap().kind(), Kind::Table);
+
+        staging.apply(&mkdir("/a/b", true)).unwrap();
+        let again = staging.apply(&mkdir("/a/b", false)).unwrap_err();
+        assert!(
+            matches!(again, StorageError::AlreadyExists { .. }),
+            "{again}"
+        );
+        let not_empty = staging
+            .apply(&Change::DropDirectory {
+                path: path("/a"),
+                if_exists: false,
+                cascade: false,
+            })
+            .unwrap_err();
+        assert!(
+            matches!(not_empty, StorageError::NotEmpty { count: 1, .. }),
+            "{not_empty}"
+        );
+        let nowhere = staging
+            .apply(&Change::Rename {
+                from: path("/a/b/t"),
+                to: path("/c/t"),
+            })
+            .unwrap_err();
+        assert!(
+            matches!(nowhere, StorageError::MissingDirectory(_)),
+            "{nowhere}"
+        );
+        let wrong = staging.apply(&append("/a/b", "x")).unwrap_err();
+        assert!(matches!(wrong, StorageError::WrongKind { .. }), "{wrong}");
+
+        staging
+            .apply(&Change::Rename {
+                from: path("/a/b/t"),
+                to: path("/a/t"),
+            })
+            .unwrap();
+        assert!(staging.view().resolve(&path("/a/b/t")).is_none());
+        staging
+            .apply(&Change::DropDirectory {
+                path: path("/a"),
+                if_exists: false,
+                cascade: true,
+            })
+            .unwrap();
+        assert!(staging.view().resolve(&path("/a/t")).is_none());
+        assert!(staging.view().resolve(&path("/a")).is_none());
+        // Every staged version belongs to this transaction.
+        assert!(staging.overlay().versions().all(|v| v.txn == 1));
+    }
+
+    #[test]
+    fn live_versions_hide_what_chunks_replaced_and_start_at_the_newest_base() {
+        let mut staging = Staging::new(empty_pond(), 1, 0, "test");
+        staging.apply(&create_table("/t")).unwrap();
+        for tag in ["a", "b", "c", "d"] {
+            staging.apply(&append("/t", tag)).unwrap(); // versions 2..=5
+        }
+        let live = |s: &Staging| -> Vec<i64> {
+            let id = s.view().resolve(&path("/t")).unwrap().id().clone();
+            s.view()
+                .live_versions(&id)
+                .iter()
+                .map(|v| v.version)
+                .collect()
+        };
+        assert_eq!(live(&staging), [1, 2, 3, 4, 5]);
+        let chunk = |first, last, tag| CompactedChunk {
+            first,
+            last,
+            content: content(tag, last - first + 1).unwrap(),
+        };
+        staging
+            .apply(&Change::Compact {
+                path: path("/t"),
+                base: 1,
+                chunks: vec![chunk(2, 3, "ab")],
+            })
+            .unwrap(); // version 6
+        assert_eq!(live(&staging), [1, 4, 5, 6]);
+        // A chunk over an older chunk replaces what that one replaced too.
+        staging
+            .apply(&Change::Compact {
+                path: path("/t"),
+                base: 1,
+                chunks: vec![chunk(4, 6, "abcd")],
+            })
+            .unwrap(); // version 7
+        assert_eq!(live(&staging), [1, 7]);
+        // A stale OPTIMIZE (the base moved) is refused.
+        staging
+            .apply(&Change::WriteTable {
+                path: path("/t"),
+                content: content("z", 1),
+                overwrite: true,
+            })
+            .unwrap(); // version 8, a new base
+        assert_eq!(live(&staging), [8]);
+        let stale = staging
+            .apply(&Change::Compact {
+                path: path("/t"),
+                base: 1,
+                chunks: vec![chunk(2, 3, "ab")],
+            })
+            .unwrap_err();
+        assert!(
+            stale.to_string().contains("overwritten while OPTIMIZE ran"),
+            "{stale}"
+        );
+    }
+}
