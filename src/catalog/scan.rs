@@ -31,7 +31,7 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::storage::content;
 use crate::storage::event_time::from_micros;
-use crate::storage::{NodeVersion, ReadMetrics};
+use crate::storage::{Metrics, NodeVersion};
 
 /// The URL under which each session registers the pond's content store.
 pub(crate) const CONTENT_STORE_URL: &str = "pond://content/";
@@ -49,7 +49,7 @@ pub(crate) struct VersionScan<'a> {
     /// Columns with one value per version (glob captures), after the stored ones.
     pub constant_fields: Vec<FieldRef>,
     pub files: Vec<ScanFile>,
-    pub metrics: &'a ReadMetrics,
+    pub metrics: &'a Metrics,
 }
 
 impl VersionScan<'_> {
@@ -75,9 +75,9 @@ impl VersionScan<'_> {
             .collect();
         let listed = files.len();
         let files = skip_by_time(state, &schema, files, filters)?;
-        ReadMetrics::add(&self.metrics.scans, 1);
-        ReadMetrics::add(&self.metrics.versions_listed, listed as u64);
-        ReadMetrics::add(
+        Metrics::add(&self.metrics.scans, 1);
+        Metrics::add(&self.metrics.versions_listed, listed as u64);
+        Metrics::add(
             &self.metrics.versions_skipped_by_time,
             (listed - files.len()) as u64,
         );

@@ -15,7 +15,7 @@ use datafusion::error::{DataFusionError, Result};
 use super::session_pond::SessionPond;
 use crate::storage::node::ContentRef;
 use crate::storage::oplog::{self, RowToWrite};
-use crate::storage::{NodeVersion, ReadMetrics};
+use crate::storage::{Metrics, NodeVersion};
 use crate::storage::{Resolved, View};
 
 pub(crate) const SYSTEM_SCHEMA: &str = "system";
@@ -151,7 +151,7 @@ pub(crate) fn versions_batch(versions: &[Arc<NodeVersion>]) -> Result<RecordBatc
 }
 
 /// `pond.system.metrics`: read counters since this process opened the pond.
-fn metrics_batch(metrics: &ReadMetrics) -> Result<RecordBatch> {
+fn metrics_batch(metrics: &Metrics) -> Result<RecordBatch> {
     let counters = metrics.snapshot();
     let schema = Arc::new(Schema::new(vec![
         Field::new("name", DataType::Utf8, false),

@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{Result, StorageError};
 use super::event_time;
-use super::metrics::ReadMetrics;
+use super::metrics::Metrics;
 use super::node::{ContentRef, NodeVersion};
 use super::txn::Content;
 
@@ -232,7 +232,7 @@ pub(crate) struct ContentStore {
     verified: Mutex<HashSet<String>>,
     /// Contents read so far (for `contents_opened`).
     opened: Mutex<HashSet<Path>>,
-    metrics: Arc<ReadMetrics>,
+    metrics: Arc<Metrics>,
 }
 
 impl fmt::Debug for ContentStore {
@@ -261,7 +261,7 @@ const OPENED_REMEMBERED: usize = 100_000;
 const CACHE_LIMIT: usize = 256 * 1024 * 1024;
 
 impl ContentStore {
-    pub(crate) fn new(root: Arc<dyn ObjectStore>, metrics: Arc<ReadMetrics>) -> Self {
+    pub(crate) fn new(root: Arc<dyn ObjectStore>, metrics: Arc<Metrics>) -> Self {
         ContentStore {
             root,
             bytes: Mutex::default(),
@@ -273,8 +273,8 @@ impl ContentStore {
 
     /// Counts one read request of `bytes` bytes from `location`.
     fn count_read(&self, location: &Path, bytes: u64) {
-        ReadMetrics::add(&self.metrics.content_requests, 1);
-        ReadMetrics::add(&self.metrics.content_bytes_read, bytes);
+        Metrics::add(&self.metrics.content_requests, 1);
+        Metrics::add(&self.metrics.content_bytes_read, bytes);
         let first = {
             let mut opened = self.opened.lock().expect("opened lock poisoned");
             // Bounded for long-lived processes; past it, a content may count twice.
@@ -284,7 +284,7 @@ impl ContentStore {
             opened.insert(location.clone())
         };
         if first {
-            ReadMetrics::add(&self.metrics.contents_opened, 1);
+            Metrics::add(&self.metrics.contents_opened, 1);
         }
     }
 

@@ -1,7 +1,8 @@
-//! Read counters of one open pond, shown by `pond.system.metrics`.
+//! Counters of one open pond, shown by `pond.system.metrics`.
 //!
 //! They count work since this process opened the pond, so that pruning can
-//! be seen (and tested) as files not opened rather than as time saved.
+//! be seen (and tested) as files not opened rather than as time saved, and
+//! a lost commit race as a retry rather than as a slow statement.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -9,11 +10,11 @@ macro_rules! counters {
     ($($name:ident: $doc:literal,)*) => {
         /// Counters since the pond was opened; every field is monotonic.
         #[derive(Debug, Default)]
-        pub(crate) struct ReadMetrics {
+        pub(crate) struct Metrics {
             $(#[doc = $doc] pub(crate) $name: AtomicU64,)*
         }
 
-        impl ReadMetrics {
+        impl Metrics {
             /// (name, value, description) of every counter, in a fixed order.
             pub(crate) fn snapshot(&self) -> Vec<(&'static str, u64, &'static str)> {
                 vec![$((stringify!($name), self.$name.load(Ordering::Relaxed), $doc),)*]
@@ -31,9 +32,10 @@ counters! {
     contents_opened: "distinct table contents (Parquet files) read (distinct among the last 100,000)",
     content_requests: "read requests to table contents",
     content_bytes_read: "bytes of table contents read",
+    commits_retried: "commit attempts that lost a race to another writer and started over",
 }
 
-impl ReadMetrics {
+impl Metrics {
     pub(crate) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }

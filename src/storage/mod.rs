@@ -27,7 +27,7 @@ pub(crate) mod vacuum;
 pub use error::StorageError;
 pub(crate) use glob::{GlobMatch, PathGlob};
 pub(crate) use index::{Resolved, View};
-pub(crate) use metrics::ReadMetrics;
+pub(crate) use metrics::Metrics;
 pub(crate) use node::{Kind, NodeId, NodeVersion};
 pub(crate) use path::PondPath;
 pub use pond::Pond;

@@ -42,7 +42,7 @@ use super::delta_log::{self, HidingStore};
 use super::durable;
 use super::error::{Result, StorageError};
 use super::index::{OplogIndex, ReadFile, View};
-use super::metrics::ReadMetrics;
+use super::metrics::Metrics;
 use super::node::{ContentRef, NodeId, NodeVersion};
 use super::oplog::{self, RowToWrite};
 use super::txn::{Change, Staging};
@@ -67,7 +67,7 @@ pub struct Pond {
     root_dir: PathBuf,
     root_store: Arc<dyn ObjectStore>,
     content: Arc<ContentStore>,
-    metrics: Arc<ReadMetrics>,
+    metrics: Arc<Metrics>,
     table: Mutex<DeltaTable>,
     index: RwLock<Arc<OplogIndex>>,
 }
@@ -169,7 +169,7 @@ impl Pond {
         if let Err(err) = table.load().await {
             return Err(delta_log::explain_load_error(&root_store, &root_dir, err).await);
         }
-        let metrics = Arc::new(ReadMetrics::default());
+        let metrics = Arc::new(Metrics::default());
         let pond = Pond {
             content: Arc::new(ContentStore::new(root_store.clone(), metrics.clone())),
             metrics,
@@ -208,7 +208,7 @@ impl Pond {
     }
 
     /// Read counters since this process opened the pond.
-    pub(crate) fn metrics(&self) -> &ReadMetrics {
+    pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
     }
 
@@ -398,6 +398,7 @@ impl Pond {
                 Some(Err(err)) if !lost_race(&err) => return Err(err.into()),
                 _ => {
                     drop(table);
+                    Metrics::add(&self.metrics.commits_retried, 1);
                     for add in &adds {
                         self.delete_oplog_file(&add.path).await;
                     }

@@ -22,7 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use super::path_argument;
 use crate::catalog::scan::{ScanFile, VersionScan};
 use crate::catalog::session_pond::SessionPond;
-use crate::storage::{GlobMatch, NodeId, NodeVersion, PathGlob, ReadMetrics};
+use crate::storage::{GlobMatch, Metrics, NodeId, NodeVersion, PathGlob};
 
 /// The column that names each row's table.
 pub(crate) const PATH_COLUMN: &str = "_path";
@@ -221,8 +221,8 @@ impl TableProvider for GlobTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let passing = self.matches_passing(state, filters)?;
         let metrics = self.pond.pond().metrics();
-        ReadMetrics::add(&metrics.tables_matched, self.matches.len() as u64);
-        ReadMetrics::add(
+        Metrics::add(&metrics.tables_matched, self.matches.len() as u64);
+        Metrics::add(
             &metrics.tables_skipped_by_capture,
             (self.matches.len() - passing.len()) as u64,
         );

@@ -20,6 +20,22 @@ fn spawn_script(pond: &std::path::Path, script: &str) -> Child {
         .unwrap()
 }
 
+/// Ends a writer's script: prints how many of its commits lost a race.
+const RETRIES: &str =
+    "SELECT 'retried=' || value AS r FROM pond.system.metrics WHERE name = 'commits_retried';\n";
+
+fn retries(stdout: &str) -> u64 {
+    let at = stdout
+        .find("retried=")
+        .expect("the script prints its retries")
+        + "retried=".len();
+    let digits: String = stdout[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap()
+}
+
 #[test]
 fn two_writers_fifty_inserts_each_lose_nothing() {
     let (_dir, pond) = init_pond();
@@ -42,13 +58,21 @@ fn two_writers_fifty_inserts_each_lose_nothing() {
                 )
             })
             .collect::<String>()
+            + RETRIES
     };
     let a = spawn_script(&pond, &script("a"));
     let b = spawn_script(&pond, &script("b"));
+    let mut retried = 0;
     for child in [a, b] {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "a writer failed: {}", stderr(&out));
+        retried += retries(&stdout(&out));
     }
+    // The writers did race: the lost-race path ran, not only the happy one.
+    assert!(
+        retried > 0,
+        "no commit lost a race: the test proved nothing"
+    );
     let out = run_cli(
         &pond,
         &["SELECT writer, count(*) AS n, count(DISTINCT i) AS d, sum(i) AS s FROM shared GROUP BY writer ORDER BY writer"],
@@ -117,13 +141,19 @@ fn four_writers_into_one_directory_keep_its_oplog_files_merged() {
             let script: String = (0..40)
                 .map(|i| format!("INSERT INTO t VALUES ({w}, {i});\n"))
                 .collect();
-            spawn_script(&pond, &script)
+            spawn_script(&pond, &(script + RETRIES))
         })
         .collect();
+    let mut retried = 0;
     for child in writers {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "a writer failed: {}", stderr(&out));
+        retried += retries(&stdout(&out));
     }
+    assert!(
+        retried > 0,
+        "no commit lost a race: the test proved nothing"
+    );
     let out = run_cli(
         &pond,
         &["SELECT count(*) AS n, count(DISTINCT w * 1000 + i) AS d FROM t"],
@@ -144,4 +174,43 @@ fn four_writers_into_one_directory_keep_its_oplog_files_merged() {
     let opened = runtime.block_on(pondsql::Pond::open(&pond)).unwrap();
     let live = runtime.block_on(opened.live_oplog_files()).unwrap().len();
     assert!(live < 2 * 16, "{live} live oplog files");
+}
+
+/// OPTIMIZE replaces version ranges, not "everything before": an INSERT
+/// another session commits while OPTIMIZE is open stays live, and no row
+/// is lost or doubled.
+#[tokio::test]
+async fn an_append_committed_while_optimize_runs_stays_live() {
+    let a = crate::common::TestPond::new().await;
+    a.ok("CREATE TABLE \"/t\" (v BIGINT)").await;
+    for v in 1..=4 {
+        a.ok(&format!("INSERT INTO \"/t\" VALUES ({v})")).await;
+    }
+    // Session A stages its OPTIMIZE in an open block; session B appends.
+    a.ok("BEGIN").await;
+    a.ok("OPTIMIZE \"/t\"").await;
+    let b = pondsql::PondSession::open(a.pond_path()).await.unwrap();
+    b.sql("INSERT INTO \"/t\" VALUES (100)").await.unwrap();
+    a.ok("COMMIT").await;
+    assert_eq!(
+        a.value("SELECT count(*) || ' ' || sum(v) FROM \"/t\"")
+            .await,
+        "5 110"
+    );
+    let fresh = crate::common::TestPond {
+        dir: tempfile::tempdir().unwrap(),
+        session: pondsql::PondSession::open(a.pond_path()).await.unwrap(),
+    };
+    assert_eq!(
+        fresh
+            .value("SELECT count(*) || ' ' || sum(v) FROM \"/t\"")
+            .await,
+        "5 110"
+    );
+    assert_eq!(
+        fresh
+            .value("SELECT string_agg(op, ',' ORDER BY version) FROM history('/t')")
+            .await,
+        "create,append,append,append,append,append,compact"
+    );
 }
