@@ -76,16 +76,15 @@ pub(crate) struct DirectorySchema {
     dir: PondPath,
 }
 
-impl DirectorySchema {
-    /// `name` relative to this directory, or an absolute path (root schema only).
-    fn path_of(&self, name: &str) -> Result<PondPath> {
-        let path = if name.starts_with('/') && self.dir.is_root() {
-            PondPath::parse(name)
-        } else {
-            self.dir.join(name)
-        };
-        path.map_err(|e| DataFusionError::Plan(e.to_string()))
-    }
+/// `name` in directory `dir`: a name in it, or (in the root only) an
+/// absolute path. The one rule for names; SQL names go through it too.
+pub(crate) fn path_in(dir: &PondPath, name: &str) -> Result<PondPath> {
+    let path = if name.starts_with('/') && dir.is_root() {
+        PondPath::parse(name)
+    } else {
+        dir.join(name)
+    };
+    path.map_err(|e| DataFusionError::Plan(e.to_string()))
 }
 
 /// The table provider of a resolved node (directories are not tables).
@@ -136,7 +135,7 @@ impl SchemaProvider for DirectorySchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let Ok(path) = self.path_of(name) else {
+        let Ok(path) = path_in(&self.dir, name) else {
             // Not a pond name (a host file such as 'data.csv', say): let others resolve it.
             return Ok(None);
         };
@@ -158,7 +157,7 @@ impl SchemaProvider for DirectorySchema {
 
     fn table_exist(&self, name: &str) -> bool {
         let view = self.pond.view();
-        self.path_of(name)
+        path_in(&self.dir, name)
             .ok()
             .and_then(|p| view.resolve(&p))
             .is_some_and(|n| n.kind() != Kind::Directory)

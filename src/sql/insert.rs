@@ -18,8 +18,8 @@ use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{self, Statement, TableObject};
 
 use super::exact_cast::exact_cast;
+use super::names::object_name_path;
 use super::references;
-use super::session::object_name_path;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::storage::{Kind, StorageError};
 

@@ -1,13 +1,15 @@
-//! SQL over the pond: statement splitting, pond-specific statements, and the
-//! session that runs each statement as one transaction.
+//! SQL over the pond: the session that runs each statement as one
+//! transaction (session.rs), and one module per kind of statement or check.
 
 mod copy_target;
+mod ddl;
 pub(crate) mod error;
 mod exact_cast;
 mod ingest;
 mod insert;
 mod literals;
 mod maintenance;
+mod names;
 pub(crate) mod parser;
 mod references;
 mod refresh;

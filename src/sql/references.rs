@@ -15,7 +15,7 @@ use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{ObjectName, Statement, TableFactor, Visit, Visitor};
 
 use super::error::user_message;
-use super::session::{object_name_path, table_path};
+use super::names::{object_name_path, table_path};
 use crate::storage::View;
 
 /// The host files a statement reads (`'data.csv'`), after checking that

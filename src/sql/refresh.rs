@@ -35,8 +35,8 @@ use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
 use super::ingest;
+use super::names::object_name_path;
 use super::references;
-use super::session::object_name_path;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::{check_storable, nullable_columns, write_content, PondTable};
 use crate::catalog::view::{same_columns, StoredView};

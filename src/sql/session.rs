@@ -1,47 +1,44 @@
 //! [`PondSession`]: a DataFusion `SessionContext` with the pond registered,
 //! and the statement loop that makes each statement one pond transaction.
 //!
-//! Pond DDL is intercepted here, after DataFusion has planned it (CREATE
-//! TABLE / VIEW, DROP) or parsed it (ALTER TABLE … RENAME, BEGIN/COMMIT,
-//! `SET pond.as_of`); INSERT goes through DataFusion to the table's sink.
+//! This module only dispatches: each statement is parsed, its numbers and
+//! names checked (literals.rs, references.rs), and handed to the room that
+//! carries it out: pond statements (parser.rs, maintenance.rs, refresh.rs),
+//! DDL after DataFusion planned or parsed it (ddl.rs), INSERT (insert.rs),
+//! BEGIN/COMMIT and `SET pond.as_of` (the session's [`SessionPond`]), and
+//! queries to DataFusion.
 
 use std::future::Future;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::DynamicFileCatalog;
-use datafusion::common::{plan_err, TableReference};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::logical_expr::{
-    CreateMemoryTable, CreateView, DdlStatement, DmlStatement, LogicalPlan, WriteOp,
-};
+use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::parser::{DFParser, ResetStatement, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::{
-    self, AlterTableOperation, Expr as SqlExpr, ObjectName, ObjectNamePart, RenameTableNameKind,
-    Set, Statement, Value,
-};
+use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, ObjectName, Set, Statement, Value};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 
 use super::copy_target::check_copy_target;
+use super::ddl;
 use super::insert;
 use super::literals;
 use super::maintenance;
+use super::names::{object_name_path, table_path};
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
 use super::references;
 use super::refresh;
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::scan::CONTENT_STORE_URL;
-use crate::catalog::table::{check_storable, nullable_columns, write_content};
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
-use crate::storage::content::time_column;
-use crate::storage::{Change, CreateMode, Kind, Pond, PondPath, StorageError};
+use crate::storage::{Change, Kind, Pond, StorageError};
 use crate::udf::{Downsample, Glob, History, Ls};
 
 /// How a session may reach outside the pond.
@@ -406,7 +403,7 @@ impl PondSession {
                 variable, values, ..
             }) if is_as_of(variable) => self.pond.set_as_of(Some(parse_txn(values)?))?,
             Statement::AlterTable(alter) => {
-                let change = self.alter_table(alter).await?;
+                let change = ddl::alter_table(&self.ctx, alter).await?;
                 self.pond.stage(change)?;
             }
             Statement::Insert(insert) => {
@@ -418,97 +415,16 @@ impl PondSession {
         Ok(Some(Output::empty()))
     }
 
-    /// `ALTER TABLE`: RENAME TO, ADD COLUMN, SET TBLPROPERTIES ('time_column' = …).
-    async fn alter_table(&self, alter: &ast::AlterTable) -> Result<Change> {
-        let path = object_name_path(&alter.name)?;
-        let usage = || {
-            DataFusionError::Plan(format!(
-                "ALTER TABLE {path}: one of RENAME TO \"/new/path\", ADD COLUMN name TYPE, SET TBLPROPERTIES ('time_column' = 'name')"
-            ))
-        };
-        let [operation] = alter.operations.as_slice() else {
-            return Err(usage());
-        };
-        match operation {
-            AlterTableOperation::RenameTable {
-                table_name: RenameTableNameKind::To(to) | RenameTableNameKind::As(to),
-            } => Ok(Change::Rename {
-                from: path,
-                to: object_name_path(to)?,
-            }),
-            AlterTableOperation::AddColumn {
-                if_not_exists,
-                column_def,
-                ..
-            } => {
-                let not_null = column_def
-                    .options
-                    .iter()
-                    .any(|o| matches!(o.option, ast::ColumnOption::NotNull));
-                let data_type = self.arrow_type(&column_def.data_type).await?;
-                let column = Arc::new(Field::new(
-                    column_def.name.value.clone(),
-                    data_type,
-                    !not_null,
-                ));
-                Ok(Change::AddColumn {
-                    path,
-                    column,
-                    if_not_exists: *if_not_exists,
-                })
-            }
-            AlterTableOperation::AlterColumn { column_name, .. } => Err(DataFusionError::Plan(format!(
-                "ALTER TABLE {path}: column '{column_name}' cannot change: earlier versions store it as it is; write a new table with CREATE TABLE … AS SELECT CAST({column_name} AS …) … FROM \"{path}\""
-            ))),
-            AlterTableOperation::SetTblProperties { table_properties } => {
-                let mut column = None;
-                for option in table_properties {
-                    match option {
-                        ast::SqlOption::KeyValue { key, value }
-                            if key.value.eq_ignore_ascii_case("time_column") =>
-                        {
-                            let text = match value {
-                                SqlExpr::Value(v) => match &v.value {
-                                    Value::SingleQuotedString(s) => s.clone(),
-                                    Value::Null => String::new(),
-                                    _ => return Err(usage()),
-                                },
-                                SqlExpr::Identifier(ident) => ident.value.clone(),
-                                _ => return Err(usage()),
-                            };
-                            column = Some(text);
-                        }
-                        other => {
-                            return Err(DataFusionError::Plan(format!(
-                                "ALTER TABLE {path}: unknown table property {other}: the pond knows 'time_column'"
-                            )))
-                        }
-                    }
-                }
-                let column = column.ok_or_else(usage)?;
-                Ok(Change::SetTimeColumn {
-                    path,
-                    column: (!column.is_empty()).then_some(column),
-                })
-            }
-            _ => Err(usage()),
-        }
-    }
-
-    /// The Arrow type DataFusion gives an SQL type name.
-    async fn arrow_type(&self, data_type: &ast::DataType) -> Result<DataType> {
-        let plan = self
-            .ctx
-            .state()
-            .create_logical_plan(&format!("SELECT CAST(NULL AS {data_type}) AS c"))
-            .await?;
-        Ok(plan.schema().field(0).data_type().clone())
-    }
-
     async fn execute_plan(&self, plan: LogicalPlan) -> Result<Output> {
         match plan {
-            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => self.create_table(create).await,
-            LogicalPlan::Ddl(DdlStatement::CreateView(create)) => self.create_view(create).await,
+            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
+                ddl::create_table(&self.ctx, &self.pond, create).await?;
+                Ok(Output::empty())
+            }
+            LogicalPlan::Ddl(DdlStatement::CreateView(create)) => {
+                ddl::create_view(&self.ctx, &self.pond, create).await?;
+                Ok(Output::empty())
+            }
             LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
                 let path = table_path(&drop.name)?;
                 self.pond.stage(Change::Drop { path, kind: Kind::Table, if_exists: drop.if_exists })?;
@@ -540,82 +456,6 @@ impl PondSession {
             }
         }
     }
-
-    async fn create_table(&self, create: CreateMemoryTable) -> Result<Output> {
-        let path = table_path(&create.name)?;
-        let mode = CreateMode::of(create.or_replace, create.if_not_exists);
-        let view = self.pond.view();
-        if let Some(existing) = view.resolve(&path) {
-            if mode == CreateMode::IfNotExists && existing.kind() == Kind::Table {
-                return Ok(Output::empty());
-            }
-        }
-        let declared = create.input.schema().as_arrow();
-        // A column list declares nullability; a query's columns stay open to NULLs.
-        let schema: SchemaRef = match create.input.as_ref() {
-            LogicalPlan::EmptyRelation(_) => Arc::new(declared.clone()),
-            _ => nullable_columns(declared),
-        };
-        check_storable(&path, &schema)?;
-        let time_column = time_column(&schema);
-        // Validate before running the query, so a bad name fails fast.
-        self.pond.validate(&Change::CreateTable {
-            path: path.clone(),
-            schema: schema.clone(),
-            time_column: time_column.clone(),
-            content: None,
-            mode,
-        })?;
-        let frame = self
-            .ctx
-            .execute_logical_plan(create.input.as_ref().clone())
-            .await?;
-        let stream = frame.execute_stream().await?;
-        let content =
-            write_content(&self.pond, schema.clone(), time_column.as_deref(), stream).await?;
-        self.pond.stage(Change::CreateTable {
-            path,
-            schema,
-            time_column,
-            content,
-            mode,
-        })?;
-        Ok(Output::empty())
-    }
-
-    async fn create_view(&self, create: CreateView) -> Result<Output> {
-        let path = table_path(&create.name)?;
-        if let Some(me) = self.pond.view().resolve(&path) {
-            let sources = refresh::collect_sources(&self.ctx, &create.input).await?;
-            if sources.reads(me.id()) {
-                return plan_err!(
-                    "CREATE VIEW {path}: the view would read itself (directly or through other views): its query must not depend on {path}"
-                );
-            }
-        }
-        let query = create
-            .definition
-            .as_deref()
-            .and_then(view_query)
-            .ok_or_else(|| {
-                DataFusionError::Plan(format!(
-                    "CREATE VIEW {path}: cannot find the view's query text"
-                ))
-            })?;
-        let schema: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
-        let mode = if create.or_replace {
-            CreateMode::Replace
-        } else {
-            CreateMode::Fail
-        };
-        self.pond.stage(Change::CreateView {
-            path,
-            query,
-            schema,
-            mode,
-        })?;
-        Ok(Output::empty())
-    }
 }
 
 /// Lets names that are host files (`'data.csv'`) be read as tables, as
@@ -633,18 +473,6 @@ fn with_host_file_tables(ctx: SessionContext) -> SessionContext {
         .into();
     listing.session_store().with_state(ctx.state_weak_ref());
     ctx
-}
-
-/// The query part of a `CREATE VIEW … AS <query>` text.
-fn view_query(definition: &str) -> Option<String> {
-    let statements = DFParser::parse_sql_with_dialect(definition, &GenericDialect {}).ok()?;
-    match statements.front()? {
-        DFStatement::Statement(s) => match s.as_ref() {
-            Statement::CreateView(create) => Some(create.query.to_string()),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 fn is_as_of(name: &ObjectName) -> bool {
@@ -665,58 +493,4 @@ fn parse_txn(values: &[SqlExpr]) -> Result<i64> {
         },
         _ => Err(usage()),
     }
-}
-
-fn plan_error(err: impl ToString) -> DataFusionError {
-    DataFusionError::Plan(err.to_string())
-}
-
-/// A DataFusion table reference as a pond path: `"/a/t"`, `t` (in the root),
-/// `"/a".t` or `pond."/a".t`.
-pub(crate) fn table_path(name: &TableReference) -> Result<PondPath> {
-    if let Some(catalog) = name.catalog() {
-        if catalog != CATALOG {
-            return Err(DataFusionError::Plan(format!(
-                "{name} is not in the pond catalog '{CATALOG}'"
-            )));
-        }
-    }
-    let table = name.table();
-    match name.schema() {
-        Some(dir) => PondPath::parse(dir)
-            .and_then(|d| d.join(table))
-            .map_err(plan_error),
-        None if table.starts_with('/') => PondPath::parse(table).map_err(plan_error),
-        None => PondPath::root().join(table).map_err(plan_error),
-    }
-}
-
-/// An SQL object name as a pond path (unquoted names are lower-cased, as DataFusion does).
-pub(crate) fn object_name_path(name: &ObjectName) -> Result<PondPath> {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|part| match part {
-            ObjectNamePart::Identifier(ident) if ident.quote_style.is_none() => {
-                Ok(ident.value.to_lowercase())
-            }
-            ObjectNamePart::Identifier(ident) => Ok(ident.value.clone()),
-            other => Err(DataFusionError::Plan(format!(
-                "unsupported name part {other}"
-            ))),
-        })
-        .collect::<Result<_>>()?;
-    let reference = match parts.as_slice() {
-        [table] => TableReference::bare(table.as_str()),
-        [schema, table] => TableReference::partial(schema.as_str(), table.as_str()),
-        [catalog, schema, table] => {
-            TableReference::full(catalog.as_str(), schema.as_str(), table.as_str())
-        }
-        _ => {
-            return Err(DataFusionError::Plan(format!(
-                "'{name}' is not a table name"
-            )))
-        }
-    };
-    table_path(&reference)
 }

@@ -1,0 +1,202 @@
+//! Pond DDL that DataFusion plans or parses but the pond carries out:
+//! CREATE TABLE, CREATE VIEW and ALTER TABLE, each staged as one change.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
+use datafusion::common::plan_err;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{CreateMemoryTable, CreateView, LogicalPlan};
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{
+    self, AlterTableOperation, Expr as SqlExpr, RenameTableNameKind, Statement, Value,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+use super::names::{object_name_path, table_path};
+use super::refresh;
+use crate::catalog::table::{check_storable, nullable_columns, write_content};
+use crate::catalog::SessionPond;
+use crate::storage::content::time_column;
+use crate::storage::{Change, CreateMode, Kind};
+
+/// `ALTER TABLE`: RENAME TO, ADD COLUMN, SET TBLPROPERTIES ('time_column' = …).
+pub(super) async fn alter_table(ctx: &SessionContext, alter: &ast::AlterTable) -> Result<Change> {
+    let path = object_name_path(&alter.name)?;
+    let usage = || {
+        DataFusionError::Plan(format!(
+            "ALTER TABLE {path}: one of RENAME TO \"/new/path\", ADD COLUMN name TYPE, SET TBLPROPERTIES ('time_column' = 'name')"
+        ))
+    };
+    let [operation] = alter.operations.as_slice() else {
+        return Err(usage());
+    };
+    match operation {
+        AlterTableOperation::RenameTable {
+            table_name: RenameTableNameKind::To(to) | RenameTableNameKind::As(to),
+        } => Ok(Change::Rename {
+            from: path,
+            to: object_name_path(to)?,
+        }),
+        AlterTableOperation::AddColumn {
+            if_not_exists,
+            column_def,
+            ..
+        } => {
+            let not_null = column_def
+                .options
+                .iter()
+                .any(|o| matches!(o.option, ast::ColumnOption::NotNull));
+            let data_type = arrow_type(ctx, &column_def.data_type).await?;
+            let column = Arc::new(Field::new(
+                column_def.name.value.clone(),
+                data_type,
+                !not_null,
+            ));
+            Ok(Change::AddColumn {
+                path,
+                column,
+                if_not_exists: *if_not_exists,
+            })
+        }
+        AlterTableOperation::AlterColumn { column_name, .. } => Err(DataFusionError::Plan(format!(
+            "ALTER TABLE {path}: column '{column_name}' cannot change: earlier versions store it as it is; write a new table with CREATE TABLE … AS SELECT CAST({column_name} AS …) … FROM \"{path}\""
+        ))),
+        AlterTableOperation::SetTblProperties { table_properties } => {
+            let mut column = None;
+            for option in table_properties {
+                match option {
+                    ast::SqlOption::KeyValue { key, value }
+                        if key.value.eq_ignore_ascii_case("time_column") =>
+                    {
+                        let text = match value {
+                            SqlExpr::Value(v) => match &v.value {
+                                Value::SingleQuotedString(s) => s.clone(),
+                                Value::Null => String::new(),
+                                _ => return Err(usage()),
+                            },
+                            SqlExpr::Identifier(ident) => ident.value.clone(),
+                            _ => return Err(usage()),
+                        };
+                        column = Some(text);
+                    }
+                    other => {
+                        return Err(DataFusionError::Plan(format!(
+                            "ALTER TABLE {path}: unknown table property {other}: the pond knows 'time_column'"
+                        )))
+                    }
+                }
+            }
+            let column = column.ok_or_else(usage)?;
+            Ok(Change::SetTimeColumn {
+                path,
+                column: (!column.is_empty()).then_some(column),
+            })
+        }
+        _ => Err(usage()),
+    }
+}
+
+/// The Arrow type DataFusion gives an SQL type name.
+async fn arrow_type(ctx: &SessionContext, data_type: &ast::DataType) -> Result<DataType> {
+    let plan = ctx
+        .state()
+        .create_logical_plan(&format!("SELECT CAST(NULL AS {data_type}) AS c"))
+        .await?;
+    Ok(plan.schema().field(0).data_type().clone())
+}
+
+pub(super) async fn create_table(
+    ctx: &SessionContext,
+    pond: &SessionPond,
+    create: CreateMemoryTable,
+) -> Result<()> {
+    let path = table_path(&create.name)?;
+    let mode = CreateMode::of(create.or_replace, create.if_not_exists);
+    let view = pond.view();
+    if let Some(existing) = view.resolve(&path) {
+        if mode == CreateMode::IfNotExists && existing.kind() == Kind::Table {
+            return Ok(());
+        }
+    }
+    let declared = create.input.schema().as_arrow();
+    // A column list declares nullability; a query's columns stay open to NULLs.
+    let schema: SchemaRef = match create.input.as_ref() {
+        LogicalPlan::EmptyRelation(_) => Arc::new(declared.clone()),
+        _ => nullable_columns(declared),
+    };
+    check_storable(&path, &schema)?;
+    let time_column = time_column(&schema);
+    // Validate before running the query, so a bad name fails fast.
+    pond.validate(&Change::CreateTable {
+        path: path.clone(),
+        schema: schema.clone(),
+        time_column: time_column.clone(),
+        content: None,
+        mode,
+    })?;
+    let frame = ctx
+        .execute_logical_plan(create.input.as_ref().clone())
+        .await?;
+    let stream = frame.execute_stream().await?;
+    let content = write_content(pond, schema.clone(), time_column.as_deref(), stream).await?;
+    pond.stage(Change::CreateTable {
+        path,
+        schema,
+        time_column,
+        content,
+        mode,
+    })?;
+    Ok(())
+}
+
+pub(super) async fn create_view(
+    ctx: &SessionContext,
+    pond: &SessionPond,
+    create: CreateView,
+) -> Result<()> {
+    let path = table_path(&create.name)?;
+    if let Some(me) = pond.view().resolve(&path) {
+        let sources = refresh::collect_sources(ctx, &create.input).await?;
+        if sources.reads(me.id()) {
+            return plan_err!(
+                "CREATE VIEW {path}: the view would read itself (directly or through other views): its query must not depend on {path}"
+            );
+        }
+    }
+    let query = create
+        .definition
+        .as_deref()
+        .and_then(view_query)
+        .ok_or_else(|| {
+            DataFusionError::Plan(format!(
+                "CREATE VIEW {path}: cannot find the view's query text"
+            ))
+        })?;
+    let schema: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
+    let mode = if create.or_replace {
+        CreateMode::Replace
+    } else {
+        CreateMode::Fail
+    };
+    pond.stage(Change::CreateView {
+        path,
+        query,
+        schema,
+        mode,
+    })?;
+    Ok(())
+}
+
+/// The query part of a `CREATE VIEW … AS <query>` text.
+fn view_query(definition: &str) -> Option<String> {
+    let statements = DFParser::parse_sql_with_dialect(definition, &GenericDialect {}).ok()?;
+    match statements.front()? {
+        DFStatement::Statement(s) => match s.as_ref() {
+            Statement::CreateView(create) => Some(create.query.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
