@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::{TableProvider, UrlTableFactory};
-use datafusion::common::{exec_err, plan_err};
+use datafusion::common::{exec_datafusion_err, exec_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use futures::FutureExt;
 
 /// Makes tables of host files: DataFusion's listing tables, after the
@@ -66,7 +66,7 @@ pub(crate) async fn check_csv_file(path: &str) -> Result<()> {
         unterminated_quote(File::open(&owned)?)
     })
     .await
-    .map_err(|e| DataFusionError::Execution(format!("reading {path}: {e}")))?;
+    .map_err(|e| exec_datafusion_err!("reading {path}: {e}"))?;
     match checked {
         Ok(None) => Ok(()),
         Ok(Some(line)) => exec_err!(

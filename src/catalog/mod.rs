@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::common::{plan_datafusion_err, plan_err};
 use datafusion::error::{DataFusionError, Result};
 
 use crate::storage::{Kind, PondPath, Resolved};
@@ -84,7 +85,7 @@ pub(crate) fn path_in(dir: &PondPath, name: &str) -> Result<PondPath> {
     } else {
         dir.join(name)
     };
-    path.map_err(|e| DataFusionError::Plan(e.to_string()))
+    path.map_err(|e| plan_datafusion_err!("{e}"))
 }
 
 /// The table provider of a resolved node (directories are not tables).
@@ -113,10 +114,11 @@ pub(crate) fn provider_for(
             attrs.query.clone().unwrap_or_default(),
             schema()?,
         ))),
-        Kind::Directory => Err(DataFusionError::Plan(format!(
+        Kind::Directory => plan_err!(
             "{} is a directory, not a table: list it with SELECT * FROM ls('{}')",
-            node.path, node.path
-        ))),
+            node.path,
+            node.path
+        ),
     }
 }
 
@@ -150,9 +152,7 @@ impl SchemaProvider for DirectorySchema {
         name: String,
         _table: Arc<dyn TableProvider>,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
-        Err(DataFusionError::Plan(format!(
-            "cannot register '{name}' in the pond: create pond tables with CREATE TABLE"
-        )))
+        plan_err!("cannot register '{name}' in the pond: create pond tables with CREATE TABLE")
     }
 
     fn table_exist(&self, name: &str) -> bool {

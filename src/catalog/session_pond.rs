@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use datafusion::common::{plan_datafusion_err, plan_err};
 use datafusion::error::{DataFusionError, Result};
 
 use crate::progress::Progress;
@@ -157,9 +158,7 @@ impl SessionPond {
     pub fn begin_block(&self) -> Result<()> {
         let mut state = self.lock();
         if state.block.is_some() {
-            return Err(DataFusionError::Plan(
-                "a transaction is already open: COMMIT or ROLLBACK it first".into(),
-            ));
+            return plan_err!("a transaction is already open: COMMIT or ROLLBACK it first");
         }
         state.block = Some(Vec::new());
         Ok(())
@@ -169,7 +168,7 @@ impl SessionPond {
         let changes = {
             let mut state = self.lock();
             state.block.take().ok_or_else(|| {
-                DataFusionError::Plan("COMMIT without BEGIN: no transaction is open".into())
+                plan_datafusion_err!("COMMIT without BEGIN: no transaction is open")
             })?
         };
         self.commit(changes, sql).await
@@ -178,9 +177,7 @@ impl SessionPond {
     pub fn rollback_block(&self) -> Result<()> {
         let mut state = self.lock();
         if state.block.take().is_none() {
-            return Err(DataFusionError::Plan(
-                "ROLLBACK without BEGIN: no transaction is open".into(),
-            ));
+            return plan_err!("ROLLBACK without BEGIN: no transaction is open");
         }
         rebuild_view(&mut state)
     }
@@ -200,16 +197,16 @@ impl SessionPond {
     pub fn set_as_of(&self, txn: Option<i64>) -> Result<()> {
         let mut state = self.lock();
         if state.block.is_some() {
-            return Err(DataFusionError::Plan(
-                "pond.as_of cannot change inside a transaction: COMMIT or ROLLBACK first".into(),
-            ));
+            return plan_err!(
+                "pond.as_of cannot change inside a transaction: COMMIT or ROLLBACK first"
+            );
         }
         if let Some(t) = txn {
             let last = state.base.last_txn();
             if t < 0 || t > last {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "pond.as_of = {t} is out of range: this pond has transactions 0 to {last} (see pond.system.transactions)"
-                )));
+                );
             }
         }
         state.as_of = txn;
@@ -233,9 +230,9 @@ fn apply(state: &TxnState, change: &Change) -> Result<Staging> {
 /// Writes need the current pond, not an older txn.
 fn writable(as_of: Option<i64>) -> Result<()> {
     match as_of {
-        Some(txn) => Err(DataFusionError::Plan(format!(
+        Some(txn) => plan_err!(
             "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
-        ))),
+        ),
         None => Ok(()),
     }
 }

@@ -11,7 +11,7 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::plan_err;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
@@ -118,10 +118,10 @@ impl TableProvider for PondTable {
             InsertOp::Append => false,
             InsertOp::Overwrite => true,
             InsertOp::Replace => {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "REPLACE INTO is not supported for {}: use INSERT INTO or INSERT OVERWRITE",
                     self.path
-                )))
+                )
             }
         };
         let sink = PondSink {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{plan_err, Column};
+use datafusion::common::{plan_datafusion_err, plan_err, Column};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType};
@@ -85,10 +85,10 @@ impl TableProvider for StoredView {
         PLANNING_VIEWS
             .scope(chain, async {
                 let plan = state.create_logical_plan(&self.query).await.map_err(|e| {
-                    DataFusionError::Plan(format!(
+                    plan_datafusion_err!(
                         "view {} no longer plans: {e}; fix its sources or recreate it with CREATE OR REPLACE VIEW",
                         self.path
-                    ))
+                    )
                 })?;
                 if !same_columns(plan.schema().as_arrow(), &self.schema) {
                     return plan_err!(

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
-use datafusion::common::plan_err;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{plan_datafusion_err, plan_err};
+use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{CreateMemoryTable, CreateView, LogicalPlan};
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
@@ -25,9 +25,9 @@ use crate::storage::{Change, CreateMode, Kind};
 pub(super) async fn alter_table(ctx: &SessionContext, alter: &ast::AlterTable) -> Result<Change> {
     let path = object_name_path(&alter.name)?;
     let usage = || {
-        DataFusionError::Plan(format!(
+        plan_datafusion_err!(
             "ALTER TABLE {path}: one of RENAME TO \"/new/path\", ADD COLUMN name TYPE, SET TBLPROPERTIES ('time_column' = 'name')"
-        ))
+        )
     };
     let [operation] = alter.operations.as_slice() else {
         return Err(usage());
@@ -60,9 +60,9 @@ pub(super) async fn alter_table(ctx: &SessionContext, alter: &ast::AlterTable) -
                 if_not_exists: *if_not_exists,
             })
         }
-        AlterTableOperation::AlterColumn { column_name, .. } => Err(DataFusionError::Plan(format!(
+        AlterTableOperation::AlterColumn { column_name, .. } => plan_err!(
             "ALTER TABLE {path}: column '{column_name}' cannot change: earlier versions store it as it is; write a new table with CREATE TABLE … AS SELECT CAST({column_name} AS …) … FROM \"{path}\""
-        ))),
+        ),
         AlterTableOperation::SetTblProperties { table_properties } => {
             let mut column = None;
             for option in table_properties {
@@ -82,9 +82,9 @@ pub(super) async fn alter_table(ctx: &SessionContext, alter: &ast::AlterTable) -
                         column = Some(text);
                     }
                     other => {
-                        return Err(DataFusionError::Plan(format!(
+                        return plan_err!(
                             "ALTER TABLE {path}: unknown table property {other}: the pond knows 'time_column'"
-                        )))
+                        )
                     }
                 }
             }
@@ -170,9 +170,7 @@ pub(super) async fn create_view(
         .as_deref()
         .and_then(view_query)
         .ok_or_else(|| {
-            DataFusionError::Plan(format!(
-                "CREATE VIEW {path}: cannot find the view's query text"
-            ))
+            plan_datafusion_err!("CREATE VIEW {path}: cannot find the view's query text")
         })?;
     let schema: SchemaRef = Arc::new(create.input.schema().as_arrow().clone());
     let mode = if create.or_replace {

@@ -12,6 +12,7 @@ use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::{DataFusionError, Result};
@@ -116,7 +117,7 @@ fn absolute(pattern: &str) -> Result<String> {
         return Ok(pattern.to_string());
     }
     let cwd = std::env::current_dir()
-        .map_err(|e| DataFusionError::Plan(format!("cannot resolve '{pattern}': {e}")))?;
+        .map_err(|e| plan_datafusion_err!("cannot resolve '{pattern}': {e}"))?;
     Ok(format!("{}/{pattern}", cwd.display()))
 }
 
@@ -162,10 +163,10 @@ async fn read(ctx: &SessionContext, file: &str, schema: Option<&Schema>) -> Resu
         .iter()
         .map(|f| {
             if have.field_with_name(f.name()).is_err() {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "{file} has no column '{}' (the view's columns come from the files it was created from)",
                     f.name()
-                )));
+                );
             }
             let table = format!("reading {file}");
             Ok(exact_cast(ident(f.name()), f.data_type(), false, &table, f.name(), frame.schema())?.alias(f.name()))
@@ -187,8 +188,7 @@ fn timestamps_as_text(schema: &Schema) -> Schema {
 }
 
 fn sha256_of(path: &str) -> Result<String> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| DataFusionError::Execution(format!("reading {path}: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| exec_datafusion_err!("reading {path}: {e}"))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
 }
 
@@ -229,11 +229,11 @@ async fn ingest(
 
 fn reading(files: &[HostFile], err: DataFusionError) -> DataFusionError {
     let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    DataFusionError::Execution(format!(
+    exec_datafusion_err!(
         "reading {}: {}",
         names.join(", "),
         super::error::user_message(&err)
-    ))
+    )
 }
 
 /// CREATE: learns the columns from every matching file and ingests them.
@@ -246,9 +246,9 @@ pub(super) async fn first_refresh(
     let pattern = absolute(pattern)?;
     let files = list(ctx, &pattern).await?;
     let Some(first) = files.first() else {
-        return Err(DataFusionError::Plan(format!(
+        return plan_err!(
             "materialized view {path}: no host file matches '{pattern}': it needs one to learn the columns; create it when the first file has arrived"
-        )));
+        );
     };
     let inferred = read(ctx, &first.path, None).await?;
     let schema = nullable_columns(inferred.schema().as_arrow());
@@ -306,10 +306,10 @@ pub(super) async fn refresh(
             Some((old, txn)) => {
                 let changed = old.size != file.size || sha256_of(&file.path)? != old.sha256;
                 if changed {
-                    return Err(DataFusionError::Plan(format!(
+                    return plan_err!(
                         "REFRESH MATERIALIZED VIEW {path}: {} changed since it was ingested at txn {txn} ({} → {} bytes); its earlier rows are kept: to take the file as it is now, rebuild the view with REFRESH MATERIALIZED VIEW \"{path}\" FULL",
                         file.path, old.size, file.size
-                    )));
+                    );
                 }
             }
         }

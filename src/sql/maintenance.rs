@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::common::Column;
+use datafusion::common::{plan_err, Column};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
@@ -32,10 +32,10 @@ pub(super) async fn optimize(
         Some(path) => {
             let node = view.require(&path).map_err(external)?;
             if !node.kind().holds_rows() {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "OPTIMIZE {path}: it is a {}, OPTIMIZE compacts tables",
                     node.kind()
-                )));
+                );
             }
             vec![node]
         }

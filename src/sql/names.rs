@@ -2,8 +2,8 @@
 //! `pond."/a".t`. The one rule for turning a name in a directory into a path
 //! is [`crate::catalog::path_in`], which the catalog's schemas use too.
 
-use datafusion::common::{plan_err, TableReference};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{plan_datafusion_err, plan_err, TableReference};
+use datafusion::error::Result;
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectNamePart};
 
 use crate::catalog::{path_in, CATALOG};
@@ -17,7 +17,7 @@ pub(crate) fn table_path(name: &TableReference) -> Result<PondPath> {
         }
     }
     let dir = match name.schema() {
-        Some(dir) => PondPath::parse(dir).map_err(|e| DataFusionError::Plan(e.to_string()))?,
+        Some(dir) => PondPath::parse(dir).map_err(|e| plan_datafusion_err!("{e}"))?,
         None => PondPath::root(),
     };
     path_in(&dir, name.table())

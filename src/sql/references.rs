@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use std::path::Path as FsPath;
 
 use datafusion::arrow::error::ArrowError;
-use datafusion::common::{plan_err, TableReference};
+use datafusion::common::{exec_datafusion_err, plan_err, TableReference};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
@@ -91,11 +91,7 @@ pub(super) fn name_host_files(err: DataFusionError, host_files: &[String]) -> Da
         _ => false,
     };
     if decoding && !host_files.is_empty() {
-        return DataFusionError::Execution(format!(
-            "reading {}: {}",
-            host_files.join(", "),
-            user_message(&err)
-        ));
+        return exec_datafusion_err!("reading {}: {}", host_files.join(", "), user_message(&err));
     }
     err
 }

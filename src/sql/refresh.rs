@@ -22,8 +22,9 @@ use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::cast as cast_array;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{plan_err, Column, JoinType, ScalarValue};
+use datafusion::common::{
+    plan_datafusion_err, plan_err, tree_node::TreeNodeRecursion, Column, JoinType, ScalarValue,
+};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::{provider_as_source, source_as_provider, MemTable};
 use datafusion::error::{DataFusionError, Result};
@@ -278,15 +279,15 @@ fn stage_create(
 /// A materialized view reads pond nodes, never itself, and host files only by ingesting them.
 fn check_sources(path: &PondPath, view: &View, sources: &Sources) -> Result<()> {
     if let Some(file) = sources.host_files.first() {
-        return Err(DataFusionError::Plan(format!(
+        return plan_err!(
             "materialized view {path} reads the host file {file}: only SELECT * FROM 'files' ingests host files; ingest them into their own view and query that"
-        )));
+        );
     }
     if let Some(me) = view.resolve(path) {
         if sources.nodes.contains_key(me.id()) {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "materialized view {path} would read itself: a stored query reads other tables and views"
-            )));
+            );
         }
     }
     Ok(())
@@ -317,10 +318,10 @@ pub(super) async fn refresh(
     let view = pond.view();
     let node = view.require(path).map_err(external)?;
     if node.kind() != Kind::MaterializedView {
-        return Err(DataFusionError::Plan(format!(
+        return plan_err!(
             "{path} is a {}: REFRESH MATERIALIZED VIEW works on materialized views (see pond.system.stored_queries)",
             node.kind()
-        )));
+        );
     }
     let attrs = node.latest.attrs.clone();
     let (Some(state), Some(query), Some(schema)) = (
@@ -333,10 +334,10 @@ pub(super) async fn refresh(
         )));
     };
     let failed = |what: &str, err: DataFusionError| {
-        DataFusionError::Plan(format!(
+        plan_datafusion_err!(
             "REFRESH MATERIALIZED VIEW {path}: {what}: {}; fix or recreate its sources, or replace it with CREATE OR REPLACE MATERIALIZED VIEW (or DROP MATERIALIZED VIEW \"{path}\")",
             super::error::user_message(&err)
-        ))
+        )
     };
     let output = if state.mode == RefreshMode::Ingest {
         ingest::refresh(ctx, pond, &node, &state, &schema, full).await?
@@ -345,9 +346,9 @@ pub(super) async fn refresh(
             .await
             .map_err(|e| failed("its query no longer plans", e))?;
         if !same_columns(plan.schema().as_arrow(), &schema) {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "REFRESH MATERIALIZED VIEW {path}: its query now gives different columns than when it was created: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
-            )));
+            );
         }
         let sources = collect_sources(ctx, &plan).await?;
         check_sources(path, &view, &sources)?;
@@ -647,10 +648,10 @@ pub(super) async fn refresh_order(
                 .filter(|p| !done.contains(*p))
                 .map(|p| p.to_string())
                 .collect();
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "REFRESH ALL: materialized views {} read each other in a cycle: replace one with CREATE OR REPLACE MATERIALIZED VIEW",
                 stuck.join(", ")
-            )));
+            );
         }
         for p in ready {
             done.insert(p.clone());

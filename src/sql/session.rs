@@ -15,6 +15,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::DynamicFileCatalog;
+use datafusion::common::{exec_err, plan_datafusion_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::{SessionConfig, SessionContext};
@@ -237,7 +238,7 @@ impl PondSession {
         self.pond.begin_statement().await?;
         let result = tokio::select! {
             result = self.execute_inner(statement) => result,
-            _ = cancel => Err(DataFusionError::Execution("cancelled".into())),
+            _ = cancel => exec_err!("cancelled"),
         };
         match result {
             Ok(mut output) => {
@@ -263,9 +264,7 @@ impl PondSession {
                     dry_run,
                 } => {
                     if self.pond.in_block() {
-                        return Err(DataFusionError::Plan(
-                            "VACUUM cannot run inside BEGIN … COMMIT: it deletes files, which no ROLLBACK could bring back".into(),
-                        ));
+                        return plan_err!("VACUUM cannot run inside BEGIN … COMMIT: it deletes files, which no ROLLBACK could bring back");
                     }
                     let batch = maintenance::run_vacuum(&self.pond, retain_hours, dry_run).await?;
                     return Ok(Output::of(batch));
@@ -300,10 +299,7 @@ impl PondSession {
         }
         let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
         if statements.len() != 1 {
-            return Err(DataFusionError::Plan(format!(
-                "expected one statement, found {}",
-                statements.len()
-            )));
+            return plan_err!("expected one statement, found {}", statements.len());
         }
         let statement = statements
             .pop_front()
@@ -339,9 +335,7 @@ impl PondSession {
     /// its own transaction, so a failure keeps the views refreshed before it.
     async fn refresh_all(&self, full: bool) -> Result<Output> {
         if self.pond.in_block() {
-            return Err(DataFusionError::Plan(
-                "REFRESH ALL cannot run inside BEGIN … COMMIT: it commits each view on its own; use REFRESH MATERIALIZED VIEW \"/path\" inside a block".into(),
-            ));
+            return plan_err!("REFRESH ALL cannot run inside BEGIN … COMMIT: it commits each view on its own; use REFRESH MATERIALIZED VIEW \"/path\" inside a block");
         }
         self.pond.require_writable()?;
         let order = refresh::refresh_order(&self.ctx, &self.pond).await?;
@@ -354,10 +348,10 @@ impl PondSession {
                         .iter()
                         .filter(|r: &&refresh::Refreshed| r.changed)
                         .count();
-                    return Err(DataFusionError::Plan(format!(
+                    return plan_err!(
                         "REFRESH ALL stopped at {path} ({before} view(s) before it committed, the rest not run): {}",
                         super::error::user_message(&err)
-                    )));
+                    );
                 }
             };
             let statement = format!(
@@ -435,10 +429,10 @@ impl PondSession {
                 self.pond.stage(Change::Drop { path, kind: Kind::View, if_exists: drop.if_exists })?;
                 Ok(Output::empty())
             }
-            LogicalPlan::Ddl(other) => Err(DataFusionError::Plan(format!(
+            LogicalPlan::Ddl(other) => plan_err!(
                 "{} is not supported in a pond: use CREATE DIRECTORY, CREATE TABLE … AS SELECT * FROM 'file', or CREATE VIEW",
                 other.name()
-            ))),
+            ),
             plan => {
                 if let LogicalPlan::Dml(DmlStatement { op: WriteOp::Insert(_), .. }) = &plan {
                     self.pond.require_writable()?;
@@ -481,9 +475,7 @@ fn is_as_of(name: &ObjectName) -> bool {
 
 fn parse_txn(values: &[SqlExpr]) -> Result<i64> {
     let usage = || {
-        DataFusionError::Plan(
-            "usage: SET pond.as_of = <txn number> (see pond.system.transactions)".into(),
-        )
+        plan_datafusion_err!("usage: SET pond.as_of = <txn number> (see pond.system.transactions)")
     };
     match values {
         [SqlExpr::Value(v)] => match &v.value {

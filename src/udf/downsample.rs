@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{plan_err, ScalarValue};
+use datafusion::common::{plan_datafusion_err, plan_err, ScalarValue};
 use datafusion::datasource::provider_as_source;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions::datetime::date_bin;
@@ -55,8 +55,8 @@ impl Downsample {
 impl TableFunctionImpl for Downsample {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let usage = || {
-            DataFusionError::Plan(
-                "usage: downsample('/path/or/glob', INTERVAL '1 hour' [, 'time_column'])".into(),
+            plan_datafusion_err!(
+                "usage: downsample('/path/or/glob', INTERVAL '1 hour' [, 'time_column'])"
             )
         };
         let exprs = args.exprs();
@@ -79,14 +79,13 @@ impl TableFunctionImpl for Downsample {
             let matches = glob.matches(&view);
             DownsampleSource::Glob(glob, matches)
         } else {
-            let path =
-                PondPath::parse(&source_text).map_err(|e| DataFusionError::Plan(e.to_string()))?;
+            let path = PondPath::parse(&source_text).map_err(|e| plan_datafusion_err!("{e}"))?;
             let node = view.require(&path).map_err(external)?;
             if node.kind() == crate::storage::Kind::Directory {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "downsample('{path}'): {path} is a directory: give a table, or a glob such as '{}/*'",
                     path.as_str().trim_end_matches('/')
-                )));
+                );
             }
             DownsampleSource::Node(node)
         };
@@ -103,9 +102,9 @@ impl TableFunctionImpl for Downsample {
 /// The bucket argument as a fixed-length interval.
 fn bucket_interval(expr: &Expr) -> Result<ScalarValue> {
     let bad = |what: String| {
-        DataFusionError::Plan(format!(
+        plan_datafusion_err!(
             "downsample(): the bucket {what}: give a fixed length such as INTERVAL '1 hour' or INTERVAL '1 day'"
-        ))
+        )
     };
     let Expr::Literal(value, _) = expr else {
         return Err(bad(format!("{expr} is not a constant")));
@@ -224,27 +223,27 @@ impl DownsampleTable {
             .or(stored_time)
             .or_else(|| time_column(&source_schema))
             .ok_or_else(|| {
-                DataFusionError::Plan(format!(
+                plan_datafusion_err!(
                     "downsample('{source_text}'): the source has no timestamp column to bucket by{}",
                     if matches!(&source, DownsampleSource::Glob(_, m) if m.is_empty()) {
                         " (no table matches yet)"
                     } else {
                         ": name one as the third argument"
                     }
-                ))
+                )
             })?;
         let time_type = match source_schema.field_with_name(&time) {
             Ok(f) if matches!(f.data_type(), DataType::Timestamp(..)) => f.data_type().clone(),
             Ok(f) => {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "downsample('{source_text}'): column '{time}' is {}, not a timestamp: name a TIMESTAMP column as the third argument",
                     f.data_type()
-                )))
+                )
             }
             Err(_) => {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "downsample('{source_text}'): the source has no column '{time}'"
-                )))
+                )
             }
         };
         let bucket_units = bucket_units(&source_text, &interval, &time_type)?;

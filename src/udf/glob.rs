@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::common::{plan_datafusion_err, plan_err, DFSchema, ScalarValue};
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::utils::conjunction;
@@ -41,9 +41,9 @@ impl Glob {
 impl TableFunctionImpl for Glob {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         if args.exprs().is_empty() {
-            return Err(DataFusionError::Plan(
-                "glob() takes a pattern in single quotes, e.g. glob('/sensors/{station}/*')".into(),
-            ));
+            return plan_err!(
+                "glob() takes a pattern in single quotes, e.g. glob('/sensors/{{station}}/*')"
+            );
         }
         let glob =
             PathGlob::parse(&path_argument("glob", &args)?).map_err(DataFusionError::Plan)?;
@@ -86,9 +86,9 @@ impl GlobTable {
                         .find(|m| m.table.latest.schema().is_some_and(|s| s.field_with_name(name).is_ok()))
                         .map(|m| m.table.path.to_string())
                         .unwrap_or_default();
-                    return Err(DataFusionError::Plan(format!(
+                    return plan_err!(
                         "glob('{glob}'): the capture column '{name}' clashes with a column of {table}: name the capture differently, e.g. {{{name}_}}"
-                    )));
+                    );
                 }
                 Ok(Arc::new(Field::new(name, DataType::Utf8, false)))
             })
@@ -176,10 +176,10 @@ fn union_schema(glob: &PathGlob, matches: &[GlobMatch]) -> Result<SchemaRef> {
                 continue;
             }
             let widened = widen(have, new).ok_or_else(|| {
-                DataFusionError::Plan(format!(
+                plan_datafusion_err!(
                     "glob('{glob}'): column '{}' is {have} in {} but {new} in {}: cast it to one type when writing one of the tables, or glob a narrower pattern",
                     field.name(), first_seen[i], m.table.path
-                ))
+                )
             })?;
             fields[i] = Field::new(field.name(), widened, true);
         }

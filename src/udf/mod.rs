@@ -10,8 +10,8 @@ pub(crate) use glob::Glob;
 use std::sync::Arc;
 
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::ScalarValue;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{plan_datafusion_err, plan_err, ScalarValue};
+use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 
 use crate::catalog::session_pond::{external, SessionPond};
@@ -28,14 +28,14 @@ pub(crate) fn path_argument(function: &str, args: &TableFunctionArgs) -> Result<
             | ScalarValue::Utf8View(Some(text)),
             _,
         )] => Ok(text.clone()),
-        _ => Err(DataFusionError::Plan(format!(
+        _ => plan_err!(
             "{function}() takes one pond path in single quotes, e.g. {function}('/sensors')"
-        ))),
+        ),
     }
 }
 
 fn parse_path(text: &str) -> Result<PondPath> {
-    PondPath::parse(text).map_err(|e| DataFusionError::Plan(e.to_string()))
+    PondPath::parse(text).map_err(|e| plan_datafusion_err!("{e}"))
 }
 
 /// `ls(path)`: the entries of a directory (or the node itself); a trailing
