@@ -1,5 +1,5 @@
-//! `pond.system`: the tree, the oplog, the transactions and the read
-//! counters as tables, built from the session's view when a statement names them.
+//! `pond.system`: the tree, the oplog, the transactions and the counters
+//! as tables, built from the session's view when a statement scans them.
 
 use std::sync::Arc;
 
@@ -9,8 +9,13 @@ use datafusion::arrow::array::{
     TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::streaming::StreamingTable;
 use datafusion::catalog::{MemTable, SchemaProvider, TableProvider};
+use datafusion::common::internal_err;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
 
 use super::session_pond::SessionPond;
 use crate::storage::node::ContentRef;
@@ -278,6 +283,47 @@ pub(crate) fn mem_table(batch: RecordBatch) -> Result<Arc<dyn TableProvider>> {
     )?))
 }
 
+/// The rows of system table `name` as `view` sees the pond.
+fn system_batch(pond: &SessionPond, name: &str, view: &View) -> Result<RecordBatch> {
+    match name {
+        "entries" => {
+            let mut nodes = Vec::new();
+            if let Some(root) = view.resolve(&crate::storage::PondPath::root()) {
+                nodes.push(root.clone());
+                nodes.extend(view.walk(&root));
+            }
+            entries_batch(view, &nodes)
+        }
+        "oplog" => versions_batch(&view.all_versions()),
+        "transactions" => transactions_batch(view),
+        "metrics" => metrics_batch(pond.pond().metrics()),
+        "stored_queries" => stored_queries_batch(view),
+        other => internal_err!("no system table {other}"),
+    }
+}
+
+/// One system table's rows, built from the session's view when executed.
+#[derive(Debug)]
+struct SystemTable {
+    pond: Arc<SessionPond>,
+    name: &'static str,
+    schema: SchemaRef,
+}
+
+impl PartitionStream for SystemTable {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let batch = system_batch(&self.pond, self.name, &self.pond.view());
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::once(async move { batch }),
+        ))
+    }
+}
+
 /// The `pond.system` schema.
 #[derive(Debug)]
 pub(crate) struct SystemSchema {
@@ -296,24 +342,22 @@ impl SchemaProvider for SystemSchema {
         TABLES.iter().map(|t| t.to_string()).collect()
     }
 
+    /// A table that builds its rows when scanned: naming it (`\d`,
+    /// information_schema.columns) encodes nothing.
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        let view = self.pond.view();
-        let batch = match name {
-            "entries" => {
-                let Some(root) = view.resolve(&crate::storage::PondPath::root()) else {
-                    return Ok(None);
-                };
-                let mut nodes = vec![root.clone()];
-                nodes.extend(view.walk(&root));
-                entries_batch(&view, &nodes)?
-            }
-            "oplog" => versions_batch(&view.all_versions())?,
-            "transactions" => transactions_batch(&view)?,
-            "metrics" => metrics_batch(self.pond.pond().metrics())?,
-            "stored_queries" => stored_queries_batch(&view)?,
-            _ => return Ok(None),
+        let Some(name) = TABLES.iter().find(|t| **t == name).copied() else {
+            return Ok(None);
         };
-        mem_table(batch).map(Some)
+        let table = SystemTable {
+            pond: self.pond.clone(),
+            name,
+            schema: system_batch(&self.pond, name, &View::of_empty_pond())?.schema(),
+        };
+        let schema = table.schema.clone();
+        Ok(Some(Arc::new(StreamingTable::try_new(
+            schema,
+            vec![Arc::new(table)],
+        )?)))
     }
 
     fn table_exist(&self, name: &str) -> bool {

@@ -238,6 +238,24 @@ pub struct View {
 }
 
 impl View {
+    /// A pond that holds only its root directory, as `pondsql init` leaves it.
+    pub(crate) fn of_empty_pond() -> View {
+        let mut index = OplogIndex::default();
+        index
+            .extend(
+                0,
+                &[],
+                vec![ReadFile {
+                    path: Arc::from("part_id=root/init.parquet"),
+                    part: NodeId::root(),
+                    size: 0,
+                    versions: vec![NodeVersion::root_directory(0)],
+                }],
+            )
+            .expect("one root version always indexes");
+        View::new(Arc::new(index), None)
+    }
+
     pub fn new(index: Arc<OplogIndex>, as_of: Option<i64>) -> Self {
         View {
             index,

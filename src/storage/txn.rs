@@ -808,25 +808,6 @@ mod tests {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
-    use crate::storage::index::{OplogIndex, ReadFile};
-
-    /// A view of a pond that holds only its root directory.
-    fn empty_pond() -> View {
-        let mut index = OplogIndex::default();
-        index
-            .extend(
-                0,
-                &[],
-                vec![ReadFile {
-                    path: Arc::from("part_id=root/0.parquet"),
-                    part: NodeId::root(),
-                    size: 0,
-                    versions: vec![NodeVersion::root_directory(0)],
-                }],
-            )
-            .unwrap();
-        View::new(Arc::new(index), None)
-    }
 
     fn path(text: &str) -> PondPath {
         PondPath::parse(text).unwrap()
@@ -863,7 +844,7 @@ mod tests {
 
     #[test]
     fn staging_builds_the_tree_and_names_what_it_refuses() {
-        let mut staging = Staging::new(empty_pond(), 1, 0, "test");
+        let mut staging = Staging::new(View::of_empty_pond(), 1, 0, "test");
         let mkdir = |p: &str, if_not_exists| Change::CreateDirectory {
             path: path(p),
             if_not_exists,
@@ -926,7 +907,7 @@ mod tests {
 
     #[test]
     fn live_versions_hide_what_chunks_replaced_and_start_at_the_newest_base() {
-        let mut staging = Staging::new(empty_pond(), 1, 0, "test");
+        let mut staging = Staging::new(View::of_empty_pond(), 1, 0, "test");
         staging.apply(&create_table("/t")).unwrap();
         for tag in ["a", "b", "c", "d"] {
             staging.apply(&append("/t", tag)).unwrap(); // versions 2..=5
