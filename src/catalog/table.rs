@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::plan_err;
+use datafusion::common::{exec_datafusion_err, plan_err};
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -21,7 +21,7 @@ use futures::StreamExt;
 use super::scan::{ScanFile, VersionScan};
 use super::session_pond::{external, SessionPond};
 use crate::storage::content::ContentWriter;
-use crate::storage::{Change, NodeId, NodeVersion, PondPath};
+use crate::storage::{Change, NodeId, NodeVersion, PondPath, StorageError};
 
 /// One pond table, as resolved when a statement was planned.
 #[derive(Debug)]
@@ -227,14 +227,28 @@ pub(crate) async fn write_content(
     time_column: Option<&str>,
     mut data: SendableRecordBatchStream,
 ) -> Result<Option<crate::storage::Content>> {
-    let mut writer = ContentWriter::new(pond.pond().root_dir(), schema.clone(), time_column)
-        .map_err(external)?;
+    // The writer does file IO (std::fs, the sync Parquet writer): it runs on
+    // the blocking pool, so the runtime's threads keep serving other tasks.
+    let root = pond.pond().root_dir().to_path_buf();
+    let (file_schema, time_column) = (schema.clone(), time_column.map(str::to_string));
+    let mut writer =
+        blocking(move || ContentWriter::new(&root, file_schema, time_column.as_deref())).await?;
     while let Some(batch) = data.next().await {
         let batch = batch?;
         let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?;
-        writer.write(&batch).map_err(external)?;
-        pond.progress()
-            .add(batch.num_rows(), batch.get_array_memory_size());
+        let (rows, bytes) = (batch.num_rows(), batch.get_array_memory_size());
+        writer = blocking(move || writer.write(&batch).map(|()| writer)).await?;
+        pond.progress().add(rows, bytes);
     }
-    writer.finish().map_err(external)
+    blocking(move || writer.finish()).await
+}
+
+/// Runs storage work that blocks on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| exec_datafusion_err!("writing a table content: {e}"))?
+        .map_err(external)
 }

@@ -200,7 +200,7 @@ impl ContentWriter {
             file.file.get_ref().sync_all()?;
             // Content-addressed: an existing blob of the same name has the same bytes.
             std::fs::rename(&tmp_path, blobs_dir.join(&checksum))?;
-            super::durable::sync(&blobs_dir)?;
+            super::durable::sync_now(&blobs_dir)?;
             None
         };
         Ok(Some(Content {

@@ -13,16 +13,25 @@ use std::io;
 use std::path::Path;
 
 /// Flushes a file's data, or a directory's entries (a file created,
-/// renamed or removed in it), to the disk.
-pub(crate) fn sync(path: &Path) -> io::Result<()> {
+/// renamed or removed in it), to the disk. Blocks: for code already on the
+/// blocking pool; async code calls [`sync`].
+pub(crate) fn sync_now(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
 }
 
+/// [`sync_now`] on the blocking pool, off the async runtime's threads.
+pub(crate) async fn sync(path: &Path) -> io::Result<()> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || sync_now(&path))
+        .await
+        .map_err(io::Error::other)?
+}
+
 /// Syncs a new file and the directory entry that names it.
-pub(crate) fn sync_new_file(path: &Path) -> io::Result<()> {
-    sync(path)?;
+pub(crate) async fn sync_new_file(path: &Path) -> io::Result<()> {
+    sync(path).await?;
     match path.parent() {
-        Some(dir) => sync(dir),
+        Some(dir) => sync(dir).await,
         None => Ok(()),
     }
 }

@@ -134,12 +134,12 @@ impl Pond {
                 ("sql".to_string(), json!("pondsql init")),
             ]))
             .await?;
-        sync_commit(&root_dir, 0)?;
+        sync_commit(&root_dir, 0).await?;
         for dir in ["oplog", "blobs", ""] {
-            durable::sync(&root_dir.join(dir))?;
+            durable::sync(&root_dir.join(dir)).await?;
         }
         if let Some(parent) = root_dir.parent() {
-            durable::sync(parent)?;
+            durable::sync(parent).await?;
         }
         Pond::open(&root_dir).await
     }
@@ -194,7 +194,7 @@ impl Pond {
             Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
         let repaired = delta_log::set_aside_damaged_newest(&root_store, &root_dir).await?;
         if repaired.is_some() {
-            durable::sync(&root_dir.join("oplog/_delta_log"))?;
+            durable::sync(&root_dir.join("oplog/_delta_log")).await?;
         }
         Ok(repaired)
     }
@@ -363,6 +363,7 @@ impl Pond {
                 Some(Ok(landed)) => {
                     // Acknowledged only once durable.
                     sync_commit(&self.root_dir, landed.version() as i64)
+                        .await
                         .map_err(|e| StorageError::NotDurable(txn, e.to_string()))?;
                     let before = table.version().unwrap_or(0);
                     table.update_incremental(None).await?;
@@ -385,10 +386,11 @@ impl Pond {
                     if table.version().unwrap_or(0) / interval > before / interval {
                         // Best effort: without it, opening reads a few more JSON commits.
                         let version = table.version().unwrap_or(0);
-                        let written = deltalake::checkpoints::create_checkpoint(&table, None)
-                            .await
-                            .map_err(StorageError::from)
-                            .and_then(|()| self.sync_checkpoint(version as i64));
+                        let written =
+                            match deltalake::checkpoints::create_checkpoint(&table, None).await {
+                                Ok(()) => self.sync_checkpoint(version as i64).await,
+                                Err(err) => Err(err.into()),
+                            };
                         if let Err(err) = written {
                             tracing::warn!("checkpoint at Delta version {version} not written (opening reads a few more commits until the next one): {err}");
                         }
@@ -496,7 +498,7 @@ impl Pond {
             self.delete_oplog_file(&add.path).await;
             return Ok(());
         };
-        sync_commit(&self.root_dir, landed)?;
+        sync_commit(&self.root_dir, landed).await?;
         self.update(table).await?;
         self.refresh_locked(table).await?;
         Ok(())
@@ -517,11 +519,11 @@ impl Pond {
     }
 
     /// Syncs the checkpoint of Delta version `version` and the hint naming it.
-    fn sync_checkpoint(&self, version: i64) -> Result<()> {
+    async fn sync_checkpoint(&self, version: i64) -> Result<()> {
         let log = self.root_dir.join("oplog/_delta_log");
-        durable::sync(&log.join(format!("{version:020}.checkpoint.parquet")))?;
-        durable::sync(&log.join("_last_checkpoint"))?;
-        Ok(durable::sync(&log)?)
+        durable::sync(&log.join(format!("{version:020}.checkpoint.parquet"))).await?;
+        durable::sync(&log.join("_last_checkpoint")).await?;
+        Ok(durable::sync(&log).await?)
     }
 
     /// Checks that every blob the staged versions reference is still there,
@@ -606,9 +608,9 @@ async fn write_partition(
 }
 
 /// Syncs the commit file of Delta version `version` and its directory.
-fn sync_commit(root_dir: &FsPath, version: i64) -> Result<()> {
+async fn sync_commit(root_dir: &FsPath, version: i64) -> Result<()> {
     let file = root_dir.join(delta_log::commit_path(version).as_ref());
-    Ok(durable::sync_new_file(&file)?)
+    Ok(durable::sync_new_file(&file).await?)
 }
 
 /// Stores `batch` (oplog rows of one partition) as a new, durable data
@@ -637,9 +639,9 @@ async fn put_oplog_file(
     store
         .put(&Path::from(format!("oplog/{relative}")), buffer.into())
         .await?;
-    durable::sync_new_file(&root_dir.join("oplog").join(&relative))?;
+    durable::sync_new_file(&root_dir.join("oplog").join(&relative)).await?;
     if new_partition {
-        durable::sync(&root_dir.join("oplog"))?;
+        durable::sync(&root_dir.join("oplog")).await?;
     }
     let txns = batch
         .column_by_name("txn")

@@ -93,8 +93,12 @@ pub async fn vacuum(
     dry_run: bool,
     now: SystemTime,
 ) -> Result<Vec<Orphan>> {
-    let root = pond.root_dir();
-    let found = list_pond_files(root)?;
+    let root = pond.root_dir().to_path_buf();
+    let found = off_runtime({
+        let root = root.clone();
+        move || list_pond_files(&root)
+    })
+    .await?;
     // Only now the snapshot: everything committed before the listing is in it.
     let index = pond.refresh().await?;
     let removed_at = pond.removed_oplog_files().await?;
@@ -112,14 +116,13 @@ pub async fn vacuum(
         FileRole::Oplog => index.has_file(path.trim_start_matches("oplog/")),
         FileRole::Temp => false,
     };
-    let mut orphans = Vec::new();
+    let mut settle = Vec::new();
+    let mut candidates = Vec::new();
     for file in found {
         if let Some(original) = &file.aside_of {
             // A VACUUM stopped between renaming this aside and deleting it.
             let wanted = referenced(file.role, original) || file.modified >= cutoff;
-            if !dry_run {
-                settle_aside(root, &file.path, original, wanted)?;
-            }
+            settle.push((file.path.clone(), original.clone(), wanted));
             continue;
         }
         if referenced(file.role, &file.path) {
@@ -135,19 +138,40 @@ pub async fn vacuum(
             Some(millis) => millis_to_time(millis) < cutoff,
             None => file.modified < cutoff,
         };
-        if !old {
-            continue;
-        }
-        if dry_run || delete_if_still_old(root, &file.path, cutoff, removed.is_some())? {
-            orphans.push(Orphan {
-                path: file.path,
-                kind: file.role.as_str(),
-                bytes: file.bytes,
-            });
+        if old {
+            candidates.push((file, removed.is_some()));
         }
     }
-    orphans.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(orphans)
+    // The file work blocks: on the blocking pool.
+    off_runtime(move || {
+        let mut orphans = Vec::new();
+        if !dry_run {
+            for (aside, original, wanted) in &settle {
+                settle_aside(&root, aside, original, *wanted)?;
+            }
+        }
+        for (file, replaced) in candidates {
+            if dry_run || delete_if_still_old(&root, &file.path, cutoff, replaced)? {
+                orphans.push(Orphan {
+                    path: file.path,
+                    kind: file.role.as_str(),
+                    bytes: file.bytes,
+                });
+            }
+        }
+        orphans.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(orphans)
+    })
+    .await
+}
+
+/// Runs blocking file work on the blocking pool, off the async runtime.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
 }
 
 /// Renews the mtime of a staged blob that is older than half the grace, so
