@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use datafusion::catalog::{TableProvider, UrlTableFactory};
 use datafusion::common::{exec_datafusion_err, exec_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use futures::FutureExt;
 
 /// Makes tables of host files: DataFusion's listing tables, after the
@@ -40,15 +40,25 @@ impl UrlTableFactory for HostFileTables {
         if path.is_file() && is_csv(url) {
             check_csv_file(url).await?;
         }
-        let table = match AssertUnwindSafe(self.listing.try_new(url)).catch_unwind().await {
+        let table = match AssertUnwindSafe(self.listing.try_new(url))
+            .catch_unwind()
+            .await
+        {
             Ok(table) => table?,
-            Err(_) => return exec_err!("reading {url}: the file is damaged (its reader failed on it); check it with another tool or take it from its source again"),
+            Err(_) => return Err(damaged(url)),
         };
         if table.is_none() && path.is_file() {
             return plan_err!("'{url}' is a file, but not one pondsql reads as a table: name a .csv, .json, .ndjson or .parquet file");
         }
         Ok(table)
     }
+}
+
+/// A host file whose reader panicked on it.
+pub(crate) fn damaged(file: &str) -> DataFusionError {
+    exec_datafusion_err!(
+        "reading {file}: the file is damaged (its reader failed on it); check it with another tool or take it from its source again"
+    )
 }
 
 /// Is `path` read as CSV (by its extension)?

@@ -158,6 +158,7 @@ struct VersionStatistics {
 impl VersionStatistics {
     fn new(schema: &SchemaRef, files: &[ScanFile]) -> Result<Self> {
         let (mut min, mut max) = (HashMap::new(), HashMap::new());
+        // `files` is not empty: prune() returns before it builds statistics.
         let stored = schema.fields().len() - files[0].constants.len();
         for (i, field) in schema.fields().iter().enumerate() {
             if i >= stored {

@@ -64,6 +64,8 @@ impl SessionPond {
     }
 
     fn lock(&self) -> MutexGuard<'_, TxnState> {
+        // Poisoned only by a panic while held; nothing under this lock panics
+        // (and a half-updated TxnState must not be read on).
         self.state.lock().expect("session pond lock poisoned")
     }
 

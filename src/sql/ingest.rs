@@ -8,6 +8,7 @@
 //! pond); `REFRESH … FULL` rebuilds the view from the files as they are now.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
@@ -20,12 +21,12 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::ident;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
 use datafusion::sql::sqlparser::ast;
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
 use super::exact_cast::exact_cast;
-use crate::catalog::host_files::check_csv_file;
+use crate::catalog::host_files::{check_csv_file, damaged};
 use crate::catalog::session_pond::SessionPond;
 use crate::catalog::table::{nullable_columns, write_content};
 use crate::storage::content::time_column;
@@ -131,8 +132,13 @@ async fn read(ctx: &SessionContext, file: &str, schema: Option<&Schema>) -> Resu
     let dotted = format!(".{extension}");
     let frame = match extension.as_str() {
         "parquet" => {
-            ctx.read_parquet(file, ParquetReadOptions::default().file_extension(&dotted))
-                .await?
+            // The parquet crate panics on some damaged footers: an error here.
+            let reading =
+                ctx.read_parquet(file, ParquetReadOptions::default().file_extension(&dotted));
+            match AssertUnwindSafe(reading).catch_unwind().await {
+                Ok(frame) => frame?,
+                Err(_) => return Err(damaged(file)),
+            }
         }
         "json" | "ndjson" | "jsonl" => {
             let mut options = JsonReadOptions::default().file_extension(&dotted);

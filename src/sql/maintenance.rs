@@ -88,6 +88,7 @@ pub(super) async fn optimize(
                         table.path
                     ))
                 })?;
+            // plan_chunks makes runs of two versions or more.
             chunks.push(CompactedChunk {
                 first: run[0].version,
                 last: run[run.len() - 1].version,

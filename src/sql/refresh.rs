@@ -481,6 +481,7 @@ async fn incremental(
         .cloned()
         .chain(std::iter::once(downsample.time_column().to_string()))
         .collect();
+    // Not empty: all() of no batches is true, and returned above.
     let touched_schema = touched[0].schema();
     let touched_keys = || -> Result<LogicalPlan> {
         let renamed: Vec<Expr> = keys
@@ -638,6 +639,7 @@ pub(super) async fn refresh_order(
         let ready: Vec<PondPath> = depends
             .iter()
             .filter(|(p, deps)| {
+                // `depends` holds only ids of `views`, every one in path_of.
                 !done.contains(*p) && deps.iter().all(|d| done.contains(&path_of[d]))
             })
             .map(|(p, _)| p.clone())

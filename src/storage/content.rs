@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -276,7 +276,7 @@ impl ContentStore {
         Metrics::add(&self.metrics.content_requests, 1);
         Metrics::add(&self.metrics.content_bytes_read, bytes);
         let first = {
-            let mut opened = self.opened.lock().expect("opened lock poisoned");
+            let mut opened = self.opened.lock().unwrap_or_else(PoisonError::into_inner);
             // Bounded for long-lived processes; past it, a content may count twice.
             if opened.len() >= OPENED_REMEMBERED {
                 opened.clear();
@@ -296,7 +296,7 @@ impl ContentStore {
     }
 
     fn remember(&self, checksum: &str, bytes: Bytes) {
-        let mut cache = self.bytes.lock().expect("content cache lock poisoned");
+        let mut cache = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
         if cache.held + bytes.len() > CACHE_LIMIT {
             *cache = ByteCache::default();
         }
@@ -309,7 +309,7 @@ impl ContentStore {
     fn cached(&self, checksum: &str) -> Option<Bytes> {
         self.bytes
             .lock()
-            .expect("content cache lock poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .map
             .get(checksum)
             .cloned()
@@ -369,7 +369,7 @@ impl ContentStore {
         if self
             .verified
             .lock()
-            .expect("verified lock poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .contains(checksum)
         {
             return Ok(());
@@ -393,7 +393,7 @@ impl ContentStore {
         }
         self.verified
             .lock()
-            .expect("verified lock poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .insert(checksum.to_string());
         Ok(())
     }

@@ -214,6 +214,7 @@ impl Pond {
 
     /// The index as last refreshed.
     pub(crate) fn index(&self) -> Arc<OplogIndex> {
+        // Poisoned only by a panic while held: the guards below only swap an Arc.
         self.index.read().expect("index lock poisoned").clone()
     }
 

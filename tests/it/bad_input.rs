@@ -399,6 +399,12 @@ async fn a_host_parquet_file_with_a_flipped_byte_is_refused() {
         b"PAR1\x00\x00\x00\x00\xff\xff\xff\x7fPAR1",
     );
     rejects(&p, &format!("SELECT * FROM '{bogus}'"), &["bogus.parquet"]).await;
+    rejects(
+        &p,
+        &format!("CREATE MATERIALIZED VIEW \"/raw\" AS SELECT * FROM '{bogus}'"),
+        &["bogus.parquet"],
+    )
+    .await;
 }
 
 #[tokio::test]
