@@ -105,18 +105,22 @@ pub(crate) async fn newest_commit(store: &Arc<dyn ObjectStore>) -> Result<Option
         .max())
 }
 
-/// What a Delta load error means, when it is a damaged newest commit:
-/// delta-rs fails on a partial line before pondsql could look.
+/// What a Delta load error means, when it is a damaged commit: delta-rs
+/// fails on a bad line before pondsql could look. The newest commit is
+/// checked first (a crash cuts only that one short), then every other,
+/// so the message names the file whichever it is.
 pub(crate) async fn explain_load_error(
     store: &Arc<dyn ObjectStore>,
     pond_root: &std::path::Path,
     err: deltalake::DeltaTableError,
 ) -> StorageError {
     if let Ok(Some(newest)) = newest_commit(store).await {
-        if let Err(damaged @ StorageError::DamagedCommit { .. }) =
-            check_commits(store, newest..=newest, pond_root).await
-        {
-            return damaged;
+        for versions in [newest..=newest, 0..=newest] {
+            if let Err(damaged @ StorageError::DamagedCommit { .. }) =
+                check_commits(store, versions, pond_root).await
+            {
+                return damaged;
+            }
         }
     }
     err.into()

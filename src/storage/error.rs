@@ -62,7 +62,7 @@ pub enum StorageError {
     NotWritable { root: String, cause: String },
     #[error("the disk holding the pond at {root} is full: nothing was committed; free some space and run the statement again")]
     DiskFull { root: String },
-    #[error("delta: {0}")]
+    #[error("delta: {}", first_line(.0))]
     Delta(#[from] deltalake::DeltaTableError),
     #[error("object store: {0}")]
     ObjectStore(#[from] object_store::Error),
@@ -126,6 +126,15 @@ fn io_cause(err: &StorageError) -> String {
         next = e.source();
     }
     err.to_string()
+}
+
+/// An error's first line: some of delta-rs's errors carry a backtrace.
+fn first_line(err: &impl std::fmt::Display) -> String {
+    err.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn damaged_commit(file: &str, why: &str, newest: bool, root: &str) -> String {

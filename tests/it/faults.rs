@@ -235,3 +235,31 @@ fn a_checkpoint_missing_or_cut_short_falls_back_to_the_log() {
     let out = run_cli(&pond, &check);
     assert!(stdout(&out).contains("| 40 | 820 |"), "{}", stdout(&out));
 }
+
+/// Damage to a commit that is not the newest (no crash does that) is named,
+/// with the fix, on one line: not delta-rs's parser error and backtrace.
+#[test]
+fn a_damaged_older_commit_is_named_on_one_line() {
+    let (_dir, pond) = init_pond();
+    let out = run_cli(
+        &pond,
+        &[
+            "CREATE TABLE t (i BIGINT)",
+            "INSERT INTO t VALUES (1)",
+            "INSERT INTO t VALUES (2)",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let older = pond.join("oplog/_delta_log/00000000000000000001.json");
+    std::fs::write(&older, "Whoops\n").unwrap();
+    let out = query(&pond);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+    assert!(
+        message.contains("00000000000000000001.json")
+            && message.contains("restore the pond from a backup"),
+        "{message}"
+    );
+    assert!(!panicked(&out));
+}
