@@ -374,11 +374,19 @@ impl ContentStore {
         {
             return Ok(());
         }
-        let mut stream = self
+        let mut stream = match self
             .root
             .get_opts(&blob_path(checksum), GetOptions::default())
-            .await?
-            .into_stream();
+            .await
+        {
+            Ok(result) => result.into_stream(),
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(StorageError::MissingContent(format!(
+                    "blob blobs/{checksum}"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut hasher = Sha256::new();
         while let Some(chunk) = stream.next().await {
             hasher.update(&chunk?);

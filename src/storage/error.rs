@@ -41,6 +41,8 @@ pub enum StorageError {
         expected: String,
         found: String,
     },
+    #[error("content {0} is missing (deleted outside pondsql?): the pond is damaged; restore it from a backup")]
+    MissingContent(String),
     #[error("{0}, staged by this transaction, is gone (a VACUUM removed it while the transaction was open): nothing was committed; run the transaction again")]
     StagedContentGone(String),
     #[error("txn {0} was committed, but flushing it to the disk failed ({1}): it may not survive a power loss, and running the statement again would apply it twice; check the disk")]

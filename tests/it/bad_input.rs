@@ -223,6 +223,27 @@ async fn corrupted_blob_is_detected_by_checksum() {
 }
 
 #[tokio::test]
+async fn a_blob_deleted_by_hand_is_named_as_missing() {
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE \"/big\" AS SELECT value AS v, (value * 2654435761) % 4294967291 AS h FROM generate_series(1, 20000)").await;
+    let blob = p
+        .value("SELECT blob FROM pond.system.oplog WHERE blob IS NOT NULL")
+        .await;
+    std::fs::remove_file(p.pond_path().join("blobs").join(&blob)).unwrap();
+    let session = pondsql::PondSession::open(p.pond_path()).await.unwrap();
+    let err = session
+        .sql("SELECT count(*) FROM \"/big\"")
+        .await
+        .unwrap_err();
+    let message = pondsql::user_message(&err);
+    assert!(
+        message.contains(&format!("content blob blobs/{blob} is missing"))
+            && message.contains("restore it from a backup"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn opening_a_path_that_is_not_a_pond() {
     let dir = tempfile::tempdir().unwrap();
     let err = pondsql::PondSession::open(dir.path())

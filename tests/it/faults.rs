@@ -99,6 +99,30 @@ fn bit_flips_in_oplog_files_are_errors_naming_the_file_never_wrong_answers() {
         }
     }
     assert!(errors > 0, "{flips} flips and no error: nothing was read?");
+    // A file of another size than the Delta log recorded (a byte appended
+    // or cut) is caught by its size before anything else is read.
+    for file in &files {
+        let original = std::fs::read(file).unwrap();
+        for damaged in [
+            [original.as_slice(), b"x"].concat(),
+            original[..original.len() - 1].to_vec(),
+        ] {
+            std::fs::write(file, &damaged).unwrap();
+            let out = query(&pond);
+            std::fs::write(file, &original).unwrap();
+            let message = stderr(&out);
+            assert!(
+                !out.status.success()
+                    && message.contains(&format!(
+                        "has {} bytes, the Delta log says {}",
+                        damaged.len(),
+                        original.len()
+                    )),
+                "{}: {message}",
+                file.display()
+            );
+        }
+    }
     let out = query(&pond);
     assert_eq!(stdout(&out), stdout(&expected));
 }
