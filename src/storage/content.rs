@@ -593,3 +593,60 @@ fn slice_checked(
     // In bounds of a slice already in memory, so the casts cannot truncate.
     Ok(bytes.slice(range.start as usize..range.end as usize))
 }
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use object_store::ObjectStoreExt;
+
+    use super::*;
+    use crate::storage::node::NodeId;
+    use crate::storage::oplog::{self, RowToWrite};
+
+    /// The oplog file is whole (its name's sha256 matches), but the inline
+    /// content in it is not the one its row's checksum names.
+    #[tokio::test]
+    async fn an_inline_content_unlike_its_checksum_is_refused() {
+        let mut version = NodeVersion::root_directory(0);
+        version.checksum = Some(hex::encode(Sha256::digest(b"what was written")));
+        let batch = oplog::encode(&[RowToWrite {
+            version: &version,
+            inline: Some(b"what is stored"),
+        }])
+        .unwrap();
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let name = oplog::data_file_name(1, &NodeId::root(), &bytes);
+        let store = Arc::new(InMemory::new());
+        store
+            .put(&Path::from(format!("oplog/{name}")), bytes.into())
+            .await
+            .unwrap();
+        let contents = ContentStore::new(store, Arc::new(Metrics::default()));
+        let checksum = version.checksum.clone().unwrap();
+        let err = contents.inline(&checksum, 0, &name).await.unwrap_err();
+        assert!(
+            matches!(&err, StorageError::ChecksumMismatch { what, .. } if what.contains(&name)),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_read_past_an_inline_content_is_an_error_not_a_panic() {
+        let location = Path::from("inline/abc");
+        let bytes = Bytes::from_static(b"0123456789");
+        assert_eq!(slice_checked(&location, &bytes, &(2..5)).unwrap(), "234");
+        let backwards = Range { start: 6, end: 3 };
+        for range in [5..20, 11..12, backwards] {
+            let err = slice_checked(&location, &bytes, &range)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("inline/abc") && err.contains("damaged"),
+                "{err}"
+            );
+        }
+    }
+}

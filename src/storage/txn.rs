@@ -964,4 +964,11 @@ mod tests {
             "{stale}"
         );
     }
+
+    #[test]
+    fn the_root_has_no_parent_and_says_the_oplog_is_damaged() {
+        let err = parent_of(&PondPath::root()).unwrap_err().to_string();
+        assert!(err.contains("damaged"), "{err}");
+        assert_eq!(parent_of(&path("/a/t")).unwrap(), path("/a"));
+    }
 }
