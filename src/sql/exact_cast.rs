@@ -6,6 +6,7 @@
 //! table are [`ExactCast`] instead, which casts the same way but
 //! fails, naming the table, column and value, when something would be cut.
 
+use crate::storage::event_time::{nanos_per, unit_name};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
@@ -48,15 +49,6 @@ pub(crate) fn exact_cast(
         signature: Signature::any(1, Volatility::Immutable),
     };
     Ok(ScalarUDF::new_from_impl(udf).call(vec![expr]))
-}
-
-fn nanos_per(unit: TimeUnit) -> i64 {
-    match unit {
-        TimeUnit::Second => 1_000_000_000,
-        TimeUnit::Millisecond => 1_000_000,
-        TimeUnit::Microsecond => 1_000,
-        TimeUnit::Nanosecond => 1,
-    }
 }
 
 /// A cast into `target` that refuses to truncate a timestamp (`may_cut`)
@@ -122,32 +114,14 @@ impl ScalarUDFImpl for ExactCast {
         {
             let shown = array_value_to_string(&exact, row)?;
             return exec_err!(
-                "{}: column '{}' holds whole {} ({}), but the value {shown} has a finer part that would be cut off: truncate it on purpose, e.g. date_trunc('{}', …), or keep it in a column of finer unit",
+                "{}: column '{}' holds whole {}s ({}), but the value {shown} has a finer part that would be cut off: truncate it on purpose, e.g. date_trunc('{}', …), or keep it in a column of finer unit",
                 self.context,
                 self.column,
                 unit_name(*to),
                 self.target,
-                trunc_field(*to)
+                unit_name(*to)
             );
         }
         Ok(ColumnarValue::Array(cast(&exact, &self.target)?))
-    }
-}
-
-fn unit_name(unit: TimeUnit) -> &'static str {
-    match unit {
-        TimeUnit::Second => "seconds",
-        TimeUnit::Millisecond => "milliseconds",
-        TimeUnit::Microsecond => "microseconds",
-        TimeUnit::Nanosecond => "nanoseconds",
-    }
-}
-
-fn trunc_field(unit: TimeUnit) -> &'static str {
-    match unit {
-        TimeUnit::Second => "second",
-        TimeUnit::Millisecond => "millisecond",
-        TimeUnit::Microsecond => "microsecond",
-        TimeUnit::Nanosecond => "nanosecond",
     }
 }

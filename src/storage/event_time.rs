@@ -13,6 +13,26 @@ use datafusion::arrow::datatypes::{
     TimestampNanosecondType, TimestampSecondType,
 };
 
+/// Nanoseconds per one `unit`.
+pub(crate) fn nanos_per(unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 1_000_000_000,
+        TimeUnit::Millisecond => 1_000_000,
+        TimeUnit::Microsecond => 1_000,
+        TimeUnit::Nanosecond => 1,
+    }
+}
+
+/// The unit's name, as `date_trunc` takes it (`second`, `millisecond`, …).
+pub(crate) fn unit_name(unit: TimeUnit) -> &'static str {
+    match unit {
+        TimeUnit::Second => "second",
+        TimeUnit::Millisecond => "millisecond",
+        TimeUnit::Microsecond => "microsecond",
+        TimeUnit::Nanosecond => "nanosecond",
+    }
+}
+
 /// Microseconds per one `unit`, or `None` for units finer than a microsecond.
 fn micros_per(unit: TimeUnit) -> Option<i64> {
     match unit {

@@ -926,22 +926,16 @@ mod tests {
             last,
             content: content(tag, last - first + 1).unwrap(),
         };
-        staging
-            .apply(&Change::Compact {
-                path: path("/t"),
-                base: 1,
-                chunks: vec![chunk(2, 3, "ab")],
-            })
-            .unwrap(); // version 6
+        // OPTIMIZE of one chunk, from the base the table was created with.
+        let optimize = |chunk| Change::Compact {
+            path: path("/t"),
+            base: 1,
+            chunks: vec![chunk],
+        };
+        staging.apply(&optimize(chunk(2, 3, "ab"))).unwrap(); // version 6
         assert_eq!(live(&staging), [1, 4, 5, 6]);
         // A chunk over an older chunk replaces what that one replaced too.
-        staging
-            .apply(&Change::Compact {
-                path: path("/t"),
-                base: 1,
-                chunks: vec![chunk(4, 6, "abcd")],
-            })
-            .unwrap(); // version 7
+        staging.apply(&optimize(chunk(4, 6, "abcd"))).unwrap(); // version 7
         assert_eq!(live(&staging), [1, 7]);
         // A stale OPTIMIZE (the base moved) is refused.
         staging
@@ -952,13 +946,7 @@ mod tests {
             })
             .unwrap(); // version 8, a new base
         assert_eq!(live(&staging), [8]);
-        let stale = staging
-            .apply(&Change::Compact {
-                path: path("/t"),
-                base: 1,
-                chunks: vec![chunk(2, 3, "ab")],
-            })
-            .unwrap_err();
+        let stale = staging.apply(&optimize(chunk(2, 3, "ab"))).unwrap_err();
         assert!(
             stale.to_string().contains("overwritten while OPTIMIZE ran"),
             "{stale}"

@@ -33,6 +33,7 @@ use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::PondTable;
 use crate::catalog::view::{physical_plan, session_state};
 use crate::storage::content::time_column;
+use crate::storage::event_time::{nanos_per, unit_name};
 use crate::storage::{GlobMatch, PathGlob, PondPath, Resolved};
 
 /// The column that counts the rows of a bucket.
@@ -147,12 +148,11 @@ fn bucket_nanos(interval: &ScalarValue) -> Option<i64> {
 fn bucket_units(source: &str, interval: &ScalarValue, time_type: &DataType) -> Result<i64> {
     let nanos = bucket_nanos(interval)
         .ok_or_else(|| DataFusionError::Internal("bucket checked at planning".into()))?;
-    let (unit_nanos, unit) = match time_type {
-        DataType::Timestamp(TimeUnit::Second, _) => (1_000_000_000, "second"),
-        DataType::Timestamp(TimeUnit::Millisecond, _) => (1_000_000, "millisecond"),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => (1_000, "microsecond"),
-        _ => (1, "nanosecond"),
+    let unit = match time_type {
+        DataType::Timestamp(unit, _) => *unit,
+        _ => TimeUnit::Nanosecond,
     };
+    let (unit_nanos, unit) = (nanos_per(unit), unit_name(unit));
     if nanos % unit_nanos != 0 {
         let seconds = nanos as f64 / 1e9;
         return plan_err!(

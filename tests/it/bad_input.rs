@@ -332,38 +332,30 @@ async fn malformed_host_files_are_refused_naming_file_and_line() {
         &[&unterminated, "line 3"],
     )
     .await;
-    let ragged = host_file(
-        &p,
-        "ragged.csv",
-        b"ts,v\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,2,3\n",
-    );
-    rejects(
-        &p,
-        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{ragged}'"),
-        &["ragged.csv", "line 3"],
-    )
-    .await;
-    let undecodable = host_file(&p, "latin1.csv", b"ts,v\n2024-01-01 00:00:00,caf\xe9\n");
-    rejects(
-        &p,
-        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{undecodable}'"),
-        &["latin1.csv", "line 2"],
-    )
-    .await;
-    let header_only = host_file(&p, "header.csv", b"ts,v\n");
-    rejects(
-        &p,
-        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{header_only}'"),
-        &["/t", "column 'ts' has no type"],
-    )
-    .await;
-    let empty = host_file(&p, "empty.csv", b"");
-    rejects(
-        &p,
-        &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{empty}'"),
-        &["no columns"],
-    )
-    .await;
+    // Each imported as a table: refused, naming what is wrong.
+    let cases: [(&str, &[u8], &[&str]); 4] = [
+        (
+            "ragged.csv",
+            b"ts,v\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,2,3\n",
+            &["ragged.csv", "line 3"],
+        ),
+        (
+            "latin1.csv",
+            b"ts,v\n2024-01-01 00:00:00,caf\xe9\n",
+            &["latin1.csv", "line 2"],
+        ),
+        ("header.csv", b"ts,v\n", &["/t", "column 'ts' has no type"]),
+        ("empty.csv", b"", &["no columns"]),
+    ];
+    for (name, text, fragments) in cases {
+        let file = host_file(&p, name, text);
+        rejects(
+            &p,
+            &format!("CREATE TABLE \"/t\" AS SELECT * FROM '{file}'"),
+            fragments,
+        )
+        .await;
+    }
     rejects(
         &p,
         "SELECT * FROM '/etc/passwd'",

@@ -12,6 +12,23 @@ fn sql(pond: &std::path::Path) -> Command {
     cmd
 }
 
+/// Runs `cmd` with `script` on its standard input.
+fn with_stdin(cmd: &mut Command, script: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 const TWO_ROWS: &str = "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y|z' ORDER BY a";
 
 #[test]
@@ -85,22 +102,7 @@ fn commands_and_files_run_in_the_order_given() {
 #[test]
 fn sql_on_stdin_and_failures_name_the_line() {
     let (_dir, pond) = init_pond();
-    let run_stdin = |script: &str| {
-        let mut child = sql(&pond)
-            .args(["--format", "csv"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let run_stdin = |script: &str| with_stdin(sql(&pond).args(["--format", "csv"]), script);
     let out = run_stdin(
         "CREATE TABLE s (i BIGINT);\nINSERT INTO s VALUES (1);\nSELECT count(*) AS n FROM s;\n",
     );
@@ -322,20 +324,7 @@ fn input_ending_inside_begin_fails_and_writes_nothing() {
     let (_dir, pond) = init_pond();
     let block = "BEGIN; CREATE DIRECTORY '/lost';";
     let by_command = sql(&pond).args(["-q", "-c", block]).output().unwrap();
-    let mut child = sql(&pond)
-        .arg("-q")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(block.as_bytes())
-        .unwrap();
-    let by_stdin = child.wait_with_output().unwrap();
+    let by_stdin = with_stdin(sql(&pond).arg("-q"), block);
     for out in [by_command, by_stdin] {
         assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
         let message = stderr(&out);

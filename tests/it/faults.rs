@@ -145,11 +145,9 @@ fn newest_commit(pond: &Path) -> PathBuf {
     commits.pop().unwrap()
 }
 
-/// What a power loss can leave of the newest commit file: nothing, a
-/// partial line, or whole lines but not all of them.
-#[test]
-fn a_newest_commit_cut_short_is_refused_by_name_and_repair_sets_it_aside() {
-    let (_dir, pond) = init_pond();
+/// A pond with a table and two INSERTs: three commits after init.
+fn three_commits() -> (tempfile::TempDir, PathBuf) {
+    let (dir, pond) = init_pond();
     let out = run_cli(
         &pond,
         &[
@@ -159,6 +157,14 @@ fn a_newest_commit_cut_short_is_refused_by_name_and_repair_sets_it_aside() {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    (dir, pond)
+}
+
+/// What a power loss can leave of the newest commit file: nothing, a
+/// partial line, or whole lines but not all of them.
+#[test]
+fn a_newest_commit_cut_short_is_refused_by_name_and_repair_sets_it_aside() {
+    let (_dir, pond) = three_commits();
     let commit = newest_commit(&pond);
     let name = commit.file_name().unwrap().to_string_lossy().to_string();
     let whole = std::fs::read_to_string(&commit).unwrap();
@@ -264,16 +270,7 @@ fn a_checkpoint_missing_or_cut_short_falls_back_to_the_log() {
 /// with the fix, on one line: not delta-rs's parser error and backtrace.
 #[test]
 fn a_damaged_older_commit_is_named_on_one_line() {
-    let (_dir, pond) = init_pond();
-    let out = run_cli(
-        &pond,
-        &[
-            "CREATE TABLE t (i BIGINT)",
-            "INSERT INTO t VALUES (1)",
-            "INSERT INTO t VALUES (2)",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let (_dir, pond) = three_commits();
     let older = pond.join("oplog/_delta_log/00000000000000000001.json");
     std::fs::write(&older, "Whoops\n").unwrap();
     let out = query(&pond);
