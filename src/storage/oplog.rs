@@ -10,6 +10,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, Int64Builder, RecordBatch, StringBuilder,
     TimestampMicrosecondBuilder,
 };
+use datafusion::arrow::compute::kernels::aggregate::{max, max_string, min, min_string};
 use datafusion::arrow::datatypes::{
     DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType,
 };
@@ -234,6 +235,69 @@ pub(crate) fn decode(
     Ok(out)
 }
 
+/// Delta file statistics of one oplog data file: row count and, for every
+/// column a reader may filter on (all but `content`, `attrs` and `sql`, which
+/// are long texts), min, max and null count. Timestamps are written at
+/// millisecond precision as the Delta protocol has them, the minimum rounded
+/// down and the maximum up, so that they stay bounds.
+pub(crate) fn file_stats(batch: &RecordBatch) -> Result<serde_json::Value, StorageError> {
+    let (mut min_values, mut max_values, mut null_count) = (
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+        serde_json::Map::new(),
+    );
+    for name in COLUMNS {
+        if matches!(*name, "content" | "attrs" | "sql") {
+            continue;
+        }
+        let column = batch.column_by_name(name).ok_or_else(|| {
+            StorageError::CorruptOplog(format!("oplog rows without column {name}"))
+        })?;
+        null_count.insert(name.to_string(), column.null_count().into());
+        let (low, high) = match column.data_type() {
+            DataType::Utf8 => {
+                let strings = column.as_string::<i32>();
+                (
+                    min_string(strings).map(Into::into),
+                    max_string(strings).map(Into::into),
+                )
+            }
+            DataType::Int64 => {
+                let ints = column.as_primitive::<Int64Type>();
+                (min(ints).map(Into::into), max(ints).map(Into::into))
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                let times = column.as_primitive::<TimestampMicrosecondType>();
+                let millis = |micros: i64, round_up: bool| {
+                    let ms = micros.div_euclid(1000)
+                        + i64::from(round_up && micros.rem_euclid(1000) != 0);
+                    chrono::DateTime::from_timestamp_millis(ms)
+                        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().into())
+                };
+                (
+                    min(times).and_then(|t| millis(t, false)),
+                    max(times).and_then(|t| millis(t, true)),
+                )
+            }
+            other => {
+                return Err(StorageError::CorruptOplog(format!(
+                    "oplog column {name} has unexpected type {other}"
+                )))
+            }
+        };
+        if let (Some(low), Some(high)) = (low, high) {
+            min_values.insert(name.to_string(), low);
+            max_values.insert(name.to_string(), high);
+        }
+    }
+    Ok(serde_json::json!({
+        "numRecords": batch.num_rows(),
+        "minValues": min_values,
+        "maxValues": max_values,
+        "nullCount": null_count,
+    }))
+}
+
 /// The columns read to build the index: all but `content`.
 pub(crate) fn metadata_columns() -> impl Iterator<Item = &'static str> {
     COLUMNS.iter().copied().filter(|c| *c != "content")
@@ -292,5 +356,45 @@ mod tests {
             "a".repeat(32)
         );
         verify_data_file(&legacy, b"anything").unwrap();
+    }
+
+    #[test]
+    fn time_statistics_are_bounds_at_millisecond_precision() {
+        let times = |values: Vec<Option<i64>>| -> ArrayRef {
+            Arc::new(
+                datafusion::arrow::array::TimestampMicrosecondArray::from(values)
+                    .with_timezone("UTC"),
+            )
+        };
+        let schema = file_schema();
+        let mut columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| datafusion::arrow::array::new_null_array(f.data_type(), 2))
+            .collect();
+        let at = |name: &str| schema.index_of(name).unwrap();
+        columns[at("min_time")] = times(vec![Some(-1_500), Some(2_000)]);
+        columns[at("max_time")] = times(vec![Some(1_500), None]);
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone().with_nullable(true))
+                    .collect::<Vec<_>>(),
+            )),
+            columns,
+        )
+        .unwrap();
+        let stats = file_stats(&batch).unwrap();
+        assert_eq!(stats["minValues"]["min_time"], "1969-12-31T23:59:59.998Z");
+        assert_eq!(stats["maxValues"]["min_time"], "1970-01-01T00:00:00.002Z");
+        assert_eq!(stats["maxValues"]["max_time"], "1970-01-01T00:00:00.002Z");
+        assert_eq!(stats["nullCount"]["max_time"], 1);
+        assert_eq!(stats["nullCount"]["txn"], 2);
+        assert!(
+            stats["minValues"].get("txn").is_none(),
+            "no bounds for an all-null column"
+        );
     }
 }

@@ -18,9 +18,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::compute::kernels::aggregate::{max, min};
-use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::{ArrowWriter, ProjectionMask};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
@@ -615,8 +613,8 @@ async fn sync_commit(root_dir: &FsPath, version: i64) -> Result<()> {
 }
 
 /// Stores `batch` (oplog rows of one partition) as a new, durable data
-/// file named after `txn`, and returns its Add action with the txn range as
-/// statistics.
+/// file named after `txn`, and returns its Add action with the file's
+/// column statistics.
 async fn put_oplog_file(
     store: &Arc<dyn ObjectStore>,
     root_dir: &FsPath,
@@ -644,16 +642,7 @@ async fn put_oplog_file(
     if new_partition {
         durable::sync(&root_dir.join("oplog")).await?;
     }
-    let txns = batch
-        .column_by_name("txn")
-        .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .ok_or_else(|| StorageError::CorruptOplog("oplog rows without a txn column".into()))?;
-    let stats = json!({
-        "numRecords": batch.num_rows(),
-        "minValues": {"txn": min(txns)},
-        "maxValues": {"txn": max(txns)},
-        "nullCount": {"txn": 0},
-    });
+    let stats = oplog::file_stats(batch)?;
     Ok(Add {
         path: relative,
         partition_values: HashMap::from([(

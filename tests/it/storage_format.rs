@@ -37,6 +37,10 @@ for txn in data.column("txn").to_pylist():
     counts[txn] = counts.get(txn, 0) + 1
 print(sorted(counts.items()))
 print(sorted(t.metadata().partition_columns))
+# Every filterable column has file statistics, so filtered reads keep their rows.
+for column, value in [("op", "create"), ("kind", "table"), ("op", "append"), ("version", 2)]:
+    print(t.to_pyarrow_table(filters=[(column, "=", value)]).num_rows)
+print(t.to_pyarrow_table(filters=[("rows", ">", 1)]).num_rows)
 # deltalake/pyarrow can abort in interpreter teardown ("terminate called without
 # an active exception"); the answers are printed, so leave without teardown.
 sys.stdout.flush()
@@ -64,6 +68,28 @@ os._exit(0)
         "rows per txn differ: ours\n{per_txn}"
     );
     assert_eq!(lines.next().unwrap(), "['part_id']");
+    for filter in [
+        "op = 'create'",
+        "kind = 'table'",
+        "op = 'append'",
+        "version = 2",
+        "rows > 1",
+    ] {
+        let expected = p
+            .value(&format!(
+                "SELECT count(*) FROM pond.system.oplog WHERE {filter}"
+            ))
+            .await;
+        assert_ne!(
+            expected, "0",
+            "{filter} selects nothing: the check would be idle"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            expected,
+            "python deltalake, {filter}"
+        );
+    }
 }
 
 #[tokio::test]
