@@ -36,6 +36,10 @@ fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+fn naive_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, None)
+}
+
 fn timestamps() -> TimestampMicrosecondBuilder {
     TimestampMicrosecondBuilder::new().with_timezone("UTC")
 }
@@ -51,8 +55,10 @@ pub(crate) fn entries_schema() -> SchemaRef {
         Field::new("size", DataType::Int64, false),
         Field::new("rows", DataType::Int64, true),
         Field::new("modified", utc_micros(), false),
-        Field::new("min_time", utc_micros(), true),
-        Field::new("max_time", utc_micros(), true),
+        // Event time as the time column holds it: naive wall-clock time
+        // for a TIMESTAMP column (never shifted), UTC for a zone-aware one.
+        Field::new("min_time", naive_micros(), true),
+        Field::new("max_time", naive_micros(), true),
         Field::new("time_column", DataType::Utf8, true),
     ]))
 }
@@ -69,8 +75,8 @@ pub(crate) fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBat
     let mut size = Int64Builder::new();
     let mut rows = Int64Builder::new();
     let mut modified = timestamps();
-    let mut min_time = timestamps();
-    let mut max_time = timestamps();
+    let mut min_time = TimestampMicrosecondBuilder::new();
+    let mut max_time = TimestampMicrosecondBuilder::new();
     let mut time_column = StringBuilder::new();
     for node in nodes {
         time_column.append_option(node.latest.attrs.time_column.as_deref());

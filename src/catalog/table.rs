@@ -21,6 +21,7 @@ use futures::StreamExt;
 use super::scan::{ScanFile, VersionScan};
 use super::session_pond::{external, SessionPond};
 use crate::storage::content::ContentWriter;
+use crate::storage::event_time::stored_type;
 use crate::storage::{Change, NodeId, NodeVersion, PondPath, StorageError};
 
 /// One pond table, as resolved when a statement was planned.
@@ -193,11 +194,28 @@ impl DataSink for PondSink {
     }
 }
 
-/// A query's columns as stored: every column open to NULLs, whatever the
-/// first rows happened to hold (later rows may have them, as in DuckDB).
-pub(crate) fn nullable_columns(schema: &Schema) -> SchemaRef {
+/// Declared columns (a column list) as a table stores them: in their stored
+/// types (timestamps in microseconds, see [`stored_type`]), nullability as declared.
+pub(crate) fn declared_columns(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(
         schema
+            .fields()
+            .iter()
+            .map(|f| {
+                f.as_ref()
+                    .clone()
+                    .with_data_type(stored_type(f.data_type()))
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// A query's columns as a table stores them: in their stored types and open
+/// to NULLs, whatever the first rows happened to hold (later rows may have
+/// them, as in DuckDB).
+pub(crate) fn stored_columns(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        declared_columns(schema)
             .fields()
             .iter()
             .map(|f| f.as_ref().clone().with_nullable(true))

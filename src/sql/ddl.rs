@@ -14,9 +14,10 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
+use super::exact_cast::fit_to;
 use super::names::{object_name_path, table_path};
 use super::refresh;
-use crate::catalog::table::{check_storable, nullable_columns, write_content};
+use crate::catalog::table::{check_storable, declared_columns, stored_columns, write_content};
 use crate::catalog::SessionPond;
 use crate::storage::content::time_column;
 use crate::storage::{Change, CreateMode, Kind};
@@ -123,9 +124,14 @@ pub(super) async fn create_table(
     let declared = create.input.schema().as_arrow();
     // A column list declares nullability; a query's columns stay open to NULLs.
     let schema: SchemaRef = match create.input.as_ref() {
-        LogicalPlan::EmptyRelation(_) => Arc::new(declared.clone()),
-        _ => nullable_columns(declared),
+        LogicalPlan::EmptyRelation(_) => declared_columns(declared),
+        _ => stored_columns(declared),
     };
+    let input = fit_to(
+        create.input.as_ref().clone(),
+        &schema,
+        &format!("CREATE TABLE {path}"),
+    )?;
     check_storable(&path, &schema)?;
     let time_column = time_column(&schema);
     // Validate before running the query, so a bad name fails fast.
@@ -136,9 +142,7 @@ pub(super) async fn create_table(
         content: None,
         mode,
     })?;
-    let frame = ctx
-        .execute_logical_plan(create.input.as_ref().clone())
-        .await?;
+    let frame = ctx.execute_logical_plan(input).await?;
     let stream = frame.execute_stream().await?;
     let content = write_content(pond, schema.clone(), time_column.as_deref(), stream).await?;
     pond.stage(Change::CreateTable {

@@ -8,14 +8,14 @@
 
 use crate::storage::event_time::{nanos_per, unit_name};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type, TimeUnit};
+use datafusion::arrow::compute::{cast_with_options, CastOptions};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, TimeUnit};
 use datafusion::arrow::util::display::array_value_to_string;
-use datafusion::common::{exec_err, DFSchema, ExprSchema};
+use datafusion::common::{exec_datafusion_err, exec_err, plan_err, Column, DFSchema, ExprSchema};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
-    Volatility,
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
 /// `CAST(expr AS target)`, checked when it could drop a fraction, and
@@ -37,7 +37,9 @@ pub(crate) fn exact_cast(
         },
         _ => false,
     };
-    if !may_cut && !not_null {
+    // Widening a timestamp can overflow: that error names the column too.
+    let may_overflow = target.is_temporal() && source != *target;
+    if !may_cut && !not_null && !may_overflow {
         return expr.cast_to(target, schema);
     }
     let udf = ExactCast {
@@ -51,6 +53,51 @@ pub(crate) fn exact_cast(
     Ok(ScalarUDF::new_from_impl(udf).call(vec![expr]))
 }
 
+/// `plan` with its columns cast exactly to the types of `columns` (a
+/// table's stored columns, same names in the same order): a finer part than
+/// the column holds is an error naming `context` and the column, never cut.
+pub(crate) fn fit_to(plan: LogicalPlan, columns: &Schema, context: &str) -> Result<LogicalPlan> {
+    let schema = plan.schema().clone();
+    let types = |s: &Schema| {
+        s.fields()
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect::<Vec<_>>()
+    };
+    if types(schema.as_arrow()) == types(columns) {
+        return Ok(plan);
+    }
+    if schema.fields().len() != columns.fields().len() {
+        return plan_err!(
+            "{context}: the query gives {} columns, the table has {}",
+            schema.fields().len(),
+            columns.fields().len()
+        );
+    }
+    let exprs = columns
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
+            let (qualifier, field) = schema.qualified_field(i);
+            let column = Expr::Column(Column::from((qualifier, field)));
+            if target.data_type() == field.data_type() {
+                return Ok(column);
+            }
+            Ok(exact_cast(
+                column,
+                target.data_type(),
+                false,
+                context,
+                field.name(),
+                &schema,
+            )?
+            .alias_qualified(qualifier.cloned(), field.name()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    LogicalPlanBuilder::from(plan).project(exprs)?.build()
+}
+
 /// A cast into `target` that refuses to truncate a timestamp (`may_cut`)
 /// or to pass a NULL (`not_null`).
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -62,6 +109,25 @@ struct ExactCast {
     context: String,
     column: String,
     signature: Signature,
+}
+
+impl ExactCast {
+    /// Arrow's cast, failing where the default turns a value it cannot
+    /// hold (an overflow, text that is no time) into NULL.
+    fn cast(&self, array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+        let options = CastOptions {
+            safe: false,
+            ..Default::default()
+        };
+        cast_with_options(array, to, &options).map_err(|e| {
+            exec_datafusion_err!(
+                "{}: column '{}' cannot hold a value as {}: {e}",
+                self.context,
+                self.column,
+                self.target
+            )
+        })
+    }
 }
 
 impl ScalarUDFImpl for ExactCast {
@@ -90,16 +156,16 @@ impl ScalarUDFImpl for ExactCast {
             );
         }
         let DataType::Timestamp(to, zone) = &self.target else {
-            return Ok(ColumnarValue::Array(cast(&array, &self.target)?));
+            return Ok(ColumnarValue::Array(self.cast(&array, &self.target)?));
         };
         if !self.may_cut {
-            return Ok(ColumnarValue::Array(cast(&array, &self.target)?));
+            return Ok(ColumnarValue::Array(self.cast(&array, &self.target)?));
         }
         // Strings parse to nanoseconds; timestamps keep their own unit.
         let (exact, from): (ArrayRef, TimeUnit) = match array.data_type() {
             DataType::Timestamp(from, _) => (array.clone(), *from),
             _ => (
-                cast(
+                self.cast(
                     &array,
                     &DataType::Timestamp(TimeUnit::Nanosecond, zone.clone()),
                 )?,
@@ -107,7 +173,7 @@ impl ScalarUDFImpl for ExactCast {
             ),
         };
         let per = nanos_per(*to) / nanos_per(from);
-        let values = cast(&exact, &DataType::Int64)?;
+        let values = self.cast(&exact, &DataType::Int64)?;
         let values = values.as_primitive::<Int64Type>();
         if let Some(row) =
             (0..values.len()).find(|&i| values.is_valid(i) && values.value(i) % per != 0)
@@ -122,6 +188,6 @@ impl ScalarUDFImpl for ExactCast {
                 unit_name(*to)
             );
         }
-        Ok(ColumnarValue::Array(cast(&exact, &self.target)?))
+        Ok(ColumnarValue::Array(self.cast(&exact, &self.target)?))
     }
 }

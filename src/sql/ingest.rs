@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use super::exact_cast::exact_cast;
 use crate::catalog::host_files::{check_csv_file, damaged};
 use crate::catalog::session_pond::SessionPond;
-use crate::catalog::table::{nullable_columns, write_content};
+use crate::catalog::table::{stored_columns, write_content};
 use crate::storage::content::time_column;
 use crate::storage::node::{IngestedFile, RefreshMode, StoredQuery};
 use crate::storage::{PondPath, Resolved, ViewOutput};
@@ -257,7 +257,7 @@ pub(super) async fn first_refresh(
         );
     };
     let inferred = read(ctx, &first.path, None).await?;
-    let schema = nullable_columns(inferred.schema().as_arrow());
+    let schema = stored_columns(inferred.schema().as_arrow());
     let (content, ingested) = ingest(ctx, pond, &schema, &files).await?;
     let state = Arc::new(StoredQuery {
         mode: RefreshMode::Ingest,

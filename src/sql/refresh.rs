@@ -35,11 +35,12 @@ use datafusion::sql::parser::DFParser;
 use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
+use super::exact_cast::fit_to;
 use super::ingest;
 use super::names::object_name_path;
 use super::references;
 use crate::catalog::session_pond::{external, SessionPond};
-use crate::catalog::table::{check_storable, nullable_columns, write_content, PondTable};
+use crate::catalog::table::{check_storable, stored_columns, write_content, PondTable};
 use crate::catalog::view::{same_columns, StoredView};
 use crate::storage::content::time_column;
 use crate::storage::node::{RefreshMode, SourceMark, StoredQuery};
@@ -241,8 +242,8 @@ pub(super) async fn create(
     } else {
         RefreshMode::Full
     };
-    let schema = nullable_columns(plan.schema().as_arrow());
-    let content = run_to_content(ctx, pond, &schema, plan).await?;
+    let schema = stored_columns(plan.schema().as_arrow());
+    let content = run_to_content(ctx, pond, &path, &schema, plan).await?;
     let output = ViewOutput {
         content,
         replace: true,
@@ -293,12 +294,16 @@ fn check_sources(path: &PondPath, view: &View, sources: &Sources) -> Result<()> 
     Ok(())
 }
 
+/// Runs a view's query into a content of the view's columns, cast exactly
+/// to the types they are stored in.
 async fn run_to_content(
     ctx: &SessionContext,
     pond: &SessionPond,
+    path: &PondPath,
     schema: &SchemaRef,
     plan: LogicalPlan,
 ) -> Result<Option<Content>> {
+    let plan = fit_to(plan, schema, &format!("materialized view {path}"))?;
     let stream = ctx
         .execute_logical_plan(plan)
         .await?
@@ -345,7 +350,9 @@ pub(super) async fn refresh(
         let plan = plan_stored_query(ctx, &view, &query)
             .await
             .map_err(|e| failed("its query no longer plans", e))?;
-        if !same_columns(plan.schema().as_arrow(), &schema) {
+        // Views created before timestamps were stored in µs keep their types.
+        let planned = plan.schema().as_arrow();
+        if !same_columns(planned, &schema) && !same_columns(&stored_columns(planned), &schema) {
             return plan_err!(
                 "REFRESH MATERIALIZED VIEW {path}: its query now gives different columns than when it was created: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
             );
@@ -380,7 +387,7 @@ pub(super) async fn refresh(
             match incremental {
                 Some(output) => Some(output),
                 None => Some(ViewOutput {
-                    content: run_to_content(ctx, pond, &schema, plan).await?,
+                    content: run_to_content(ctx, pond, path, &schema, plan).await?,
                     replace: true,
                     state: new_state,
                     ingested: Vec::new(),
@@ -533,7 +540,7 @@ async fn incremental(
         )
     };
     Ok(Some(ViewOutput {
-        content: run_to_content(ctx, pond, schema, plan).await?,
+        content: run_to_content(ctx, pond, &node.path, schema, plan).await?,
         replace,
         state: new_state,
         ingested: Vec::new(),

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
+use crate::storage::event_time::UTC;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::DynamicFileCatalog;
@@ -129,6 +130,9 @@ impl PondSession {
             .with_default_catalog_and_schema(CATALOG, ROOT_SCHEMA)
             .with_create_default_catalog_and_schema(false)
             .with_information_schema(true)
+            // TIMESTAMP WITH TIME ZONE is an instant, kept in UTC (docs/sql.md,
+            // "Time"); without a session zone DataFusion makes it naive.
+            .set_str("datafusion.execution.time_zone", UTC)
             // Wrong results otherwise: DataFusion 55 remaps join dynamic
             // filters by column name through projections and aggregates
             // (apache/datafusion#25244, #25263, #25264); a join over a

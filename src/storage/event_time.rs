@@ -2,6 +2,8 @@
 //! (`min_time`, `max_time`, microseconds) and their conversion to and from a
 //! time column's own unit.
 //!
+//! Tables store every timestamp column in microseconds ([`stored_type`]).
+//!
 //! Bounds are widened, never narrowed, when units change (minimum rounded
 //! down, maximum up), so a recorded range always contains every row's time
 //! and skipping a version by its range is always safe.
@@ -12,6 +14,24 @@ use datafusion::arrow::datatypes::{
     DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
+
+/// The type a pond table stores a column of `data_type` as. Timestamps are
+/// kept in microseconds, the Parquet and Delta norm, so every Parquet reader
+/// sees a timestamp (seconds have no Parquet logical type and read back as
+/// integers elsewhere); a zone-aware timestamp is kept as an instant in UTC
+/// (Parquet's `isAdjustedToUTC`), a naive one stays naive. Anything else
+/// is stored as it is.
+pub(crate) fn stored_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::Timestamp(_, zone) => {
+            DataType::Timestamp(TimeUnit::Microsecond, zone.as_ref().map(|_| UTC.into()))
+        }
+        other => other.clone(),
+    }
+}
+
+/// The zone of every zone-aware column a pond stores.
+pub(crate) const UTC: &str = "UTC";
 
 /// Nanoseconds per one `unit`.
 pub(crate) fn nanos_per(unit: TimeUnit) -> i64 {

@@ -22,6 +22,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use super::path_argument;
 use crate::catalog::scan::{ScanFile, VersionScan};
 use crate::catalog::session_pond::SessionPond;
+use crate::storage::event_time::{nanos_per, UTC};
 use crate::storage::{GlobMatch, Metrics, NodeId, NodeVersion, PathGlob};
 
 /// The column that names each row's table.
@@ -156,8 +157,8 @@ impl GlobTable {
 
 /// The union by name of the matched tables' columns, in order of first
 /// appearance. Integer columns of different widths widen to Int64, integer
-/// and float to Float64, strings to Utf8; any other difference is an error
-/// naming both tables.
+/// and float to Float64, strings to Utf8, timestamps to the finer unit; any
+/// other difference is an error naming both tables.
 fn union_schema(glob: &PathGlob, matches: &[GlobMatch]) -> Result<SchemaRef> {
     let mut fields: Vec<Field> = Vec::new();
     let mut first_seen: Vec<String> = Vec::new();
@@ -187,8 +188,9 @@ fn union_schema(glob: &PathGlob, matches: &[GlobMatch]) -> Result<SchemaRef> {
     Ok(Arc::new(Schema::new(fields)))
 }
 
-/// The documented widening of `glob()`: numbers as above, and the string
-/// encodings (Utf8, LargeUtf8, Utf8View) to Utf8.
+/// The documented widening of `glob()`: numbers as above, the string
+/// encodings (Utf8, LargeUtf8, Utf8View) to Utf8, and timestamps of
+/// different units to the finer one (naive and zone-aware ones do not mix).
 fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
     let integer = |t: &DataType| t.is_integer();
     let float = |t: &DataType| t.is_floating();
@@ -198,6 +200,21 @@ fn widen(a: &DataType, b: &DataType) -> Option<DataType> {
         _ if string(a) && string(b) => Some(DataType::Utf8),
         _ if integer(a) && integer(b) => Some(DataType::Int64),
         _ if (integer(a) || float(a)) && (integer(b) || float(b)) => Some(DataType::Float64),
+        // Tables written before timestamps were stored in µs hold seconds
+        // or nanoseconds: the finer unit holds both exactly.
+        (DataType::Timestamp(x, zone_a), DataType::Timestamp(y, zone_b))
+            if zone_a.is_some() == zone_b.is_some() =>
+        {
+            let finer = if nanos_per(*x) < nanos_per(*y) {
+                *x
+            } else {
+                *y
+            };
+            Some(DataType::Timestamp(
+                finer,
+                zone_a.as_ref().map(|_| UTC.into()),
+            ))
+        }
         _ => None,
     }
 }
@@ -272,5 +289,34 @@ impl TableProvider for GlobTable {
                 }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::TimeUnit;
+
+    #[test]
+    fn timestamps_of_different_units_widen_to_the_finer() {
+        let ts = |unit, zone: Option<&str>| DataType::Timestamp(unit, zone.map(Into::into));
+        assert_eq!(
+            widen(&ts(TimeUnit::Second, None), &ts(TimeUnit::Nanosecond, None)),
+            Some(ts(TimeUnit::Nanosecond, None))
+        );
+        assert_eq!(
+            widen(
+                &ts(TimeUnit::Microsecond, Some("+01:00")),
+                &ts(TimeUnit::Second, Some("UTC"))
+            ),
+            Some(ts(TimeUnit::Microsecond, Some("UTC")))
+        );
+        assert_eq!(
+            widen(
+                &ts(TimeUnit::Second, None),
+                &ts(TimeUnit::Second, Some("UTC"))
+            ),
+            None
+        );
     }
 }

@@ -427,3 +427,41 @@ async fn directory_listings_read_the_same_through_changes_and_whole_listings() {
         "{kinds}"
     );
 }
+
+/// Other Parquet readers see a table's times as timestamps (microseconds,
+/// naive or adjusted to UTC), not as bare integers.
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_contents_carry_timestamp_types_other_readers_see() {
+    let p = TestPond::new().await;
+    let csv = p.dir.path().join("s.csv");
+    std::fs::write(&csv, "ts,v\n2024-01-01 00:00:00,1\n2024-01-01 00:00:01,2\n").unwrap();
+    p.ok(&format!(
+        "CREATE TABLE \"/t\" AS SELECT ts, to_timestamp_seconds(1704067200) AS utc, v FROM '{}'",
+        csv.display()
+    ))
+    .await;
+    let script = r#"
+import io, sys
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
+rows = DeltaTable(sys.argv[1]).to_pyarrow_table(filters=[("kind", "=", "table")])
+content = [c for c in rows.column("content").to_pylist() if c is not None][0]
+table = pq.read_table(io.BytesIO(content))
+print(table.schema.field("ts").type, table.schema.field("utc").type)
+print(table.column("ts")[1])
+sys.stdout.flush()
+import os; os._exit(0)
+"#;
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(p.pond_path().join("oplog"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.trim(),
+        "timestamp[us] timestamp[us, tz=UTC]\n2024-01-01 00:00:01",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
