@@ -17,11 +17,15 @@ use async_trait::async_trait;
 use datafusion::catalog::{TableProvider, UrlTableFactory};
 use datafusion::common::{exec_datafusion_err, exec_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionState;
 use futures::FutureExt;
 
-/// Makes tables of host files: DataFusion's listing tables, after the
-/// checks above.
+use super::host_read::{self, FileFormat, ReadOptions};
+
+/// Makes tables of host files: CSV through [`host_read`] with the default
+/// options, other formats as DataFusion's listing tables, after the checks above.
 #[derive(Debug)]
 pub(crate) struct HostFileTables {
     listing: Arc<DynamicListTableFactory>,
@@ -31,14 +35,29 @@ impl HostFileTables {
     pub(crate) fn new(listing: Arc<DynamicListTableFactory>) -> Self {
         HostFileTables { listing }
     }
+
+    /// The session the tables are made for.
+    fn session(&self) -> Result<SessionState> {
+        self.listing
+            .session_store()
+            .get_session()
+            .upgrade()
+            .and_then(|s| s.read().as_any().downcast_ref::<SessionState>().cloned())
+            .ok_or_else(|| exec_datafusion_err!("reading host files: the session is gone"))
+    }
 }
 
 #[async_trait]
 impl UrlTableFactory for HostFileTables {
     async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let path = Path::new(url);
-        if path.is_file() && is_csv(url) {
-            check_csv_file(url).await?;
+        if is_csv(url)
+            && (path.is_file() || ListingTableUrl::parse(url).is_ok_and(|u| u.get_glob().is_some()))
+        {
+            let state = self.session()?;
+            return host_read::open(&state, url, FileFormat::Csv, &ReadOptions::default())
+                .await
+                .map(Some);
         }
         let table = match AssertUnwindSafe(self.listing.try_new(url))
             .catch_unwind()
@@ -70,10 +89,10 @@ fn is_csv(path: &str) -> bool {
 }
 
 /// Checks a CSV file's quoting, off the async runtime (it reads the file).
-pub(crate) async fn check_csv_file(path: &str) -> Result<()> {
+pub(crate) async fn check_csv_file(path: &str, delimiter: u8) -> Result<()> {
     let owned = path.to_string();
     let checked = tokio::task::spawn_blocking(move || -> std::io::Result<Option<u64>> {
-        match unterminated_quote(File::open(&owned)?)? {
+        match unterminated_quote(File::open(&owned)?, delimiter)? {
             Some(offset) => line_at(File::open(&owned)?, offset).map(Some),
             None => Ok(None),
         }
@@ -90,11 +109,11 @@ pub(crate) async fn check_csv_file(path: &str) -> Result<()> {
 }
 
 /// Where (byte offset) a field's quote opened and never closed, reading
-/// CSV as DataFusion's reader does: `,` between fields, `"` opening a quote
+/// CSV as DataFusion's reader does: `delimiter` between fields, `"` opening a quote
 /// only at a field's start, `""` a quote inside one. Runs between the bytes
 /// that matter are skipped with memchr: the check costs a fraction of the
 /// import it guards.
-fn unterminated_quote(mut reader: impl Read) -> std::io::Result<Option<u64>> {
+fn unterminated_quote(mut reader: impl Read, delimiter: u8) -> std::io::Result<Option<u64>> {
     #[derive(Clone, Copy)]
     enum State {
         FieldStart,
@@ -119,7 +138,7 @@ fn unterminated_quote(mut reader: impl Read) -> std::io::Result<Option<u64>> {
             // Skip to the next byte that can change the state.
             let skip = match state {
                 State::Quoted => memchr::memchr(b'"', &chunk[i..]),
-                State::Unquoted => memchr::memchr3(b',', b'\n', b'\r', &chunk[i..]),
+                State::Unquoted => memchr::memchr3(delimiter, b'\n', b'\r', &chunk[i..]),
                 _ => Some(0),
             };
             let Some(skip) = skip else {
@@ -135,7 +154,8 @@ fn unterminated_quote(mut reader: impl Read) -> std::io::Result<Option<u64>> {
                 (State::Quoted, b'"') => State::QuotePending,
                 (State::QuotePending, b'"') => State::Quoted,
                 (State::Quoted, _) => State::Quoted,
-                (_, b',' | b'\n' | b'\r') => State::FieldStart,
+                (_, b'\n' | b'\r') => State::FieldStart,
+                (_, byte) if byte == delimiter => State::FieldStart,
                 _ => State::Unquoted,
             };
             i += 1;
@@ -173,8 +193,8 @@ mod tests {
     }
 
     fn check(text: &str) -> Option<u64> {
-        let whole = unterminated_quote(text.as_bytes()).unwrap();
-        let split = unterminated_quote(ByteByByte(text.as_bytes())).unwrap();
+        let whole = unterminated_quote(text.as_bytes(), b',').unwrap();
+        let split = unterminated_quote(ByteByByte(text.as_bytes()), b',').unwrap();
         assert_eq!(whole, split, "chunk edges change the answer for {text:?}");
         Some(line_at(text.as_bytes(), whole?).unwrap())
     }
@@ -192,5 +212,14 @@ mod tests {
         assert_eq!(check("a,b\n1,2\n3,\"4\n"), Some(3));
         assert_eq!(check("a,b\n1,\"2\n3,4\n5,6\n"), Some(2));
         assert_eq!(check("a,b\r\n1,\"\"\"\r\n"), Some(2));
+        // Another delimiter: a quote opens only after it.
+        let semicolon = |text: &str| unterminated_quote(text.as_bytes(), b';').unwrap();
+        assert_eq!(semicolon("a;b\n1;\"x;y\"\n"), None);
+        assert_eq!(
+            semicolon("a;b\n1,\"x;y\n"),
+            None,
+            "after a comma it is text"
+        );
+        assert_eq!(semicolon("a;b\n1;\"x\n"), Some(6));
     }
 }

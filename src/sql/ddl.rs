@@ -14,13 +14,13 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
-use super::exact_cast::fit_to;
 use super::names::{object_name_path, table_path};
 use super::refresh;
 use crate::catalog::table::{check_storable, declared_columns, stored_columns, write_content};
 use crate::catalog::SessionPond;
 use crate::storage::content::time_column;
 use crate::storage::{Change, CreateMode, Kind};
+use crate::udf::exact_cast::fit_to;
 
 /// `ALTER TABLE`: RENAME TO, ADD COLUMN, SET TBLPROPERTIES ('time_column' = …).
 pub(super) async fn alter_table(ctx: &SessionContext, alter: &ast::AlterTable) -> Result<Change> {

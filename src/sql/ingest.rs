@@ -12,29 +12,40 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
-use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::ident;
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions};
+use datafusion::prelude::{JsonReadOptions, ParquetReadOptions};
+use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::{FutureExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
-use super::exact_cast::exact_cast;
-use crate::catalog::host_files::{check_csv_file, damaged};
+use crate::catalog::host_files::damaged;
+use crate::catalog::host_read::{self, FileFormat, ReadOptions};
 use crate::catalog::session_pond::SessionPond;
 use crate::catalog::table::{stored_columns, write_content};
 use crate::storage::content::time_column;
 use crate::storage::node::{IngestedFile, RefreshMode, StoredQuery};
 use crate::storage::{PondPath, Resolved, ViewOutput};
+use crate::udf::exact_cast::exact_cast;
 
-/// The host file pattern of a query that is exactly `SELECT * FROM 'pattern'`.
-pub(super) fn host_pattern(query: &ast::Query) -> Option<String> {
+/// What an ingesting view reads: its host file pattern, and how to read
+/// the files (`read_csv('…', {options})`; by extension for `'pattern'`).
+pub(super) struct HostSource {
+    pub(super) pattern: String,
+    function: Option<(FileFormat, Option<ast::Expr>)>,
+}
+
+/// The host source of a query that is exactly `SELECT * FROM 'pattern'` or
+/// `SELECT * FROM read_csv('pattern' [, {options}])` (or read_json, read_parquet).
+pub(super) fn host_source(query: &ast::Query) -> Option<HostSource> {
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
@@ -52,18 +63,71 @@ pub(super) fn host_pattern(query: &ast::Query) -> Option<String> {
     if !plain || !from.joins.is_empty() {
         return None;
     }
-    let ast::TableFactor::Table {
-        name, args: None, ..
-    } = &from.relation
-    else {
+    let ast::TableFactor::Table { name, args, .. } = &from.relation else {
         return None;
     };
-    match name.0.as_slice() {
-        [ast::ObjectNamePart::Identifier(ident)] if ident.quote_style == Some('\'') => {
-            Some(ident.value.clone())
-        }
+    let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
+        return None;
+    };
+    let Some(args) = args else {
+        return (ident.quote_style == Some('\'')).then(|| HostSource {
+            pattern: ident.value.clone(),
+            function: None,
+        });
+    };
+    let format = [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet]
+        .into_iter()
+        .find(|f| ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case(f.function()))?;
+    let unnamed = |arg: &ast::FunctionArg| match arg {
+        ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(expr)) => Some(expr.clone()),
         _ => None,
-    }
+    };
+    let (pattern, options) = match args.args.as_slice() {
+        [path] => (unnamed(path)?, None),
+        [path, options] => (unnamed(path)?, Some(unnamed(options)?)),
+        _ => return None,
+    };
+    let ast::Expr::Value(value) = pattern else {
+        return None;
+    };
+    let ast::Value::SingleQuotedString(pattern) = value.value else {
+        return None;
+    };
+    Some(HostSource {
+        pattern,
+        function: Some((format, options)),
+    })
+}
+
+/// How each file of `source` is read: its format (None: by extension) and options.
+async fn read_options(
+    ctx: &SessionContext,
+    source: &HostSource,
+) -> Result<(Option<FileFormat>, ReadOptions)> {
+    let Some((format, options)) = &source.function else {
+        return Ok((None, ReadOptions::default()));
+    };
+    let Some(options) = options else {
+        return Ok((Some(*format), ReadOptions::default()));
+    };
+    // The options are constants: evaluate them as DataFusion would.
+    let batches = ctx
+        .sql(&format!("SELECT {options}"))
+        .await?
+        .collect()
+        .await?;
+    let value = batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .map(|b| ScalarValue::try_from_array(b.column(0), 0))
+        .transpose()?
+        .ok_or_else(|| {
+            plan_datafusion_err!(
+                "{}(): options must be constants in braces",
+                format.function()
+            )
+        })?;
+    Ok((Some(*format), ReadOptions::from_struct(*format, &value)?))
 }
 
 /// A host file that matches the pattern now.
@@ -122,16 +186,32 @@ fn absolute(pattern: &str) -> Result<String> {
     Ok(format!("{}/{pattern}", cwd.display()))
 }
 
-/// Reads one host file with the view's columns, by its extension.
-async fn read(ctx: &SessionContext, file: &str, schema: Option<&Schema>) -> Result<DataFrame> {
+/// Reads one host file with the view's columns, as `how` says (by its
+/// extension when no read_* function names the format).
+async fn read(
+    ctx: &SessionContext,
+    file: &str,
+    how: &(Option<FileFormat>, ReadOptions),
+    schema: Option<&Schema>,
+) -> Result<DataFrame> {
     let extension = FsPath::new(file)
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
     let dotted = format!(".{extension}");
-    let frame = match extension.as_str() {
-        "parquet" => {
+    let (format, options) = how;
+    let format = format.unwrap_or(match extension.as_str() {
+        "parquet" => FileFormat::Parquet,
+        "json" | "ndjson" | "jsonl" => FileFormat::Json,
+        _ => FileFormat::Csv,
+    });
+    let frame = match format {
+        _ if options != &ReadOptions::default() || format == FileFormat::Csv => {
+            let state = ctx.state();
+            ctx.read_table(host_read::open(&state, file, format, options).await?)?
+        }
+        FileFormat::Parquet => {
             // The parquet crate panics on some damaged footers: an error here.
             let reading =
                 ctx.read_parquet(file, ParquetReadOptions::default().file_extension(&dotted));
@@ -140,24 +220,14 @@ async fn read(ctx: &SessionContext, file: &str, schema: Option<&Schema>) -> Resu
                 Err(_) => return Err(damaged(file)),
             }
         }
-        "json" | "ndjson" | "jsonl" => {
+        FileFormat::Json => {
             let mut options = JsonReadOptions::default().file_extension(&dotted);
             if let Some(schema) = schema {
                 options = options.schema(schema);
             }
             ctx.read_json(file, options).await?
         }
-        _ => {
-            check_csv_file(file).await?;
-            // Timestamps are read as text and cast exactly below: the CSV
-            // reader would cut a finer part to the column's unit silently.
-            let as_text = schema.map(timestamps_as_text);
-            let mut options = CsvReadOptions::new().file_extension(&dotted);
-            if let Some(schema) = &as_text {
-                options = options.schema(schema);
-            }
-            ctx.read_csv(file, options).await?
-        }
+        FileFormat::Csv => unreachable!("read through host_read above"),
     };
     let Some(schema) = schema else {
         return Ok(frame);
@@ -181,18 +251,6 @@ async fn read(ctx: &SessionContext, file: &str, schema: Option<&Schema>) -> Resu
     frame.select(columns)
 }
 
-fn timestamps_as_text(schema: &Schema) -> Schema {
-    let fields: Vec<_> = schema
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Timestamp(..) => Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8)),
-            _ => f.clone(),
-        })
-        .collect();
-    Schema::new(fields)
-}
-
 fn sha256_of(path: &str) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| exec_datafusion_err!("reading {path}: {e}"))?;
     Ok(hex::encode(Sha256::digest(&bytes)))
@@ -202,13 +260,14 @@ fn sha256_of(path: &str) -> Result<String> {
 async fn ingest(
     ctx: &SessionContext,
     pond: &SessionPond,
+    how: &(Option<FileFormat>, ReadOptions),
     schema: &SchemaRef,
     files: &[HostFile],
 ) -> Result<(Option<crate::storage::Content>, Vec<IngestedFile>)> {
     let mut frames: Option<DataFrame> = None;
     let mut ingested = Vec::with_capacity(files.len());
     for file in files {
-        let frame = read(ctx, &file.path, Some(schema)).await?;
+        let frame = read(ctx, &file.path, how, Some(schema)).await?;
         frames = Some(match frames {
             None => frame,
             Some(all) => all.union(frame)?,
@@ -247,18 +306,19 @@ pub(super) async fn first_refresh(
     ctx: &SessionContext,
     pond: &SessionPond,
     path: &PondPath,
-    pattern: &str,
+    source: &HostSource,
 ) -> Result<(SchemaRef, ViewOutput)> {
-    let pattern = absolute(pattern)?;
+    let how = read_options(ctx, source).await?;
+    let pattern = absolute(&source.pattern)?;
     let files = list(ctx, &pattern).await?;
     let Some(first) = files.first() else {
         return plan_err!(
             "materialized view {path}: no host file matches '{pattern}': it needs one to learn the columns; create it when the first file has arrived"
         );
     };
-    let inferred = read(ctx, &first.path, None).await?;
+    let inferred = read(ctx, &first.path, &how, None).await?;
     let schema = stored_columns(inferred.schema().as_arrow());
-    let (content, ingested) = ingest(ctx, pond, &schema, &files).await?;
+    let (content, ingested) = ingest(ctx, pond, &how, &schema, &files).await?;
     let state = Arc::new(StoredQuery {
         mode: RefreshMode::Ingest,
         sources: Vec::new(),
@@ -287,8 +347,22 @@ pub(super) async fn refresh(
     let pattern = state.host_pattern.clone().unwrap_or_default();
     let files = list(ctx, &pattern).await?;
     let path = &node.path;
+    // How to read the files is in the view's query (its read_* options).
+    let query = node.latest.attrs.query.as_deref().unwrap_or_default();
+    let parsed = DFParser::parse_sql_with_dialect(query, &GenericDialect {})?;
+    let source = match parsed.front() {
+        Some(DFStatement::Statement(statement)) => match statement.as_ref() {
+            ast::Statement::Query(query) => host_source(query),
+            _ => None,
+        },
+        _ => None,
+    };
+    let how = match &source {
+        Some(source) => read_options(ctx, source).await?,
+        None => (None, ReadOptions::default()),
+    };
     if full {
-        let (content, ingested) = ingest(ctx, pond, schema, &files).await?;
+        let (content, ingested) = ingest(ctx, pond, &how, schema, &files).await?;
         return Ok(Some(ViewOutput {
             content,
             replace: true,
@@ -323,7 +397,7 @@ pub(super) async fn refresh(
     if new.is_empty() {
         return Ok(None);
     }
-    let (content, ingested) = ingest(ctx, pond, schema, &new).await?;
+    let (content, ingested) = ingest(ctx, pond, &how, schema, &new).await?;
     Ok(Some(ViewOutput {
         content,
         replace: false,

@@ -17,11 +17,11 @@ use datafusion::logical_expr::{lit, Expr, ExprSchemable, LogicalPlan, LogicalPla
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{self, Statement, TableObject};
 
-use super::exact_cast::exact_cast;
 use super::names::object_name_path;
 use super::references;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::storage::{Kind, StorageError};
+use crate::udf::exact_cast::exact_cast;
 
 /// The plan of `INSERT INTO table [(columns)] query`.
 pub(super) async fn plan(

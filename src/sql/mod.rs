@@ -4,7 +4,6 @@
 mod copy_target;
 mod ddl;
 pub(crate) mod error;
-mod exact_cast;
 mod ingest;
 mod insert;
 mod literals;
@@ -14,5 +13,6 @@ pub(crate) mod parser;
 mod references;
 mod refresh;
 pub(crate) mod session;
+mod time_literals;
 
 pub(crate) use error::user_message;

@@ -35,7 +35,6 @@ use datafusion::sql::parser::DFParser;
 use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
-use super::exact_cast::fit_to;
 use super::ingest;
 use super::names::object_name_path;
 use super::references;
@@ -48,6 +47,7 @@ use crate::storage::{
     Change, Content, CreateMode, Kind, NodeId, PondPath, Resolved, View, ViewOutput,
 };
 use crate::udf::downsample::{DownsampleSource, DownsampleTable};
+use crate::udf::exact_cast::fit_to;
 use crate::udf::glob::GlobTable;
 
 /// What REFRESH did to one view: a row of its result.
@@ -230,8 +230,8 @@ pub(super) async fn create(
     }
     let mode = CreateMode::of(create.or_replace, create.if_not_exists);
     let query = create.query.to_string();
-    if let Some(pattern) = ingest::host_pattern(&create.query) {
-        let (schema, output) = ingest::first_refresh(ctx, pond, &path, &pattern).await?;
+    if let Some(source) = ingest::host_source(&create.query) {
+        let (schema, output) = ingest::first_refresh(ctx, pond, &path, &source).await?;
         return stage_create(pond, path, query, schema, output, mode);
     }
     let plan = ctx.state().create_logical_plan(&query).await?;

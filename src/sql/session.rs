@@ -37,10 +37,13 @@ use super::names::{object_name_path, table_path};
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
 use super::references;
 use super::refresh;
+use super::time_literals::TimeLiterals;
 use crate::catalog::host_files::HostFileTables;
+use crate::catalog::host_read::FileFormat;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::{Change, Kind, Pond, StorageError};
+use crate::udf::read_files::ReadFiles;
 use crate::udf::{Downsample, Glob, History, Ls};
 
 /// How a session may reach outside the pond.
@@ -157,6 +160,7 @@ impl PondSession {
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG, Arc::new(PondCatalog::new(session_pond.clone())));
+        ctx.add_analyzer_rule(Arc::new(TimeLiterals));
         ctx.register_udtf("ls", Arc::new(Ls::new(session_pond.clone())));
         ctx.register_udtf("history", Arc::new(History::new(session_pond.clone())));
         ctx.register_udtf("glob", Arc::new(Glob::new(session_pond.clone())));
@@ -164,6 +168,12 @@ impl PondSession {
             "downsample",
             Arc::new(Downsample::new(session_pond.clone())),
         );
+        for format in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
+            ctx.register_udtf(
+                format.function(),
+                Arc::new(ReadFiles::new(format, options.host_files)),
+            );
+        }
         let ctx = if options.host_files {
             with_host_file_tables(ctx)
         } else {

@@ -2,7 +2,10 @@
 //! `history('/path')` and `glob('/pattern')`. Each reads the calling session's view.
 
 pub(crate) mod downsample;
+pub(crate) mod exact_cast;
 pub(crate) mod glob;
+pub(crate) mod read_files;
+pub(crate) mod time_text;
 
 pub(crate) use downsample::Downsample;
 pub(crate) use glob::Glob;

@@ -1,4 +1,4 @@
-//! Casts into a stored timestamp column that would drop a fraction fail.
+//! Casts into a stored column that would drop a fraction or overflow fail.
 //!
 //! DataFusion casts a value into a coarser timestamp unit by truncating:
 //! `00:00:00.250` inserted into a column of whole seconds is stored as
@@ -7,7 +7,11 @@
 //! fails, naming the table, column and value, when something would be cut.
 
 use crate::storage::event_time::{nanos_per, unit_name};
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use crate::udf::time_text;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, TimestampNanosecondBuilder};
+use datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos;
 use datafusion::arrow::compute::{cast_with_options, CastOptions};
 use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, TimeUnit};
 use datafusion::arrow::util::display::array_value_to_string;
@@ -130,6 +134,40 @@ impl ExactCast {
     }
 }
 
+impl ExactCast {
+    /// Text as nanoseconds: Arrow's reading, else the sensor layouts
+    /// [`time_text`] reads (`2022-01-31 12:00`, without seconds).
+    fn text_to_nanos(&self, array: &ArrayRef, zone: Option<Arc<str>>) -> Result<ArrayRef> {
+        let target = DataType::Timestamp(TimeUnit::Nanosecond, zone.clone());
+        if let Ok(nanos) = self.cast(array, &target) {
+            return Ok(nanos);
+        }
+        let text = self.cast(array, &DataType::Utf8)?;
+        let mut out = TimestampNanosecondBuilder::with_capacity(text.len());
+        for value in text.as_string::<i32>().iter() {
+            let Some(value) = value else {
+                out.append_null();
+                continue;
+            };
+            let nanos = match string_to_timestamp_nanos(value) {
+                Ok(nanos) => Some(nanos),
+                Err(_) => time_text::parse(value, None)
+                    .ok()
+                    .and_then(|t| t.micros.checked_mul(1_000)),
+            };
+            let Some(nanos) = nanos else {
+                return exec_err!(
+                    "{}: column '{}': '{value}' is not a time (write it as YYYY-MM-DD HH:MM[:SS[.fraction]][offset])",
+                    self.context,
+                    self.column
+                );
+            };
+            out.append_value(nanos);
+        }
+        Ok(Arc::new(out.finish().with_timezone_opt(zone)))
+    }
+}
+
 impl ScalarUDFImpl for ExactCast {
     fn name(&self) -> &str {
         "exact_cast"
@@ -165,10 +203,7 @@ impl ScalarUDFImpl for ExactCast {
         let (exact, from): (ArrayRef, TimeUnit) = match array.data_type() {
             DataType::Timestamp(from, _) => (array.clone(), *from),
             _ => (
-                self.cast(
-                    &array,
-                    &DataType::Timestamp(TimeUnit::Nanosecond, zone.clone()),
-                )?,
+                self.text_to_nanos(&array, zone.clone())?,
                 TimeUnit::Nanosecond,
             ),
         };

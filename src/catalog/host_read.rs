@@ -1,0 +1,580 @@
+//! Reading host files with options: `read_csv('f.csv', {delim: ';', …})`,
+//! `read_json`, `read_parquet`, and `'f.csv'` alone (the defaults).
+//!
+//! DataFusion's listing table reads the files; on top of it, columns whose
+//! text DataFusion cannot type are read as text and converted exactly:
+//! times in the layouts sensors write ([`time_text`]), numbers with a
+//! decimal comma. A conversion that meets a value it cannot read is an
+//! error naming the file, column and value; nothing is guessed or cut.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::csv::ReaderBuilder;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{plan_datafusion_err, plan_err, DFSchema, ScalarValue};
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableConfigExt, ListingTableUrl,
+};
+use datafusion::datasource::{provider_as_source, ViewTable};
+use datafusion::error::Result;
+use datafusion::functions::expr_fn::{nullif, replace};
+use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder};
+use futures::TryStreamExt;
+
+use super::host_files::check_csv_file;
+use crate::udf::exact_cast;
+use crate::udf::time_text::{self, parse_time};
+
+/// How to read host files: the options of `read_csv` and its siblings.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ReadOptions {
+    /// The field delimiter (CSV).
+    pub(crate) delimiter: u8,
+    /// Numbers are written with a decimal comma (`12,5`); CSV.
+    pub(crate) decimal_comma: bool,
+    /// The first line names the columns (CSV).
+    pub(crate) header: bool,
+    /// chrono's layout of the time columns (CSV), e.g. `%d.%m.%Y %H:%M`.
+    pub(crate) timestamp_format: Option<String>,
+    /// The text that means NULL (CSV), e.g. `NA`.
+    pub(crate) null: Option<String>,
+    /// Columns whose type is given, not inferred (SQL type names).
+    pub(crate) columns: BTreeMap<String, DataType>,
+    /// Add a `filename` column: the file each row came from.
+    pub(crate) filename: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            delimiter: b',',
+            decimal_comma: false,
+            header: true,
+            timestamp_format: None,
+            null: None,
+            columns: BTreeMap::new(),
+            filename: false,
+        }
+    }
+}
+
+/// The options every reader takes, and those only CSV takes.
+const COMMON_OPTIONS: &[&str] = &["filename"];
+const CSV_OPTIONS: &[&str] = &[
+    "delim",
+    "decimal",
+    "header",
+    "timestamp_format",
+    "null",
+    "columns",
+];
+
+/// The file formats `read_*` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileFormat {
+    Csv,
+    Json,
+    Parquet,
+}
+
+impl FileFormat {
+    pub(crate) fn function(self) -> &'static str {
+        match self {
+            FileFormat::Csv => "read_csv",
+            FileFormat::Json => "read_json",
+            FileFormat::Parquet => "read_parquet",
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Options from the `{name: value, …}` argument of `function`.
+    pub(crate) fn from_struct(format: FileFormat, options: &ScalarValue) -> Result<Self> {
+        let function = format.function();
+        let ScalarValue::Struct(array) = options else {
+            return plan_err!(
+                "{function}(): options go in braces as the second argument, e.g. {function}('f.csv', {{delim: ';', header: true}})"
+            );
+        };
+        let mut read = ReadOptions::default();
+        for (i, field) in array.fields().iter().enumerate() {
+            let name = field.name().as_str();
+            let value = ScalarValue::try_from_array(array.column(i), 0)?;
+            let known = COMMON_OPTIONS.contains(&name)
+                || (format == FileFormat::Csv && CSV_OPTIONS.contains(&name));
+            if !known {
+                let mut names: Vec<&str> = COMMON_OPTIONS.to_vec();
+                if format == FileFormat::Csv {
+                    names.extend(CSV_OPTIONS);
+                }
+                return plan_err!(
+                    "{function}(): unknown option '{name}': it takes {}",
+                    names.join(", ")
+                );
+            }
+            let text = || -> Result<String> {
+                match &value {
+                    ScalarValue::Utf8(Some(s))
+                    | ScalarValue::Utf8View(Some(s))
+                    | ScalarValue::LargeUtf8(Some(s)) => Ok(s.clone()),
+                    _ => plan_err!("{function}(): option '{name}' takes text in single quotes, e.g. {name}: ';'"),
+                }
+            };
+            let flag = || -> Result<bool> {
+                match &value {
+                    ScalarValue::Boolean(Some(b)) => Ok(*b),
+                    _ => plan_err!(
+                        "{function}(): option '{name}' takes true or false, e.g. {name}: true"
+                    ),
+                }
+            };
+            match name {
+                "delim" => {
+                    let delim = text()?;
+                    let [byte] = delim.as_bytes() else {
+                        return plan_err!("{function}(): delim must be one character (one byte), e.g. delim: ';'; got '{delim}'");
+                    };
+                    read.delimiter = *byte;
+                }
+                "decimal" => {
+                    read.decimal_comma = match text()?.as_str() {
+                        "," => true,
+                        "." => false,
+                        other => {
+                            return plan_err!("{function}(): decimal is ',' or '.', not '{other}'")
+                        }
+                    }
+                }
+                "header" => read.header = flag()?,
+                "timestamp_format" => read.timestamp_format = Some(text()?),
+                "null" => read.null = Some(text()?),
+                "filename" => read.filename = flag()?,
+                "columns" => read.columns = column_types(function, &value)?,
+                _ => unreachable!("checked against the option lists above"),
+            }
+        }
+        if read.decimal_comma && read.delimiter == b',' {
+            return plan_err!(
+                "{function}(): with decimal: ',' the fields need another delimiter, e.g. delim: ';'"
+            );
+        }
+        Ok(read)
+    }
+}
+
+/// `columns: {name: 'TYPE', …}`: SQL type names, as in CREATE TABLE.
+fn column_types(function: &str, value: &ScalarValue) -> Result<BTreeMap<String, DataType>> {
+    let ScalarValue::Struct(array) = value else {
+        return plan_err!(
+            "{function}(): columns takes names and SQL types, e.g. columns: {{ts: 'TIMESTAMP', flow: 'DOUBLE'}}"
+        );
+    };
+    let mut columns = BTreeMap::new();
+    for (i, field) in array.fields().iter().enumerate() {
+        let type_name = match ScalarValue::try_from_array(array.column(i), 0)? {
+            ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => s,
+            _ => return plan_err!("{function}(): the type of column '{}' is an SQL type name in quotes, e.g. 'DOUBLE'", field.name()),
+        };
+        columns.insert(
+            field.name().clone(),
+            sql_type(function, field.name(), &type_name)?,
+        );
+    }
+    Ok(columns)
+}
+
+/// The Arrow type of an SQL type name, as DataFusion's planner gives it.
+fn sql_type(function: &str, column: &str, name: &str) -> Result<DataType> {
+    use datafusion::sql::sqlparser::{dialect::GenericDialect, parser::Parser};
+    let bad = || {
+        plan_datafusion_err!("{function}(): column '{column}': '{name}' is not an SQL type (e.g. 'DOUBLE', 'BIGINT', 'VARCHAR', 'TIMESTAMP')")
+    };
+    let parsed = Parser::new(&GenericDialect {})
+        .try_with_sql(name)
+        .and_then(|mut p| p.parse_data_type())
+        .map_err(|_| bad())?;
+    use datafusion::sql::sqlparser::ast::DataType as Sql;
+    Ok(match parsed {
+        Sql::Double(_) | Sql::DoublePrecision | Sql::Float64 => DataType::Float64,
+        Sql::Float(_) | Sql::Real | Sql::Float4 => DataType::Float32,
+        Sql::BigInt(_) | Sql::Int64 | Sql::Int8(_) => DataType::Int64,
+        Sql::Int(_) | Sql::Integer(_) | Sql::Int4(_) => DataType::Int32,
+        Sql::SmallInt(_) | Sql::Int2(_) => DataType::Int16,
+        Sql::Boolean | Sql::Bool => DataType::Boolean,
+        Sql::Varchar(_) | Sql::Text | Sql::String(_) | Sql::Char(_) => DataType::Utf8,
+        Sql::Date => DataType::Date32,
+        Sql::Timestamp(_, tz) => DataType::Timestamp(
+            datafusion::arrow::datatypes::TimeUnit::Microsecond,
+            matches!(
+                tz,
+                datafusion::sql::sqlparser::ast::TimezoneInfo::WithTimeZone
+                    | datafusion::sql::sqlparser::ast::TimezoneInfo::Tz
+            )
+            .then(|| crate::storage::event_time::UTC.into()),
+        ),
+        _ => return Err(bad()),
+    })
+}
+
+/// How a column read as text becomes its type.
+#[derive(Debug, Clone, PartialEq)]
+enum Conversion {
+    /// A time; zone-aware when its values carry offsets.
+    Time { zoned: bool },
+    /// A number with a decimal comma, into this type.
+    DecimalComma(DataType),
+    /// Any other type, cast from the text exactly: DataFusion's CSV scan
+    /// does not apply the `null` text (only its schema inference does).
+    Text(DataType),
+}
+
+/// A table over the host files `url` names (a file, a directory, or a glob).
+pub(crate) async fn open(
+    state: &dyn Session,
+    url: &str,
+    format: FileFormat,
+    options: &ReadOptions,
+) -> Result<Arc<dyn TableProvider>> {
+    let table_url = ListingTableUrl::parse(url)?;
+    let store = state.runtime_env().object_store(&table_url)?;
+    // A directory holds other files too: read those of the format; a file
+    // or a glob names exactly what to read.
+    let extension = match format {
+        FileFormat::Csv if table_url.is_collection() => ".csv",
+        _ => "",
+    };
+    let mut files: Vec<String> = table_url
+        .list_all_files(state, store.as_ref(), extension)
+        .await?
+        .map_ok(|meta| format!("/{}", meta.location))
+        .try_collect()
+        .await?;
+    files.sort();
+    let Some(first) = files.first().cloned() else {
+        return plan_err!("{}('{url}'): no file matches", format.function());
+    };
+    let listing = match format {
+        FileFormat::Csv => {
+            for file in &files {
+                check_csv_file(file, options.delimiter).await?;
+            }
+            let mut csv = CsvFormat::default()
+                .with_delimiter(options.delimiter)
+                .with_has_header(options.header);
+            if let Some(null) = &options.null {
+                csv = csv.with_null_regex(Some(format!("^{}$", regex_escape(null))));
+            }
+            ListingOptions::new(Arc::new(csv)).with_file_extension(extension)
+        }
+        _ => {
+            let config = ListingTableConfig::new(table_url.clone())
+                .infer_options(state)
+                .await?;
+            config
+                .options
+                .clone()
+                .ok_or_else(|| plan_datafusion_err!("{url}: cannot tell how to read it"))?
+        }
+    };
+    // Columns and types come from the first file (in path order), as for
+    // ingestion views: files that differ in a column's type (`7` here,
+    // `1,5` there) would not merge; a later file that does not fit is an
+    // error naming it when it is read.
+    let inferred = ListingTableConfig::new(ListingTableUrl::parse(&first)?)
+        .with_listing_options(listing.clone())
+        .infer_schema(state)
+        .await?
+        .file_schema
+        .ok_or_else(|| plan_datafusion_err!("{url}: no columns could be read"))?;
+    for name in options.columns.keys() {
+        if inferred.field_with_name(name).is_err() {
+            return plan_err!(
+                "{}('{url}'): option columns names '{name}', which the file does not have (it has {})",
+                format.function(),
+                names(&inferred)
+            );
+        }
+    }
+    let conversions = match format {
+        FileFormat::Csv => csv_conversions(&first, &inferred, options)?,
+        _ => BTreeMap::new(),
+    };
+    // What the listing table reads: given types, and text where we convert.
+    let file_schema: SchemaRef = Arc::new(Schema::new(
+        inferred
+            .fields()
+            .iter()
+            .map(|f| {
+                let data_type = if conversions.contains_key(f.name()) {
+                    DataType::Utf8
+                } else {
+                    options
+                        .columns
+                        .get(f.name())
+                        .cloned()
+                        .unwrap_or_else(|| f.data_type().clone())
+                };
+                Field::new(f.name(), data_type, true)
+            })
+            .collect::<Vec<_>>(),
+    ));
+    let table = |url: ListingTableUrl| -> Result<Arc<dyn TableProvider>> {
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(listing.clone())
+            .with_schema(file_schema.clone());
+        Ok(Arc::new(ListingTable::try_new(config)?))
+    };
+    if conversions.is_empty() && !options.filename {
+        return table(table_url);
+    }
+    // One scan per file when each row must say its file; else one scan.
+    let sources: Vec<(Option<String>, ListingTableUrl)> = if options.filename {
+        files
+            .iter()
+            .map(|f| Ok((Some(f.clone()), ListingTableUrl::parse(f)?)))
+            .collect::<Result<_>>()?
+    } else {
+        vec![(None, table_url)]
+    };
+    let mut plan: Option<LogicalPlanBuilder> = None;
+    for (file, url) in sources {
+        let context = format!("reading {}", file.as_deref().unwrap_or(&first));
+        let scan = LogicalPlanBuilder::scan("file", provider_as_source(table(url)?), None)?;
+        let schema = DFSchema::try_from(file_schema.as_ref().clone())?;
+        let mut exprs = file_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                convert(
+                    f.name(),
+                    conversions.get(f.name()),
+                    options,
+                    &context,
+                    &schema,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(file) = file {
+            exprs.push(lit(file).alias("filename"));
+        }
+        let projected = scan.project(exprs)?;
+        plan = Some(match plan {
+            None => projected,
+            Some(all) => all.union(projected.build()?)?,
+        });
+    }
+    let plan = plan.expect("a file matched, checked above").build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
+
+fn convert(
+    name: &str,
+    conversion: Option<&Conversion>,
+    options: &ReadOptions,
+    context: &str,
+    schema: &DFSchema,
+) -> Result<Expr> {
+    let mut column = col(datafusion::common::Column::new_unqualified(name));
+    if let (Some(null), Some(_)) = (&options.null, conversion) {
+        column = nullif(column, lit(null.as_str()));
+    }
+    let converted = match conversion {
+        None => return Ok(column),
+        Some(Conversion::Time { zoned }) => parse_time(
+            column,
+            options.timestamp_format.clone(),
+            *zoned,
+            context.to_string(),
+            name.to_string(),
+        ),
+        Some(Conversion::DecimalComma(target)) => exact_cast::exact_cast(
+            replace(column, lit(","), lit(".")),
+            target,
+            false,
+            context,
+            name,
+            schema,
+        )?,
+        Some(Conversion::Text(target)) => {
+            exact_cast::exact_cast(column, target, false, context, name, schema)?
+        }
+    };
+    Ok(converted.alias(name))
+}
+
+/// Which columns of a CSV file are read as text and converted, judged by
+/// the text of its first rows (as DataFusion judges its own types).
+fn csv_conversions(
+    file: &str,
+    inferred: &Schema,
+    options: &ReadOptions,
+) -> Result<BTreeMap<String, Conversion>> {
+    let sample = sample_text(file, inferred, options)?;
+    let mut conversions = BTreeMap::new();
+    for (i, field) in inferred.fields().iter().enumerate() {
+        let name = field.name();
+        let declared = options.columns.get(name);
+        let values: Vec<&str> = sample
+            .iter()
+            .filter_map(|row| row.get(i).and_then(|v| v.as_deref()))
+            .filter(|v| !v.trim().is_empty())
+            .collect();
+        let wants_time = match declared {
+            Some(DataType::Timestamp(_, zone)) => Some(Some(zone.is_some())),
+            Some(_) => None,
+            None if matches!(field.data_type(), DataType::Timestamp(..) | DataType::Utf8) => {
+                Some(None)
+            }
+            None => None,
+        };
+        if let Some(declared_zone) = wants_time {
+            let format = options.timestamp_format.as_deref();
+            let parsed: Vec<_> = values
+                .iter()
+                .map(|v| (v, time_text::parse(v, format)))
+                .collect();
+            let first_is_time = parsed.first().is_some_and(|(_, p)| p.is_ok());
+            if first_is_time || declared_zone.is_some() {
+                if let Some((value, _)) = parsed.iter().find(|(_, p)| p.is_err()) {
+                    let example = parsed.first().map_or("", |(v, _)| **v);
+                    if let Some(format) = options
+                        .timestamp_format
+                        .as_deref()
+                        .filter(|_| **value == example)
+                    {
+                        return plan_err!(
+                            "reading {file}: column '{name}': '{value}' is not a time in the format '{format}': give the layout the file uses (chrono's strftime codes, e.g. '%d.%m.%Y %H:%M'), or read it as text with {{columns: {{{name}: 'VARCHAR'}}}}"
+                        );
+                    }
+                    return plan_err!(
+                        "reading {file}: column '{name}' looks like time ('{example}') but '{value}' is not one pondsql reads: give its layout with read_csv('{file}', {{timestamp_format: '%d.%m.%Y %H:%M'}}) (chrono's strftime codes), or read it as text with {{columns: {{{name}: 'VARCHAR'}}}}"
+                    );
+                }
+                let with_offset = parsed
+                    .iter()
+                    .filter(|(_, p)| matches!(p, Ok(t) if t.had_offset))
+                    .count();
+                if with_offset != 0 && with_offset != parsed.len() {
+                    return plan_err!(
+                        "reading {file}: column '{name}' mixes times with and without a UTC offset: give every value an offset, or none"
+                    );
+                }
+                let zoned = declared_zone.unwrap_or(with_offset != 0);
+                conversions.insert(name.clone(), Conversion::Time { zoned });
+                continue;
+            }
+        }
+        if options.decimal_comma && !conversions.contains_key(name) {
+            let target = match declared {
+                Some(t) if t.is_numeric() => Some(t.clone()),
+                None if field.data_type() == &DataType::Utf8
+                    && !values.is_empty()
+                    && values.iter().all(|v| decimal_comma_number(v)) =>
+                {
+                    Some(DataType::Float64)
+                }
+                _ => None,
+            };
+            if let Some(target) = target {
+                conversions.insert(name.clone(), Conversion::DecimalComma(target));
+            }
+        }
+    }
+    if options.null.is_some() {
+        for field in inferred.fields() {
+            // A column of only NULLs in this file stays text (its reader casts it).
+            let target = match options
+                .columns
+                .get(field.name())
+                .unwrap_or(field.data_type())
+            {
+                DataType::Null => DataType::Utf8,
+                other => other.clone(),
+            };
+            conversions
+                .entry(field.name().clone())
+                .or_insert(Conversion::Text(target));
+        }
+    }
+    Ok(conversions)
+}
+
+/// `-12,5`, `3`, `1,5e3`: a number written with a decimal comma.
+fn decimal_comma_number(text: &str) -> bool {
+    let text = text.trim();
+    let digits = text.trim_start_matches(['-', '+']);
+    !digits.is_empty()
+        && digits.chars().filter(|c| *c == ',').count() <= 1
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ',' | 'e' | 'E' | '-' | '+'))
+        && digits.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The first rows of a CSV file, every field as text (`None` for NULL).
+fn sample_text(
+    file: &str,
+    inferred: &Schema,
+    options: &ReadOptions,
+) -> Result<Vec<Vec<Option<String>>>> {
+    const ROWS: usize = 1000;
+    let as_text = Arc::new(Schema::new(
+        inferred
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let reader = File::open(file).map_err(|e| plan_datafusion_err!("reading {file}: {e}"))?;
+    let mut reader = ReaderBuilder::new(as_text)
+        .with_header(options.header)
+        .with_delimiter(options.delimiter)
+        .with_batch_size(ROWS)
+        .build(reader)?;
+    let Some(batch) = reader.next().transpose()? else {
+        return Ok(Vec::new());
+    };
+    let null = options.null.as_deref();
+    let columns: Vec<_> = batch
+        .columns()
+        .iter()
+        .map(|c| c.as_string::<i32>().clone())
+        .collect();
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            columns
+                .iter()
+                .map(|c| {
+                    (c.is_valid(row) && Some(c.value(row)) != null)
+                        .then(|| c.value(row).to_string())
+                })
+                .collect()
+        })
+        .collect())
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(c))
+        })
+        .collect()
+}
+
+fn names(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,102 @@
+//! `read_csv(path [, {options}])`, `read_json(…)`, `read_parquet(…)`: host
+//! files as a table, with the options a file's dialect needs
+//! ([`ReadOptions`]). `path` is a file, a directory or a glob.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{exec_datafusion_err, plan_err, ScalarValue};
+use datafusion::error::Result;
+use datafusion::logical_expr::Expr;
+
+use crate::catalog::host_read::{self, FileFormat, ReadOptions};
+
+/// One of the `read_*` table functions. Refused where host files are off
+/// (remote sessions), as `'f.csv'` is.
+#[derive(Debug)]
+pub(crate) struct ReadFiles {
+    format: FileFormat,
+    host_files: bool,
+}
+
+impl ReadFiles {
+    pub(crate) fn new(format: FileFormat, host_files: bool) -> Self {
+        ReadFiles { format, host_files }
+    }
+}
+
+impl TableFunctionImpl for ReadFiles {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let function = self.format.function();
+        if !self.host_files {
+            return plan_err!("{function}(): this session reads no host files (remote sessions cannot read the server's files); import them where they are, with the pondsql CLI");
+        }
+        let literal = |e: &Expr| match e {
+            Expr::Literal(value, _) => Some(value.clone()),
+            _ => None,
+        };
+        let (path, options) = match args.exprs() {
+            [path] => (literal(path), None),
+            [path, options] => (literal(path), Some(literal(options))),
+            _ => (None, None),
+        };
+        let path = match path {
+            Some(
+                ScalarValue::Utf8(Some(p))
+                | ScalarValue::Utf8View(Some(p))
+                | ScalarValue::LargeUtf8(Some(p)),
+            ) => p,
+            _ => {
+                return plan_err!(
+                    "{function}() takes a host file path (or glob) in single quotes and, optionally, options in braces: {function}('data/*.csv', {{delim: ';'}})"
+                )
+            }
+        };
+        let options = match options {
+            None => ReadOptions::default(),
+            Some(Some(value)) => ReadOptions::from_struct(self.format, &value)?,
+            Some(None) => {
+                return plan_err!(
+                    "{function}(): options must be constants in braces, e.g. {{header: false}}"
+                )
+            }
+        };
+        let path = absolute(&path)?;
+        opened(args.session(), &path, self.format, &options)
+    }
+}
+
+/// Opens the files while planning, which DataFusion does synchronously:
+/// the listing and schema inference run on a thread of their own (with its
+/// own runtime), so no runtime thread is blocked waiting on itself.
+fn opened(
+    session: &dyn Session,
+    path: &str,
+    format: FileFormat,
+    options: &ReadOptions,
+) -> Result<Arc<dyn TableProvider>> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| exec_datafusion_err!("{}: {e}", format.function()))?
+                    .block_on(host_read::open(session, path, format, options))
+            })
+            .join()
+            .map_err(|_| {
+                exec_datafusion_err!("{}('{path}'): reading the files failed", format.function())
+            })?
+    })
+}
+
+/// Relative paths are taken from the current directory, as `'f.csv'` is.
+fn absolute(path: &str) -> Result<String> {
+    if std::path::Path::new(path).is_absolute() || path.contains("://") {
+        return Ok(path.to_string());
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| exec_datafusion_err!("cannot resolve '{path}': {e}"))?;
+    Ok(format!("{}/{path}", cwd.display()))
+}
