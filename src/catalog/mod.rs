@@ -8,6 +8,7 @@
 //! writes a content and stages the table version in the session; the SQL
 //! layer decides when staged changes commit.
 
+pub(crate) mod correction;
 pub(crate) mod host_files;
 pub(crate) mod host_read;
 pub(crate) mod scan;

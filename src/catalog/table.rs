@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{exec_datafusion_err, plan_err};
+use datafusion::common::{exec_datafusion_err, plan_err, ScalarValue};
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -18,11 +18,13 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 
+use super::correction::{Correction, CorrectionExec};
 use super::scan::{ScanFile, VersionScan};
 use super::session_pond::{external, SessionPond};
+use super::view::session_state;
 use crate::storage::content::ContentWriter;
 use crate::storage::event_time::stored_type;
-use crate::storage::{Change, NodeId, NodeVersion, PondPath, StorageError};
+use crate::storage::{Change, Kind, NodeId, NodeVersion, PondPath, StorageError};
 
 /// One pond table, as resolved when a statement was planned.
 #[derive(Debug)]
@@ -34,7 +36,12 @@ pub(crate) struct PondTable {
     schema: SchemaRef,
     /// The live versions (newest base onwards) at planning time.
     versions: Vec<Arc<NodeVersion>>,
+    /// Add [`VERSION_COLUMN`]: the version each row is stored in.
+    version_column: bool,
 }
+
+/// The column [`PondTable::with_version_column`] adds.
+pub(crate) const VERSION_COLUMN: &str = "__pond_version";
 
 impl PondTable {
     pub(crate) fn new(
@@ -49,7 +56,14 @@ impl PondTable {
             node: None,
             schema,
             versions,
+            version_column: false,
         }
+    }
+
+    /// Adds a column with the version number each row is stored in.
+    pub(crate) fn with_version_column(mut self) -> Self {
+        self.version_column = true;
+        self
     }
 
     pub(crate) fn of_node(mut self, node: NodeId) -> Self {
@@ -69,7 +83,7 @@ impl PondTable {
 #[async_trait]
 impl TableProvider for PondTable {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        VersionScan::table_schema(&self.schema, &self.constant_fields())
     }
 
     fn table_type(&self) -> TableType {
@@ -88,12 +102,16 @@ impl TableProvider for PondTable {
             .iter()
             .map(|v| ScanFile {
                 version: v.clone(),
-                constants: Vec::new(),
+                constants: if self.version_column {
+                    vec![ScalarValue::Int64(Some(v.version))]
+                } else {
+                    Vec::new()
+                },
             })
             .collect();
         VersionScan {
             file_schema: self.schema.clone(),
-            constant_fields: Vec::new(),
+            constant_fields: self.constant_fields(),
             files,
             metrics: self.pond.pond().metrics(),
         }
@@ -107,6 +125,23 @@ impl TableProvider for PondTable {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         // DataFusion pushes them into the Parquet scan (statistics, row filters).
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn delete_from(
+        &self,
+        state: &dyn Session,
+        filters: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.correction(state, Correction::Delete, filters)
+    }
+
+    async fn update(
+        &self,
+        state: &dyn Session,
+        assignments: Vec<(String, Expr)>,
+        filters: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.correction(state, Correction::Update(assignments), filters)
     }
 
     async fn insert_into(
@@ -132,6 +167,43 @@ impl TableProvider for PondTable {
             overwrite,
         };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+}
+
+impl PondTable {
+    fn constant_fields(&self) -> Vec<FieldRef> {
+        if self.version_column {
+            vec![Arc::new(Field::new(VERSION_COLUMN, DataType::Int64, false))]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// A DELETE or UPDATE of this table: done when the plan runs (so
+    /// EXPLAIN changes nothing), committed with the statement.
+    fn correction(
+        &self,
+        state: &dyn Session,
+        correction: Correction,
+        filters: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let kind = self.pond.view().resolve(&self.path).map(|r| r.kind());
+        if kind == Some(Kind::MaterializedView) {
+            return plan_err!(
+                "{} is a materialized view: its rows come from its query; correct its sources, then REFRESH MATERIALIZED VIEW \"{}\"",
+                self.path,
+                self.path
+            );
+        }
+        Ok(Arc::new(CorrectionExec::new(
+            session_state(state)?.clone(),
+            self.pond.clone(),
+            self.path.clone(),
+            self.schema.clone(),
+            self.versions.clone(),
+            correction,
+            filters,
+        )))
     }
 }
 

@@ -14,5 +14,6 @@ mod references;
 mod refresh;
 pub(crate) mod session;
 mod time_literals;
+mod update;
 
 pub(crate) use error::user_message;

@@ -30,7 +30,7 @@ use datafusion::datasource::{provider_as_source, source_as_provider, MemTable};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::utils::disjunction;
-use datafusion::logical_expr::{ident, lit, Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{cast, ident, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::sql::parser::DFParser;
 use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -42,7 +42,8 @@ use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::{check_storable, stored_columns, write_content, PondTable};
 use crate::catalog::view::{same_columns, StoredView};
 use crate::storage::content::time_column;
-use crate::storage::node::{RefreshMode, SourceMark, StoredQuery};
+use crate::storage::event_time::from_micros;
+use crate::storage::node::{RefreshMode, SourceMark, StoredQuery, VersionOp};
 use crate::storage::{
     Change, Content, CreateMode, Kind, NodeId, PondPath, Resolved, View, ViewOutput,
 };
@@ -453,16 +454,39 @@ async fn incremental(
         }
     }
     // The source versions not yet read: after the consumed version, except
-    // compacted chunks of versions already read.
+    // compacted chunks of versions already read. A rewritten chunk (DELETE,
+    // UPDATE) is read, and the time span of the rows it replaced is noted:
+    // the buckets there may have lost rows.
     let mut selection = HashMap::new();
+    let mut replaced_spans: Vec<(i64, i64)> = Vec::new();
     for source in downsample.versioned_sources() {
         let seen = consumed.get(source.id()).map_or(0, |m| m.version);
         let new: Vec<_> = view
             .live_versions(source.id())
             .into_iter()
             .filter(|v| v.version > seen)
-            .filter(|v| !matches!(v.attrs.compacts, Some([_, last]) if last <= seen))
+            .filter(|v| {
+                !(v.op == VersionOp::Compact
+                    && matches!(v.attrs.compacts, Some([_, last]) if last <= seen))
+            })
             .collect();
+        for rewrite in new.iter().filter(|v| v.op == VersionOp::Rewrite) {
+            let Some([first, last]) = rewrite.attrs.compacts else {
+                continue;
+            };
+            let replaced = view
+                .versions_since_base(source.id())
+                .into_iter()
+                .filter(|v| (first..=last).contains(&v.version));
+            for v in replaced {
+                match (v.min_time, v.max_time) {
+                    (Some(lo), Some(hi)) => replaced_spans.push((lo, hi)),
+                    // Rows without a recorded range: every bucket may have changed.
+                    _ if v.rows.unwrap_or(0) > 0 => return Ok(None),
+                    _ => {}
+                }
+            }
+        }
         if !new.is_empty() {
             selection.insert(source.id().clone(), new);
         }
@@ -477,7 +501,32 @@ async fn incremental(
         return Ok(Some(state_only()));
     }
     let touched_plan = downsample.buckets(downsample.source_plan(Some(Arc::new(selection)))?)?;
-    let touched = collect(ctx, touched_plan.clone()).await?;
+    let mut touched = collect(ctx, touched_plan.clone()).await?;
+    let current_table = || {
+        PondTable::new(
+            pond.clone(),
+            node.path.clone(),
+            schema.clone(),
+            view.live_versions(node.id()),
+        )
+    };
+    if !replaced_spans.is_empty() {
+        let buckets_schema = Arc::new(touched_plan.schema().as_arrow().clone());
+        let extra = buckets_in_spans(
+            ctx,
+            current_table(),
+            downsample,
+            &buckets_schema,
+            &replaced_spans,
+        )
+        .await?;
+        // One schema for the MemTable below: the first batch's.
+        let first_schema = touched.first().or(extra.first()).map(|b| b.schema());
+        for batch in extra {
+            let schema = first_schema.clone().unwrap_or_else(|| batch.schema());
+            touched.push(RecordBatch::try_new(schema, batch.columns().to_vec())?);
+        }
+    }
 
     if touched.iter().all(|b| b.num_rows() == 0) {
         return Ok(Some(state_only()));
@@ -520,12 +569,7 @@ async fn incremental(
 
     let current = LogicalPlanBuilder::scan(
         "current",
-        provider_as_source(Arc::new(PondTable::new(
-            pond.clone(),
-            node.path.clone(),
-            schema.clone(),
-            view.live_versions(node.id()),
-        ))),
+        provider_as_source(Arc::new(current_table())),
         None,
     )?
     .build()?;
@@ -553,6 +597,52 @@ async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> Result<Vec<RecordBa
 
 /// A filter on the source's time column covering the touched buckets:
 /// consecutive buckets merge into one range; many scattered ones into one span.
+/// The (groups, bucket) keys of the view's rows whose buckets overlap the
+/// time spans (µs) of replaced source rows, as `schema` (the touched keys) has them.
+async fn buckets_in_spans(
+    ctx: &SessionContext,
+    current: PondTable,
+    downsample: &DownsampleTable,
+    schema: &SchemaRef,
+    spans: &[(i64, i64)],
+) -> Result<Vec<RecordBatch>> {
+    let time = downsample.time_column();
+    let DataType::Timestamp(unit, _) = downsample.time_type().clone() else {
+        return plan_err!("downsample's time column {time} is not a timestamp");
+    };
+    let stored_type = current
+        .schema()
+        .field_with_name(time)
+        .map(|f| f.data_type().clone())?;
+    let width = downsample.bucket_units();
+    // A value in the source's time unit, as the view's time column holds it.
+    let bound = |value: i64| -> Result<Expr> {
+        let value = ScalarValue::Int64(Some(value)).cast_to(downsample.time_type())?;
+        Ok(lit(value.cast_to(&stored_type)?))
+    };
+    // A bucket labelled `start` holds [start, start + width): it overlaps
+    // [lo, hi] when start > lo - width and start <= hi.
+    let conditions = spans
+        .iter()
+        .map(|(lo, hi)| {
+            let earliest = from_micros(*lo, unit, false).saturating_sub(width);
+            Ok(ident(time)
+                .gt(bound(earliest)?)
+                .and(ident(time).lt_eq(bound(from_micros(*hi, unit, true))?)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let keys = schema
+        .fields()
+        .iter()
+        .map(|f| cast(ident(f.name()), f.data_type().clone()).alias(f.name()))
+        .collect::<Vec<_>>();
+    ctx.read_table(Arc::new(current))?
+        .filter(disjunction(conditions).unwrap_or(lit(false)))?
+        .select(keys)?
+        .collect()
+        .await
+}
+
 fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<Expr> {
     const MAX_RANGES: usize = 64;
     let time = downsample.time_column();

@@ -38,6 +38,7 @@ use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlSt
 use super::references;
 use super::refresh;
 use super::time_literals::TimeLiterals;
+use super::update;
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
 use crate::catalog::scan::CONTENT_STORE_URL;
@@ -416,6 +417,10 @@ impl PondSession {
             }
             Statement::Insert(insert) => {
                 let plan = insert::plan(&self.ctx, &self.pond, insert).await?;
+                return self.execute_plan(plan).await.map(Some);
+            }
+            Statement::Update(_) => {
+                let plan = update::plan(&self.ctx, ast).await?;
                 return self.execute_plan(plan).await.map(Some);
             }
             _ => return Ok(None),

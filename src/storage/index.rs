@@ -177,7 +177,7 @@ fn link_listings(versions: &mut [Arc<NodeVersion>]) -> Result<()> {
 }
 
 fn rows_added(v: &NodeVersion) -> i64 {
-    if v.kind.holds_rows() && v.op != VersionOp::Compact {
+    if v.kind.holds_rows() && !matches!(v.op, VersionOp::Compact | VersionOp::Rewrite) {
         v.rows.unwrap_or(0)
     } else {
         0

@@ -105,6 +105,9 @@ pub enum VersionOp {
     /// A table chunk that holds exactly the rows of the versions in its
     /// `attrs.compacts` range, which it hides (OPTIMIZE).
     Compact,
+    /// A table chunk that holds the corrected rows of the versions in its
+    /// `attrs.compacts` range, which it hides (DELETE, UPDATE, upsert).
+    Rewrite,
 }
 
 impl VersionOp {
@@ -115,6 +118,7 @@ impl VersionOp {
             VersionOp::Replace => "replace",
             VersionOp::Update => "update",
             VersionOp::Compact => "compact",
+            VersionOp::Rewrite => "rewrite",
         }
     }
 
@@ -125,6 +129,7 @@ impl VersionOp {
             "replace" => Some(VersionOp::Replace),
             "update" => Some(VersionOp::Update),
             "compact" => Some(VersionOp::Compact),
+            "rewrite" => Some(VersionOp::Rewrite),
             _ => None,
         }
     }
@@ -177,7 +182,7 @@ pub struct Attrs {
     /// View: its defining query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// Compacted table chunk: the first and last version numbers it replaces.
+    /// Compacted or rewritten table chunk: the first and last version numbers it replaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compacts: Option<[i64; 2]>,
     /// Materialized view: how it refreshes and what it has consumed, as of

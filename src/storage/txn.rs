@@ -112,6 +112,18 @@ pub enum Change {
         base: i64,
         chunks: Vec<CompactedChunk>,
     },
+    /// Replaces the live versions `first..=last` of a table by `content`,
+    /// their rows as corrected (DELETE, UPDATE, upsert; `None`: no rows
+    /// left). `after` is the table's newest version when the rows were
+    /// read: a version since that is not an append (OPTIMIZE, another
+    /// correction, an overwrite) makes the correction stale.
+    Rewrite {
+        path: PondPath,
+        after: i64,
+        first: i64,
+        last: i64,
+        content: Option<Content>,
+    },
     /// Chooses the table's event-time column (`None`: no time column).
     SetTimeColumn {
         path: PondPath,
@@ -237,6 +249,13 @@ impl Staging {
             } => self.add_column(path, column, *if_not_exists),
             Change::SetTimeColumn { path, column } => self.set_time_column(path, column.as_deref()),
             Change::Compact { path, base, chunks } => self.compact(path, *base, chunks),
+            Change::Rewrite {
+                path,
+                after,
+                first,
+                last,
+                content,
+            } => self.rewrite(path, *after, [*first, *last], content.as_ref()),
             Change::CreateMaterializedView {
                 path,
                 query,
@@ -609,6 +628,50 @@ impl Staging {
             );
             self.stage(version);
         }
+        Ok(())
+    }
+
+    fn rewrite(
+        &mut self,
+        path: &PondPath,
+        after: i64,
+        range: [i64; 2],
+        content: Option<&Content>,
+    ) -> Result<()> {
+        let table = self.view.require(path)?;
+        if table.kind() != Kind::Table {
+            return Err(StorageError::WrongKind {
+                path: path.clone(),
+                actual: table.kind().as_str(),
+                expected: "table",
+            });
+        }
+        let changed = self
+            .view
+            .versions(table.id())
+            .into_iter()
+            .any(|v| v.version > after && v.op != VersionOp::Append);
+        if changed {
+            return Err(StorageError::Invalid(format!(
+                "{path} changed while the statement ran (another writer optimized, overwrote or corrected it): run the statement again"
+            )));
+        }
+        let parent = self.view.require_directory(&parent_of(path)?)?;
+        let attrs = Attrs {
+            compacts: Some(range),
+            ..carried_attrs(&table.latest)
+        };
+        self.stage_content(content);
+        let version = self.new_version(
+            parent.id().clone(),
+            table.id().clone(),
+            table.kind(),
+            VersionOp::Rewrite,
+            table.latest.version + 1,
+            attrs,
+            content,
+        );
+        self.stage(version);
         Ok(())
     }
 

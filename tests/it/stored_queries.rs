@@ -22,10 +22,12 @@ async fn last_txn(p: &TestPond) -> String {
 }
 
 /// Appends random batches (on time, hours late, weeks late, empty; with
-/// OPTIMIZE now and then), refreshing after each; every view must equal a
-/// full recompute of its query, row for row, after every step.
+/// OPTIMIZE now and then) and corrects them (DELETE of a time window or of
+/// matching rows, UPDATE of values or of times, which moves rows between
+/// buckets), refreshing after each; every view must equal a full recompute
+/// of its query, row for row, after every step.
 #[tokio::test]
-async fn incremental_refresh_equals_full_recompute_under_random_appends() {
+async fn incremental_refresh_equals_full_recompute_under_random_changes() {
     let seed = seed_from_env("PONDSQL_REFRESH_SEED");
     println!("seed {seed} (replay with PONDSQL_REFRESH_SEED={seed})");
     let mut rng = Lcg(seed);
@@ -65,12 +67,15 @@ async fn incremental_refresh_equals_full_recompute_under_random_appends() {
 
     let mut now = 1_709_251_200; // 2024-03-01
     let (mut late_hours, mut late_weeks, mut empty) = (0, 0, 0);
-    for step in 0..24 {
-        // Every 8 steps, and at random: OPTIMIZE, then an empty batch.
+    let (mut deletes, mut updates) = (0, 0);
+    for step in 0..32 {
+        // Every 8 steps, and at random: OPTIMIZE, an empty batch, a DELETE, an UPDATE.
         let action = match step % 8 {
             7 => 0,
             3 => 1,
-            _ => rng.next(10),
+            5 => 2,
+            6 => 3,
+            _ => rng.next(12),
         };
         if action == 0 {
             p.ok("OPTIMIZE").await;
@@ -84,6 +89,47 @@ async fn incremental_refresh_equals_full_recompute_under_random_appends() {
             continue;
         }
         let station = ["a", "b"][rng.next(2) as usize];
+        if action == 2 || action == 3 {
+            let table = format!("\"/s/{station}/temp\"");
+            let from = now - rng.next(30 * 24) as i64 * 3600;
+            let window = format!(
+                "ts >= TIMESTAMP '{}' AND ts < TIMESTAMP '{}'",
+                timestamp(from),
+                timestamp(from + (1 + rng.next(12) as i64) * 3600)
+            );
+            let statement = match (action, rng.next(2)) {
+                (2, 0) => format!("DELETE FROM {table} WHERE {window}"),
+                (2, _) => format!("DELETE FROM {table} WHERE n % 5 = {}", rng.next(5)),
+                (_, 0) => format!(
+                    "UPDATE {table} SET value = value + 0.25, quality = 'fixed' WHERE n % 4 = {}",
+                    rng.next(4)
+                ),
+                _ => format!(
+                    "UPDATE {table} SET ts = ts + INTERVAL '{} minutes' WHERE {window}",
+                    rng.next(600)
+                ),
+            };
+            if action == 2 {
+                deletes += 1;
+            } else {
+                updates += 1;
+            }
+            p.ok(&statement).await;
+            p.ok("REFRESH ALL").await;
+            for (path, query, order) in &views {
+                let stored = p
+                    .ok(&format!("SELECT * FROM \"{path}\" ORDER BY {order}"))
+                    .await;
+                let full = p
+                    .ok(&format!("SELECT * FROM {query} ORDER BY {order}"))
+                    .await;
+                assert_eq!(
+                    stored, full,
+                    "{path} after step {step}, {statement} (seed {seed})"
+                );
+            }
+            continue;
+        }
         let rows = if action == 1 { 0 } else { 1 + rng.next(40) };
         let mut values = Vec::new();
         for _ in 0..rows {
@@ -151,7 +197,7 @@ async fn incremental_refresh_equals_full_recompute_under_random_appends() {
         ))
         .await
     );
-    println!("late by hours {late_hours}, by weeks {late_weeks}, empty batches {empty}");
+    println!("late by hours {late_hours}, by weeks {late_weeks}, empty batches {empty}, deletes {deletes}, updates {updates}");
 }
 
 /// The line of a rendered table that names `path`.

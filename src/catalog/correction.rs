@@ -1,0 +1,292 @@
+//! DELETE and UPDATE of a pond table (DataFusion's `delete_from` and
+//! `update`): the live versions that hold a matching row, and those between
+//! them, are rewritten as one new version that hides them
+//! (`Change::Rewrite`); every other version stays as it is. History and
+//! `pond.as_of` still read the old versions.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, RecordBatch, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{Column, DFSchema};
+use datafusion::error::Result;
+use datafusion::execution::context::{SessionContext, SessionState};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::functions_aggregate::expr_fn::count;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{lit, when, Expr};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+
+use super::session_pond::SessionPond;
+use super::table::{write_content, PondTable, VERSION_COLUMN};
+use crate::storage::{Change, NodeVersion, PondPath};
+use crate::udf::exact_cast::exact_cast;
+
+/// What a correction does to the rows that match its filters.
+#[derive(Debug, Clone)]
+pub(crate) enum Correction {
+    Delete,
+    /// `SET column = expr, …`
+    Update(Vec<(String, Expr)>),
+}
+
+impl Correction {
+    fn verb(&self) -> &'static str {
+        match self {
+            Correction::Delete => "DELETE FROM",
+            Correction::Update(_) => "UPDATE",
+        }
+    }
+}
+
+/// Runs one correction when executed; yields one row, `count`: the rows
+/// deleted or updated.
+pub(crate) struct CorrectionExec {
+    state: SessionState,
+    pond: Arc<SessionPond>,
+    path: PondPath,
+    schema: SchemaRef,
+    versions: Vec<Arc<NodeVersion>>,
+    correction: Correction,
+    filters: Vec<Expr>,
+    properties: Arc<PlanProperties>,
+}
+
+impl CorrectionExec {
+    pub(crate) fn new(
+        state: SessionState,
+        pond: Arc<SessionPond>,
+        path: PondPath,
+        schema: SchemaRef,
+        versions: Vec<Arc<NodeVersion>>,
+        correction: Correction,
+        filters: Vec<Expr>,
+    ) -> Self {
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(count_schema()),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        CorrectionExec {
+            state,
+            pond,
+            path,
+            schema,
+            versions,
+            correction,
+            filters,
+            properties,
+        }
+    }
+}
+
+fn count_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new(
+        "count",
+        DataType::UInt64,
+        false,
+    )]))
+}
+
+/// The parts a run needs, owned (the plan is shared; the run is moved into its stream).
+struct Run {
+    ctx: SessionContext,
+    pond: Arc<SessionPond>,
+    path: PondPath,
+    schema: SchemaRef,
+    versions: Vec<Arc<NodeVersion>>,
+    correction: Correction,
+    predicate: Expr,
+}
+
+impl Run {
+    async fn go(self) -> Result<u64> {
+        let table = |versions: Vec<Arc<NodeVersion>>| {
+            PondTable::new(
+                self.pond.clone(),
+                self.path.clone(),
+                self.schema.clone(),
+                versions,
+            )
+        };
+        // Which versions hold a matching row (time filters skip the rest unopened).
+        let matches = self
+            .ctx
+            .read_table(Arc::new(table(self.versions.clone()).with_version_column()))?
+            .filter(self.predicate.clone())?
+            .aggregate(vec![column(VERSION_COLUMN)], vec![count(lit(1)).alias("n")])?
+            .collect()
+            .await?;
+        let mut matched = 0u64;
+        let mut range: Option<(i64, i64)> = None;
+        for batch in &matches {
+            let versions = batch.column(0).as_primitive::<Int64Type>();
+            let counts = batch.column(1).as_primitive::<Int64Type>();
+            for i in 0..batch.num_rows() {
+                let v = versions.value(i);
+                matched += counts.value(i) as u64;
+                range = Some(range.map_or((v, v), |(a, b)| (a.min(v), b.max(v))));
+            }
+        }
+        let Some((first, last)) = range else {
+            return Ok(0);
+        };
+        let after = self
+            .pond
+            .view()
+            .resolve(&self.path)
+            .map_or(last, |r| r.latest.version);
+        let in_range: Vec<_> = self
+            .versions
+            .iter()
+            .filter(|v| (first..=last).contains(&v.version))
+            .cloned()
+            .collect();
+        let frame = self.ctx.read_table(Arc::new(table(in_range)))?;
+        let frame = match &self.correction {
+            Correction::Delete => frame.filter(self.predicate.clone().is_not_true())?,
+            Correction::Update(assignments) => {
+                let context = format!("UPDATE {}", self.path);
+                let frame_schema: DFSchema = frame.schema().clone();
+                let columns = self
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| {
+                        let current = column(f.name());
+                        let Some((_, value)) = assignments.iter().find(|(c, _)| c == f.name())
+                        else {
+                            return Ok(current);
+                        };
+                        // Fitted exactly when planned (sql/update.rs); NOT NULL here.
+                        let value = exact_cast(
+                            value.clone(),
+                            f.data_type(),
+                            !f.is_nullable(),
+                            &context,
+                            f.name(),
+                            &frame_schema,
+                        )?;
+                        Ok(when(self.predicate.clone(), value)
+                            .otherwise(current)?
+                            .alias(f.name()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                frame.select(columns)?
+            }
+        };
+        let time_column = self
+            .pond
+            .view()
+            .resolve(&self.path)
+            .and_then(|r| r.latest.attrs.time_column.clone());
+        let stream = frame.execute_stream().await?;
+        let content = write_content(
+            &self.pond,
+            self.schema.clone(),
+            time_column.as_deref(),
+            stream,
+        )
+        .await?;
+        self.pond.stage(Change::Rewrite {
+            path: self.path.clone(),
+            after,
+            first,
+            last,
+            content,
+        })?;
+        Ok(matched)
+    }
+}
+
+fn column(name: &str) -> Expr {
+    Expr::Column(Column::new_unqualified(name))
+}
+
+impl fmt::Debug for CorrectionExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CorrectionExec({} {})",
+            self.correction.verb(),
+            self.path
+        )
+    }
+}
+
+impl DisplayAs for CorrectionExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "CorrectionExec: {} {}",
+            self.correction.verb(),
+            self.path
+        )?;
+        if let Some(predicate) = conjunction(self.filters.clone()) {
+            write!(f, " WHERE {predicate}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ExecutionPlan for CorrectionExec {
+    fn name(&self) -> &str {
+        "CorrectionExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue) // its filters are logical: it plans its own scans
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn execute(
+        &self,
+        _partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let run = Run {
+            ctx: SessionContext::new_with_state(self.state.clone()),
+            pond: self.pond.clone(),
+            path: self.path.clone(),
+            schema: self.schema.clone(),
+            versions: self.versions.clone(),
+            correction: self.correction.clone(),
+            predicate: conjunction(self.filters.clone()).unwrap_or_else(|| lit(true)),
+        };
+        let schema = count_schema();
+        let out = schema.clone();
+        let batch = futures::stream::once(async move {
+            let n = run.go().await?;
+            Ok(RecordBatch::try_new(
+                out,
+                vec![Arc::new(UInt64Array::from(vec![n]))],
+            )?)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batch)))
+    }
+}
