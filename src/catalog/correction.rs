@@ -10,7 +10,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::{AsArray, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Column, DFSchema};
+use datafusion::common::{plan_err, Column, DFSchema, JoinType};
+use datafusion::dataframe::DataFrame;
 use datafusion::error::Result;
 use datafusion::execution::context::{SessionContext, SessionState};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -104,7 +105,78 @@ struct Run {
     schema: SchemaRef,
     versions: Vec<Arc<NodeVersion>>,
     correction: Correction,
-    predicate: Expr,
+    selection: Selection,
+}
+
+/// Which rows a correction applies to.
+pub(crate) enum Selection {
+    /// Those for which the predicate is true.
+    Predicate(Expr),
+    /// Those whose `columns` equal a row of `keys` (which has those columns):
+    /// the rows an upsert replaces.
+    Keys {
+        columns: Vec<String>,
+        keys: DataFrame,
+    },
+}
+
+impl Selection {
+    /// `frame`'s rows that are selected, or with `keep`, those that are not.
+    fn apply(&self, frame: DataFrame, keep: bool) -> Result<DataFrame> {
+        match self {
+            Selection::Predicate(predicate) if keep => {
+                frame.filter(predicate.clone().is_not_true())
+            }
+            Selection::Predicate(predicate) => frame.filter(predicate.clone()),
+            Selection::Keys { columns, keys } => {
+                let renamed: Vec<String> = (0..columns.len())
+                    .map(|i| format!("__pond_key_{i}"))
+                    .collect();
+                let keys = keys.clone().select(
+                    columns
+                        .iter()
+                        .zip(&renamed)
+                        .map(|(c, r)| column(c).alias(r))
+                        .collect::<Vec<_>>(),
+                )?;
+                let join = if keep {
+                    JoinType::LeftAnti
+                } else {
+                    JoinType::LeftSemi
+                };
+                let left: Vec<&str> = columns.iter().map(String::as_str).collect();
+                let right: Vec<&str> = renamed.iter().map(String::as_str).collect();
+                frame.join(keys, join, &left, &right, None)
+            }
+        }
+    }
+}
+
+/// Deletes the rows of table `path` whose `columns` equal a row of `keys`
+/// (staged with the statement); returns how many.
+pub(crate) async fn delete_keys(
+    ctx: &SessionContext,
+    pond: &Arc<SessionPond>,
+    path: &PondPath,
+    schema: SchemaRef,
+    columns: Vec<String>,
+    keys: DataFrame,
+) -> Result<u64> {
+    let view = pond.view();
+    let Some(table) = view.resolve(path) else {
+        return plan_err!("table {path} does not exist");
+    };
+    Run {
+        ctx: ctx.clone(),
+        pond: pond.clone(),
+        path: path.clone(),
+        schema,
+        versions: view.live_versions(table.id()),
+        correction: Correction::Delete,
+        selection: Selection::Keys { columns, keys },
+    }
+    .go()
+    .await
 }
 
 impl Run {
@@ -120,8 +192,10 @@ impl Run {
         // Which versions hold a matching row (time filters skip the rest unopened).
         let matches = self
             .ctx
-            .read_table(Arc::new(table(self.versions.clone()).with_version_column()))?
-            .filter(self.predicate.clone())?
+            .read_table(Arc::new(table(self.versions.clone()).with_version_column()))?;
+        let matches = self
+            .selection
+            .apply(matches, false)?
             .aggregate(vec![column(VERSION_COLUMN)], vec![count(lit(1)).alias("n")])?
             .collect()
             .await?;
@@ -151,9 +225,12 @@ impl Run {
             .cloned()
             .collect();
         let frame = self.ctx.read_table(Arc::new(table(in_range)))?;
-        let frame = match &self.correction {
-            Correction::Delete => frame.filter(self.predicate.clone().is_not_true())?,
-            Correction::Update(assignments) => {
+        let frame = match (&self.correction, &self.selection) {
+            (Correction::Delete, selection) => selection.apply(frame, true)?,
+            (Correction::Update(_), Selection::Keys { .. }) => {
+                return plan_err!("{}: an UPDATE selects rows by a predicate", self.path)
+            }
+            (Correction::Update(assignments), Selection::Predicate(predicate)) => {
                 let context = format!("UPDATE {}", self.path);
                 let frame_schema: DFSchema = frame.schema().clone();
                 let columns = self
@@ -175,7 +252,7 @@ impl Run {
                             f.name(),
                             &frame_schema,
                         )?;
-                        Ok(when(self.predicate.clone(), value)
+                        Ok(when(predicate.clone(), value)
                             .otherwise(current)?
                             .alias(f.name()))
                     })
@@ -276,7 +353,9 @@ impl ExecutionPlan for CorrectionExec {
             schema: self.schema.clone(),
             versions: self.versions.clone(),
             correction: self.correction.clone(),
-            predicate: conjunction(self.filters.clone()).unwrap_or_else(|| lit(true)),
+            selection: Selection::Predicate(
+                conjunction(self.filters.clone()).unwrap_or_else(|| lit(true)),
+            ),
         };
         let schema = count_schema();
         let out = schema.clone();

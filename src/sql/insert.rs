@@ -8,7 +8,10 @@
 //! VALUES list nested in the query (`Inconsistent data length`).
 
 use datafusion::arrow::datatypes::{DataType, FieldRef};
-use datafusion::common::{plan_err, Column, ScalarValue};
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
+use datafusion::common::{plan_err, Column, ScalarValue, TableReference};
 use datafusion::datasource::provider_as_source;
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
@@ -20,7 +23,7 @@ use datafusion::sql::sqlparser::ast::{self, Statement, TableObject};
 use super::names::object_name_path;
 use super::references;
 use crate::catalog::session_pond::{external, SessionPond};
-use crate::storage::{Kind, StorageError};
+use crate::storage::{Kind, PondPath, StorageError};
 use crate::udf::exact_cast::exact_cast;
 
 /// The plan of `INSERT INTO table [(columns)] query`.
@@ -29,6 +32,36 @@ pub(super) async fn plan(
     pond: &SessionPond,
     insert: &ast::Insert,
 ) -> Result<LogicalPlan> {
+    let fitted = fitted(ctx, pond, insert).await?;
+    let op = if insert.overwrite {
+        InsertOp::Overwrite
+    } else {
+        InsertOp::Append
+    };
+    LogicalPlanBuilder::insert_into(
+        fitted.rows,
+        fitted.reference,
+        provider_as_source(fitted.provider),
+        op,
+    )?
+    .build()
+}
+
+/// An INSERT's rows, fitted to its table's columns.
+pub(super) struct Fitted {
+    pub(super) path: PondPath,
+    pub(super) reference: TableReference,
+    pub(super) provider: Arc<dyn TableProvider>,
+    /// The query's rows with the table's columns, cast exactly.
+    pub(super) rows: LogicalPlan,
+}
+
+/// Plans an INSERT's query alone and fits it to the table, column by column.
+pub(super) async fn fitted(
+    ctx: &SessionContext,
+    pond: &SessionPond,
+    insert: &ast::Insert,
+) -> Result<Fitted> {
     let TableObject::TableName(name) = &insert.table else {
         return plan_err!(
             "INSERT INTO a table function is not supported: insert into a pond table"
@@ -36,7 +69,10 @@ pub(super) async fn plan(
     };
     let path = object_name_path(name)?;
     let unsupported = [
-        (insert.on.is_some(), "ON CONFLICT / ON DUPLICATE KEY"),
+        (
+            matches!(insert.on, Some(ast::OnInsert::DuplicateKeyUpdate(_))),
+            "ON DUPLICATE KEY (write ON CONFLICT (key columns) DO UPDATE SET …)",
+        ),
         (insert.returning.is_some(), "RETURNING"),
         (
             insert.replace_into || insert.or.is_some(),
@@ -69,7 +105,7 @@ pub(super) async fn plan(
     let Some(source) = &insert.source else {
         return plan_err!("INSERT INTO {path}: give the rows, with VALUES (…) or SELECT …");
     };
-    let reference = datafusion::common::TableReference::bare(path.as_str());
+    let reference = TableReference::bare(path.as_str());
     let provider = ctx.table_provider(reference.clone()).await?;
     let table_schema = provider.schema();
     let query = DFStatement::Statement(Box::new(Statement::Query(source.clone())));
@@ -79,6 +115,12 @@ pub(super) async fn plan(
         .statement_to_plan(query)
         .await
         .map_err(|e| references::name_host_files(e, &host_files))?;
+    // Coerce types now (a UNION of µs and ns gives ns only after analysis),
+    // so the casts below fit the types the rows will have.
+    let source_plan =
+        state
+            .analyzer()
+            .execute_and_check(source_plan, state.config_options(), |_, _| {})?;
     let source_fields: Vec<FieldRef> = source_plan.schema().fields().iter().cloned().collect();
     let table_fields: Vec<FieldRef> = table_schema.fields().iter().cloned().collect();
     // Which table column each query column fills.
@@ -141,19 +183,19 @@ pub(super) async fn plan(
         };
         exprs.push(expr.alias(table_field.name()));
     }
-    let input = LogicalPlanBuilder::from(source_plan)
+    let rows = LogicalPlanBuilder::from(source_plan)
         .project(exprs)?
         .build()?;
-    let op = if insert.overwrite {
-        InsertOp::Overwrite
-    } else {
-        InsertOp::Append
-    };
-    LogicalPlanBuilder::insert_into(input, reference, provider_as_source(provider), op)?.build()
+    Ok(Fitted {
+        path,
+        reference,
+        provider,
+        rows,
+    })
 }
 
 /// A column name as DataFusion folds it (unquoted names lower-cased).
-fn column_name(name: &ast::ObjectName) -> String {
+pub(super) fn column_name(name: &ast::ObjectName) -> String {
     match name.0.last() {
         Some(ast::ObjectNamePart::Identifier(ident)) if ident.quote_style.is_none() => {
             ident.value.to_lowercase()

@@ -15,5 +15,6 @@ mod refresh;
 pub(crate) mod session;
 mod time_literals;
 mod update;
+mod upsert;
 
 pub(crate) use error::user_message;

@@ -38,7 +38,7 @@ use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlSt
 use super::references;
 use super::refresh;
 use super::time_literals::TimeLiterals;
-use super::update;
+use super::{update, upsert};
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
 use crate::catalog::scan::CONTENT_STORE_URL;
@@ -414,6 +414,12 @@ impl PondSession {
             Statement::AlterTable(alter) => {
                 let change = ddl::alter_table(&self.ctx, alter).await?;
                 self.pond.stage(change)?;
+            }
+            Statement::Insert(insert)
+                if matches!(insert.on, Some(ast::OnInsert::OnConflict(_))) =>
+            {
+                let batch = upsert::run(&self.ctx, &self.pond, insert).await?;
+                return Ok(Some(Output::of(batch)));
             }
             Statement::Insert(insert) => {
                 let plan = insert::plan(&self.ctx, &self.pond, insert).await?;

@@ -67,7 +67,7 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
 
     let mut now = 1_709_251_200; // 2024-03-01
     let (mut late_hours, mut late_weeks, mut empty) = (0, 0, 0);
-    let (mut deletes, mut updates) = (0, 0);
+    let (mut deletes, mut updates, mut upserts) = (0, 0, 0);
     for step in 0..32 {
         // Every 8 steps, and at random: OPTIMIZE, an empty batch, a DELETE, an UPDATE.
         let action = match step % 8 {
@@ -75,7 +75,8 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
             3 => 1,
             5 => 2,
             6 => 3,
-            _ => rng.next(12),
+            2 => 4,
+            _ => rng.next(13),
         };
         if action == 0 {
             p.ok("OPTIMIZE").await;
@@ -89,6 +90,33 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
             continue;
         }
         let station = ["a", "b"][rng.next(2) as usize];
+        if action == 4 {
+            // A re-delivery: some rows again with new values, and a new one.
+            let table = format!("\"/s/{station}/temp\"");
+            let from = now - rng.next(30 * 24) as i64 * 3600;
+            let statement = format!(
+                "INSERT INTO {table} SELECT * FROM (SELECT ts, max(value) + 0.5, n, quality FROM {table} WHERE ts >= TIMESTAMP '{}' AND ts < TIMESTAMP '{}' GROUP BY ts, n, quality UNION ALL SELECT TIMESTAMP '{}', 1.25, 1000, 'q0') AS delivery ON CONFLICT (ts, n, quality) DO UPDATE SET value = EXCLUDED.value",
+                timestamp(from),
+                timestamp(from + (1 + rng.next(48) as i64) * 3600),
+                timestamp(now - rng.next(100) as i64 * MINUTE),
+            );
+            upserts += 1;
+            p.ok(&statement).await;
+            p.ok("REFRESH ALL").await;
+            for (path, query, order) in &views {
+                let stored = p
+                    .ok(&format!("SELECT * FROM \"{path}\" ORDER BY {order}"))
+                    .await;
+                let full = p
+                    .ok(&format!("SELECT * FROM {query} ORDER BY {order}"))
+                    .await;
+                assert_eq!(
+                    stored, full,
+                    "{path} after step {step}, {statement} (seed {seed})"
+                );
+            }
+            continue;
+        }
         if action == 2 || action == 3 {
             let table = format!("\"/s/{station}/temp\"");
             let from = now - rng.next(30 * 24) as i64 * 3600;
@@ -197,7 +225,7 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
         ))
         .await
     );
-    println!("late by hours {late_hours}, by weeks {late_weeks}, empty batches {empty}, deletes {deletes}, updates {updates}");
+    println!("late by hours {late_hours}, by weeks {late_weeks}, empty batches {empty}, deletes {deletes}, updates {updates}, upserts {upserts}");
 }
 
 /// The line of a rendered table that names `path`.
