@@ -4,6 +4,7 @@
 mod copy_target;
 mod ddl;
 pub(crate) mod error;
+mod export;
 mod ingest;
 mod insert;
 mod literals;

@@ -38,7 +38,7 @@ use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlSt
 use super::references;
 use super::refresh;
 use super::time_literals::TimeLiterals;
-use super::{update, upsert};
+use super::{export, update, upsert};
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
 use crate::catalog::scan::CONTENT_STORE_URL;
@@ -137,6 +137,10 @@ impl PondSession {
             // TIMESTAMP WITH TIME ZONE is an instant, kept in UTC (docs/sql.md,
             // "Time"); without a session zone DataFusion makes it naive.
             .set_str("datafusion.execution.time_zone", UTC)
+            // COPY … TO Parquet writes standard Parquet types only: an
+            // embedded Arrow schema would hand readers Utf8View (pyarrow
+            // cannot sort it) where Parquet says string.
+            .set_bool("datafusion.execution.parquet.skip_arrow_metadata", true)
             // Wrong results otherwise: DataFusion 55 remaps join dynamic
             // filters by column name through projections and aggregates
             // (apache/datafusion#25244, #25263, #25264); a join over a
@@ -327,7 +331,11 @@ impl PondSession {
                 }
             }
             DFStatement::CopyTo(copy) => {
-                check_copy_target(&copy.target, self.pond.pond().root_dir(), self.host_files)?
+                check_copy_target(&copy.target, self.pond.pond().root_dir(), self.host_files)?;
+                if export::is_delta(copy) {
+                    let batch = export::copy_to_delta(&self.ctx, copy).await?;
+                    return Ok(Output::of(batch));
+                }
             }
             DFStatement::Reset(ResetStatement::Variable(name)) if is_as_of(name) => {
                 self.pond.set_as_of(None)?;

@@ -6,6 +6,7 @@ mod cli_modes;
 mod common;
 mod concurrency;
 mod crash;
+mod export;
 mod faults;
 mod fuzz;
 mod pruning;
