@@ -1,5 +1,6 @@
-//! `downsample(source, bucket [, time_column])`: per epoch-aligned time
-//! bucket (labelled by its start), `count` rows and, for every numeric
+//! `downsample(source, bucket [, time_column | {time_column, origin}])`:
+//! per time bucket (labelled by its start; aligned to the epoch or to
+//! `origin`; fixed lengths or whole calendar months), `count` rows and, for every numeric
 //! column `c`, `"c.min"`, `"c.avg"`, `"c.max"`, `"c.count"` and `"c.sum"`.
 //! Over a glob the buckets are per capture values too.
 //!
@@ -57,7 +58,7 @@ impl TableFunctionImpl for Downsample {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let usage = || {
             plan_datafusion_err!(
-                "usage: downsample('/path/or/glob', INTERVAL '1 hour' [, 'time_column'])"
+                "usage: downsample('/path/or/glob', INTERVAL '1 hour' [, 'time_column' | {{time_column: 'ts', origin: TIMESTAMP '2024-01-01'}}])"
             )
         };
         let exprs = args.exprs();
@@ -69,9 +70,31 @@ impl TableFunctionImpl for Downsample {
             &TableFunctionArgs::new(&exprs[..1], args.session()),
         )?;
         let interval = bucket_interval(&exprs[1])?;
-        let explicit_time = match exprs.get(2) {
-            None => None,
-            Some(Expr::Literal(ScalarValue::Utf8(Some(name)), _)) => Some(name.clone()),
+        let (explicit_time, origin) = match exprs.get(2) {
+            None => (None, None),
+            Some(Expr::Literal(ScalarValue::Utf8(Some(name)), _)) => (Some(name.clone()), None),
+            Some(Expr::Literal(ScalarValue::Struct(options), _)) => {
+                let mut time = None;
+                let mut origin = None;
+                for (i, field) in options.fields().iter().enumerate() {
+                    let value = ScalarValue::try_from_array(options.column(i), 0)?;
+                    match (field.name().as_str(), value) {
+                        ("time_column", ScalarValue::Utf8(Some(name))) => time = Some(name),
+                        ("origin", value @ ScalarValue::TimestampNanosecond(..))
+                        | ("origin", value @ ScalarValue::TimestampMicrosecond(..))
+                        | ("origin", value @ ScalarValue::TimestampMillisecond(..))
+                        | ("origin", value @ ScalarValue::TimestampSecond(..)) => {
+                            origin = Some(value)
+                        }
+                        (name, value) => {
+                            return plan_err!(
+                                "downsample(): option {name}: {value} is not one it takes: time_column (text) and origin (a TIMESTAMP, where buckets start)"
+                            )
+                        }
+                    }
+                }
+                (time, origin)
+            }
             Some(_) => return Err(usage()),
         };
         let view = self.pond.view();
@@ -94,17 +117,26 @@ impl TableFunctionImpl for Downsample {
             self.pond.clone(),
             source_text,
             source,
-            interval,
+            Bucket { interval, origin },
             explicit_time,
         )?))
     }
+}
+
+/// Where a downsample's buckets fall: `date_bin(interval, ts[, origin])`.
+#[derive(Clone, Debug)]
+pub(crate) struct Bucket {
+    /// A fixed length, or whole months (calendar buckets).
+    interval: ScalarValue,
+    /// Where buckets start; the Unix epoch (a Thursday) when `None`.
+    origin: Option<ScalarValue>,
 }
 
 /// The bucket argument as a fixed-length interval.
 fn bucket_interval(expr: &Expr) -> Result<ScalarValue> {
     let bad = |what: String| {
         plan_datafusion_err!(
-            "downsample(): the bucket {what}: give a fixed length such as INTERVAL '1 hour' or INTERVAL '1 day'"
+            "downsample(): the bucket {what}: give a length such as INTERVAL '1 hour', INTERVAL '1 day' or INTERVAL '1 month'"
         )
     };
     let Expr::Literal(value, _) = expr else {
@@ -118,10 +150,14 @@ fn bucket_interval(expr: &Expr) -> Result<ScalarValue> {
     let ScalarValue::IntervalMonthDayNano(Some(v)) = &interval else {
         return Err(bad(format!("{value} is not an interval")));
     };
-    if v.months != 0 {
-        return Err(bad("counts months, whose length varies".into()));
+    if v.months != 0 && (v.days != 0 || v.nanoseconds != 0) {
+        return Err(bad("mixes months with days or hours: a calendar bucket is whole months (INTERVAL '1 month', '3 months', '1 year')".into()));
     }
-    if v.days < 0 || v.nanoseconds < 0 || (v.days == 0 && v.nanoseconds == 0) {
+    if v.months < 0
+        || v.days < 0
+        || v.nanoseconds < 0
+        || (v.months == 0 && v.days == 0 && v.nanoseconds == 0)
+    {
         return Err(bad("must be positive".into()));
     }
     if bucket_nanos(&interval).is_none() {
@@ -132,17 +168,20 @@ fn bucket_interval(expr: &Expr) -> Result<ScalarValue> {
     Ok(interval)
 }
 
-/// The nanoseconds of a fixed-length bucket; `None` past what i64 holds.
+/// The nanoseconds of the longest bucket (a month counts 31 days: bounds
+/// built from it hold every bucket); `None` past what i64 holds.
 fn bucket_nanos(interval: &ScalarValue) -> Option<i64> {
     match interval {
-        ScalarValue::IntervalMonthDayNano(Some(v)) => i64::from(v.days)
+        ScalarValue::IntervalMonthDayNano(Some(v)) => i64::from(v.months)
+            .checked_mul(31)?
+            .checked_add(i64::from(v.days))?
             .checked_mul(86_400_000_000_000)?
             .checked_add(v.nanoseconds),
         _ => None,
     }
 }
 
-/// The bucket's length in the time column's unit. A bucket that is not a
+/// The (longest) bucket's length in the time column's unit. A bucket that is not a
 /// whole number of units would need labels the column cannot hold (and an
 /// incremental refresh could not find its rows again), so it is refused.
 fn bucket_units(source: &str, interval: &ScalarValue, time_type: &DataType) -> Result<i64> {
@@ -182,10 +221,10 @@ enum Measure {
 pub(crate) struct DownsampleTable {
     pond: Arc<SessionPond>,
     source: DownsampleSource,
-    interval: ScalarValue,
+    bucket: Bucket,
     time_column: String,
     time_type: DataType,
-    /// The bucket's length in units of `time_type`.
+    /// The (longest) bucket's length in units of `time_type`.
     bucket_units: i64,
     /// Capture columns of a glob source.
     groups: Vec<String>,
@@ -200,7 +239,7 @@ impl DownsampleTable {
         pond: Arc<SessionPond>,
         source_text: String,
         source: DownsampleSource,
-        interval: ScalarValue,
+        bucket: Bucket,
         explicit_time: Option<String>,
     ) -> Result<Self> {
         let (source_schema, stored_time, groups) = match &source {
@@ -246,7 +285,7 @@ impl DownsampleTable {
                 )
             }
         };
-        let bucket_units = bucket_units(&source_text, &interval, &time_type)?;
+        let bucket_units = bucket_units(&source_text, &bucket.interval, &time_type)?;
         let has = |name: &str| source_schema.field_with_name(name).ok();
         let rollup_count = has(COUNT_COLUMN).is_some_and(|f| f.data_type().is_integer());
         let mut groups = groups;
@@ -320,7 +359,7 @@ impl DownsampleTable {
         Ok(DownsampleTable {
             pond,
             source,
-            interval,
+            bucket,
             time_column: time,
             time_type,
             bucket_units,
@@ -343,7 +382,7 @@ impl DownsampleTable {
         &self.time_type
     }
 
-    /// The bucket's length in units of the time column.
+    /// The (longest) bucket's length in units of the time column.
     pub(crate) fn bucket_units(&self) -> i64 {
         self.bucket_units
     }
@@ -391,9 +430,11 @@ impl DownsampleTable {
 
     /// The bucket of a source row.
     fn bucket_expr(&self) -> Expr {
-        date_bin()
-            .call(vec![lit(self.interval.clone()), ident(SOURCE_TIME)])
-            .alias(&self.time_column)
+        let mut args = vec![lit(self.bucket.interval.clone()), ident(SOURCE_TIME)];
+        if let Some(origin) = &self.bucket.origin {
+            args.push(lit(origin.clone()));
+        }
+        date_bin().call(args).alias(&self.time_column)
     }
 
     /// The source rows with a time, their time column renamed to
