@@ -33,7 +33,7 @@ use crate::catalog::session_pond::SessionPond;
 use crate::catalog::table::{stored_columns, write_content};
 use crate::storage::content::time_column;
 use crate::storage::node::{IngestedFile, RefreshMode, StoredQuery};
-use crate::storage::{PondPath, Resolved, ViewOutput};
+use crate::storage::{Placement, PondPath, Resolved, ViewOutput};
 use crate::udf::exact_cast::exact_cast;
 
 /// What an ingesting view reads: its host file pattern, and how to read
@@ -328,7 +328,7 @@ pub(super) async fn first_refresh(
         schema,
         ViewOutput {
             content,
-            replace: true,
+            placement: Placement::Replace,
             state,
             ingested,
         },
@@ -365,7 +365,7 @@ pub(super) async fn refresh(
         let (content, ingested) = ingest(ctx, pond, &how, schema, &files).await?;
         return Ok(Some(ViewOutput {
             content,
-            replace: true,
+            placement: Placement::Replace,
             state: state.clone(),
             ingested,
         }));
@@ -400,7 +400,7 @@ pub(super) async fn refresh(
     let (content, ingested) = ingest(ctx, pond, &how, schema, &new).await?;
     Ok(Some(ViewOutput {
         content,
-        replace: false,
+        placement: Placement::Append,
         state: state.clone(),
         ingested,
     }))

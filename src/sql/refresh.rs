@@ -39,13 +39,15 @@ use super::ingest;
 use super::names::object_name_path;
 use super::references;
 use crate::catalog::session_pond::{external, SessionPond};
-use crate::catalog::table::{check_storable, stored_columns, write_content, PondTable};
+use crate::catalog::table::{
+    check_storable, stored_columns, write_content, PondTable, VERSION_COLUMN,
+};
 use crate::catalog::view::{same_columns, StoredView};
 use crate::storage::content::time_column;
 use crate::storage::event_time::from_micros;
 use crate::storage::node::{RefreshMode, SourceMark, StoredQuery, VersionOp};
 use crate::storage::{
-    Change, Content, CreateMode, Kind, NodeId, PondPath, Resolved, View, ViewOutput,
+    Change, Content, CreateMode, Kind, NodeId, Placement, PondPath, Resolved, View, ViewOutput,
 };
 use crate::udf::downsample::{DownsampleSource, DownsampleTable};
 use crate::udf::exact_cast::fit_to;
@@ -247,7 +249,7 @@ pub(super) async fn create(
     let content = run_to_content(ctx, pond, &path, &schema, plan).await?;
     let output = ViewOutput {
         content,
-        replace: true,
+        placement: Placement::Replace,
         state: Arc::new(StoredQuery {
             mode: refresh_mode,
             sources: marks(&view, &sources),
@@ -389,7 +391,7 @@ pub(super) async fn refresh(
                 Some(output) => Some(output),
                 None => Some(ViewOutput {
                     content: run_to_content(ctx, pond, path, &schema, plan).await?,
-                    replace: true,
+                    placement: Placement::Replace,
                     state: new_state,
                     ingested: Vec::new(),
                 }),
@@ -493,7 +495,7 @@ async fn incremental(
     }
     let state_only = || ViewOutput {
         content: None,
-        replace: false,
+        placement: Placement::Append,
         state: new_state.clone(),
         ingested: Vec::new(),
     };
@@ -567,25 +569,57 @@ async fn incremental(
         .build()?;
     let recomputed = semi(downsample.aggregate(source)?, JoinType::LeftSemi)?;
 
-    let current = LogicalPlanBuilder::scan(
+    // The view's versions that hold a touched bucket: the range from the
+    // first to the last is rewritten (its other rows kept), the rest stays.
+    let versioned = LogicalPlanBuilder::scan(
         "current",
-        provider_as_source(Arc::new(current_table())),
+        provider_as_source(Arc::new(current_table().with_version_column())),
         None,
     )?
     .build()?;
-    let overlapping = collect(ctx, semi(current.clone(), JoinType::LeftSemi)?).await?;
-    let (plan, replace) = if overlapping.iter().all(|b| b.num_rows() == 0) {
-        (recomputed, false)
-    } else {
-        let kept = semi(current, JoinType::LeftAnti)?;
-        (
-            LogicalPlanBuilder::from(kept).union(recomputed)?.build()?,
-            true,
-        )
+    let holding = LogicalPlanBuilder::from(semi(versioned, JoinType::LeftSemi)?)
+        .aggregate(vec![ident(VERSION_COLUMN)], Vec::<Expr>::new())?
+        .build()?;
+    let mut range: Option<[i64; 2]> = None;
+    for batch in collect(ctx, holding).await? {
+        let versions = cast_array(batch.column(0), &DataType::Int64)?;
+        for v in versions
+            .as_primitive::<datafusion::arrow::datatypes::Int64Type>()
+            .iter()
+            .flatten()
+        {
+            range = Some(range.map_or([v, v], |[a, b]| [a.min(v), b.max(v)]));
+        }
+    }
+    let (plan, placement) = match range {
+        None => (recomputed, Placement::Append),
+        Some([first, last]) => {
+            let in_range = view
+                .live_versions(node.id())
+                .into_iter()
+                .filter(|v| (first..=last).contains(&v.version))
+                .collect();
+            let rewritten = LogicalPlanBuilder::scan(
+                "current",
+                provider_as_source(Arc::new(PondTable::new(
+                    pond.clone(),
+                    node.path.clone(),
+                    schema.clone(),
+                    in_range,
+                ))),
+                None,
+            )?
+            .build()?;
+            let kept = semi(rewritten, JoinType::LeftAnti)?;
+            (
+                LogicalPlanBuilder::from(kept).union(recomputed)?.build()?,
+                Placement::Rewrite([first, last]),
+            )
+        }
     };
     Ok(Some(ViewOutput {
         content: run_to_content(ctx, pond, &node.path, schema, plan).await?,
-        replace,
+        placement,
         state: new_state,
         ingested: Vec::new(),
     }))
@@ -595,8 +629,6 @@ async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> Result<Vec<RecordBa
     ctx.execute_logical_plan(plan).await?.collect().await
 }
 
-/// A filter on the source's time column covering the touched buckets:
-/// consecutive buckets merge into one range; many scattered ones into one span.
 /// The (groups, bucket) keys of the view's rows whose buckets overlap the
 /// time spans (µs) of replaced source rows, as `schema` (the touched keys) has them.
 async fn buckets_in_spans(
@@ -643,6 +675,8 @@ async fn buckets_in_spans(
         .await
 }
 
+/// A filter on the source's time column covering the touched buckets:
+/// consecutive buckets merge into one range; many scattered ones into one span.
 fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<Expr> {
     const MAX_RANGES: usize = 64;
     let time = downsample.time_column();

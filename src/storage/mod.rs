@@ -31,4 +31,4 @@ pub(crate) use metrics::Metrics;
 pub(crate) use node::{Kind, NodeId, NodeVersion};
 pub(crate) use path::PondPath;
 pub use pond::Pond;
-pub(crate) use txn::{Change, CompactedChunk, Content, CreateMode, ViewOutput};
+pub(crate) use txn::{Change, CompactedChunk, Content, CreateMode, Placement, ViewOutput};

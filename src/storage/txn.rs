@@ -153,11 +153,23 @@ pub enum Change {
 #[derive(Clone, Debug)]
 pub struct ViewOutput {
     pub content: Option<Content>,
-    /// The content replaces the view's rows; otherwise it is appended.
-    pub replace: bool,
+    /// Where the content goes among the view's rows.
+    pub placement: Placement,
     pub state: Arc<StoredQuery>,
     /// Ingestion: the host files whose rows `content` holds.
     pub ingested: Vec<IngestedFile>,
+}
+
+/// How a refresh's content joins a materialized view's rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Added to them (new buckets, new files).
+    Append,
+    /// Instead of all of them (a new base).
+    Replace,
+    /// Instead of the live versions in this range (buckets that changed,
+    /// with the rest of those versions' rows): a `rewrite` version.
+    Rewrite([i64; 2]),
 }
 
 /// Applies changes on top of a view, producing the versions of one transaction.
@@ -494,12 +506,18 @@ impl Staging {
             )));
         }
         let parent = self.view.require_directory(&parent_of(path)?)?;
-        let op = match (&output.content, output.replace) {
-            (_, true) => VersionOp::Replace,
-            (Some(_), false) => VersionOp::Append,
-            (None, false) => VersionOp::Update,
+        let op = match (&output.content, output.placement) {
+            (_, Placement::Replace) => VersionOp::Replace,
+            (_, Placement::Rewrite(_)) => VersionOp::Rewrite,
+            (Some(_), Placement::Append) => VersionOp::Append,
+            (None, Placement::Append) => VersionOp::Update,
+        };
+        let compacts = match output.placement {
+            Placement::Rewrite(range) => Some(range),
+            _ => None,
         };
         let attrs = Attrs {
+            compacts,
             stored_query: Some(output.state.clone()),
             ingested: (!output.ingested.is_empty()).then(|| output.ingested.clone()),
             ..carried_attrs(&view.latest)

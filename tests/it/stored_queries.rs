@@ -254,9 +254,9 @@ async fn downsample_buckets_and_columns() {
 +---------------------+-------+-----------+-----------+-----------+-------------+-----------+-------+-------+-------+---------+-------+"
     );
     let err = p
-        .err("SELECT * FROM downsample('/t', INTERVAL '1 month')")
+        .err("SELECT * FROM downsample('/t', INTERVAL '1 month 1 day')")
         .await;
-    assert!(err.contains("months"), "{err}");
+    assert!(err.contains("mixes months with days"), "{err}");
     let err = p
         .err("SELECT * FROM downsample('/t', INTERVAL '1 hour', 'note')")
         .await;
