@@ -44,6 +44,7 @@ use crate::catalog::host_read::FileFormat;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::{Change, Kind, Pond, StorageError};
+use crate::udf::gapfill::Gapfill;
 use crate::udf::read_files::ReadFiles;
 use crate::udf::{Downsample, Glob, History, Ls};
 
@@ -173,6 +174,7 @@ impl PondSession {
             "downsample",
             Arc::new(Downsample::new(session_pond.clone())),
         );
+        ctx.register_udtf("gapfill", Arc::new(Gapfill::new(session_pond.clone())));
         for format in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
             ctx.register_udtf(
                 format.function(),
