@@ -144,12 +144,28 @@ impl Selection {
                 } else {
                     JoinType::LeftSemi
                 };
-                let left: Vec<&str> = columns.iter().map(String::as_str).collect();
-                let right: Vec<&str> = renamed.iter().map(String::as_str).collect();
-                frame.join(keys, join, &left, &right, None)
+                join_on_keys(frame, keys, join, columns, &renamed)
             }
         }
     }
+}
+
+/// `left` joined to `right` where each `left_keys` column equals the
+/// `right_keys` column at its position. Names are taken as written (a
+/// join by name strings would fold `Zeit` to `zeit`).
+pub(crate) fn join_on_keys(
+    left: DataFrame,
+    right: DataFrame,
+    join: JoinType,
+    left_keys: &[String],
+    right_keys: &[String],
+) -> Result<DataFrame> {
+    let on = left_keys
+        .iter()
+        .zip(right_keys)
+        .map(|(l, r)| column(l).eq(column(r)))
+        .collect::<Vec<_>>();
+    left.join_on(right, join, on)
 }
 
 /// Deletes the rows of table `path` whose `columns` equal a row of `keys`

@@ -24,7 +24,7 @@ use datafusion::logical_expr::{col, lit, when, Expr};
 use datafusion::sql::sqlparser::ast;
 
 use super::insert::{column_name, fitted};
-use crate::catalog::correction::delete_keys;
+use crate::catalog::correction::{delete_keys, join_on_keys};
 use crate::catalog::table::write_content;
 use crate::catalog::SessionPond;
 use crate::storage::Change;
@@ -97,18 +97,16 @@ pub(super) async fn run(
     refuse_repeated_keys(&what, &keys, &incoming).await?;
 
     let current = ctx.read_table(fitted.provider.clone())?;
-    let key_columns: Vec<&str> = keys.iter().map(String::as_str).collect();
     let (rows, replaced) = match &assigned {
         None => {
             let renamed = renamed(&current, &keys, "__pond_old")?;
             let old_keys: Vec<String> = (0..keys.len()).map(|i| format!("__pond_old{i}")).collect();
-            let old_keys: Vec<&str> = old_keys.iter().map(String::as_str).collect();
-            let new_rows = incoming.clone().join(
+            let new_rows = join_on_keys(
+                incoming.clone(),
                 renamed,
                 JoinType::LeftAnti,
-                &key_columns,
+                &keys,
                 &old_keys,
-                None,
             )?;
             (new_rows.collect().await?, false)
         }
@@ -276,12 +274,8 @@ fn merged(
         return Ok(incoming.clone());
     }
     let old = renamed(current, keys, "__pond_old")?.with_column("__pond_matched", lit(true))?;
-    let left: Vec<&str> = keys.iter().map(String::as_str).collect();
     let right: Vec<String> = (0..keys.len()).map(|i| format!("__pond_old{i}")).collect();
-    let right: Vec<&str> = right.iter().map(String::as_str).collect();
-    let joined = incoming
-        .clone()
-        .join(old, JoinType::Left, &left, &right, None)?;
+    let joined = join_on_keys(incoming.clone(), old, JoinType::Left, keys, &right)?;
     let columns = schema
         .fields()
         .iter()
