@@ -343,7 +343,7 @@ pub(crate) async fn open(
     };
     let mut plan: Option<LogicalPlanBuilder> = None;
     for (file, url) in sources {
-        let context = format!("reading {}", file.as_deref().unwrap_or(&first));
+        let context = format!("reading {}", file.as_deref().unwrap_or(url));
         let scan = LogicalPlanBuilder::scan("file", provider_as_source(table(url)?), None)?;
         let schema = DFSchema::try_from(file_schema.as_ref().clone())?;
         let mut exprs = file_schema

@@ -131,7 +131,8 @@ fn statement(rng: &mut Lcg, files: &[String]) -> String {
         22 => format!("CREATE MATERIALIZED VIEW {name} AS SELECT * FROM '{file}'"),
         23 => format!("ALTER TABLE {name} ADD COLUMN c {}", pick(rng, TYPES)),
         24 => format!("SELECT * FROM {name} WHERE ts > {string} LIMIT {number}"),
-        _ => format!("COPY (SELECT {}) TO '{file}.out' STORED AS CSV", expr(rng, 0)),
+        // Not mutated: a dropped `/` would write into the working directory.
+        _ => return format!("COPY (SELECT {}) TO '{file}.out' STORED AS CSV", expr(rng, 0)),
     };
     mutate(rng, text)
 }
