@@ -342,9 +342,9 @@ pub(crate) async fn open(
         vec![(None, table_url)]
     };
     let mut plan: Option<LogicalPlanBuilder> = None;
-    for (file, url) in sources {
+    for (file, file_url) in sources {
         let context = format!("reading {}", file.as_deref().unwrap_or(url));
-        let scan = LogicalPlanBuilder::scan("file", provider_as_source(table(url)?), None)?;
+        let scan = LogicalPlanBuilder::scan("file", provider_as_source(table(file_url)?), None)?;
         let schema = DFSchema::try_from(file_schema.as_ref().clone())?;
         let mut exprs = file_schema
             .fields()
