@@ -627,25 +627,39 @@ impl Staging {
                 "{path} was overwritten while OPTIMIZE ran: run OPTIMIZE \"{path}\" again"
             )));
         }
-        let parent = self.view.require_directory(&parent_of(path)?)?;
         for chunk in chunks {
-            let latest = self.view.require(path)?.latest;
-            let attrs = Attrs {
-                compacts: Some([chunk.first, chunk.last]),
-                ..carried_attrs(&latest)
-            };
-            self.stage_content(Some(&chunk.content));
-            let version = self.new_version(
-                parent.id().clone(),
-                table.id().clone(),
-                table.kind(),
-                VersionOp::Compact,
-                latest.version + 1,
-                attrs,
-                Some(&chunk.content),
-            );
-            self.stage(version);
+            let range = [chunk.first, chunk.last];
+            self.stage_chunk(path, VersionOp::Compact, range, Some(&chunk.content))?;
         }
+        Ok(())
+    }
+
+    /// Stages a table chunk that hides the live versions in `range`
+    /// (`attrs.compacts`): OPTIMIZE's merged rows, or corrected ones.
+    fn stage_chunk(
+        &mut self,
+        path: &PondPath,
+        op: VersionOp,
+        range: [i64; 2],
+        content: Option<&Content>,
+    ) -> Result<()> {
+        let table = self.view.require(path)?;
+        let parent = self.view.require_directory(&parent_of(path)?)?;
+        let attrs = Attrs {
+            compacts: Some(range),
+            ..carried_attrs(&table.latest)
+        };
+        self.stage_content(content);
+        let version = self.new_version(
+            parent.id().clone(),
+            table.id().clone(),
+            table.kind(),
+            op,
+            table.latest.version + 1,
+            attrs,
+            content,
+        );
+        self.stage(version);
         Ok(())
     }
 
@@ -674,23 +688,7 @@ impl Staging {
                 "{path} changed while the statement ran (another writer optimized, overwrote or corrected it): run the statement again"
             )));
         }
-        let parent = self.view.require_directory(&parent_of(path)?)?;
-        let attrs = Attrs {
-            compacts: Some(range),
-            ..carried_attrs(&table.latest)
-        };
-        self.stage_content(content);
-        let version = self.new_version(
-            parent.id().clone(),
-            table.id().clone(),
-            table.kind(),
-            VersionOp::Rewrite,
-            table.latest.version + 1,
-            attrs,
-            content,
-        );
-        self.stage(version);
-        Ok(())
+        self.stage_chunk(path, VersionOp::Rewrite, range, content)
     }
 
     /// A table version without content that changes only its attributes.

@@ -103,18 +103,12 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
             upserts += 1;
             p.ok(&statement).await;
             p.ok("REFRESH ALL").await;
-            for (path, query, order) in &views {
-                let stored = p
-                    .ok(&format!("SELECT * FROM \"{path}\" ORDER BY {order}"))
-                    .await;
-                let full = p
-                    .ok(&format!("SELECT * FROM {query} ORDER BY {order}"))
-                    .await;
-                assert_eq!(
-                    stored, full,
-                    "{path} after step {step}, {statement} (seed {seed})"
-                );
-            }
+            views_equal_their_queries(
+                &p,
+                &views,
+                &format!("step {step}, {statement} (seed {seed})"),
+            )
+            .await;
             continue;
         }
         if action == 2 || action == 3 {
@@ -144,18 +138,12 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
             }
             p.ok(&statement).await;
             p.ok("REFRESH ALL").await;
-            for (path, query, order) in &views {
-                let stored = p
-                    .ok(&format!("SELECT * FROM \"{path}\" ORDER BY {order}"))
-                    .await;
-                let full = p
-                    .ok(&format!("SELECT * FROM {query} ORDER BY {order}"))
-                    .await;
-                assert_eq!(
-                    stored, full,
-                    "{path} after step {step}, {statement} (seed {seed})"
-                );
-            }
+            views_equal_their_queries(
+                &p,
+                &views,
+                &format!("step {step}, {statement} (seed {seed})"),
+            )
+            .await;
             continue;
         }
         let rows = if action == 1 { 0 } else { 1 + rng.next(40) };
@@ -200,15 +188,7 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
         }
         now += rng.next(240) as i64 * MINUTE;
         p.ok("REFRESH ALL").await;
-        for (path, query, order) in &views {
-            let stored = p
-                .ok(&format!("SELECT * FROM \"{path}\" ORDER BY {order}"))
-                .await;
-            let full = p
-                .ok(&format!("SELECT * FROM {query} ORDER BY {order}"))
-                .await;
-            assert_eq!(stored, full, "{path} after step {step} (seed {seed})");
-        }
+        views_equal_their_queries(&p, &views, &format!("step {step} (seed {seed})")).await;
         if step % 4 == 0 {
             let before = last_txn(&p).await;
             let again = p.ok("REFRESH ALL").await;
@@ -226,6 +206,19 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
         .await
     );
     println!("late by hours {late_hours}, by weeks {late_weeks}, empty batches {empty}, deletes {deletes}, updates {updates}, upserts {upserts}");
+}
+
+/// Every view (path, query, order) reads the same rows as its query run in full.
+async fn views_equal_their_queries(p: &TestPond, views: &[(&str, &str, &str)], after: &str) {
+    for (path, query, order) in views {
+        let stored = p
+            .ok(&format!("SELECT * FROM \"{path}\" ORDER BY {order}"))
+            .await;
+        let full = p
+            .ok(&format!("SELECT * FROM {query} ORDER BY {order}"))
+            .await;
+        assert_eq!(stored, full, "{path} after {after}");
+    }
 }
 
 /// The line of a rendered table that names `path`.
