@@ -670,14 +670,7 @@ impl Staging {
         range: [i64; 2],
         content: Option<&Content>,
     ) -> Result<()> {
-        let table = self.view.require(path)?;
-        if table.kind() != Kind::Table {
-            return Err(StorageError::WrongKind {
-                path: path.clone(),
-                actual: table.kind().as_str(),
-                expected: "table",
-            });
-        }
+        let table = self.require_table(path)?;
         let changed = self
             .view
             .versions(table.id())

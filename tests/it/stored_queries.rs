@@ -90,28 +90,7 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
             continue;
         }
         let station = ["a", "b"][rng.next(2) as usize];
-        if action == 4 {
-            // A re-delivery: some rows again with new values, and a new one.
-            let table = format!("\"/s/{station}/temp\"");
-            let from = now - rng.next(30 * 24) as i64 * 3600;
-            let statement = format!(
-                "INSERT INTO {table} SELECT * FROM (SELECT ts, max(value) + 0.5, n, quality FROM {table} WHERE ts >= TIMESTAMP '{}' AND ts < TIMESTAMP '{}' GROUP BY ts, n, quality UNION ALL SELECT TIMESTAMP '{}', 1.25, 1000, 'q0') AS delivery ON CONFLICT (ts, n, quality) DO UPDATE SET value = EXCLUDED.value",
-                timestamp(from),
-                timestamp(from + (1 + rng.next(48) as i64) * 3600),
-                timestamp(now - rng.next(100) as i64 * MINUTE),
-            );
-            upserts += 1;
-            p.ok(&statement).await;
-            p.ok("REFRESH ALL").await;
-            views_equal_their_queries(
-                &p,
-                &views,
-                &format!("step {step}, {statement} (seed {seed})"),
-            )
-            .await;
-            continue;
-        }
-        if action == 2 || action == 3 {
+        if (2..=4).contains(&action) {
             let table = format!("\"/s/{station}/temp\"");
             let from = now - rng.next(30 * 24) as i64 * 3600;
             let window = format!(
@@ -122,28 +101,29 @@ async fn incremental_refresh_equals_full_recompute_under_random_changes() {
             let statement = match (action, rng.next(2)) {
                 (2, 0) => format!("DELETE FROM {table} WHERE {window}"),
                 (2, _) => format!("DELETE FROM {table} WHERE n % 5 = {}", rng.next(5)),
-                (_, 0) => format!(
+                (3, 0) => format!(
                     "UPDATE {table} SET value = value + 0.25, quality = 'fixed' WHERE n % 4 = {}",
                     rng.next(4)
                 ),
-                _ => format!(
+                (3, _) => format!(
                     "UPDATE {table} SET ts = ts + INTERVAL '{} minutes' WHERE {window}",
                     rng.next(600)
                 ),
+                // A re-delivery: some rows again with new values, and a new one.
+                _ => format!(
+                    "INSERT INTO {table} SELECT * FROM (SELECT ts, max(value) + 0.5, n, quality FROM {table} WHERE {window} GROUP BY ts, n, quality UNION ALL SELECT TIMESTAMP '{}', 1.25, 1000, 'q0') AS delivery ON CONFLICT (ts, n, quality) DO UPDATE SET value = EXCLUDED.value",
+                    timestamp(now - rng.next(100) as i64 * MINUTE),
+                ),
             };
-            if action == 2 {
-                deletes += 1;
-            } else {
-                updates += 1;
+            match action {
+                2 => deletes += 1,
+                3 => updates += 1,
+                _ => upserts += 1,
             }
             p.ok(&statement).await;
             p.ok("REFRESH ALL").await;
-            views_equal_their_queries(
-                &p,
-                &views,
-                &format!("step {step}, {statement} (seed {seed})"),
-            )
-            .await;
+            let after = format!("step {step}, {statement} (seed {seed})");
+            views_equal_their_queries(&p, &views, &after).await;
             continue;
         }
         let rows = if action == 1 { 0 } else { 1 + rng.next(40) };
