@@ -1,6 +1,6 @@
-//! `COPY "/path" | (query) TO 'dir' (FORMAT delta) [PARTITIONED BY (col, …)]`:
+//! `COPY "/path" | (query) TO 'dir' STORED AS DELTA [PARTITIONED BY (col, …)]`:
 //! a standalone Delta table that other engines read (python deltalake,
-//! polars, DuckDB, Spark). Parquet, CSV and JSON are DataFusion's own COPY.
+//! polars; DuckDB through deltalake). Parquet, CSV and JSON are DataFusion's own COPY.
 //!
 //! Timestamps go out as the pond stores them (microseconds): naive columns
 //! as Delta `timestamp_ntz`, zone-aware ones as `timestamp` (UTC); a value
@@ -25,7 +25,7 @@ use futures::StreamExt;
 use crate::catalog::table::stored_columns;
 use crate::udf::exact_cast::fit_to;
 
-/// Is this `COPY … (FORMAT delta)` / `STORED AS DELTA`?
+/// Is this `COPY … STORED AS DELTA` / `OPTIONS (format delta)`?
 pub(super) fn is_delta(copy: &CopyToStatement) -> bool {
     let delta = |s: &str| s.eq_ignore_ascii_case("delta");
     copy.stored_as.as_deref().is_some_and(delta)
