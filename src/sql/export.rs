@@ -50,13 +50,13 @@ pub(super) async fn copy_to_delta(
     copy: &CopyToStatement,
 ) -> Result<RecordBatch> {
     let target = absolute(&copy.target)?;
-    let what = format!("COPY … TO '{}' (FORMAT delta)", copy.target);
+    let what = format!("COPY … TO '{}' STORED AS DELTA", copy.target);
     if let Some((key, _)) = copy
         .options
         .iter()
         .find(|(k, _)| !k.eq_ignore_ascii_case("format"))
     {
-        return plan_err!("{what}: unknown option '{key}' (FORMAT delta takes no other options; PARTITIONED BY (…) chooses partition columns)");
+        return plan_err!("{what}: unknown option '{key}' (STORED AS DELTA takes no other options; PARTITIONED BY (…) chooses partition columns)");
     }
     let exists = std::fs::read_dir(&target).map(|mut d| d.next().is_some());
     if exists.unwrap_or(false) || std::path::Path::new(&target).is_file() {
@@ -139,7 +139,7 @@ fn conform(batch: &RecordBatch, schema: &Arc<Schema>) -> Result<RecordBatch> {
         .iter()
         .map(|f| {
             let column = batch.column_by_name(f.name()).ok_or_else(|| {
-                plan_datafusion_err!("COPY … (FORMAT delta): the rows lack column {}", f.name())
+                plan_datafusion_err!("COPY … STORED AS DELTA: the rows lack column {}", f.name())
             })?;
             Ok(cast_with_options(column, f.data_type(), &options)?)
         })
