@@ -50,17 +50,12 @@ impl Correction {
 /// Runs one correction when executed; yields one row, `count`: the rows
 /// deleted or updated.
 pub(crate) struct CorrectionExec {
-    state: SessionState,
-    pond: Arc<SessionPond>,
-    path: PondPath,
-    schema: SchemaRef,
-    versions: Vec<Arc<NodeVersion>>,
-    correction: Correction,
-    filters: Vec<Expr>,
+    run: Run,
     properties: Arc<PlanProperties>,
 }
 
 impl CorrectionExec {
+    /// The correction of `path`'s live `versions`, on the rows `filters` select.
     pub(crate) fn new(
         state: SessionState,
         pond: Arc<SessionPond>,
@@ -76,16 +71,17 @@ impl CorrectionExec {
             EmissionType::Final,
             Boundedness::Bounded,
         ));
-        CorrectionExec {
-            state,
+        let predicate = conjunction(filters).unwrap_or_else(|| lit(true));
+        let run = Run {
+            ctx: SessionContext::new_with_state(state),
             pond,
             path,
             schema,
             versions,
             correction,
-            filters,
-            properties,
-        }
+            selection: Selection::Predicate(predicate),
+        };
+        CorrectionExec { run, properties }
     }
 }
 
@@ -97,7 +93,8 @@ fn count_schema() -> SchemaRef {
     )]))
 }
 
-/// The parts a run needs, owned (the plan is shared; the run is moved into its stream).
+/// A correction to run: what it changes and the rows it selects.
+#[derive(Clone)]
 struct Run {
     ctx: SessionContext,
     pond: Arc<SessionPond>,
@@ -109,6 +106,7 @@ struct Run {
 }
 
 /// Which rows a correction applies to.
+#[derive(Clone)]
 pub(crate) enum Selection {
     /// Those for which the predicate is true.
     Predicate(Expr),
@@ -309,8 +307,8 @@ impl fmt::Debug for CorrectionExec {
         write!(
             f,
             "CorrectionExec({} {})",
-            self.correction.verb(),
-            self.path
+            self.run.correction.verb(),
+            self.run.path
         )
     }
 }
@@ -320,11 +318,14 @@ impl DisplayAs for CorrectionExec {
         write!(
             f,
             "CorrectionExec: {} {}",
-            self.correction.verb(),
-            self.path
+            self.run.correction.verb(),
+            self.run.path
         )?;
-        if let Some(predicate) = conjunction(self.filters.clone()) {
-            write!(f, " WHERE {predicate}")?;
+        match &self.run.selection {
+            Selection::Predicate(predicate) if *predicate != lit(true) => {
+                write!(f, " WHERE {predicate}")?
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -362,17 +363,7 @@ impl ExecutionPlan for CorrectionExec {
         _partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let run = Run {
-            ctx: SessionContext::new_with_state(self.state.clone()),
-            pond: self.pond.clone(),
-            path: self.path.clone(),
-            schema: self.schema.clone(),
-            versions: self.versions.clone(),
-            correction: self.correction.clone(),
-            selection: Selection::Predicate(
-                conjunction(self.filters.clone()).unwrap_or_else(|| lit(true)),
-            ),
-        };
+        let run = self.run.clone();
         let schema = count_schema();
         let out = schema.clone();
         let batch = futures::stream::once(async move {

@@ -69,7 +69,7 @@ impl TableFunctionImpl for Downsample {
             "downsample",
             &TableFunctionArgs::new(&exprs[..1], args.session()),
         )?;
-        let interval = bucket_interval(&exprs[1])?;
+        let interval = bucket_interval("downsample", &exprs[1])?;
         let (explicit_time, origin) = match exprs.get(2) {
             None => (None, None),
             Some(Expr::Literal(ScalarValue::Utf8(Some(name)), _)) => (Some(name.clone()), None),
@@ -133,10 +133,10 @@ pub(crate) struct Bucket {
 }
 
 /// The bucket argument as a fixed-length interval.
-fn bucket_interval(expr: &Expr) -> Result<ScalarValue> {
+pub(crate) fn bucket_interval(function: &str, expr: &Expr) -> Result<ScalarValue> {
     let bad = |what: String| {
         plan_datafusion_err!(
-            "downsample(): the bucket {what}: give a length such as INTERVAL '1 hour', INTERVAL '1 day' or INTERVAL '1 month'"
+            "{function}(): the bucket {what}: give a length such as INTERVAL '1 hour', INTERVAL '1 day' or INTERVAL '1 month'"
         )
     };
     let Expr::Literal(value, _) = expr else {

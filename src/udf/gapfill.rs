@@ -72,31 +72,16 @@ impl TableFunctionImpl for Gapfill {
             "gapfill",
             &TableFunctionArgs::new(&exprs[..1], args.session()),
         )?;
-        let interval = match &exprs[1] {
-            Expr::Literal(v, _) => v.cast_to(&DataType::Interval(
-                datafusion::arrow::datatypes::IntervalUnit::MonthDayNano,
-            ))?,
-            _ => return Err(usage()),
-        };
-        let ScalarValue::IntervalMonthDayNano(Some(step)) = interval else {
+        // Checked as downsample() checks it: whole months, or a positive length.
+        let ScalarValue::IntervalMonthDayNano(Some(step)) =
+            super::downsample::bucket_interval("gapfill", &exprs[1])?
+        else {
             return Err(usage());
         };
         let step = if step.months != 0 {
-            if step.days != 0 || step.nanoseconds != 0 || step.months < 0 {
-                return plan_err!(
-                    "gapfill(): a calendar bucket is whole months (INTERVAL '1 month')"
-                );
-            }
             Step::Months(step.months as u32)
         } else {
-            let nanos = i64::from(step.days)
-                .checked_mul(86_400_000_000_000)
-                .and_then(|d| d.checked_add(step.nanoseconds))
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    plan_datafusion_err!("gapfill(): the bucket must be a positive length")
-                })?;
-            Step::Nanos(nanos)
+            Step::Nanos(i64::from(step.days) * 86_400_000_000_000 + step.nanoseconds)
         };
         let time_arg = |i: usize, what: &str| -> Result<i64> {
             match &exprs[i] {
