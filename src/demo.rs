@@ -168,7 +168,7 @@ pub(crate) async fn run(dir: Option<PathBuf>) -> u8 {
         eprintln!("error: cannot enter {}: {err}", dir.display());
         return cli::EXIT_POND_UNAVAILABLE;
     }
-    let session = PondSession::new(pond, SessionOptions::default());
+    let session = cli::target::Target::Local(PondSession::new(pond, SessionOptions::default()));
     let settings = Settings {
         format: Format::Table,
         max_rows: None,

@@ -10,12 +10,14 @@
 mod catalog;
 pub mod cli;
 mod demo;
+pub mod flight;
 mod progress;
 mod sql;
 mod storage;
 mod udf;
 
 pub use sql::error::user_message;
-pub use sql::session::{Output, PondSession, ScriptError, SessionOptions};
+pub use catalog::host_access::HostAccess;
+pub use sql::session::{Output, PondSession, Reply, ScriptError, SessionOptions};
 pub use storage::vacuum::{vacuum, Orphan, IN_FLIGHT_GRACE};
 pub use storage::{Pond, StorageError};

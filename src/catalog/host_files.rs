@@ -22,6 +22,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use futures::FutureExt;
 
+use super::host_access::HostAccess;
 use super::host_read::{self, FileFormat, ReadOptions};
 
 /// Makes tables of host files: CSV through [`host_read`] with the default
@@ -51,6 +52,13 @@ impl HostFileTables {
 impl UrlTableFactory for HostFileTables {
     async fn try_new(&self, url: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let path = Path::new(url);
+        let access = HostAccess::of(self.session()?.config());
+        if !matches!(access, HostAccess::Anywhere) && !looks_like_a_file(url) {
+            // Not a pond table, and not named as a file: "not found" (the
+            // host is not even looked at, so nothing tells what exists there).
+            return Ok(None);
+        }
+        access.check("reading", url)?;
         if is_csv(url)
             && (path.is_file() || ListingTableUrl::parse(url).is_ok_and(|u| u.get_glob().is_some()))
         {
@@ -71,6 +79,16 @@ impl UrlTableFactory for HostFileTables {
         }
         Ok(table)
     }
+}
+
+/// A name that can only mean a host file: one of a readable format, a
+/// glob, or a URL.
+fn looks_like_a_file(name: &str) -> bool {
+    let readable = Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["csv", "json", "ndjson", "parquet"].contains(&e.to_ascii_lowercase().as_str()));
+    readable || name.contains(['*', '?', '[', '{']) || name.contains("://")
 }
 
 /// A host file whose reader panicked on it.

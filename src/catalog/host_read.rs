@@ -26,6 +26,7 @@ use datafusion::functions::expr_fn::{nullif, replace};
 use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder};
 use futures::TryStreamExt;
 
+use super::host_access::HostAccess;
 use super::host_files::check_csv_file;
 use crate::udf::exact_cast;
 use crate::udf::time_text::{self, parse_time};
@@ -240,6 +241,7 @@ pub(crate) async fn open(
     format: FileFormat,
     options: &ReadOptions,
 ) -> Result<Arc<dyn TableProvider>> {
+    HostAccess::of(state.config()).check(&format!("{}()", format.function()), url)?;
     let table_url = ListingTableUrl::parse(url)?;
     let store = state.runtime_env().object_store(&table_url)?;
     // A directory holds other files too: read those of the format; a file

@@ -29,7 +29,15 @@ pub struct SessionPond {
     pond: Arc<Pond>,
     state: Mutex<TxnState>,
     progress: Progress,
+    /// Every write is refused ([`WriteRefused`]).
+    read_only: bool,
 }
+
+/// A write by a session that may only read. Structured so that a front
+/// door (Flight SQL) answers PERMISSION_DENIED without reading text.
+#[derive(Debug, thiserror::Error)]
+#[error("this session may only read: writes need a user with the write role (pondsql user add --role write), on a server not started with --read-only")]
+pub(crate) struct WriteRefused;
 
 impl std::fmt::Debug for SessionPond {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -42,7 +50,7 @@ pub(crate) fn external(err: StorageError) -> DataFusionError {
 }
 
 impl SessionPond {
-    pub fn new(pond: Arc<Pond>) -> Self {
+    pub fn new(pond: Arc<Pond>, read_only: bool) -> Self {
         let base = pond.index();
         let view = View::new(base.clone(), None);
         SessionPond {
@@ -55,6 +63,7 @@ impl SessionPond {
                 view,
             }),
             progress: Progress::default(),
+            read_only,
         }
     }
 
@@ -95,17 +104,32 @@ impl SessionPond {
     /// Fails when the session cannot write (it reads an older txn): lets a
     /// statement fail before doing work whose result it could not stage.
     pub fn require_writable(&self) -> Result<()> {
-        writable(self.lock().as_of)
+        self.writable(self.lock().as_of)
+    }
+
+    fn writable(&self, as_of: Option<i64>) -> Result<()> {
+        if self.read_only {
+            return Err(DataFusionError::External(Box::new(WriteRefused)));
+        }
+        match as_of {
+            Some(txn) => plan_err!(
+                "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
+            ),
+            None => Ok(()),
+        }
     }
 
     /// Checks a change against the current view without staging it.
     pub fn validate(&self, change: &Change) -> Result<()> {
-        apply(&self.lock(), change).map(|_| ())
+        let state = self.lock();
+        self.writable(state.as_of)?;
+        apply(&state, change).map(|_| ())
     }
 
     /// Validates a change against the current view and stages it.
     pub fn stage(&self, change: Change) -> Result<()> {
         let mut state = self.lock();
+        self.writable(state.as_of)?;
         let staging = apply(&state, &change)?;
         // Make this statement's inline contents readable before they are committed.
         match &change {
@@ -218,7 +242,6 @@ impl SessionPond {
 
 /// Applies a change on top of the session's view.
 fn apply(state: &TxnState, change: &Change) -> Result<Staging> {
-    writable(state.as_of)?;
     let mut staging = Staging::new(
         state.view.clone(),
         state.base.last_txn() + 1,
@@ -230,15 +253,6 @@ fn apply(state: &TxnState, change: &Change) -> Result<Staging> {
 }
 
 /// Writes need the current pond, not an older txn.
-fn writable(as_of: Option<i64>) -> Result<()> {
-    match as_of {
-        Some(txn) => plan_err!(
-            "this session reads the pond as of txn {txn}: RESET pond.as_of before writing"
-        ),
-        None => Ok(()),
-    }
-}
-
 /// Recomputes the view from the base, `as_of`, and the staged changes.
 fn rebuild_view(state: &mut TxnState) -> Result<()> {
     let mut staging = Staging::new(

@@ -44,19 +44,70 @@ pub const COMMANDS: &[&str] = &[
     "\\q",
 ];
 
+/// Where completion finds names.
+pub enum Names {
+    /// The live tree of a pond opened here.
+    Pond(Arc<SessionPond>),
+    /// Tables and their columns as a server listed them at connect time.
+    Listed(Vec<(String, Vec<String>)>),
+}
+
 pub struct PondHelper {
-    pond: Arc<SessionPond>,
+    names: Names,
     /// Highlighting is off when the terminal cannot show colours.
     colour: bool,
 }
 
 impl PondHelper {
-    pub fn new(pond: Arc<SessionPond>, colour: bool) -> Self {
-        PondHelper { pond, colour }
+    pub fn new(names: Names, colour: bool) -> Self {
+        PondHelper { names, colour }
     }
 
     /// Completes a pond path typed after a quote.
     fn complete_path(&self, typed: &str) -> Vec<Pair> {
+        match &self.names {
+            Names::Pond(pond) => complete_pond_path(pond, typed),
+            Names::Listed(tables) => {
+                let mut out: Vec<Pair> = tables
+                    .iter()
+                    .filter(|(path, _)| path.starts_with(typed) && path.starts_with('/'))
+                    .map(|(path, _)| Pair {
+                        display: path.rsplit('/').next().unwrap_or(path).to_string(),
+                        replacement: path.clone(),
+                    })
+                    .collect();
+                out.sort_by(|a, b| a.replacement.cmp(&b.replacement));
+                out
+            }
+        }
+    }
+
+    /// Root table names, and the columns of the tables the line names (of
+    /// every table when it names none yet).
+    fn names_in_scope(&self, line: &str) -> Vec<String> {
+        match &self.names {
+            Names::Pond(pond) => pond_names_in_scope(pond, line),
+            Names::Listed(tables) => {
+                let named: Vec<&(String, Vec<String>)> =
+                    tables.iter().filter(|(path, _)| line.contains(path.as_str())).collect();
+                let scope = if named.is_empty() { tables.iter().collect() } else { named };
+                let mut names: Vec<String> =
+                    scope.iter().flat_map(|(_, columns)| columns.clone()).collect();
+                names.extend(
+                    tables
+                        .iter()
+                        .filter_map(|(path, _)| path.strip_prefix('/'))
+                        .filter(|name| !name.contains('/'))
+                        .map(str::to_string),
+                );
+                names
+            }
+        }
+    }
+}
+
+/// Completes a pond path typed after a quote, from the live tree.
+fn complete_pond_path(pond: &SessionPond, typed: &str) -> Vec<Pair> {
         let (dir_text, prefix) = match typed.rfind('/') {
             Some(i) => (&typed[..=i], &typed[i + 1..]),
             None => return Vec::new(),
@@ -64,7 +115,7 @@ impl PondHelper {
         let Ok(dir_path) = PondPath::parse(dir_text) else {
             return Vec::new();
         };
-        let view = self.pond.view();
+        let view = pond.view();
         let Some(dir) = view.resolve(&dir_path) else {
             return Vec::new();
         };
@@ -83,12 +134,12 @@ impl PondHelper {
             .collect();
         out.sort_by(|a, b| a.replacement.cmp(&b.replacement));
         out
-    }
+}
 
-    /// Root table names, and the columns of the pond tables the line names
-    /// (of every table when it names none yet).
-    fn names_in_scope(&self, line: &str) -> Vec<String> {
-        let view = self.pond.view();
+/// Root table names, and the columns of the pond tables the line names
+/// (of every table when it names none yet).
+fn pond_names_in_scope(pond: &SessionPond, line: &str) -> Vec<String> {
+        let view = pond.view();
         let Some(root) = view.resolve(&PondPath::root()) else {
             return Vec::new();
         };
@@ -130,7 +181,6 @@ impl PondHelper {
                 .map(|c| c.path.name().to_string()),
         );
         names
-    }
 }
 
 /// Is `pos` inside an open quote? Returns the quote's byte offset.

@@ -7,6 +7,7 @@ pub mod format;
 pub mod helper;
 pub mod progress;
 pub mod repl;
+pub mod target;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -16,9 +17,12 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::sql::parser::split_statements;
 use crate::sql::session::{Output, SessionOptions};
-use crate::{Pond, PondSession};
+use crate::flight::client::RemoteSession;
+use crate::{Pond, PondSession, ScriptError};
 use format::Format;
+use target::Target;
 
 /// Exit codes (documented in the README).
 pub const EXIT_OK: u8 = 0;
@@ -39,13 +43,29 @@ pub fn command() -> Command {
              pondsql --pond ./pond -c \"CREATE DIRECTORY '/sensors'\"\n  \
              pondsql --pond ./pond -c \"SELECT path, kind FROM pond.system.entries\" --format csv\n  \
              pondsql --pond ./pond -q -f sql/cron/hourly.sql # from cron: silent unless it fails\n  \
-             echo \"SELECT 1;\" | pondsql --pond ./pond       # SQL on stdin\n\n\
+             echo \"SELECT 1;\" | pondsql --pond ./pond       # SQL on stdin\n  \
+             pondsql serve --pond ./pond --listen 127.0.0.1:50051 # Flight SQL for DBeaver, ADBC, Python\n  \
+             pondsql --connect grpc://127.0.0.1:50051 -c \"SELECT 1\"\n\n\
              Exit codes: 0 ok, 1 a statement failed, 2 usage error, 3 pond unavailable.\n\
              Start-up SQL: ~/.pondsqlrc (or --rc FILE; --rc /dev/null for none).",
         )
         .subcommand_negates_reqs(true)
         .args_conflicts_with_subcommands(true)
         .arg(Arg::new("pond").long("pond").env("POND").value_name("PATH").help("The pond to open (or $POND)"))
+        .arg(
+            Arg::new("connect")
+                .long("connect")
+                .value_name("URL")
+                .conflicts_with_all(["pond", "memory-limit"])
+                .help("Run against a pondsql server instead: grpc://HOST:PORT or grpc+tls://HOST:PORT"),
+        )
+        .arg(
+            Arg::new("user")
+                .long("user")
+                .value_name("NAME")
+                .requires("connect")
+                .help("Sign in to the server as NAME (password in $PONDSQL_PASSWORD)"),
+        )
         .arg(
             Arg::new("command")
                 .short('c')
@@ -99,6 +119,30 @@ pub fn command() -> Command {
             Command::new("repair")
                 .about("Set aside a newest commit that a crash or power loss cut short (it was never acknowledged)")
                 .arg(Arg::new("path").required(true).value_name("PATH")),
+        )
+        .subcommand(
+            Command::new("serve")
+                .about("Serve the pond to Flight SQL clients (DBeaver, ADBC, JDBC, Python): docs/flight.md")
+                .arg(Arg::new("pond").long("pond").env("POND").value_name("PATH").required(true).help("The pond to serve"))
+                .arg(Arg::new("listen").long("listen").value_name("IP:PORT").default_value("127.0.0.1:50051").help("Address to listen on (port 0: any free port)"))
+                .arg(Arg::new("users").long("users").value_name("FILE").value_parser(clap::value_parser!(PathBuf)).help("Users file (pondsql user add); required to listen beyond loopback"))
+                .arg(Arg::new("tls-cert").long("tls-cert").value_name("PEM").value_parser(clap::value_parser!(PathBuf)).requires("tls-key").help("TLS certificate chain"))
+                .arg(Arg::new("tls-key").long("tls-key").value_name("PEM").value_parser(clap::value_parser!(PathBuf)).requires("tls-cert").help("TLS private key"))
+                .arg(Arg::new("read-only").long("read-only").action(ArgAction::SetTrue).help("Refuse every write, whatever the user's role"))
+                .arg(Arg::new("allow-host-files").long("allow-host-files").value_name("DIR").value_parser(clap::value_parser!(PathBuf)).help("Let clients read and write host files under DIR (off by default)"))
+                .arg(Arg::new("memory-limit").long("memory-limit").value_name("SIZE").value_parser(parse_size).help("Memory per session for sorts, joins and aggregates, e.g. 512M")),
+        )
+        .subcommand(
+            Command::new("user")
+                .about("Manage the users file of pondsql serve")
+                .subcommand_required(true)
+                .subcommand(
+                    Command::new("add")
+                        .about("Add a user, or set their role and password (password on stdin)")
+                        .arg(Arg::new("users").long("users").value_name("FILE").required(true).value_parser(clap::value_parser!(PathBuf)))
+                        .arg(Arg::new("role").long("role").value_name("ROLE").value_parser(["read", "write"]).default_value("read"))
+                        .arg(Arg::new("name").required(true).value_name("NAME")),
+                ),
         )
         .subcommand(
             Command::new("demo")
@@ -176,6 +220,33 @@ pub fn print_output(
         .map_err(|err| format!("cannot print the result: {err}"))
 }
 
+/// `pondsql user add`: the password is the first line of standard input.
+fn add_user(matches: &ArgMatches) -> u8 {
+    let path = matches.get_one::<PathBuf>("users").expect("required by clap");
+    let name = matches.get_one::<String>("name").expect("required by clap");
+    let role = matches
+        .get_one::<String>("role")
+        .expect("has a default")
+        .parse()
+        .expect("clap checked the value");
+    let mut password = String::new();
+    if let Err(err) = std::io::stdin().read_line(&mut password) {
+        eprintln!("error: cannot read the password from standard input: {err}");
+        return EXIT_USAGE;
+    }
+    let password = password.trim_end_matches(['\n', '\r']);
+    match crate::flight::users::add_user(path, name, role, password) {
+        Ok(()) => {
+            println!("{name} can now sign in ({}) with the users file {}", matches.get_one::<String>("role").expect("has a default"), path.display());
+            EXIT_OK
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            EXIT_USAGE
+        }
+    }
+}
+
 /// The -c and -f arguments in the order they were given.
 enum Source {
     Command(String),
@@ -202,19 +273,41 @@ fn sources(matches: &ArgMatches) -> Vec<Source> {
     out.into_iter().map(|(_, s)| s).collect()
 }
 
+/// Runs a script statement by statement, stopping at the first failure
+/// (earlier statements stay committed).
+async fn run_statements(
+    target: &Target,
+    sql: &str,
+    settings: &Settings,
+) -> Result<(), ScriptError> {
+    let statements = split_statements(sql).map_err(|message| ScriptError {
+        line: 1,
+        text: String::new(),
+        message,
+    })?;
+    for statement in statements {
+        // A statement's time runs from the end of the previous one (printing
+        // excluded) to its output.
+        let started = Instant::now();
+        let result = match target.execute(&statement.text).await {
+            Ok(output) => print_output(&output, settings, Some(started.elapsed())),
+            Err(message) => Err(message),
+        };
+        if let Err(message) = result {
+            return Err(ScriptError {
+                line: statement.line,
+                text: statement.text.clone(),
+                message,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Runs a script; on failure prints `name:line: message` and returns false.
-pub async fn run_script(session: &PondSession, name: &str, sql: &str, settings: &Settings) -> bool {
+pub async fn run_script(target: &Target, name: &str, sql: &str, settings: &Settings) -> bool {
     let started = Instant::now();
-    // A statement's time runs from the end of the previous one (printing
-    // excluded) to its output.
-    let mut statement_started = started;
-    let result = session
-        .run_script(sql, |_, output| {
-            print_output(output, settings, Some(statement_started.elapsed()))?;
-            statement_started = Instant::now();
-            Ok(())
-        })
-        .await;
+    let result = run_statements(target, sql, settings).await;
     match result {
         Ok(()) => {
             if settings.timing && !settings.quiet {
@@ -313,6 +406,29 @@ pub fn main() -> u8 {
                 }
             }
         }
+        Some(("serve", serve)) => {
+            let path = |id: &str| serve.get_one::<PathBuf>(id).cloned();
+            let options = crate::flight::ServeOptions {
+                pond: PathBuf::from(serve.get_one::<String>("pond").expect("required by clap")),
+                listen: serve.get_one::<String>("listen").expect("has a default").clone(),
+                users: path("users"),
+                tls: path("tls-cert").zip(path("tls-key")),
+                read_only: serve.get_flag("read-only"),
+                allow_host_files: path("allow-host-files"),
+                memory_limit: serve.get_one::<usize>("memory-limit").copied(),
+            };
+            match runtime.block_on(crate::flight::serve(options)) {
+                Ok(()) => EXIT_OK,
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    EXIT_POND_UNAVAILABLE
+                }
+            }
+        }
+        Some(("user", user)) => match user.subcommand() {
+            Some(("add", add)) => add_user(add),
+            _ => EXIT_USAGE,
+        },
         Some(("demo", demo)) => runtime.block_on(crate::demo::run(
             demo.get_one::<String>("path").map(PathBuf::from),
         )),
@@ -320,11 +436,46 @@ pub fn main() -> u8 {
     }
 }
 
-fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
+/// The pond of `--pond`, or the server of `--connect`.
+fn open_target(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> Result<Target, u8> {
+    if let Some(url) = matches.get_one::<String>("connect") {
+        let user = matches.get_one::<String>("user");
+        let password = std::env::var("PONDSQL_PASSWORD").ok();
+        let credentials = match (user, &password) {
+            (Some(user), Some(password)) => Some((user.as_str(), password.as_str())),
+            (Some(user), None) => {
+                eprintln!("error: --user {user}: give the password in $PONDSQL_PASSWORD");
+                return Err(EXIT_USAGE);
+            }
+            (None, _) => None,
+        };
+        return match runtime.block_on(RemoteSession::connect(url, credentials)) {
+            Ok(remote) => Ok(Target::Remote(remote)),
+            Err(err) => {
+                eprintln!("error: {err}");
+                Err(EXIT_POND_UNAVAILABLE)
+            }
+        };
+    }
     let Some(pond_path) = matches.get_one::<String>("pond") else {
-        eprintln!("error: no pond given: use --pond PATH or set $POND (create one with `pondsql init PATH`)");
-        return EXIT_USAGE;
+        eprintln!("error: no pond given: use --pond PATH or set $POND (create one with `pondsql init PATH`), or --connect grpc://HOST:PORT");
+        return Err(EXIT_USAGE);
     };
+    let pond = match runtime.block_on(Pond::open(pond_path)) {
+        Ok(pond) => Arc::new(pond),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Err(EXIT_POND_UNAVAILABLE);
+        }
+    };
+    let options = SessionOptions {
+        memory_limit: matches.get_one::<usize>("memory-limit").copied(),
+        ..SessionOptions::default()
+    };
+    Ok(Target::Local(PondSession::new(pond, options)))
+}
+
+fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
     let sources = sources(matches);
     let stdin_is_tty = std::io::stdin().is_terminal();
     let interactive = sources.is_empty() && stdin_is_tty;
@@ -347,23 +498,14 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
         progress: interactive && std::io::stderr().is_terminal(),
     };
     let opening = Instant::now();
-    let pond = match runtime.block_on(Pond::open(pond_path)) {
-        Ok(pond) => {
-            if settings.timing && !settings.quiet {
-                println!("pond opened in {:.3} s", opening.elapsed().as_secs_f64());
-            }
-            Arc::new(pond)
-        }
-        Err(err) => {
-            eprintln!("error: {err}");
-            return EXIT_POND_UNAVAILABLE;
-        }
+    let target = match open_target(runtime, matches) {
+        Ok(target) => target,
+        Err(code) => return code,
     };
-    let options = SessionOptions {
-        memory_limit: matches.get_one::<usize>("memory-limit").copied(),
-        ..SessionOptions::default()
-    };
-    let session = PondSession::new(pond, options);
+    if settings.timing && !settings.quiet {
+        println!("pond opened in {:.3} s", opening.elapsed().as_secs_f64());
+    }
+    let session = target;
     if let Some(rc) = rc_file(matches) {
         match std::fs::read_to_string(&rc) {
             Ok(sql) => {
@@ -420,8 +562,8 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
 
 /// A script that ends inside BEGIN has written nothing: say so and fail,
 /// so that cron mails it instead of the writes vanishing.
-fn end_of_input(session: &PondSession) -> u8 {
-    match session.pond().open_block_len() {
+fn end_of_input(target: &Target) -> u8 {
+    match target.open_block_len() {
         None => EXIT_OK,
         Some(changes) => {
             eprintln!("error: the input ended inside BEGIN with {changes} change(s) not committed, so nothing of the block was written: end the block with COMMIT (or ROLLBACK)");

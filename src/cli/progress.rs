@@ -13,6 +13,11 @@ pub struct ProgressLine {
 }
 
 impl ProgressLine {
+    /// No progress: the work is done elsewhere (a server).
+    pub fn start_elsewhere() -> Self {
+        ProgressLine { task: None }
+    }
+
     /// Starts showing progress after a second, on stderr, if `enabled`.
     pub fn start(pond: Arc<SessionPond>, enabled: bool) -> Self {
         if !enabled {

@@ -11,12 +11,11 @@ use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
 
 use super::format::Format;
-use super::helper::PondHelper;
+use super::helper::{Names, PondHelper};
 use super::progress::ProgressLine;
+use super::target::Target;
 use super::{print_output, Settings, EXIT_OK, EXIT_USAGE};
 use crate::sql::parser::split_statements;
-use crate::sql::user_message;
-use crate::PondSession;
 
 const HELP: &str = "\
 Statements end with ';' and may span lines. Tab completes keywords, names,
@@ -52,7 +51,7 @@ enum Next {
 
 pub fn run(
     runtime: &tokio::runtime::Runtime,
-    session: &PondSession,
+    session: &Target,
     settings: &mut Settings,
 ) -> u8 {
     let config = Config::builder()
@@ -67,7 +66,12 @@ pub fn run(
         }
     };
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    editor.set_helper(Some(PondHelper::new(session.pond().clone(), colour)));
+    let names = match session {
+        Target::Local(local) => Names::Pond(local.pond().clone()),
+        // The server's tables as of now; \d lists them afresh.
+        Target::Remote(remote) => Names::Listed(runtime.block_on(remote.tables()).unwrap_or_default()),
+    };
+    editor.set_helper(Some(PondHelper::new(names, colour)));
     let history = history_path();
     if let Some(path) = &history {
         if let Some(dir) = path.parent() {
@@ -113,7 +117,7 @@ pub fn run(
 }
 
 /// Runs the statements of one REPL entry; Ctrl-C cancels the running one.
-async fn run_statements(session: &PondSession, input: &str, settings: &Settings) {
+async fn run_statements(session: &Target, input: &str, settings: &Settings) {
     let statements = match split_statements(input) {
         Ok(s) => s,
         Err(err) => {
@@ -123,7 +127,10 @@ async fn run_statements(session: &PondSession, input: &str, settings: &Settings)
     };
     for statement in statements {
         let started = Instant::now();
-        let progress = ProgressLine::start(session.pond().clone(), settings.progress);
+        let progress = match session {
+            Target::Local(local) => ProgressLine::start(local.pond().clone(), settings.progress),
+            Target::Remote(_) => ProgressLine::start_elsewhere(),
+        };
         let cancel = async {
             let _ = tokio::signal::ctrl_c().await;
         };
@@ -136,8 +143,8 @@ async fn run_statements(session: &PondSession, input: &str, settings: &Settings)
                     return;
                 }
             }
-            Err(err) => {
-                eprintln!("error: {}", user_message(&err));
+            Err(message) => {
+                eprintln!("error: {message}");
                 return;
             }
         }
@@ -152,18 +159,18 @@ fn path_literal(argument: &str) -> String {
         .replace('\'', "''")
 }
 
-async fn query(session: &PondSession, settings: &Settings, sql: String) {
+async fn query(session: &Target, settings: &Settings, sql: String) {
     match session.execute(&sql).await {
         Ok(output) => {
             if let Err(message) = print_output(&output, settings, None) {
                 eprintln!("error: {message}");
             }
         }
-        Err(err) => eprintln!("error: {}", user_message(&err)),
+        Err(message) => eprintln!("error: {message}"),
     }
 }
 
-async fn backslash(session: &PondSession, input: &str, settings: &mut Settings) -> Next {
+async fn backslash(session: &Target, input: &str, settings: &mut Settings) -> Next {
     let mut parts = input.splitn(2, char::is_whitespace);
     let command = parts.next().unwrap_or("");
     let argument = parts.next().map(str::trim).unwrap_or("");

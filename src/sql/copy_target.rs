@@ -2,20 +2,18 @@
 //! under the pond root belongs to storage, and one stray file there (a
 //! Delta commit, a blob) could make the pond unopenable.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
+
+use crate::catalog::host_access::{resolve, HostAccess};
 
 use datafusion::common::plan_err;
 use datafusion::error::Result;
 
 /// Fails when `target` (a path or `file://` URL, relative to the working
-/// directory) lies inside `pond_root`, through symlinks too, or when this
-/// session may not write host files at all.
-pub(super) fn check_copy_target(target: &str, pond_root: &Path, host_files: bool) -> Result<()> {
-    if !host_files {
-        return plan_err!(
-            "COPY … TO '{target}': this session cannot write host files (host files are off); export through a client instead"
-        );
-    }
+/// directory) lies inside `pond_root`, through symlinks too, or out of this
+/// session's reach ([`HostAccess`]).
+pub(super) fn check_copy_target(target: &str, pond_root: &Path, access: &HostAccess) -> Result<()> {
+    access.check("COPY … TO", target)?;
     let local = match target.strip_prefix("file://") {
         Some(path) => path,
         None if target.contains("://") => return Ok(()),
@@ -30,36 +28,6 @@ pub(super) fn check_copy_target(target: &str, pond_root: &Path, host_files: bool
         );
     }
     Ok(())
-}
-
-/// The absolute form of `path` with every symlink of its existing part
-/// resolved; the part that does not exist yet is appended as written.
-fn resolve(path: &Path) -> Result<PathBuf> {
-    let absolute = std::path::absolute(path)?;
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let mut out = real;
-            for part in rest.iter().rev() {
-                match part {
-                    Component::ParentDir => {
-                        out.pop();
-                    }
-                    Component::Normal(name) => out.push(name),
-                    _ => {}
-                }
-            }
-            return Ok(out);
-        }
-        match (existing.parent(), existing.components().next_back()) {
-            (Some(parent), Some(last)) => {
-                rest.push(last);
-                existing = parent;
-            }
-            _ => return Ok(absolute),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -80,12 +48,12 @@ mod tests {
         ];
         for target in inside {
             let text = target.to_str().unwrap();
-            assert!(check_copy_target(text, &pond, true).is_err(), "{text}");
+            assert!(check_copy_target(text, &pond, &HostAccess::Anywhere).is_err(), "{text}");
             let url = format!("file://{text}");
-            assert!(check_copy_target(&url, &pond, true).is_err(), "{url}");
+            assert!(check_copy_target(&url, &pond, &HostAccess::Anywhere).is_err(), "{url}");
         }
         let outside = dir.path().join("pond-export/x.csv");
-        assert!(check_copy_target(outside.to_str().unwrap(), &pond, true).is_ok());
-        assert!(check_copy_target(outside.to_str().unwrap(), &pond, false).is_err());
+        assert!(check_copy_target(outside.to_str().unwrap(), &pond, &HostAccess::Anywhere).is_ok());
+        assert!(check_copy_target(outside.to_str().unwrap(), &pond, &HostAccess::Nowhere).is_err());
     }
 }

@@ -10,6 +10,7 @@ mod insert;
 mod literals;
 mod maintenance;
 mod names;
+pub(crate) mod params;
 pub(crate) mod parser;
 mod references;
 mod refresh;

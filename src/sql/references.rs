@@ -15,6 +15,7 @@ use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{ObjectName, Statement, TableFactor, Visit, Visitor};
 
 use super::error::user_message;
+use crate::catalog::host_access::HostAccess;
 use super::names::{object_name_path, table_path};
 use crate::storage::View;
 
@@ -52,7 +53,10 @@ pub(super) async fn check(
         if path.and_then(|p| view.resolve(&p)).is_some() {
             continue;
         }
-        if reference.schema().is_none() && FsPath::new(reference.table()).exists() {
+        if reference.schema().is_none()
+            && matches!(HostAccess::of(state.config()), HostAccess::Anywhere)
+            && FsPath::new(reference.table()).exists()
+        {
             host_files.push(reference.table().to_string());
             continue;
         }

@@ -14,12 +14,15 @@ use std::sync::Arc;
 
 use crate::storage::event_time::UTC;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::catalog::DynamicFileCatalog;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::common::{exec_err, plan_datafusion_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
@@ -29,6 +32,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 
 use super::copy_target::check_copy_target;
+use super::params::Parameterised;
 use super::ddl;
 use super::insert;
 use super::literals;
@@ -39,6 +43,7 @@ use super::references;
 use super::refresh;
 use super::time_literals::TimeLiterals;
 use super::{export, update, upsert};
+use crate::catalog::host_access::HostAccess;
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
 use crate::catalog::scan::CONTENT_STORE_URL;
@@ -48,24 +53,38 @@ use crate::udf::gapfill::Gapfill;
 use crate::udf::read_files::ReadFiles;
 use crate::udf::{Downsample, Glob, History, Ls};
 
-/// How a session may reach outside the pond.
-#[derive(Clone, Copy, Debug)]
+/// How a session may reach outside the pond, and whether it may write.
+#[derive(Clone, Debug, Default)]
 pub struct SessionOptions {
-    /// Read host files as tables (`SELECT * FROM 'data.csv'`). On for the
-    /// local CLI; off for remote sessions unless the operator enables it.
-    pub host_files: bool,
+    /// Which host files it reads as tables (`SELECT * FROM 'data.csv'`) and
+    /// writes with `COPY … TO`: all for the local CLI; none for remote
+    /// sessions unless the operator allows a directory.
+    pub host_access: HostAccess,
     /// Memory for DataFusion's operators that buffer (sort, join, aggregate);
     /// past it they spill to disk or fail. `None`: unbounded.
     pub memory_limit: Option<usize>,
+    /// Refuse every write (a `read` user of `pondsql serve`, `--read-only`).
+    pub read_only: bool,
 }
 
-impl Default for SessionOptions {
-    fn default() -> Self {
-        SessionOptions {
-            host_files: true,
-            memory_limit: None,
-        }
-    }
+/// What a prepared statement returns and takes ([`PondSession::describe`]).
+#[derive(Debug)]
+pub struct Described {
+    pub dataset: SchemaRef,
+    /// `$1…$n`; `None` where the statement does not decide the type.
+    pub parameters: Vec<Option<DataType>>,
+}
+
+/// Where [`PondSession::execute_with_input`] puts its table.
+pub(crate) const INPUT_CATALOG: &str = "client";
+pub(crate) const INPUT_SCHEMA: &str = "input";
+
+/// What a statement returns: rows to stream, or a finished command's output.
+pub enum Reply {
+    /// A query's rows, computed as the stream is read. Its statement has
+    /// already ended: a query stages nothing.
+    Rows(SendableRecordBatchStream),
+    Done(Output),
 }
 
 /// What one statement produced.
@@ -112,7 +131,6 @@ pub struct ScriptError {
 pub struct PondSession {
     ctx: SessionContext,
     pond: Arc<SessionPond>,
-    host_files: bool,
 }
 
 impl std::fmt::Debug for PondSession {
@@ -130,7 +148,7 @@ impl PondSession {
     }
 
     pub fn new(pond: Arc<Pond>, options: SessionOptions) -> Self {
-        let session_pond = Arc::new(SessionPond::new(pond.clone()));
+        let session_pond = Arc::new(SessionPond::new(pond.clone(), options.read_only));
         let config = SessionConfig::new()
             .with_default_catalog_and_schema(CATALOG, ROOT_SCHEMA)
             .with_create_default_catalog_and_schema(false)
@@ -150,6 +168,7 @@ impl PondSession {
                 "datafusion.optimizer.enable_join_dynamic_filter_pushdown",
                 false,
             );
+        let config = options.host_access.into_config(config);
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(bytes) = options.memory_limit {
             runtime = runtime.with_memory_limit(bytes, 1.0);
@@ -178,19 +197,18 @@ impl PondSession {
         for format in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
             ctx.register_udtf(
                 format.function(),
-                Arc::new(ReadFiles::new(format, options.host_files)),
+                Arc::new(ReadFiles::new(format)),
             );
         }
-        let ctx = if options.host_files {
-            with_host_file_tables(ctx)
-        } else {
-            ctx
-        };
         PondSession {
-            ctx,
+            ctx: with_host_file_tables(ctx),
             pond: session_pond,
-            host_files: options.host_files,
         }
+    }
+
+    /// The DataFusion context beneath (for catalog browsing).
+    pub(crate) fn context(&self) -> &SessionContext {
+        &self.ctx
     }
 
     /// The session's view of the pond and its open statement and block.
@@ -243,6 +261,77 @@ impl PondSession {
         Ok(())
     }
 
+    /// What `sql` would return and which parameters it takes, without
+    /// running it: the schema of a query's rows (empty for commands) and
+    /// each parameter's type where the statement decides it.
+    pub async fn describe(&self, sql: &str) -> Result<Described> {
+        let numbered = Parameterised::parse(sql);
+        let count = numbered.as_ref().map_or(0, |p| p.count);
+        let text = numbered.as_ref().map_or_else(|| sql.to_string(), |p| p.numbered());
+        self.pond.begin_statement().await?;
+        let planned = self.plan_only(&text).await;
+        self.pond.abort_statement()?;
+        let (plan, is_query) = planned?;
+        let dataset = match &plan {
+            Some(plan) if is_query => Arc::new(plan.schema().as_arrow().clone()),
+            _ => Arc::new(Schema::empty()),
+        };
+        let types = match &plan {
+            Some(plan) => plan.get_parameter_types()?,
+            None => Default::default(),
+        };
+        let parameters = (1..=count)
+            .map(|n| types.get(&format!("${n}")).cloned().flatten())
+            .collect();
+        Ok(Described { dataset, parameters })
+    }
+
+    /// The plan DataFusion makes of `sql`, and whether it is a query. A
+    /// query that cannot be planned is an error now; other statements are
+    /// checked when they run (the pond plans many of them itself).
+    async fn plan_only(&self, sql: &str) -> Result<(Option<LogicalPlan>, bool)> {
+        if parse_pond_statement(sql).map_err(DataFusionError::Plan)?.is_some() {
+            return Ok((None, false));
+        }
+        let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
+        let (Some(statement), None) = (statements.pop_front(), statements.pop_front()) else {
+            return plan_err!("expected one statement");
+        };
+        let is_query = matches!(
+            &statement,
+            DFStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_))
+        ) || matches!(&statement, DFStatement::Explain(_));
+        match self.ctx.state().statement_to_plan(statement).await {
+            Ok(plan) => Ok((Some(plan), is_query)),
+            Err(err) if is_query => Err(err),
+            Err(_) => Ok((None, false)),
+        }
+    }
+
+    /// Runs `statement` with `table` readable as `client.input.<name>` (bulk
+    /// ingest: `INSERT INTO "/t" SELECT * FROM client.input.batch`).
+    pub async fn execute_with_input(
+        &self,
+        statement: &str,
+        name: &str,
+        table: Arc<dyn TableProvider>,
+    ) -> Result<Output> {
+        let schema = match self.ctx.catalog(INPUT_CATALOG).and_then(|c| c.schema(INPUT_SCHEMA)) {
+            Some(schema) => schema,
+            None => {
+                let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
+                let catalog = MemoryCatalogProvider::new();
+                catalog.register_schema(INPUT_SCHEMA, schema.clone())?;
+                self.ctx.register_catalog(INPUT_CATALOG, Arc::new(catalog));
+                schema
+            }
+        };
+        schema.register_table(name.to_string(), table)?;
+        let result = self.execute(statement).await;
+        schema.deregister_table(name)?;
+        result
+    }
+
     /// Runs one statement as one transaction (or as part of an open BEGIN block).
     pub async fn execute(&self, statement: &str) -> Result<Output> {
         self.execute_until(statement, std::future::pending()).await
@@ -257,10 +346,38 @@ impl PondSession {
         cancel: impl Future<Output = ()>,
     ) -> Result<Output> {
         self.pond.begin_statement().await?;
+        let work = async {
+            match self.execute_inner(statement).await? {
+                Reply::Done(output) => Ok(output),
+                Reply::Rows(stream) => self.collect(stream).await,
+            }
+        };
         let result = tokio::select! {
-            result = self.execute_inner(statement) => result,
+            result = work => result,
             _ = cancel => exec_err!("cancelled"),
         };
+        self.end_statement(statement, result).await
+    }
+
+    /// Runs one statement as [`PondSession::execute`] does, but hands a
+    /// query's rows back as a stream (a server sends them on as they come).
+    pub async fn execute_streaming(&self, statement: &str) -> Result<Reply> {
+        self.pond.begin_statement().await?;
+        match self.execute_inner(statement).await {
+            Ok(Reply::Rows(stream)) => {
+                // A query stages nothing: ending its statement now commits
+                // nothing, and the session is free for the next one.
+                self.end_statement(statement, Ok(Output::empty())).await?;
+                Ok(Reply::Rows(stream))
+            }
+            Ok(Reply::Done(output)) => self.end_statement(statement, Ok(output)).await.map(Reply::Done),
+            Err(err) => self.end_statement(statement, Err(err)).await.map(Reply::Done),
+        }
+    }
+
+    /// Commits what a statement staged when it succeeded (outside a block),
+    /// forgets it when it failed.
+    async fn end_statement(&self, statement: &str, result: Result<Output>) -> Result<Output> {
         match result {
             Ok(mut output) => {
                 output.txn = output.txn.or(self.pond.finish_statement(statement).await?);
@@ -273,12 +390,23 @@ impl PondSession {
         }
     }
 
-    async fn execute_inner(&self, sql: &str) -> Result<Output> {
+    async fn collect(&self, mut stream: SendableRecordBatchStream) -> Result<Output> {
+        let schema = stream.schema();
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            self.pond.progress().add(batch.num_rows(), batch.get_array_memory_size());
+            batches.push(batch);
+        }
+        Ok(Output { schema, batches, txn: None })
+    }
+
+    async fn execute_inner(&self, sql: &str) -> Result<Reply> {
         if let Some(statement) = parse_pond_statement(sql).map_err(DataFusionError::Plan)? {
             let change = match statement {
                 PondStatement::Optimize { path } => {
                     let batch = maintenance::optimize(&self.ctx, &self.pond, path).await?;
-                    return Ok(Output::of(batch));
+                    return Ok(Reply::Done(Output::of(batch)));
                 }
                 PondStatement::Vacuum {
                     retain_hours,
@@ -287,17 +415,20 @@ impl PondSession {
                     if self.pond.in_block() {
                         return plan_err!("VACUUM cannot run inside BEGIN … COMMIT: it deletes files, which no ROLLBACK could bring back");
                     }
+                    self.pond.require_writable()?;
                     let batch = maintenance::run_vacuum(&self.pond, retain_hours, dry_run).await?;
-                    return Ok(Output::of(batch));
+                    return Ok(Reply::Done(Output::of(batch)));
                 }
                 PondStatement::Refresh {
                     path: Some(path),
                     full,
                 } => {
                     let done = refresh::refresh(&self.ctx, &self.pond, &path, full).await?;
-                    return Ok(Output::of(refresh::result_batch(&[done])?));
+                    return Ok(Reply::Done(Output::of(refresh::result_batch(&[done])?)));
                 }
-                PondStatement::Refresh { path: None, full } => return self.refresh_all(full).await,
+                PondStatement::Refresh { path: None, full } => {
+                    return self.refresh_all(full).await.map(Reply::Done)
+                }
                 PondStatement::CreateDirectory {
                     path,
                     if_not_exists,
@@ -316,7 +447,7 @@ impl PondSession {
                 },
             };
             self.pond.stage(change)?;
-            return Ok(Output::empty());
+            return Ok(Reply::Done(Output::empty()));
         }
         let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
         if statements.len() != 1 {
@@ -329,19 +460,20 @@ impl PondSession {
         match &statement {
             DFStatement::Statement(ast) => {
                 if let Some(output) = self.pond_command(ast, sql).await? {
-                    return Ok(output);
+                    return Ok(Reply::Done(output));
                 }
             }
             DFStatement::CopyTo(copy) => {
-                check_copy_target(&copy.target, self.pond.pond().root_dir(), self.host_files)?;
+                let access = HostAccess::of(self.ctx.state().config());
+                check_copy_target(&copy.target, self.pond.pond().root_dir(), &access)?;
                 if export::is_delta(copy) {
                     let batch = export::copy_to_delta(&self.ctx, copy).await?;
-                    return Ok(Output::of(batch));
+                    return Ok(Reply::Done(Output::of(batch)));
                 }
             }
             DFStatement::Reset(ResetStatement::Variable(name)) if is_as_of(name) => {
                 self.pond.set_as_of(None)?;
-                return Ok(Output::empty());
+                return Ok(Reply::Done(Output::empty()));
             }
             _ => {}
         }
@@ -433,55 +565,60 @@ impl PondSession {
             }
             Statement::Insert(insert) => {
                 let plan = insert::plan(&self.ctx, &self.pond, insert).await?;
-                return self.execute_plan(plan).await.map(Some);
+                return self.execute_command_plan(plan).await.map(Some);
             }
             Statement::Update(_) => {
                 let plan = update::plan(&self.ctx, ast).await?;
-                return self.execute_plan(plan).await.map(Some);
+                return self.execute_command_plan(plan).await.map(Some);
             }
             _ => return Ok(None),
         }
         Ok(Some(Output::empty()))
     }
 
-    async fn execute_plan(&self, plan: LogicalPlan) -> Result<Output> {
+    /// Runs a plan that writes (its rows are a count) to its end.
+    async fn execute_command_plan(&self, plan: LogicalPlan) -> Result<Output> {
+        match self.execute_plan(plan).await? {
+            Reply::Done(output) => Ok(output),
+            Reply::Rows(stream) => self.collect(stream).await,
+        }
+    }
+
+    async fn execute_plan(&self, plan: LogicalPlan) -> Result<Reply> {
+        let done = |()| Reply::Done(Output::empty());
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(create)) => {
-                ddl::create_table(&self.ctx, &self.pond, create).await?;
-                Ok(Output::empty())
+                ddl::create_table(&self.ctx, &self.pond, create).await.map(done)
             }
             LogicalPlan::Ddl(DdlStatement::CreateView(create)) => {
-                ddl::create_view(&self.ctx, &self.pond, create).await?;
-                Ok(Output::empty())
+                ddl::create_view(&self.ctx, &self.pond, create).await.map(done)
             }
             LogicalPlan::Ddl(DdlStatement::DropTable(drop)) => {
                 let path = table_path(&drop.name)?;
-                self.pond.stage(Change::Drop { path, kind: Kind::Table, if_exists: drop.if_exists })?;
-                Ok(Output::empty())
+                self.pond.stage(Change::Drop { path, kind: Kind::Table, if_exists: drop.if_exists }).map(done)
             }
             LogicalPlan::Ddl(DdlStatement::DropView(drop)) => {
                 let path = table_path(&drop.name)?;
-                self.pond.stage(Change::Drop { path, kind: Kind::View, if_exists: drop.if_exists })?;
-                Ok(Output::empty())
+                self.pond.stage(Change::Drop { path, kind: Kind::View, if_exists: drop.if_exists }).map(done)
             }
             LogicalPlan::Ddl(other) => plan_err!(
                 "{} is not supported in a pond: use CREATE DIRECTORY, CREATE TABLE … AS SELECT * FROM 'file', or CREATE VIEW",
                 other.name()
             ),
             plan => {
+                // Plans that write stage their changes as they run: they run
+                // to the end inside the statement. Queries stream.
+                let writes = plan.exists(|p| Ok(matches!(p, LogicalPlan::Dml(_) | LogicalPlan::Copy(_))))?;
                 if let LogicalPlan::Dml(DmlStatement { op: WriteOp::Insert(_), .. }) = &plan {
                     self.pond.require_writable()?;
                 }
                 let frame = self.ctx.execute_logical_plan(plan).await?;
-                let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-                let mut stream = frame.execute_stream().await?;
-                let mut batches = Vec::new();
-                while let Some(batch) = stream.next().await {
-                    let batch = batch?;
-                    self.pond.progress().add(batch.num_rows(), batch.get_array_memory_size());
-                    batches.push(batch);
+                let stream = frame.execute_stream().await?;
+                if writes {
+                    self.collect(stream).await.map(Reply::Done)
+                } else {
+                    Ok(Reply::Rows(stream))
                 }
-                Ok(Output { schema, batches, txn: None })
             }
         }
     }

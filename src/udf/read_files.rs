@@ -11,26 +11,23 @@ use datafusion::logical_expr::Expr;
 
 use crate::catalog::host_read::{self, FileFormat, ReadOptions};
 
-/// One of the `read_*` table functions. Refused where host files are off
-/// (remote sessions), as `'f.csv'` is.
+/// One of the `read_*` table functions. Reaches only the host files the
+/// session's [`HostAccess`](crate::catalog::host_access::HostAccess) allows
+/// (checked where the files are opened), as `'f.csv'` does.
 #[derive(Debug)]
 pub(crate) struct ReadFiles {
     format: FileFormat,
-    host_files: bool,
 }
 
 impl ReadFiles {
-    pub(crate) fn new(format: FileFormat, host_files: bool) -> Self {
-        ReadFiles { format, host_files }
+    pub(crate) fn new(format: FileFormat) -> Self {
+        ReadFiles { format }
     }
 }
 
 impl TableFunctionImpl for ReadFiles {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let function = self.format.function();
-        if !self.host_files {
-            return plan_err!("{function}(): this session reads no host files (remote sessions cannot read the server's files); import them where they are, with the pondsql CLI");
-        }
         let literal = |e: &Expr| match e {
             Expr::Literal(value, _) => Some(value.clone()),
             _ => None,

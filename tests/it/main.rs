@@ -8,6 +8,7 @@ mod concurrency;
 mod crash;
 mod export;
 mod faults;
+mod flight;
 mod fuzz;
 mod pruning;
 mod repl;

@@ -1,0 +1,139 @@
+//! `pondsql serve`: the pond as an Arrow Flight SQL server (DBeaver, ADBC,
+//! JDBC, Python), and `pondsql --connect`, the CLI against such a server.
+//!
+//! A front door: owns the wire (auth.rs, service.rs, metadata.rs) and the
+//! users file (users.rs); every statement runs through a `PondSession`, so
+//! what a client can do and the errors it gets are the CLI's.
+
+mod auth;
+pub mod client;
+mod metadata;
+mod service;
+pub mod users;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+use crate::catalog::host_access::HostAccess;
+use crate::sql::session::SessionOptions;
+use crate::Pond;
+use auth::Authority;
+use service::PondFlightService;
+use users::Users;
+
+/// Largest message a client may send (a bulk-ingest batch, bound values).
+const MAX_MESSAGE: usize = 256 << 20;
+
+/// How `pondsql serve` runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub pond: PathBuf,
+    pub listen: String,
+    pub users: Option<PathBuf>,
+    /// Certificate chain and private key (PEM) for TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub read_only: bool,
+    pub allow_host_files: Option<PathBuf>,
+    pub memory_limit: Option<usize>,
+}
+
+/// Serves until SIGTERM or Ctrl-C; calls under way finish first. Prints
+/// the address it listens on (`grpc://127.0.0.1:PORT`) once it does.
+pub async fn serve(options: ServeOptions) -> Result<(), String> {
+    let address: SocketAddr = options.listen.parse().map_err(|_| {
+        format!(
+            "--listen {}: not an address: use IP:PORT, e.g. 127.0.0.1:50051 (port 0 picks a free one)",
+            options.listen
+        )
+    })?;
+    let users = match &options.users {
+        Some(path) => {
+            let users = Users::load(path)?;
+            if users.is_empty() {
+                return Err(format!(
+                    "the users file {} has no users: add one with `pondsql user add --users {} NAME`",
+                    path.display(),
+                    path.display()
+                ));
+            }
+            Some(users)
+        }
+        None if !address.ip().is_loopback() => {
+            return Err(format!(
+                "--listen {address}: without --users FILE the server accepts anyone, so it listens on loopback only (127.0.0.1 or ::1); add users with `pondsql user add`"
+            ))
+        }
+        None => None,
+    };
+    let host_access = match &options.allow_host_files {
+        Some(dir) => HostAccess::under(dir)
+            .map_err(|e| format!("--allow-host-files {}: {e}", dir.display()))?,
+        None => HostAccess::Nowhere,
+    };
+    let pond = Arc::new(Pond::open(&options.pond).await.map_err(|e| e.to_string())?);
+    let session_options = SessionOptions {
+        host_access,
+        memory_limit: options.memory_limit,
+        read_only: options.read_only,
+    };
+    let service = Arc::new(PondFlightService::new(
+        Authority::new(pond, users, session_options),
+        options.read_only,
+    ));
+    let mut server = Server::builder();
+    if let Some((cert, key)) = &options.tls {
+        let read = |p: &PathBuf| {
+            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        };
+        let identity = Identity::from_pem(read(cert)?, read(key)?);
+        server = server
+            .tls_config(ServerTlsConfig::new().identity(identity))
+            .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
+    }
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let scheme = if options.tls.is_some() { "grpc+tls" } else { "grpc" };
+    println!(
+        "pondsql {} serving {} on {scheme}://{bound}{}",
+        env!("CARGO_PKG_VERSION"),
+        options.pond.display(),
+        if options.read_only { " (read-only)" } else { "" }
+    );
+    let flight = FlightServiceServer::from_arc(service.clone())
+        .max_decoding_message_size(MAX_MESSAGE);
+    server
+        .add_service(flight)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal())
+        .await
+        .map_err(|e| format!("the server stopped: {e}"))?;
+    // Open blocks of sessions are dropped uncommitted, as at a disconnect.
+    service.auth().close_all();
+    eprintln!("pondsql serve: stopped");
+    Ok(())
+}
+
+/// SIGTERM (systemd, docker stop) or Ctrl-C.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    eprintln!("pondsql serve: shutting down (calls under way finish first)");
+}
