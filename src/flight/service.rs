@@ -647,6 +647,18 @@ impl FlightSqlService for PondFlightService {
         self.metadata_rows(&request, query.as_any()).await
     }
 
+    async fn get_flight_info_fallback(
+        &self,
+        command: arrow_flight::sql::Command,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.session(&request)?;
+        Err(Status::invalid_argument(format!(
+            "{} is not a command this server runs: send statements (CommandStatementQuery), prepared statements or metadata commands",
+            command.type_url()
+        )))
+    }
+
     async fn get_flight_info_catalogs(
         &self,
         query: CommandGetCatalogs,

@@ -181,3 +181,135 @@ fn adbc_queries_binds_writes_ingests_and_browses() {
         "{log}"
     );
 }
+
+#[test]
+fn flightsql_dbapi_runs_ad_hoc_statements() {
+    let (_dir, pond, users) = pond_with_users();
+    let server = Server::start(&pond, &["--users", users.to_str().unwrap()]);
+    let lines = run_client(&server, "dbapi_adhoc.py", &["alice", "alice-pw"]);
+    assert_eq!(
+        lines,
+        [
+            "rows [['a', 1.5], ['b', 2.5]]",
+            "description ['name', 'value']",
+            "update count 2",
+            "ddl count 0",
+            "copied [[4]]",
+            "schemas ['/', '/s', 'system']",
+            "tables in /s ['copy', 't']",
+        ]
+    );
+    assert_eq!(cli_value(&pond, "SELECT sum(value) FROM \"/s/copy\""), "22.75");
+}
+
+#[test]
+fn metadata_calls_in_the_order_a_jdbc_navigator_makes_them() {
+    let (_dir, pond, users) = pond_with_users();
+    let out = run_cli(&pond, &["CREATE VIEW \"/s/v\" AS SELECT name FROM \"/s/t\""]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = Server::start(&pond, &["--users", users.to_str().unwrap(), "--read-only"]);
+    let lines = run_client(&server, "raw_metadata.py", &["bob", "bob-pw"]);
+    assert_eq!(
+        lines,
+        [
+            "server pondsql True True '\"' True",
+            "catalogs [{'catalog_name': 'pond'}]",
+            "schemas ['/', '/s']",
+            "table /s t TABLE [('time', 'timestamp[us]', True), ('value', 'double', True), ('name', 'string', True)]",
+            "table /s v VIEW [('name', 'string', True)]",
+            "system tables 5",
+            "views only [{'catalog_name': 'pond', 'db_schema_name': '/s', 'table_name': 'v', 'table_type': 'VIEW'}]",
+            "types ['BOOLEAN', 'TINYINT', 'BIGINT', 'VARBINARY', 'DECIMAL', 'INTEGER', 'SMALLINT', 'REAL', 'DOUBLE', 'VARCHAR', 'DATE', 'TIMESTAMP']",
+            "primary keys []",
+            "imported keys []",
+            "table types ['MATERIALIZED VIEW', 'SYSTEM TABLE', 'TABLE', 'VIEW']",
+            "query [{'time': datetime.datetime(2024, 1, 1, 0, 0), 'value': 1.5, 'name': 'a', 'n': 2}]",
+        ]
+    );
+}
+
+#[test]
+fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
+    let (_dir, pond, users) = pond_with_users();
+    let transactions = || cli_value(&pond, "SELECT count(*) FROM pond.system.transactions");
+    let before = transactions();
+    let mut server = Server::start(&pond, &["--users", users.to_str().unwrap()]);
+    let lines = run_client(&server, "bad_requests.py", &[]);
+    let files = "this session cannot reach the server's files (remote sessions read and write only the pond; the operator can allow one directory with `pondsql serve --allow-host-files DIR`)";
+    let read_only = "this session may only read: writes need a user with the write role (pondsql user add --role write), on a server not started with --read-only";
+    let expected = [
+        "wrong password FlightUnauthenticatedError | Flight returned unauthenticated error, with message: wrong user name or password".to_string(),
+        "unknown user FlightUnauthenticatedError | Flight returned unauthenticated error, with message: wrong user name or password".into(),
+        "no credentials FlightUnauthenticatedError | Flight returned unauthenticated error, with message: no credentials: connect with a user name and password (this server has a users file)".into(),
+        "bad token FlightUnauthenticatedError | Flight returned unauthenticated error, with message: the session token is unknown or expired: connect (handshake) again".into(),
+        format!("read user inserts FlightUnauthorizedError | Flight returned unauthorized error, with message: {read_only}"),
+        format!("read user creates FlightUnauthorizedError | Flight returned unauthorized error, with message: {read_only}"),
+        "read user reads [{'n': 2}]".into(),
+        "host file ArrowInvalid | Flight returned invalid argument error, with message: /etc/passwd does not exist in the pond: see what is there with SELECT * FROM ls('/etc')".into(),
+        format!("host csv FlightUnauthorizedError | Flight returned unauthorized error, with message: reading '/etc/x.csv': {files}"),
+        format!("read_csv FlightUnauthorizedError | Flight returned unauthorized error, with message: read_csv() '/etc/passwd': {files}"),
+        format!("copy to FlightUnauthorizedError | Flight returned unauthorized error, with message: COPY … TO '/tmp/pondsql-flight-x.csv': {files}"),
+        "bad sql ArrowInvalid | Flight returned invalid argument error, with message: SQL error: ParserError(\"Expected: an SQL statement, found: SELEC at Line: 1, Column: 1\")".into(),
+        "garbage ticket ArrowInvalid | Flight returned invalid argument error, with message: DecodeError { description: InvalidTag, stack: [] }".into(),
+        "stale ticket ArrowKeyError | Flight returned not found error, with message: no rows wait under this ticket: they were fetched already, cancelled, or expired (run the statement again)".into(),
+        "unknown command ArrowInvalid | Flight returned invalid argument error, with message: abc is not a command this server runs: send statements (CommandStatementQuery), prepared statements or metadata commands".into(),
+        "unknown action ArrowInvalid | Flight returned invalid argument error, with message: unknown action \"Explode\": this server offers the Flight SQL actions and CancelFlightInfo".into(),
+        "prepared [('$1', 'double'), ('$2', 'string')] ['name']".into(),
+        "too few parameters ArrowInvalid | Flight returned invalid argument error, with message: the statement takes 2 parameter(s), but 1 were bound".into(),
+        "unbindable parameter ArrowInvalid | Flight returned invalid argument error, with message: parameter $1: a List(Int64) value cannot be bound: bind it as text and CAST it in the statement".into(),
+        "wrong parameter type ArrowInvalid | Flight returned invalid argument error, with message: Arrow error: Cast error: Cannot cast string 'many' to value of Float64 type".into(),
+        "bound [{'name': 'b'}]".into(),
+        "unbound ArrowInvalid | Flight returned invalid argument error, with message: the statement takes 1 parameter(s): bind them before executing it".into(),
+        "still serving [{'one': 1}]".into(),
+    ];
+    assert_eq!(lines, expected);
+    assert!(server.alive());
+    // Nothing the refused statements tried was committed.
+    assert_eq!(transactions(), before);
+    assert!(!Path::new("/tmp/pondsql-flight-x.csv").exists());
+}
+
+#[test]
+fn clients_querying_while_cron_commits_see_whole_commits_only() {
+    let (dir, pond, users) = pond_with_users();
+    let out = run_cli(
+        &pond,
+        &["CREATE DIRECTORY '/r'", "CREATE TABLE \"/r/readings\" (batch BIGINT, value DOUBLE)"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let server = Server::start(&pond, &["--users", users.to_str().unwrap()]);
+    let stop = dir.path().join("stop");
+    let clients = Command::new(python())
+        .arg(script("consistent_reads.py"))
+        .arg(server.url())
+        .args(["bob", "bob-pw"])
+        .arg(&stop)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The cron job: a script per batch, each one commit of 10 rows.
+    for batch in 0..20 {
+        let out = run_cli(
+            &pond,
+            &[&format!(
+                "INSERT INTO \"/r/readings\" SELECT {batch}, CAST(value AS DOUBLE) FROM generate_series(1, 10) AS t(value)"
+            )],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    std::fs::write(&stop, "").unwrap();
+    let out = clients.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        stdout(&out).lines().collect::<Vec<_>>(),
+        [
+            "clients 4",
+            "torn 0",
+            "every client queried True",
+            "batches seen at the end [20]",
+        ],
+        "{}",
+        server.log()
+    );
+}
