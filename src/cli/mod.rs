@@ -60,6 +60,14 @@ pub fn command() -> Command {
                 .help("Run against a pondsql server instead: grpc://HOST:PORT or grpc+tls://HOST:PORT"),
         )
         .arg(
+            Arg::new("ca-cert")
+                .long("ca-cert")
+                .value_name("PEM")
+                .value_parser(clap::value_parser!(PathBuf))
+                .requires("connect")
+                .help("With grpc+tls://: trust this certificate (else the system's roots)"),
+        )
+        .arg(
             Arg::new("user")
                 .long("user")
                 .value_name("NAME")
@@ -449,7 +457,8 @@ fn open_target(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> Resul
             }
             (None, _) => None,
         };
-        return match runtime.block_on(RemoteSession::connect(url, credentials)) {
+        let ca = matches.get_one::<PathBuf>("ca-cert").map(PathBuf::as_path);
+        return match runtime.block_on(RemoteSession::connect(url, ca, credentials)) {
             Ok(remote) => Ok(Target::Remote(remote)),
             Err(err) => {
                 eprintln!("error: {err}");

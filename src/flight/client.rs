@@ -16,7 +16,7 @@ use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use futures::TryStreamExt;
 use prost::Message;
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status};
 
 use crate::Output;
@@ -35,9 +35,14 @@ fn said(status: Status) -> String {
 }
 
 impl RemoteSession {
-    /// Connects to `url` (`grpc://` or `grpc+tls://`), signing in when a
-    /// user is given.
-    pub async fn connect(url: &str, credentials: Option<(&str, &str)>) -> Result<Self, String> {
+    /// Connects to `url` (`grpc://` or `grpc+tls://`, whose certificate is
+    /// checked against `ca` if given, else the system's roots), signing in
+    /// when a user is given.
+    pub async fn connect(
+        url: &str,
+        ca: Option<&std::path::Path>,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<Self, String> {
         let (tls, address) = if let Some(rest) = url.strip_prefix("grpc+tls://") {
             (true, format!("https://{rest}"))
         } else if let Some(rest) = url.strip_prefix("grpc://") {
@@ -50,8 +55,16 @@ impl RemoteSession {
         let mut endpoint = Endpoint::from_shared(address)
             .map_err(|e| format!("--connect {url}: {e}"))?;
         if tls {
+            super::choose_tls_backend();
+            let config = match ca {
+                Some(path) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(
+                    std::fs::read(path)
+                        .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?,
+                )),
+                None => ClientTlsConfig::new().with_enabled_roots(),
+            };
             endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().with_enabled_roots())
+                .tls_config(config)
                 .map_err(|e| format!("--connect {url}: {e}"))?;
         }
         let channel = endpoint

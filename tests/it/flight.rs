@@ -313,3 +313,206 @@ fn clients_querying_while_cron_commits_see_whole_commits_only() {
         server.log()
     );
 }
+
+fn connect(server: &Server, user: Option<(&str, &str)>, args: &[&str]) -> Output {
+    let mut cmd = pondsql();
+    cmd.args(["--connect", &server.url()]).args(args);
+    if let Some((name, password)) = user {
+        cmd.args(["--user", name]).env("PONDSQL_PASSWORD", password);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn connect_runs_scripts_against_a_server_with_the_cli_exit_codes() {
+    let (dir, pond, users) = pond_with_users();
+    let server = Server::start(&pond, &["--users", users.to_str().unwrap()]);
+    let alice = Some(("alice", "alice-pw"));
+    let out = connect(
+        &server,
+        alice,
+        &["--format", "csv", "-c", "SELECT name, value FROM \"/s/t\" ORDER BY name"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "name,value\na,1.5\nb,2.5\n");
+
+    // A script file: a block spans its statements, as with --pond.
+    let script = dir.path().join("load.sql");
+    std::fs::write(
+        &script,
+        "BEGIN;\nINSERT INTO \"/s/t\" VALUES (TIMESTAMP '2024-01-02 00:00', 3.0, 'c');\nINSERT INTO \"/s/t\" VALUES (TIMESTAMP '2024-01-02 00:10', 4.0, 'd');\nCOMMIT;\n",
+    )
+    .unwrap();
+    let before = cli_value(&pond, "SELECT count(*) FROM pond.system.transactions");
+    let out = connect(&server, alice, &["-q", "-f", script.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = cli_value(&pond, "SELECT count(*) FROM pond.system.transactions");
+    assert_eq!(after.parse::<i64>().unwrap(), before.parse::<i64>().unwrap() + 1);
+    assert_eq!(cli_value(&pond, "SELECT count(*) FROM \"/s/t\""), "4");
+
+    // A failing statement: exit 1, the server's one-line message, where it failed.
+    let out = connect(&server, alice, &["-c", "SELECT 1", "-c", "SELECT nope FROM \"/s/t\""]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).starts_with("error: -c:1: "), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+
+    // SQL on stdin, as cron pipes it.
+    let mut child = pondsql()
+        .args(["--connect", &server.url(), "--user", "bob", "--format", "csv"])
+        .env("PONDSQL_PASSWORD", "bob-pw")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"SELECT max(value) AS top FROM \"/s/t\";")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), "top\n4.0\n");
+
+    // Cannot sign in or reach the server: exit 3, said in one line.
+    let out = connect(&server, Some(("alice", "wrong")), &["-c", "SELECT 1"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stderr(&out), "error: wrong user name or password\n");
+    let out = pondsql()
+        .args(["--connect", "grpc://127.0.0.1:1", "-c", "SELECT 1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stderr(&out).starts_with("error: cannot connect to grpc://127.0.0.1:1: "), "{}", stderr(&out));
+    let out = connect(&server, Some(("alice", "x")), &["--pond", "p", "-c", "SELECT 1"]);
+    assert_eq!(out.status.code(), Some(2), "--connect and --pond together");
+}
+
+#[test]
+fn serve_without_users_listens_on_loopback_only_and_stops_on_sigterm() {
+    let (_dir, pond, _users) = pond_with_users();
+    let out = pondsql()
+        .args(["serve", "--pond"])
+        .arg(&pond)
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("without --users FILE the server accepts anyone, so it listens on loopback only"),
+        "{}",
+        stderr(&out)
+    );
+
+    // On loopback without users, anyone may connect (no credentials needed).
+    let mut server = Server::start(&pond, &[]);
+    let out = connect(&server, None, &["--format", "csv", "-c", "SELECT count(*) AS n FROM \"/s/t\""]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "n\n2\n");
+
+    let pid = server.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
+    assert!(server.log().contains("pondsql serve: stopped"), "{}", server.log());
+}
+
+#[test]
+fn allow_host_files_opens_one_directory_to_remote_sessions() {
+    let (dir, pond, _users) = pond_with_users();
+    let shared = dir.path().join("drop");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("in.csv"), "a,b\n1,x\n2,y\n").unwrap();
+    std::fs::write(dir.path().join("outside.csv"), "a\n1\n").unwrap();
+    let server = Server::start(&pond, &["--allow-host-files", shared.to_str().unwrap()]);
+    let inside = shared.join("in.csv");
+    let out = connect(
+        &server,
+        None,
+        &["--format", "csv", "-c", &format!("SELECT sum(a) AS s FROM '{}'", inside.display())],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "s\n3\n");
+    let export = shared.join("out.csv");
+    let out = connect(&server, None, &["-c", &format!("COPY (SELECT 1 AS one) TO '{}'", export.display())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(export.exists());
+    for sql in [
+        format!("SELECT * FROM '{}'", dir.path().join("outside.csv").display()),
+        format!("SELECT * FROM '{}/../outside.csv'", shared.display()),
+        format!("COPY (SELECT 1) TO '{}'", dir.path().join("x.csv").display()),
+    ] {
+        let out = connect(&server, None, &["-c", &sql]);
+        assert_eq!(out.status.code(), Some(1), "{sql}");
+        assert!(
+            stderr(&out).contains("the one host directory this server allows"),
+            "{sql}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn tls_serves_encrypted_and_plain_clients_are_turned_away() {
+    let (dir, pond, users) = pond_with_users();
+    // A test CA, and a server certificate for 127.0.0.1 that it signed.
+    let file = |name: &str| dir.path().join(name);
+    let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
+    std::fs::write(file("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    };
+    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pondsql test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "server.csr"]);
+    openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "cert.pem"]);
+    let server = Server::start(
+        &pond,
+        &[
+            "--users",
+            users.to_str().unwrap(),
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let tls_url = format!("grpc+tls://127.0.0.1:{}", server.port);
+    let out = pondsql()
+        .args(["--connect", &tls_url, "--ca-cert"])
+        .arg(&ca)
+        .args(["--user", "bob", "--format", "csv", "-c", "SELECT count(*) AS n FROM \"/s/t\""])
+        .env("PONDSQL_PASSWORD", "bob-pw")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "n\n2\n");
+    // ADBC over TLS, trusting the same certificate.
+    let check = format!(
+        r#"
+import sys, warnings
+warnings.simplefilter("ignore")
+import adbc_driver_flightsql.dbapi as f
+conn = f.connect("{tls_url}", db_kwargs={{"username": "alice", "password": "alice-pw",
+    "adbc.flight.sql.client_option.tls_root_certs": open(sys.argv[1]).read()}})
+cur = conn.cursor()
+cur.execute('SELECT name FROM "/s/t" ORDER BY name')
+print(cur.fetchall())
+"#
+    );
+    let out = Command::new(python())
+        .args(["-c", &check])
+        .arg(&ca)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "[('a',), ('b',)]\n");
+    // A plain-text client gets no answer.
+    let out = connect(&server, Some(("bob", "bob-pw")), &["-c", "SELECT 1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
