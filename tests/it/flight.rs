@@ -260,6 +260,9 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         "wrong parameter type ArrowInvalid | Flight returned invalid argument error, with message: Arrow error: Cast error: Cannot cast string 'many' to value of Float64 type".into(),
         "bound [{'name': 'b'}]".into(),
         "unbound ArrowInvalid | Flight returned invalid argument error, with message: the statement takes 1 parameter(s): bind them before executing it".into(),
+        // CANCELLED (1), then NOT_CANCELLABLE (3): it is gone.
+        "cancel 0801 again 0803".into(),
+        "fetch cancelled ArrowKeyError | Flight returned not found error, with message: no rows wait under this ticket: they were fetched already, cancelled, or expired (run the statement again)".into(),
         "still serving [{'one': 1}]".into(),
     ];
     assert_eq!(lines, expected);
@@ -515,4 +518,22 @@ print(cur.fetchall())
     // A plain-text client gets no answer.
     let out = connect(&server, Some(("bob", "bob-pw")), &["-c", "SELECT 1"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}
+
+#[test]
+fn repl_against_a_server_completes_from_its_metadata_and_cancels() {
+    let (_dir, pond, users) = pond_with_users();
+    let server = Server::start(&pond, &["--users", users.to_str().unwrap()]);
+    run_client(
+        &server,
+        "repl_remote.py",
+        &[env!("CARGO_BIN_EXE_pondsql"), "alice", "alice-pw"],
+    );
+    // The cancelled query ran on the server (its rows were being streamed
+    // when Ctrl-C dropped the call).
+    let log = server.log();
+    assert!(
+        log.lines().any(|l| l.contains("generate_series(1, 100000000000)")),
+        "{log}"
+    );
 }

@@ -93,4 +93,21 @@ attempt("unbindable parameter", lambda: bind_and_run(alice, created, pa.record_b
 attempt("wrong parameter type", lambda: bind_and_run(alice, created, pa.record_batch({"a": ["many"], "b": ["x"]})))
 print("bound", bind_and_run(alice, created, pa.record_batch({"a": [2.0], "b": ["x"]})).to_pylist())
 attempt("unbound", lambda: client.get_flight_info(command(sql.CommandPreparedStatementQuery(prepared_statement_handle=prepared(alice, "SELECT $1").prepared_statement_handle)), alice))
+
+
+def cancel(options, flight_info):
+    body = flight_info.serialize()
+    size, length = bytearray(), len(body)
+    while True:  # CancelFlightInfoRequest { info = 1 }: tag, varint length, FlightInfo
+        size.append((length & 0x7F) | (0x80 if length > 0x7F else 0))
+        length >>= 7
+        if not length:
+            break
+    result = next(iter(client.do_action(flight.Action("CancelFlightInfo", b"\x0a" + bytes(size) + body), options)))
+    return result.body.to_pybytes()
+
+
+endless = client.get_flight_info(command(sql.CommandStatementQuery(query="SELECT count(*) FROM generate_series(1, 1000000000000)")), alice)
+print("cancel", cancel(alice, endless).hex(), "again", cancel(alice, endless).hex())
+attempt("fetch cancelled", lambda: client.do_get(endless.endpoints[0].ticket, alice).read_all())
 print("still serving", query(alice, "SELECT 1 AS one").to_pylist())
