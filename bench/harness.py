@@ -27,7 +27,7 @@ from datetime import date
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PEERS = os.path.join(HERE, "peers.py")
-CASES = ["import", "scan_agg", "range", "glob", "refresh", "commit", "open"]
+CASES = ["import", "scan_agg", "range", "glob", "refresh", "flight", "commit", "open"]
 TXN_LEVELS = [10, 1000, 10000]
 
 # One aggregate, every system: per station, parameter and day, min/avg/max
@@ -326,6 +326,50 @@ class Bench:
 
     REFRESH_STATIONS = 4
 
+    def case_flight(self):
+        """Fetching a whole table through `pondsql serve` and ADBC, against
+        the same query in one pondsql process (rows collected, not printed)."""
+        rows = 10_000_000 if self.args.profile == "release" else 200_000
+        pond = os.path.join(self.work, "flight-pond")
+        self.pondsql_init(pond)
+        wide = ", ".join(f"CAST(value AS DOUBLE) * {i} AS c{i:02}" for i in range(1, 21))
+        for name, columns in (("one", "CAST(value AS DOUBLE) AS v"), ("wide", wide)):
+            self.pondsql(pond, f'CREATE TABLE "/{name}" AS SELECT {columns} FROM generate_series(1, {rows}) AS t(value)',
+                         timed=False)
+        server, uri = start_server(self.args.pondsql, pond)
+        try:
+            time.sleep(1)
+            idle = rss_kb(server.pid)
+            for name, label in (("one", "1 column"), ("wide", "20 columns")):
+                sql = f'SELECT * FROM "/{name}"'
+
+                def in_process():
+                    out, rss, wall = run([self.args.pondsql, "--pond", pond, "--rc", "/dev/null", "--timing",
+                                          "--maxrows", "1", "-c", sql])
+                    timed = re.search(r"(\d+) row\(s\) in ([0-9.]+) s", out)
+                    if not timed or int(timed.group(1)) != rows:
+                        raise Failed(f"flight: pondsql returned {out[-300:]}")
+                    return Result(float(timed.group(2)), rss, [[timed.group(1)]], wall)
+
+                def through_adbc():
+                    result = self.peer("adbc-fetch", uri, sql)
+                    if result.rows != [[str(rows)]]:
+                        raise Failed(f"flight: ADBC fetched {result.rows}")
+                    return result
+
+                def extra(results):
+                    seconds = statistics.median(r.seconds for r in results)
+                    return f"{rows / seconds / 1e6:.2f} M rows/s"
+
+                self.measure(f"flight {label}", {"pondsql": in_process, "pondsql serve + ADBC": through_adbc},
+                             extra=extra)
+            self.rows.append(("flight idle", "pondsql serve", [Result(0.0, idle, [], 0.0)],
+                              f"idle server RSS {idle / 1024:.0f} MiB (after start, before any client)"))
+            print(f"  idle server RSS {idle / 1024:.0f} MiB", flush=True)
+        finally:
+            server.terminate()
+            server.wait()
+
     def refresh_days(self):
         # A debug build (the CI smoke run) gets a month: it checks the harness only.
         return 365 if self.args.profile == "release" else 30
@@ -391,6 +435,23 @@ class Bench:
         incremental = statistics.median(r.seconds for r in results["pondsql"])
         full = statistics.median(r.seconds for r in results["pondsql FULL"])
         print(f"  refresh: one new day costs {incremental / full:.3f} of a full recompute", flush=True)
+
+
+def start_server(pondsql, pond):
+    """`pondsql serve` on a free loopback port; returns (process, URI)."""
+    process = subprocess.Popen([pondsql, "serve", "--pond", pond, "--listen", "127.0.0.1:0"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = process.stdout.readline()
+    match = re.search(r"grpc://127\.0\.0\.1:\d+", line)
+    if not match:
+        process.kill()
+        raise Failed(f"pondsql serve printed no address: {line!r}")
+    return process, match.group(0)
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("VmRSS")).split()[1])
 
 
 def same_rows(a, b):

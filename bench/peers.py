@@ -10,6 +10,7 @@ before the clock starts), after any result rows as CSV.
     peers.py deltalake-grow DIR N          (untimed: append until N commits)
     peers.py deltalake-commit DIR
     peers.py deltalake-open DIR
+    peers.py adbc-fetch URI SQL            (a pondsql serve, through ADBC Flight SQL)
 """
 
 import os
@@ -91,7 +92,24 @@ def deltalake_open(path):
     print(f"elapsed {took:.6f}")
 
 
+def adbc_fetch(uri, sql):
+    import warnings
+
+    import adbc_driver_flightsql.dbapi as flightsql
+    warnings.simplefilter("ignore")
+    conn = flightsql.connect(uri)
+    cursor = conn.cursor()
+    started = time.perf_counter()
+    cursor.execute(sql)
+    table = cursor.fetch_arrow_table()
+    took = time.perf_counter() - started
+    print("rows")
+    print(table.num_rows)
+    print(f"elapsed {took:.6f}")
+
+
 COMMANDS = {
+    "adbc-fetch": adbc_fetch,
     "duckdb-query": duckdb_query,
     "duckdb-import": duckdb_import,
     "deltalake-import": deltalake_import,

@@ -16,8 +16,8 @@ mod sql;
 mod storage;
 mod udf;
 
-pub use sql::error::user_message;
 pub use catalog::host_access::HostAccess;
+pub use sql::error::user_message;
 pub use sql::session::{Output, PondSession, Reply, ScriptError, SessionOptions};
 pub use storage::vacuum::{vacuum, Orphan, IN_FLIGHT_GRACE};
 pub use storage::{Pond, StorageError};

@@ -115,4 +115,3 @@ pub(crate) fn resolve(path: &Path) -> Result<PathBuf> {
         }
     }
 }
-

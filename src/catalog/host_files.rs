@@ -87,7 +87,9 @@ fn looks_like_a_file(name: &str) -> bool {
     let readable = Path::new(name)
         .extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| ["csv", "json", "ndjson", "parquet"].contains(&e.to_ascii_lowercase().as_str()));
+        .is_some_and(|e| {
+            ["csv", "json", "ndjson", "parquet"].contains(&e.to_ascii_lowercase().as_str())
+        });
     readable || name.contains(['*', '?', '[', '{']) || name.contains("://")
 }
 

@@ -88,11 +88,19 @@ impl PondHelper {
         match &self.names {
             Names::Pond(pond) => pond_names_in_scope(pond, line),
             Names::Listed(tables) => {
-                let named: Vec<&(String, Vec<String>)> =
-                    tables.iter().filter(|(path, _)| line.contains(path.as_str())).collect();
-                let scope = if named.is_empty() { tables.iter().collect() } else { named };
-                let mut names: Vec<String> =
-                    scope.iter().flat_map(|(_, columns)| columns.clone()).collect();
+                let named: Vec<&(String, Vec<String>)> = tables
+                    .iter()
+                    .filter(|(path, _)| line.contains(path.as_str()))
+                    .collect();
+                let scope = if named.is_empty() {
+                    tables.iter().collect()
+                } else {
+                    named
+                };
+                let mut names: Vec<String> = scope
+                    .iter()
+                    .flat_map(|(_, columns)| columns.clone())
+                    .collect();
                 names.extend(
                     tables
                         .iter()
@@ -108,79 +116,79 @@ impl PondHelper {
 
 /// Completes a pond path typed after a quote, from the live tree.
 fn complete_pond_path(pond: &SessionPond, typed: &str) -> Vec<Pair> {
-        let (dir_text, prefix) = match typed.rfind('/') {
-            Some(i) => (&typed[..=i], &typed[i + 1..]),
-            None => return Vec::new(),
-        };
-        let Ok(dir_path) = PondPath::parse(dir_text) else {
-            return Vec::new();
-        };
-        let view = pond.view();
-        let Some(dir) = view.resolve(&dir_path) else {
-            return Vec::new();
-        };
-        let mut out: Vec<Pair> = view
-            .children(&dir)
-            .into_iter()
-            .filter(|c| c.path.name().starts_with(prefix))
-            .map(|c| {
-                let slash = if c.kind() == Kind::Directory { "/" } else { "" };
-                let text = format!("{}{slash}", c.path);
-                Pair {
-                    display: format!("{}{slash}", c.path.name()),
-                    replacement: text,
-                }
-            })
-            .collect();
-        out.sort_by(|a, b| a.replacement.cmp(&b.replacement));
-        out
+    let (dir_text, prefix) = match typed.rfind('/') {
+        Some(i) => (&typed[..=i], &typed[i + 1..]),
+        None => return Vec::new(),
+    };
+    let Ok(dir_path) = PondPath::parse(dir_text) else {
+        return Vec::new();
+    };
+    let view = pond.view();
+    let Some(dir) = view.resolve(&dir_path) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Pair> = view
+        .children(&dir)
+        .into_iter()
+        .filter(|c| c.path.name().starts_with(prefix))
+        .map(|c| {
+            let slash = if c.kind() == Kind::Directory { "/" } else { "" };
+            let text = format!("{}{slash}", c.path);
+            Pair {
+                display: format!("{}{slash}", c.path.name()),
+                replacement: text,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.replacement.cmp(&b.replacement));
+    out
 }
 
 /// Root table names, and the columns of the pond tables the line names
 /// (of every table when it names none yet).
 fn pond_names_in_scope(pond: &SessionPond, line: &str) -> Vec<String> {
-        let view = pond.view();
-        let Some(root) = view.resolve(&PondPath::root()) else {
-            return Vec::new();
-        };
-        let quoted = line
-            .split('"')
-            .skip(1)
-            .step_by(2)
-            .filter_map(|p| PondPath::parse(p).ok());
-        let words = line
-            .split(|c: char| !c.is_alphanumeric() && c != '_')
-            .filter_map(|w| PondPath::root().join(w).ok());
-        let mut tables: Vec<_> = quoted
-            .chain(words)
-            .filter_map(|p| view.resolve(&p))
+    let view = pond.view();
+    let Some(root) = view.resolve(&PondPath::root()) else {
+        return Vec::new();
+    };
+    let quoted = line
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|p| PondPath::parse(p).ok());
+    let words = line
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter_map(|w| PondPath::root().join(w).ok());
+    let mut tables: Vec<_> = quoted
+        .chain(words)
+        .filter_map(|p| view.resolve(&p))
+        .filter(|r| r.kind() != Kind::Directory)
+        .collect();
+    if tables.is_empty() {
+        tables = view
+            .walk(&root)
+            .into_iter()
             .filter(|r| r.kind() != Kind::Directory)
             .collect();
-        if tables.is_empty() {
-            tables = view
-                .walk(&root)
-                .into_iter()
-                .filter(|r| r.kind() != Kind::Directory)
-                .collect();
-        }
-        let mut names: Vec<String> = tables
-            .iter()
-            .filter_map(|r| r.latest.attrs.schema.clone())
-            .flat_map(|schema| {
-                schema
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        names.extend(
-            view.children(&root)
-                .into_iter()
-                .filter(|c| c.kind() != Kind::Directory)
-                .map(|c| c.path.name().to_string()),
-        );
-        names
+    }
+    let mut names: Vec<String> = tables
+        .iter()
+        .filter_map(|r| r.latest.attrs.schema.clone())
+        .flat_map(|schema| {
+            schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    names.extend(
+        view.children(&root)
+            .into_iter()
+            .filter(|c| c.kind() != Kind::Directory)
+            .map(|c| c.path.name().to_string()),
+    );
+    names
 }
 
 /// Is `pos` inside an open quote? Returns the quote's byte offset.

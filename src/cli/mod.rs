@@ -17,9 +17,9 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::flight::client::RemoteSession;
 use crate::sql::parser::split_statements;
 use crate::sql::session::{Output, SessionOptions};
-use crate::flight::client::RemoteSession;
 use crate::{Pond, PondSession, ScriptError};
 use format::Format;
 use target::Target;
@@ -230,7 +230,9 @@ pub fn print_output(
 
 /// `pondsql user add`: the password is the first line of standard input.
 fn add_user(matches: &ArgMatches) -> u8 {
-    let path = matches.get_one::<PathBuf>("users").expect("required by clap");
+    let path = matches
+        .get_one::<PathBuf>("users")
+        .expect("required by clap");
     let name = matches.get_one::<String>("name").expect("required by clap");
     let role = matches
         .get_one::<String>("role")
@@ -245,7 +247,11 @@ fn add_user(matches: &ArgMatches) -> u8 {
     let password = password.trim_end_matches(['\n', '\r']);
     match crate::flight::users::add_user(path, name, role, password) {
         Ok(()) => {
-            println!("{name} can now sign in ({}) with the users file {}", matches.get_one::<String>("role").expect("has a default"), path.display());
+            println!(
+                "{name} can now sign in ({}) with the users file {}",
+                matches.get_one::<String>("role").expect("has a default"),
+                path.display()
+            );
             EXIT_OK
         }
         Err(err) => {
@@ -418,7 +424,10 @@ pub fn main() -> u8 {
             let path = |id: &str| serve.get_one::<PathBuf>(id).cloned();
             let options = crate::flight::ServeOptions {
                 pond: PathBuf::from(serve.get_one::<String>("pond").expect("required by clap")),
-                listen: serve.get_one::<String>("listen").expect("has a default").clone(),
+                listen: serve
+                    .get_one::<String>("listen")
+                    .expect("has a default")
+                    .clone(),
                 users: path("users"),
                 tls: path("tls-cert").zip(path("tls-key")),
                 read_only: serve.get_flag("read-only"),

@@ -49,11 +49,7 @@ enum Next {
     Quit,
 }
 
-pub fn run(
-    runtime: &tokio::runtime::Runtime,
-    session: &Target,
-    settings: &mut Settings,
-) -> u8 {
+pub fn run(runtime: &tokio::runtime::Runtime, session: &Target, settings: &mut Settings) -> u8 {
     let config = Config::builder()
         .completion_type(CompletionType::List)
         .auto_add_history(false)
@@ -69,7 +65,9 @@ pub fn run(
     let names = match session {
         Target::Local(local) => Names::Pond(local.pond().clone()),
         // The server's tables as of now; \d lists them afresh.
-        Target::Remote(remote) => Names::Listed(runtime.block_on(remote.tables()).unwrap_or_default()),
+        Target::Remote(remote) => {
+            Names::Listed(runtime.block_on(remote.tables()).unwrap_or_default())
+        }
     };
     editor.set_helper(Some(PondHelper::new(names, colour)));
     let history = history_path();

@@ -92,7 +92,12 @@ impl Authority {
         );
         let session = self.new_session(&user, role);
         let mut sessions = self.sessions();
-        sessions.retain(|_, s| s.last_used.lock().map(|t| t.elapsed() < IDLE).unwrap_or(false));
+        sessions.retain(|_, s| {
+            s.last_used
+                .lock()
+                .map(|t| t.elapsed() < IDLE)
+                .unwrap_or(false)
+        });
         sessions.insert(token.clone(), session);
         Ok(token)
     }
@@ -102,7 +107,10 @@ impl Authority {
     pub(crate) fn session(&self, metadata: &MetadataMap) -> Result<Arc<ClientSession>, Status> {
         let header = metadata
             .get("authorization")
-            .map(|v| v.to_str().map_err(|_| Status::unauthenticated("the authorization header is not text")))
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| Status::unauthenticated("the authorization header is not text"))
+            })
             .transpose()?;
         if let Some(token) = header.and_then(|h| strip_scheme(h, "Bearer")) {
             let session = self.sessions().get(token.trim()).cloned();
@@ -133,7 +141,10 @@ impl Authority {
         self.sessions().clear();
     }
 
-    fn basic_credentials(&self, metadata: &MetadataMap) -> Result<Option<(String, String)>, Status> {
+    fn basic_credentials(
+        &self,
+        metadata: &MetadataMap,
+    ) -> Result<Option<(String, String)>, Status> {
         let Some(value) = metadata.get("authorization") else {
             return Ok(None);
         };
@@ -147,10 +158,12 @@ impl Authority {
             .decode(encoded.trim())
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or_else(|| Status::unauthenticated("the Basic credentials are not base64 of user:password"))?;
-        let (user, password) = decoded
-            .split_once(':')
-            .ok_or_else(|| Status::unauthenticated("the Basic credentials are not user:password"))?;
+            .ok_or_else(|| {
+                Status::unauthenticated("the Basic credentials are not base64 of user:password")
+            })?;
+        let (user, password) = decoded.split_once(':').ok_or_else(|| {
+            Status::unauthenticated("the Basic credentials are not user:password")
+        })?;
         Ok(Some((user.to_string(), password.to_string())))
     }
 }
@@ -165,5 +178,7 @@ fn wrong_credentials() -> Status {
 }
 
 fn no_credentials() -> Status {
-    Status::unauthenticated("no credentials: connect with a user name and password (this server has a users file)")
+    Status::unauthenticated(
+        "no credentials: connect with a user name and password (this server has a users file)",
+    )
 }

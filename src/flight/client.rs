@@ -52,8 +52,8 @@ impl RemoteSession {
                 "--connect {url}: use grpc://HOST:PORT (or grpc+tls://HOST:PORT)"
             ));
         };
-        let mut endpoint = Endpoint::from_shared(address)
-            .map_err(|e| format!("--connect {url}: {e}"))?;
+        let mut endpoint =
+            Endpoint::from_shared(address).map_err(|e| format!("--connect {url}: {e}"))?;
         if tls {
             super::choose_tls_backend();
             let config = match ca {
@@ -71,18 +71,19 @@ impl RemoteSession {
             .connect()
             .await
             .map_err(|e| format!("cannot connect to {url}: {}", source_text(&e)))?;
-        let mut client = FlightServiceClient::new(channel)
-            .max_decoding_message_size(usize::MAX);
+        let mut client = FlightServiceClient::new(channel).max_decoding_message_size(usize::MAX);
         let token = match credentials {
             None => None,
             Some((user, password)) => {
-                let mut request = Request::new(futures::stream::iter([HandshakeRequest::default()]));
-                let basic = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{user}:{password}"));
+                let mut request =
+                    Request::new(futures::stream::iter([HandshakeRequest::default()]));
+                let basic =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 request.metadata_mut().insert(
                     "authorization",
-                    MetadataValue::try_from(format!("Basic {basic}"))
-                        .map_err(|_| "the user name or password cannot be sent in a header".to_string())?,
+                    MetadataValue::try_from(format!("Basic {basic}")).map_err(|_| {
+                        "the user name or password cannot be sent in a header".to_string()
+                    })?,
                 );
                 let response = client.handshake(request).await.map_err(said)?;
                 let token = response
@@ -134,9 +135,8 @@ impl RemoteSession {
                 .await
                 .map_err(said)?
                 .into_inner();
-            let decoded = FlightRecordBatchStream::new_from_flight_data(
-                stream.map_err(FlightError::from),
-            );
+            let decoded =
+                FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from));
             let mut part: Vec<RecordBatch> = decoded.try_collect().await.map_err(|e| match e {
                 FlightError::Tonic(status) => said(*status),
                 other => other.to_string(),
@@ -189,9 +189,11 @@ impl RemoteSession {
         let mut out = Vec::new();
         for batch in &output.batches {
             let column = |name: &str| batch.column_by_name(name).cloned();
-            let (Some(schemas), Some(tables), Some(encoded)) =
-                (column("db_schema_name"), column("table_name"), column("table_schema"))
-            else {
+            let (Some(schemas), Some(tables), Some(encoded)) = (
+                column("db_schema_name"),
+                column("table_name"),
+                column("table_schema"),
+            ) else {
                 continue;
             };
             let (Some(schemas), Some(tables), Some(encoded)) = (

@@ -67,17 +67,29 @@ pub(crate) fn sql_info(read_only: bool) -> SqlInfoData {
     info.append(
         SqlInfo::SqlKeywords,
         &[
-            "DIRECTORY", "GLOB", "DOWNSAMPLE", "GAPFILL", "HISTORY", "LS", "OPTIMIZE", "VACUUM",
-            "REFRESH", "MATERIALIZED",
+            "DIRECTORY",
+            "GLOB",
+            "DOWNSAMPLE",
+            "GAPFILL",
+            "HISTORY",
+            "LS",
+            "OPTIMIZE",
+            "VACUUM",
+            "REFRESH",
+            "MATERIALIZED",
         ][..],
     );
     info.append(
         SqlInfo::SqlNumericFunctions,
-        &["abs", "ceil", "floor", "round", "sqrt", "power", "ln", "log10", "exp"][..],
+        &[
+            "abs", "ceil", "floor", "round", "sqrt", "power", "ln", "log10", "exp",
+        ][..],
     );
     info.append(
         SqlInfo::SqlStringFunctions,
-        &["lower", "upper", "trim", "substr", "concat", "length", "replace"][..],
+        &[
+            "lower", "upper", "trim", "substr", "concat", "length", "replace",
+        ][..],
     );
     info.append(
         SqlInfo::SqlDatetimeFunctions,
@@ -177,7 +189,13 @@ pub(crate) async fn tables(session: &PondSession, query: CommandGetTables) -> Re
                 _ => Arc::new(Schema::empty()),
             };
             builder
-                .append(CATALOG, SYSTEM_SCHEMA, &name, "SYSTEM TABLE", &wire_schema(&schema))
+                .append(
+                    CATALOG,
+                    SYSTEM_SCHEMA,
+                    &name,
+                    "SYSTEM TABLE",
+                    &wire_schema(&schema),
+                )
                 .map_err(flight_error)?;
         }
     }
@@ -196,14 +214,15 @@ pub(crate) async fn tables(session: &PondSession, query: CommandGetTables) -> Re
                 .schema
                 .clone()
                 .unwrap_or_else(|| Arc::new(Schema::empty()));
-            builder.append(
-                CATALOG,
-                dir.to_string(),
-                child.path.name(),
-                table_type(child.kind()),
-                &wire_schema(&schema),
-            )
-            .map_err(flight_error)?;
+            builder
+                .append(
+                    CATALOG,
+                    dir.to_string(),
+                    child.path.name(),
+                    table_type(child.kind()),
+                    &wire_schema(&schema),
+                )
+                .map_err(flight_error)?;
         }
     }
     builder.build().map_err(flight_error)
@@ -244,7 +263,10 @@ pub(crate) fn is_wire_ready(schema: &SchemaRef) -> bool {
 
 /// A pond path from a client's catalog/schema/table triple (bulk ingest):
 /// the table in schema (directory) `schema`, or an absolute path.
-pub(crate) fn ingest_path(schema: Option<&str>, table: &str) -> std::result::Result<PondPath, String> {
+pub(crate) fn ingest_path(
+    schema: Option<&str>,
+    table: &str,
+) -> std::result::Result<PondPath, String> {
     let text = match schema.filter(|s| !s.is_empty()) {
         Some(dir) if !table.starts_with('/') => format!("{}/{table}", dir.trim_end_matches('/')),
         _ if table.starts_with('/') => table.to_string(),

@@ -93,9 +93,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let mut server = Server::builder();
     if let Some((cert, key)) = &options.tls {
         choose_tls_backend();
-        let read = |p: &PathBuf| {
-            std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-        };
+        let read =
+            |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
         let identity = Identity::from_pem(read(cert)?, read(key)?);
         server = server
             .tls_config(ServerTlsConfig::new().identity(identity))
@@ -107,15 +106,23 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let bound = listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
-    let scheme = if options.tls.is_some() { "grpc+tls" } else { "grpc" };
+    let scheme = if options.tls.is_some() {
+        "grpc+tls"
+    } else {
+        "grpc"
+    };
     println!(
         "pondsql {} serving {} on {scheme}://{bound}{}",
         env!("CARGO_PKG_VERSION"),
         options.pond.display(),
-        if options.read_only { " (read-only)" } else { "" }
+        if options.read_only {
+            " (read-only)"
+        } else {
+            ""
+        }
     );
-    let flight = FlightServiceServer::from_arc(service.clone())
-        .max_decoding_message_size(MAX_MESSAGE);
+    let flight =
+        FlightServiceServer::from_arc(service.clone()).max_decoding_message_size(MAX_MESSAGE);
     server
         .add_service(flight)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal())

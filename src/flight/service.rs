@@ -209,7 +209,9 @@ impl PondFlightService {
             .get(&key)
             .filter(|p| p.user == client.user)
             .ok_or_else(|| {
-                Status::not_found("no such prepared statement: it was closed, or belongs to another session")
+                Status::not_found(
+                    "no such prepared statement: it was closed, or belongs to another session",
+                )
             })?;
         let parameters = statement
             .parameters
@@ -244,7 +246,11 @@ impl PondFlightService {
 
     /// Runs updates as one commit: inside the session's own block if it
     /// has one open, else in a block of their own.
-    async fn run_updates(&self, client: &ClientSession, statements: &[String]) -> Result<i64, Status> {
+    async fn run_updates(
+        &self,
+        client: &ClientSession,
+        statements: &[String],
+    ) -> Result<i64, Status> {
         if statements.len() == 1 || client.session.pond().in_block() {
             let mut total = 0;
             for sql in statements {
@@ -281,12 +287,25 @@ impl PondFlightService {
             builder.append(CATALOG);
             builder.build()
         } else if let Ok(Some(query)) = message.unpack::<CommandGetDbSchemas>() {
-            client.session.pond().begin_statement().await.map_err(|e| status_of(&e))?;
-            metadata::db_schemas(&client.session, query).map_err(|e| status_of(&e))
+            client
+                .session
+                .pond()
+                .begin_statement()
+                .await
+                .map_err(|e| status_of(&e))?;
+            metadata::db_schemas(&client.session, query)
+                .map_err(|e| status_of(&e))
                 .map(Ok)?
         } else if let Ok(Some(query)) = message.unpack::<CommandGetTables>() {
-            client.session.pond().begin_statement().await.map_err(|e| status_of(&e))?;
-            metadata::tables(&client.session, query).await.map_err(|e| status_of(&e))
+            client
+                .session
+                .pond()
+                .begin_statement()
+                .await
+                .map_err(|e| status_of(&e))?;
+            metadata::tables(&client.session, query)
+                .await
+                .map_err(|e| status_of(&e))
                 .map(Ok)?
         } else if let Ok(Some(query)) = message.unpack::<CommandGetTableTypes>() {
             let mut builder = query.into_builder();
@@ -316,7 +335,6 @@ impl PondFlightService {
         let stream = batches_stream(batch.schema(), vec![batch]);
         Ok(Response::new(encode(stream)))
     }
-
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -469,8 +487,10 @@ impl FlightSqlService for PondFlightService {
     async fn do_handshake(
         &self,
         request: Request<Streaming<HandshakeRequest>>,
-    ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status>
-    {
+    ) -> Result<
+        Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>,
+        Status,
+    > {
         let token = self.auth.handshake(request.metadata())?;
         let reply = HandshakeResponse {
             protocol_version: 0,
@@ -665,7 +685,7 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.session(&request)?;
-        let schema = query.clone().into_builder().schema();
+        let schema = query.into_builder().schema();
         self.command_info(query, &schema, request.into_inner())
     }
 
@@ -715,7 +735,7 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.session(&request)?;
-        let schema = query.clone().into_builder(&self.xdbc).schema();
+        let schema = query.into_builder(&self.xdbc).schema();
         self.command_info(query, &schema, request.into_inner())
     }
 
@@ -776,7 +796,11 @@ impl FlightSqlService for PondFlightService {
                 "temporary tables are not supported: ingest into a pond table",
             ));
         }
-        if command.catalog.as_deref().is_some_and(|c| !c.is_empty() && c != CATALOG) {
+        if command
+            .catalog
+            .as_deref()
+            .is_some_and(|c| !c.is_empty() && c != CATALOG)
+        {
             return Err(Status::invalid_argument(format!(
                 "catalog {:?} is not this server's: use {CATALOG}",
                 command.catalog.unwrap_or_default()
@@ -787,8 +811,8 @@ impl FlightSqlService for PondFlightService {
         let options = command.table_definition_options.unwrap_or_default();
         let if_missing = TableNotExistOption::try_from(options.if_not_exist)
             .unwrap_or(TableNotExistOption::Unspecified);
-        let if_exists =
-            TableExistsOption::try_from(options.if_exists).unwrap_or(TableExistsOption::Unspecified);
+        let if_exists = TableExistsOption::try_from(options.if_exists)
+            .unwrap_or(TableExistsOption::Unspecified);
 
         // The data streams into the statement; its schema comes first.
         let mut stream = FlightRecordBatchStream::new_from_flight_data(
@@ -824,8 +848,8 @@ impl FlightSqlService for PondFlightService {
                 input,
             )))),
         };
-        let table = StreamingTable::try_new(schema, vec![Arc::new(one_shot)])
-            .map_err(|e| status_of(&e))?;
+        let table =
+            StreamingTable::try_new(schema, vec![Arc::new(one_shot)]).map_err(|e| status_of(&e))?;
 
         let name = format!("batch{}", self.next_input.fetch_add(1, Ordering::Relaxed));
         let source = format!("SELECT * FROM {INPUT_CATALOG}.{INPUT_SCHEMA}.{name}");
@@ -860,7 +884,10 @@ impl FlightSqlService for PondFlightService {
             }
             for sql in &statements {
                 if sql.contains(&source) {
-                    client.session.execute_with_input(sql, &name, table.clone()).await?;
+                    client
+                        .session
+                        .execute_with_input(sql, &name, table.clone())
+                        .await?;
                 } else {
                     client.session.execute(sql).await?;
                 }
@@ -933,7 +960,12 @@ impl FlightSqlService for PondFlightService {
             client.session.describe(&query.query).await
         }
         .map_err(|e| {
-            log_statement(&client.user, &format!("PREPARE {}", query.query), Instant::now(), Some(&e));
+            log_statement(
+                &client.user,
+                &format!("PREPARE {}", query.query),
+                Instant::now(),
+                Some(&e),
+            );
             status_of(&e)
         })?;
         let parameters = Schema::new(
@@ -942,7 +974,11 @@ impl FlightSqlService for PondFlightService {
                 .iter()
                 .enumerate()
                 .map(|(i, t)| {
-                    Field::new(format!("${}", i + 1), t.clone().unwrap_or(DataType::Utf8), true)
+                    Field::new(
+                        format!("${}", i + 1),
+                        t.clone().unwrap_or(DataType::Utf8),
+                        true,
+                    )
                 })
                 .collect::<Vec<_>>(),
         );
@@ -994,9 +1030,15 @@ impl FlightSqlService for PondFlightService {
             .map_err(|e| Status::invalid_argument(format!("a malformed CancelFlightInfo: {e}")))?;
         let mut status = CancelStatus::NotCancellable;
         for endpoint in cancel.info.map(|i| i.endpoint).unwrap_or_default() {
-            let Some(ticket) = endpoint.ticket else { continue };
-            let Ok(any) = Any::decode(ticket.ticket) else { continue };
-            let Ok(Some(statement)) = any.unpack::<TicketStatementQuery>() else { continue };
+            let Some(ticket) = endpoint.ticket else {
+                continue;
+            };
+            let Ok(any) = Any::decode(ticket.ticket) else {
+                continue;
+            };
+            let Ok(Some(statement)) = any.unpack::<TicketStatementQuery>() else {
+                continue;
+            };
             let key = String::from_utf8_lossy(&statement.statement_handle).to_string();
             let mut pending = lock(&self.pending);
             if pending.get(&key).is_some_and(|p| p.user == client.user) {

@@ -48,9 +48,15 @@ mod tests {
         ];
         for target in inside {
             let text = target.to_str().unwrap();
-            assert!(check_copy_target(text, &pond, &HostAccess::Anywhere).is_err(), "{text}");
+            assert!(
+                check_copy_target(text, &pond, &HostAccess::Anywhere).is_err(),
+                "{text}"
+            );
             let url = format!("file://{text}");
-            assert!(check_copy_target(&url, &pond, &HostAccess::Anywhere).is_err(), "{url}");
+            assert!(
+                check_copy_target(&url, &pond, &HostAccess::Anywhere).is_err(),
+                "{url}"
+            );
         }
         let outside = dir.path().join("pond-export/x.csv");
         assert!(check_copy_target(outside.to_str().unwrap(), &pond, &HostAccess::Anywhere).is_ok());

@@ -71,9 +71,7 @@ impl Parameterised {
         let literals = (0..self.count)
             .map(|i| {
                 let value = ScalarValue::try_from_array(values.column(i).as_ref(), row)?;
-                literal(&value).map_err(|why| {
-                    exec_datafusion_err!("parameter ${}: {why}", i + 1)
-                })
+                literal(&value).map_err(|why| exec_datafusion_err!("parameter ${}: {why}", i + 1))
             })
             .collect::<Result<Vec<Expr>>>()?;
         let mut statement = self.statement.clone();
@@ -117,7 +115,10 @@ fn literal(value: &ScalarValue) -> std::result::Result<Expr, String> {
     }
     let text = || value.to_string();
     Ok(match value.data_type() {
-        DataType::Boolean => plain(Value::Boolean(matches!(value, ScalarValue::Boolean(Some(true))))),
+        DataType::Boolean => plain(Value::Boolean(matches!(
+            value,
+            ScalarValue::Boolean(Some(true))
+        ))),
         DataType::Int8
         | DataType::Int16
         | DataType::Int32
@@ -136,7 +137,10 @@ fn literal(value: &ScalarValue) -> std::result::Result<Expr, String> {
             };
             // A double either way: `1.5` alone would be read as a double too,
             // but NaN and infinities have no literal.
-            cast(format!("{float:?}"), ast::DataType::Double(ast::ExactNumberInfo::None))
+            cast(
+                format!("{float:?}"),
+                ast::DataType::Double(ast::ExactNumberInfo::None),
+            )
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             plain(Value::SingleQuotedString(text()))

@@ -15,16 +15,18 @@ use std::sync::Arc;
 use crate::storage::event_time::UTC;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::catalog::DynamicFileCatalog;
+use datafusion::catalog::{
+    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider,
+};
 use datafusion::common::tree_node::TreeNode;
 use datafusion::common::{exec_err, plan_datafusion_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::{SessionConfig, SessionContext};
-use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::parser::{DFParser, ResetStatement, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, ObjectName, Set, Statement, Value};
@@ -32,12 +34,12 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 
 use super::copy_target::check_copy_target;
-use super::params::Parameterised;
 use super::ddl;
 use super::insert;
 use super::literals;
 use super::maintenance;
 use super::names::{object_name_path, table_path};
+use super::params::Parameterised;
 use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
 use super::references;
 use super::refresh;
@@ -195,10 +197,7 @@ impl PondSession {
         );
         ctx.register_udtf("gapfill", Arc::new(Gapfill::new(session_pond.clone())));
         for format in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
-            ctx.register_udtf(
-                format.function(),
-                Arc::new(ReadFiles::new(format)),
-            );
+            ctx.register_udtf(format.function(), Arc::new(ReadFiles::new(format)));
         }
         PondSession {
             ctx: with_host_file_tables(ctx),
@@ -267,7 +266,9 @@ impl PondSession {
     pub async fn describe(&self, sql: &str) -> Result<Described> {
         let numbered = Parameterised::parse(sql);
         let count = numbered.as_ref().map_or(0, |p| p.count);
-        let text = numbered.as_ref().map_or_else(|| sql.to_string(), |p| p.numbered());
+        let text = numbered
+            .as_ref()
+            .map_or_else(|| sql.to_string(), |p| p.numbered());
         self.pond.begin_statement().await?;
         let planned = self.plan_only(&text).await;
         self.pond.abort_statement()?;
@@ -283,14 +284,20 @@ impl PondSession {
         let parameters = (1..=count)
             .map(|n| types.get(&format!("${n}")).cloned().flatten())
             .collect();
-        Ok(Described { dataset, parameters })
+        Ok(Described {
+            dataset,
+            parameters,
+        })
     }
 
     /// The plan DataFusion makes of `sql`, and whether it is a query. A
     /// query that cannot be planned is an error now; other statements are
     /// checked when they run (the pond plans many of them itself).
     async fn plan_only(&self, sql: &str) -> Result<(Option<LogicalPlan>, bool)> {
-        if parse_pond_statement(sql).map_err(DataFusionError::Plan)?.is_some() {
+        if parse_pond_statement(sql)
+            .map_err(DataFusionError::Plan)?
+            .is_some()
+        {
             return Ok((None, false));
         }
         let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
@@ -316,7 +323,11 @@ impl PondSession {
         name: &str,
         table: Arc<dyn TableProvider>,
     ) -> Result<Output> {
-        let schema = match self.ctx.catalog(INPUT_CATALOG).and_then(|c| c.schema(INPUT_SCHEMA)) {
+        let schema = match self
+            .ctx
+            .catalog(INPUT_CATALOG)
+            .and_then(|c| c.schema(INPUT_SCHEMA))
+        {
             Some(schema) => schema,
             None => {
                 let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
@@ -370,8 +381,14 @@ impl PondSession {
                 self.end_statement(statement, Ok(Output::empty())).await?;
                 Ok(Reply::Rows(stream))
             }
-            Ok(Reply::Done(output)) => self.end_statement(statement, Ok(output)).await.map(Reply::Done),
-            Err(err) => self.end_statement(statement, Err(err)).await.map(Reply::Done),
+            Ok(Reply::Done(output)) => self
+                .end_statement(statement, Ok(output))
+                .await
+                .map(Reply::Done),
+            Err(err) => self
+                .end_statement(statement, Err(err))
+                .await
+                .map(Reply::Done),
         }
     }
 
@@ -395,10 +412,16 @@ impl PondSession {
         let mut batches = Vec::new();
         while let Some(batch) = stream.next().await {
             let batch = batch?;
-            self.pond.progress().add(batch.num_rows(), batch.get_array_memory_size());
+            self.pond
+                .progress()
+                .add(batch.num_rows(), batch.get_array_memory_size());
             batches.push(batch);
         }
-        Ok(Output { schema, batches, txn: None })
+        Ok(Output {
+            schema,
+            batches,
+            txn: None,
+        })
     }
 
     async fn execute_inner(&self, sql: &str) -> Result<Reply> {

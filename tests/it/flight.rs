@@ -199,13 +199,19 @@ fn flightsql_dbapi_runs_ad_hoc_statements() {
             "tables in /s ['copy', 't']",
         ]
     );
-    assert_eq!(cli_value(&pond, "SELECT sum(value) FROM \"/s/copy\""), "22.75");
+    assert_eq!(
+        cli_value(&pond, "SELECT sum(value) FROM \"/s/copy\""),
+        "22.75"
+    );
 }
 
 #[test]
 fn metadata_calls_in_the_order_a_jdbc_navigator_makes_them() {
     let (_dir, pond, users) = pond_with_users();
-    let out = run_cli(&pond, &["CREATE VIEW \"/s/v\" AS SELECT name FROM \"/s/t\""]);
+    let out = run_cli(
+        &pond,
+        &["CREATE VIEW \"/s/v\" AS SELECT name FROM \"/s/t\""],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let server = Server::start(&pond, &["--users", users.to_str().unwrap(), "--read-only"]);
     let lines = run_client(&server, "raw_metadata.py", &["bob", "bob-pw"]);
@@ -277,7 +283,10 @@ fn clients_querying_while_cron_commits_see_whole_commits_only() {
     let (dir, pond, users) = pond_with_users();
     let out = run_cli(
         &pond,
-        &["CREATE DIRECTORY '/r'", "CREATE TABLE \"/r/readings\" (batch BIGINT, value DOUBLE)"],
+        &[
+            "CREATE DIRECTORY '/r'",
+            "CREATE TABLE \"/r/readings\" (batch BIGINT, value DOUBLE)",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let server = Server::start(&pond, &["--users", users.to_str().unwrap()]);
@@ -334,7 +343,12 @@ fn connect_runs_scripts_against_a_server_with_the_cli_exit_codes() {
     let out = connect(
         &server,
         alice,
-        &["--format", "csv", "-c", "SELECT name, value FROM \"/s/t\" ORDER BY name"],
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT name, value FROM \"/s/t\" ORDER BY name",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "name,value\na,1.5\nb,2.5\n");
@@ -350,18 +364,36 @@ fn connect_runs_scripts_against_a_server_with_the_cli_exit_codes() {
     let out = connect(&server, alice, &["-q", "-f", script.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let after = cli_value(&pond, "SELECT count(*) FROM pond.system.transactions");
-    assert_eq!(after.parse::<i64>().unwrap(), before.parse::<i64>().unwrap() + 1);
+    assert_eq!(
+        after.parse::<i64>().unwrap(),
+        before.parse::<i64>().unwrap() + 1
+    );
     assert_eq!(cli_value(&pond, "SELECT count(*) FROM \"/s/t\""), "4");
 
     // A failing statement: exit 1, the server's one-line message, where it failed.
-    let out = connect(&server, alice, &["-c", "SELECT 1", "-c", "SELECT nope FROM \"/s/t\""]);
+    let out = connect(
+        &server,
+        alice,
+        &["-c", "SELECT 1", "-c", "SELECT nope FROM \"/s/t\""],
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).starts_with("error: -c:1: "), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("error: -c:1: "),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
 
     // SQL on stdin, as cron pipes it.
     let mut child = pondsql()
-        .args(["--connect", &server.url(), "--user", "bob", "--format", "csv"])
+        .args([
+            "--connect",
+            &server.url(),
+            "--user",
+            "bob",
+            "--format",
+            "csv",
+        ])
         .env("PONDSQL_PASSWORD", "bob-pw")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -386,8 +418,16 @@ fn connect_runs_scripts_against_a_server_with_the_cli_exit_codes() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).starts_with("error: cannot connect to grpc://127.0.0.1:1: "), "{}", stderr(&out));
-    let out = connect(&server, Some(("alice", "x")), &["--pond", "p", "-c", "SELECT 1"]);
+    assert!(
+        stderr(&out).starts_with("error: cannot connect to grpc://127.0.0.1:1: "),
+        "{}",
+        stderr(&out)
+    );
+    let out = connect(
+        &server,
+        Some(("alice", "x")),
+        &["--pond", "p", "-c", "SELECT 1"],
+    );
     assert_eq!(out.status.code(), Some(2), "--connect and --pond together");
 }
 
@@ -402,14 +442,25 @@ fn serve_without_users_listens_on_loopback_only_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(
-        stderr(&out).contains("without --users FILE the server accepts anyone, so it listens on loopback only"),
+        stderr(&out).contains(
+            "without --users FILE the server accepts anyone, so it listens on loopback only"
+        ),
         "{}",
         stderr(&out)
     );
 
     // On loopback without users, anyone may connect (no credentials needed).
     let mut server = Server::start(&pond, &[]);
-    let out = connect(&server, None, &["--format", "csv", "-c", "SELECT count(*) AS n FROM \"/s/t\""]);
+    let out = connect(
+        &server,
+        None,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM \"/s/t\"",
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "n\n2\n");
 
@@ -418,7 +469,11 @@ fn serve_without_users_listens_on_loopback_only_and_stops_on_sigterm() {
     assert!(killed.success());
     let status = server.child.wait().unwrap();
     assert!(status.success(), "serve exits 0 on SIGTERM: {status:?}");
-    assert!(server.log().contains("pondsql serve: stopped"), "{}", server.log());
+    assert!(
+        server.log().contains("pondsql serve: stopped"),
+        "{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -433,18 +488,36 @@ fn allow_host_files_opens_one_directory_to_remote_sessions() {
     let out = connect(
         &server,
         None,
-        &["--format", "csv", "-c", &format!("SELECT sum(a) AS s FROM '{}'", inside.display())],
+        &[
+            "--format",
+            "csv",
+            "-c",
+            &format!("SELECT sum(a) AS s FROM '{}'", inside.display()),
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "s\n3\n");
     let export = shared.join("out.csv");
-    let out = connect(&server, None, &["-c", &format!("COPY (SELECT 1 AS one) TO '{}'", export.display())]);
+    let out = connect(
+        &server,
+        None,
+        &[
+            "-c",
+            &format!("COPY (SELECT 1 AS one) TO '{}'", export.display()),
+        ],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(export.exists());
     for sql in [
-        format!("SELECT * FROM '{}'", dir.path().join("outside.csv").display()),
+        format!(
+            "SELECT * FROM '{}'",
+            dir.path().join("outside.csv").display()
+        ),
         format!("SELECT * FROM '{}/../outside.csv'", shared.display()),
-        format!("COPY (SELECT 1) TO '{}'", dir.path().join("x.csv").display()),
+        format!(
+            "COPY (SELECT 1) TO '{}'",
+            dir.path().join("x.csv").display()
+        ),
     ] {
         let out = connect(&server, None, &["-c", &sql]);
         assert_eq!(out.status.code(), Some(1), "{sql}");
@@ -462,7 +535,11 @@ fn tls_serves_encrypted_and_plain_clients_are_turned_away() {
     // A test CA, and a server certificate for 127.0.0.1 that it signed.
     let file = |name: &str| dir.path().join(name);
     let (ca, cert, key) = (file("ca.pem"), file("cert.pem"), file("key.pem"));
-    std::fs::write(file("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    std::fs::write(
+        file("san.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl")
             .current_dir(dir.path())
@@ -471,9 +548,50 @@ fn tls_serves_encrypted_and_plain_clients_are_turned_away() {
             .unwrap();
         assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
     };
-    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pondsql test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
-    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "key.pem", "-out", "server.csr"]);
-    openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "cert.pem"]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=pondsql test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "server.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "cert.pem",
+    ]);
     let server = Server::start(
         &pond,
         &[
@@ -489,7 +607,14 @@ fn tls_serves_encrypted_and_plain_clients_are_turned_away() {
     let out = pondsql()
         .args(["--connect", &tls_url, "--ca-cert"])
         .arg(&ca)
-        .args(["--user", "bob", "--format", "csv", "-c", "SELECT count(*) AS n FROM \"/s/t\""])
+        .args([
+            "--user",
+            "bob",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT count(*) AS n FROM \"/s/t\"",
+        ])
         .env("PONDSQL_PASSWORD", "bob-pw")
         .output()
         .unwrap();
@@ -533,7 +658,8 @@ fn repl_against_a_server_completes_from_its_metadata_and_cancels() {
     // when Ctrl-C dropped the call).
     let log = server.log();
     assert!(
-        log.lines().any(|l| l.contains("generate_series(1, 100000000000)")),
+        log.lines()
+            .any(|l| l.contains("generate_series(1, 100000000000)")),
         "{log}"
     );
 }
