@@ -182,3 +182,17 @@ fn no_credentials() -> Status {
         "no credentials: connect with a user name and password (this server has a users file)",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_decode_with_and_without_padding() {
+        for encoded in ["YWxpY2U6cHc=", "YWxpY2U6cHc"] {
+            assert_eq!(BASE64.decode(encoded).unwrap(), b"alice:pw");
+        }
+        assert_eq!(strip_scheme("basic abc", "Basic"), Some("abc"));
+        assert_eq!(strip_scheme("Bearer abc", "Basic"), None);
+    }
+}

@@ -213,11 +213,11 @@ impl PondFlightService {
                     "no such prepared statement: it was closed, or belongs to another session",
                 )
             })?;
-        let parameters = statement
-            .parameters
-            .as_ref()
-            .and_then(|_| Parameterised::parse(&statement.sql));
-        Ok((statement.sql.clone(), parameters, statement.bound.clone()))
+        Ok((
+            statement.sql.clone(),
+            statement.parameters.clone(),
+            statement.bound.clone(),
+        ))
     }
 
     /// The statements to run for a prepared statement with `bound` values:
@@ -855,12 +855,16 @@ impl FlightSqlService for PondFlightService {
         let source = format!("SELECT * FROM {INPUT_CATALOG}.{INPUT_SCHEMA}.{name}");
         let exists = client.session.pond().view().resolve(&path).is_some();
         let quoted = format!("\"{}\"", path.to_string().replace('"', "\"\""));
-        let statements: Vec<String> = match (exists, if_exists, if_missing) {
-            (true, TableExistsOption::Append, _) => vec![format!("INSERT INTO {quoted} {source}")],
-            (true, TableExistsOption::Replace, _) => vec![
-                format!("DROP TABLE {quoted}"),
+        // What runs: a DROP first when replacing, then the statement that
+        // reads the client's data.
+        let (drop, write) = match (exists, if_exists, if_missing) {
+            (true, TableExistsOption::Append, _) => {
+                (None, format!("INSERT INTO {quoted} {source}"))
+            }
+            (true, TableExistsOption::Replace, _) => (
+                Some(format!("DROP TABLE {quoted}")),
                 format!("CREATE TABLE {quoted} AS {source}"),
-            ],
+            ),
             (true, _, _) => {
                 return Err(Status::already_exists(format!(
                     "{path} exists: ingest in append mode to add rows to it"
@@ -871,27 +875,24 @@ impl FlightSqlService for PondFlightService {
                     "{path} does not exist: ingest in create mode to create it"
                 )))
             }
-            (false, _, _) => vec![format!("CREATE TABLE {quoted} AS {source}")],
+            (false, _, _) => (None, format!("CREATE TABLE {quoted} AS {source}")),
         };
         let table: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(table);
         let _turn = client.turn.lock().await;
-        let in_block = client.session.pond().in_block();
-        let wrap = statements.len() > 1 && !in_block;
+        // A replace is one commit: in a block of its own unless one is open.
+        let wrap = drop.is_some() && !client.session.pond().in_block();
         let started = Instant::now();
         let run = async {
             if wrap {
                 client.session.execute("BEGIN").await?;
             }
-            for sql in &statements {
-                if sql.contains(&source) {
-                    client
-                        .session
-                        .execute_with_input(sql, &name, table.clone())
-                        .await?;
-                } else {
-                    client.session.execute(sql).await?;
-                }
+            if let Some(drop) = &drop {
+                client.session.execute(drop).await?;
             }
+            client
+                .session
+                .execute_with_input(&write, &name, table)
+                .await?;
             if wrap {
                 client.session.execute("COMMIT").await?;
             }
@@ -901,6 +902,11 @@ impl FlightSqlService for PondFlightService {
         if result.is_err() && wrap {
             let _ = client.session.execute("ROLLBACK").await;
         }
+        let statements: Vec<&str> = drop
+            .iter()
+            .map(String::as_str)
+            .chain([write.as_str()])
+            .collect();
         let what = format!("bulk ingest into {path}: {}", statements.join("; "));
         log_statement(&client.user, &what, started, result.as_ref().err());
         result.map_err(|e| status_of(&e))?;

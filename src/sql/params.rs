@@ -19,6 +19,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 /// One statement with its placeholders numbered `$1…$n`.
+#[derive(Clone, Debug)]
 pub(crate) struct Parameterised {
     statement: Statement,
     /// How many parameters it takes (the highest `$n`).

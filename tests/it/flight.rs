@@ -477,13 +477,21 @@ fn serve_without_users_listens_on_loopback_only_and_stops_on_sigterm() {
 }
 
 #[test]
-fn allow_host_files_opens_one_directory_to_remote_sessions() {
+fn allow_host_files_opens_one_directory_and_memory_limit_bounds_sessions() {
     let (dir, pond, _users) = pond_with_users();
     let shared = dir.path().join("drop");
     std::fs::create_dir(&shared).unwrap();
     std::fs::write(shared.join("in.csv"), "a,b\n1,x\n2,y\n").unwrap();
     std::fs::write(dir.path().join("outside.csv"), "a\n1\n").unwrap();
-    let server = Server::start(&pond, &["--allow-host-files", shared.to_str().unwrap()]);
+    let server = Server::start(
+        &pond,
+        &[
+            "--allow-host-files",
+            shared.to_str().unwrap(),
+            "--memory-limit",
+            "2M",
+        ],
+    );
     let inside = shared.join("in.csv");
     let out = connect(
         &server,
