@@ -37,10 +37,10 @@ done
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pondsql-target}"
 if [ "$profile" = release ]; then
-  cargo build --release --features bench --bin pondsql --example bench_datafusion
+  cargo build --release --bin pondsql --example bench_datafusion
   bin="$CARGO_TARGET_DIR/release"
 else
-  cargo build --features bench --bin pondsql --example bench_datafusion
+  cargo build --bin pondsql --example bench_datafusion
   bin="$CARGO_TARGET_DIR/debug"
 fi
 

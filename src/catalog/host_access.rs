@@ -63,11 +63,15 @@ impl HostAccess {
             }
             HostAccess::Under(dir) => dir,
         };
+        let outside = || {
+            refused(format!(
+                "outside {}, the one host directory this server allows",
+                dir.display()
+            ))
+        };
         let local = match target.strip_prefix("file://") {
             Some(path) => path,
-            None if target.contains("://") => {
-                return refused(format!("only files under {} are allowed", dir.display()))
-            }
+            None if target.contains("://") => return outside(),
             None => target,
         };
         // A glob reaches what is under its fixed prefix.
@@ -78,10 +82,7 @@ impl HostAccess {
         if resolve(Path::new(fixed))?.starts_with(dir) {
             Ok(())
         } else {
-            refused(format!(
-                "outside {}, the one host directory this server allows",
-                dir.display()
-            ))
+            outside()
         }
     }
 }
@@ -113,5 +114,40 @@ pub(crate) fn resolve(path: &Path) -> Result<PathBuf> {
             }
             _ => return Ok(absolute),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_allows_its_directory_only_through_links_and_dot_dots_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let allowed = dir.path().join("drop");
+        std::fs::create_dir(&allowed).unwrap();
+        std::os::unix::fs::symlink("/etc", allowed.join("escape")).unwrap();
+        let access = HostAccess::under(&allowed).unwrap();
+        let at = |p: &str| allowed.join(p).display().to_string();
+        assert!(access.check("reading", &at("a.csv")).is_ok());
+        assert!(access.check("reading", &at("new/*.csv")).is_ok());
+        assert!(access
+            .check("reading", &format!("file://{}", at("a.csv")))
+            .is_ok());
+        for outside in [
+            at("../a.csv"),
+            at("escape/passwd"),
+            "/etc/passwd".into(),
+            "s3://b/k".into(),
+        ] {
+            let err = access.check("reading", &outside).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("the one host directory this server allows"),
+                "{outside}: {err}"
+            );
+        }
+        assert!(HostAccess::Nowhere.check("reading", &at("a.csv")).is_err());
+        assert!(HostAccess::Anywhere.check("reading", "/etc/passwd").is_ok());
     }
 }

@@ -150,12 +150,8 @@ impl RemoteSession {
         })
     }
 
-    /// Runs one statement on the server.
-    pub async fn execute(&self, sql: &str) -> Result<Output, String> {
-        let command = CommandStatementQuery {
-            query: sql.to_string(),
-            transaction_id: None,
-        };
+    /// The FlightInfo the server gives for a Flight SQL command.
+    async fn info(&self, command: impl ProstMessageExt) -> Result<FlightInfo, String> {
         let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
         let request = self.request(descriptor)?;
         let info = self
@@ -164,27 +160,29 @@ impl RemoteSession {
             .await
             .get_flight_info(request)
             .await
-            .map_err(said)?
-            .into_inner();
+            .map_err(said)?;
+        Ok(info.into_inner())
+    }
+
+    /// Runs one statement on the server.
+    pub async fn execute(&self, sql: &str) -> Result<Output, String> {
+        let info = self
+            .info(CommandStatementQuery {
+                query: sql.to_string(),
+                transaction_id: None,
+            })
+            .await?;
         self.fetch(info).await
     }
 
     /// Every table's path and its columns, for completion.
     pub async fn tables(&self) -> Result<Vec<(String, Vec<String>)>, String> {
-        let command = CommandGetTables {
-            include_schema: true,
-            ..Default::default()
-        };
-        let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
-        let request = self.request(descriptor)?;
         let info = self
-            .client
-            .lock()
-            .await
-            .get_flight_info(request)
-            .await
-            .map_err(said)?
-            .into_inner();
+            .info(CommandGetTables {
+                include_schema: true,
+                ..Default::default()
+            })
+            .await?;
         let output = self.fetch(info).await?;
         let mut out = Vec::new();
         for batch in &output.batches {

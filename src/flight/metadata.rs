@@ -17,7 +17,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::{DataFusionError, Result};
 
 use crate::catalog::{system::SYSTEM_SCHEMA, CATALOG};
-use crate::storage::{Kind, PondPath};
+use crate::storage::Kind;
 use crate::PondSession;
 
 /// Table types, as GetTableTypes lists them.
@@ -259,18 +259,4 @@ pub(crate) fn is_wire_ready(schema: &SchemaRef) -> bool {
         .fields()
         .iter()
         .all(|f| wire_type(f.data_type()) == *f.data_type())
-}
-
-/// A pond path from a client's catalog/schema/table triple (bulk ingest):
-/// the table in schema (directory) `schema`, or an absolute path.
-pub(crate) fn ingest_path(
-    schema: Option<&str>,
-    table: &str,
-) -> std::result::Result<PondPath, String> {
-    let text = match schema.filter(|s| !s.is_empty()) {
-        Some(dir) if !table.starts_with('/') => format!("{}/{table}", dir.trim_end_matches('/')),
-        _ if table.starts_with('/') => table.to_string(),
-        _ => format!("/{table}"),
-    };
-    PondPath::parse(&text).map_err(|e| format!("'{text}' is not a pond path: {e}"))
 }

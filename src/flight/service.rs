@@ -55,6 +55,7 @@ use crate::catalog::CATALOG;
 use crate::sql::params::{self, Parameterised};
 use crate::sql::session::{INPUT_CATALOG, INPUT_SCHEMA};
 use crate::sql::user_message;
+use crate::storage::PondPath;
 use crate::{Output, Reply};
 
 /// Rows nobody fetched are dropped (and their query stopped) after this.
@@ -806,7 +807,7 @@ impl FlightSqlService for PondFlightService {
                 command.catalog.unwrap_or_default()
             )));
         }
-        let path = metadata::ingest_path(command.schema.as_deref(), &command.table)
+        let path = ingest_path(command.schema.as_deref(), &command.table)
             .map_err(Status::invalid_argument)?;
         let options = command.table_definition_options.unwrap_or_default();
         let if_missing = TableNotExistOption::try_from(options.if_not_exist)
@@ -1065,6 +1066,17 @@ impl FlightSqlService for PondFlightService {
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
 }
 
+/// A pond path from a client's catalog/schema/table triple (bulk ingest):
+/// the table in schema (directory) `schema`, or an absolute path.
+fn ingest_path(schema: Option<&str>, table: &str) -> std::result::Result<PondPath, String> {
+    let text = match schema.filter(|s| !s.is_empty()) {
+        Some(dir) if !table.starts_with('/') => format!("{}/{table}", dir.trim_end_matches('/')),
+        _ if table.starts_with('/') => table.to_string(),
+        _ => format!("/{table}"),
+    };
+    PondPath::parse(&text).map_err(|e| format!("'{text}' is not a pond path: {e}"))
+}
+
 fn primary_keys_schema() -> Schema {
     Schema::new(vec![
         Field::new("catalog_name", DataType::Utf8, true),
@@ -1100,5 +1112,22 @@ fn empty_keys_schema(message: &Any) -> SchemaRef {
         Arc::new(primary_keys_schema())
     } else {
         Arc::new(foreign_keys_schema())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ingest_targets_are_a_directory_and_name_or_an_absolute_path() {
+        let path =
+            |schema: Option<&str>, table: &str| ingest_path(schema, table).map(|p| p.to_string());
+        assert_eq!(path(Some("/s"), "t").unwrap(), "/s/t");
+        assert_eq!(path(Some("/s/"), "t").unwrap(), "/s/t");
+        assert_eq!(path(None, "t").unwrap(), "/t");
+        assert_eq!(path(Some(""), "t").unwrap(), "/t");
+        assert_eq!(path(Some("/ignored"), "/a/b").unwrap(), "/a/b");
+        assert!(path(Some("/s"), "../x").is_err());
     }
 }

@@ -10,7 +10,7 @@ use crate::storage::PondPath;
 
 /// One statement of a script, with the line it starts on (1-based).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SqlStatement {
+pub(crate) struct SqlStatement {
     pub text: String,
     pub line: u64,
 }

@@ -40,7 +40,7 @@ use super::literals;
 use super::maintenance;
 use super::names::{object_name_path, table_path};
 use super::params::Parameterised;
-use super::parser::{parse_pond_statement, split_statements, PondStatement, SqlStatement};
+use super::parser::{parse_pond_statement, split_statements, PondStatement};
 use super::references;
 use super::refresh;
 use super::time_literals::TimeLiterals;
@@ -229,35 +229,6 @@ impl PondSession {
             last = self.execute(&statement.text).await?;
         }
         Ok(last)
-    }
-
-    /// Runs a script statement by statement, handing each output to `each`.
-    /// The first failure (of a statement or of `each`) stops the run; earlier
-    /// statements stay committed.
-    pub async fn run_script(
-        &self,
-        sql: &str,
-        mut each: impl FnMut(&SqlStatement, &Output) -> std::result::Result<(), String>,
-    ) -> std::result::Result<(), ScriptError> {
-        let statements = split_statements(sql).map_err(|message| ScriptError {
-            line: 1,
-            text: String::new(),
-            message,
-        })?;
-        for statement in statements {
-            let result = match self.execute(&statement.text).await {
-                Ok(output) => each(&statement, &output),
-                Err(err) => Err(super::error::user_message(&err)),
-            };
-            if let Err(message) = result {
-                return Err(ScriptError {
-                    line: statement.line,
-                    text: statement.text.clone(),
-                    message,
-                });
-            }
-        }
-        Ok(())
     }
 
     /// What `sql` would return and which parameters it takes, without
