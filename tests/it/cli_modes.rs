@@ -1,32 +1,14 @@
 //! The command line beyond the basics: output formats, -c/-f ordering, SQL
 //! on stdin, -q, --timing, --maxrows, the start-up file, exit codes, and the demo.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::common::{init_pond, pondsql, stderr, stdout};
+use crate::common::{init_pond, pondsql, stderr, stdout, with_stdin};
 
 fn sql(pond: &std::path::Path) -> Command {
     let mut cmd = pondsql();
     cmd.arg("--pond").arg(pond).arg("--rc").arg("/dev/null");
     cmd
-}
-
-/// Runs `cmd` with `script` on its standard input.
-fn with_stdin(cmd: &mut Command, script: &str) -> std::process::Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 const TWO_ROWS: &str = "SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, 'y|z' ORDER BY a";

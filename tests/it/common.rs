@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests: temp ponds, sample files, the
 //! real `pondsql` binary, and the Python venv for third-party readers.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -142,4 +143,21 @@ pub fn seed_from_env(name: &str) -> u64 {
                 .unwrap()
                 .as_nanos() as u64
         })
+}
+
+/// Runs `cmd` with `script` on its standard input.
+pub fn with_stdin(cmd: &mut Command, script: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

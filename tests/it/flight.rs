@@ -1,11 +1,11 @@
 //! `pondsql serve` driven by real Flight SQL clients from PyPI (ADBC,
 //! flightsql-dbapi, pyarrow.flight), and `pondsql --connect`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::common::{pondsql, python, run_cli, stderr, stdout};
+use crate::common::{pondsql, python, run_cli, stderr, stdout, with_stdin};
 
 /// A `pondsql serve` on 127.0.0.1 and a free port, stopped on drop.
 struct Server {
@@ -89,17 +89,11 @@ fn pond_with_users() -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 fn user_add(users: &Path, name: &str, role: &str, password: &str) -> Output {
-    let mut child = pondsql()
-        .args(["user", "add", "--users"])
+    let mut cmd = pondsql();
+    cmd.args(["user", "add", "--users"])
         .arg(users)
-        .args(["--role", role, name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    child.wait_with_output().unwrap()
+        .args(["--role", role, name]);
+    with_stdin(&mut cmd, &format!("{password}\n"))
 }
 
 fn script(name: &str) -> PathBuf {
@@ -385,27 +379,17 @@ fn connect_runs_scripts_against_a_server_with_the_cli_exit_codes() {
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
 
     // SQL on stdin, as cron pipes it.
-    let mut child = pondsql()
-        .args([
-            "--connect",
-            &server.url(),
-            "--user",
-            "bob",
-            "--format",
-            "csv",
-        ])
-        .env("PONDSQL_PASSWORD", "bob-pw")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT max(value) AS top FROM \"/s/t\";")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = pondsql();
+    cmd.args([
+        "--connect",
+        &server.url(),
+        "--user",
+        "bob",
+        "--format",
+        "csv",
+    ])
+    .env("PONDSQL_PASSWORD", "bob-pw");
+    let out = with_stdin(&mut cmd, "SELECT max(value) AS top FROM \"/s/t\";");
     assert!(out.status.success());
     assert_eq!(stdout(&out), "top\n4.0\n");
 
