@@ -21,3 +21,10 @@ pub use sql::error::user_message;
 pub use sql::session::{Output, PondSession, Reply, ScriptError, SessionOptions};
 pub use storage::vacuum::{vacuum, Orphan, IN_FLIGHT_GRACE};
 pub use storage::{Pond, StorageError};
+
+/// Chooses rustls's crypto backend before any TLS or HTTP client is made
+/// (deltalake and tonic link in two; with both and none chosen, clients
+/// fail to build); idempotent.
+pub(crate) fn choose_tls_backend() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

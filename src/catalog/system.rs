@@ -17,7 +17,8 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 
-use super::session_pond::SessionPond;
+use super::session_pond::{external, SessionPond};
+use crate::storage::backup::{self, BackupRecord};
 use crate::storage::node::ContentRef;
 use crate::storage::oplog::{self, RowToWrite};
 use crate::storage::{Metrics, NodeVersion};
@@ -30,6 +31,7 @@ const TABLES: &[&str] = &[
     "transactions",
     "metrics",
     "stored_queries",
+    "backups",
 ];
 
 fn utc_micros() -> DataType {
@@ -208,6 +210,47 @@ fn transactions_batch(view: &View) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
+/// `pond.system.backups`: one row per completed BACKUP of this pond.
+fn backups_batch(records: &[BackupRecord]) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("target", DataType::Utf8, false),
+        Field::new("txn", DataType::Int64, false),
+        Field::new("started", utc_micros(), false),
+        Field::new("finished", utc_micros(), false),
+        Field::new("objects_sent", DataType::Int64, false),
+        Field::new("bytes_sent", DataType::Int64, false),
+        Field::new("objects_present", DataType::Int64, false),
+        Field::new("verified", DataType::Boolean, false),
+    ]));
+    let millis = |f: fn(&BackupRecord) -> i64| {
+        let mut b = timestamps();
+        for r in records {
+            b.append_value(f(r).saturating_mul(1000));
+        }
+        Arc::new(b.finish()) as ArrayRef
+    };
+    let ints = |f: fn(&BackupRecord) -> u64| {
+        Arc::new(Int64Array::from_iter_values(
+            records.iter().map(|r| f(r) as i64),
+        )) as ArrayRef
+    };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            records.iter().map(|r| r.target.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(records.iter().map(|r| r.txn))),
+        millis(|r| r.started),
+        millis(|r| r.finished),
+        ints(|r| r.objects),
+        ints(|r| r.bytes),
+        ints(|r| r.skipped),
+        Arc::new(BooleanArray::from_iter(
+            records.iter().map(|r| Some(r.verified)),
+        )),
+    ];
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
 /// `pond.system.stored_queries`: one row per materialized view.
 fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
     let schema = Arc::new(Schema::new(vec![
@@ -304,6 +347,8 @@ fn system_batch(pond: &SessionPond, name: &str, view: &View) -> Result<RecordBat
         "transactions" => transactions_batch(view),
         "metrics" => metrics_batch(pond.pond().metrics()),
         "stored_queries" => stored_queries_batch(view),
+        // Listed from the store when scanned (`execute`); here its schema.
+        "backups" => backups_batch(&[]),
         other => internal_err!("no system table {other}"),
     }
 }
@@ -322,10 +367,17 @@ impl PartitionStream for SystemTable {
     }
 
     fn execute(&self, _: Arc<TaskContext>) -> SendableRecordBatchStream {
-        let batch = system_batch(&self.pond, self.name, &self.pond.view());
+        let (pond, name) = (self.pond.clone(), self.name);
+        let batch = async move {
+            if name == "backups" {
+                let records = backup::records(pond.pond()).await.map_err(external)?;
+                return backups_batch(&records);
+            }
+            system_batch(&pond, name, &pond.view())
+        };
         Box::pin(RecordBatchStreamAdapter::new(
             self.schema.clone(),
-            futures::stream::once(async move { batch }),
+            futures::stream::once(batch),
         ))
     }
 }

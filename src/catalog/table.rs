@@ -319,10 +319,11 @@ pub(crate) async fn write_content(
 ) -> Result<Option<crate::storage::Content>> {
     // The writer does file IO (std::fs, the sync Parquet writer): it runs on
     // the blocking pool, so the runtime's threads keep serving other tasks.
-    let root = pond.pond().root_dir().to_path_buf();
+    let (spool, name) = (pond.pond().spool_dir(), pond.pond().location().display());
     let (file_schema, time_column) = (schema.clone(), time_column.map(str::to_string));
     let mut writer =
-        blocking(move || ContentWriter::new(&root, file_schema, time_column.as_deref())).await?;
+        blocking(move || ContentWriter::new(&spool, &name, file_schema, time_column.as_deref()))
+            .await?;
     while let Some(batch) = data.next().await {
         let batch = batch?;
         let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?;
@@ -330,7 +331,10 @@ pub(crate) async fn write_content(
         writer = blocking(move || writer.write(&batch).map(|()| writer)).await?;
         pond.progress().add(rows, bytes);
     }
-    blocking(move || writer.finish()).await
+    match blocking(move || writer.finish()).await? {
+        Some(written) => Ok(Some(pond.pond().land(written).await.map_err(external)?)),
+        None => Ok(None),
+    }
 }
 
 /// Runs storage work that blocks on the blocking pool.

@@ -20,8 +20,9 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::flight::client::RemoteSession;
 use crate::sql::parser::split_statements;
 use crate::sql::session::{Output, SessionOptions};
-use crate::{Pond, PondSession, ScriptError};
+use crate::{user_message, Pond, PondSession, ScriptError};
 use format::Format;
+use progress::ProgressLine;
 use target::Target;
 
 /// Exit codes (documented in the README).
@@ -129,6 +130,18 @@ pub fn command() -> Command {
                 .arg(Arg::new("path").required(true).value_name("PATH")),
         )
         .subcommand(
+            Command::new("backup")
+                .about("Copy what a backup lacks of the pond (BACKUP TO): docs/backup.md")
+                .arg(Arg::new("pond").long("pond").env("POND").value_name("PATH").required(true).help("The pond to back up"))
+                .arg(Arg::new("target").required(true).value_name("URL").help("s3://bucket/path, or a local directory")),
+        )
+        .subcommand(
+            Command::new("restore")
+                .about("Rebuild a pond from a backup, into a new or empty directory: docs/backup.md")
+                .arg(Arg::new("source").required(true).value_name("URL").help("The backup: s3://bucket/path, or a local directory"))
+                .arg(Arg::new("dest").required(true).value_name("PATH").help("Where the pond is rebuilt")),
+        )
+        .subcommand(
             Command::new("serve")
                 .about("Serve the pond to Flight SQL clients (DBeaver, ADBC, JDBC, Python): docs/flight.md")
                 .arg(Arg::new("pond").long("pond").env("POND").value_name("PATH").required(true).help("The pond to serve"))
@@ -203,8 +216,9 @@ pub fn print_output(
     settings: &Settings,
     elapsed: Option<std::time::Duration>,
 ) -> Result<(), String> {
+    let failed = || output.failure.clone().map_or(Ok(()), Err);
     if settings.quiet {
-        return Ok(());
+        return failed();
     }
     let mut text = Vec::new();
     if output.has_rows() {
@@ -225,7 +239,8 @@ pub fn print_output(
     std::io::stdout()
         .lock()
         .write_all(&text)
-        .map_err(|err| format!("cannot print the result: {err}"))
+        .map_err(|err| format!("cannot print the result: {err}"))?;
+    failed()
 }
 
 /// `pondsql user add`: the password is the first line of standard input.
@@ -420,6 +435,42 @@ pub fn main() -> u8 {
                 }
             }
         }
+        Some(("backup", backup)) => {
+            let pond = backup.get_one::<String>("pond").expect("required by clap");
+            let target = backup
+                .get_one::<String>("target")
+                .expect("required by clap");
+            let sql = format!("BACKUP TO '{}'", target.replace('\'', "''"));
+            run_one_statement(&runtime, pond, &sql)
+        }
+        Some(("restore", restore)) => {
+            let source = restore
+                .get_one::<String>("source")
+                .expect("required by clap");
+            let dest = restore.get_one::<String>("dest").expect("required by clap");
+            let moved = Arc::new(crate::storage::transfer::Moved::default());
+            let restored = runtime.block_on(async {
+                let _progress =
+                    ProgressLine::start_transfer(moved.clone(), std::io::stderr().is_terminal());
+                crate::storage::backup::restore(source, std::path::Path::new(dest), &moved).await
+            });
+            match restored {
+                Ok(report) => {
+                    println!(
+                        "restored {} at txn {} from {source} ({} objects, {})",
+                        report.dest.display(),
+                        report.txn,
+                        report.objects,
+                        progress::human_bytes(report.bytes)
+                    );
+                    EXIT_OK
+                }
+                Err(err) => {
+                    eprintln!("error: {err}");
+                    EXIT_POND_UNAVAILABLE
+                }
+            }
+        }
         Some(("serve", serve)) => {
             let path = |id: &str| serve.get_one::<PathBuf>(id).cloned();
             let options = crate::flight::ServeOptions {
@@ -450,6 +501,40 @@ pub fn main() -> u8 {
             demo.get_one::<String>("path").map(PathBuf::from),
         )),
         _ => run_sql(&runtime, &matches),
+    }
+}
+
+/// Runs one statement on a local pond for a subcommand (`pondsql backup`),
+/// with the exit codes of script mode and a progress line on a terminal.
+fn run_one_statement(runtime: &tokio::runtime::Runtime, pond: &str, sql: &str) -> u8 {
+    let pond = match runtime.block_on(Pond::open(pond)) {
+        Ok(pond) => Arc::new(pond),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_POND_UNAVAILABLE;
+        }
+    };
+    let session = PondSession::new(pond, SessionOptions::default());
+    let settings = Settings {
+        format: Format::Table,
+        max_rows: None,
+        quiet: false,
+        timing: false,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let result = runtime.block_on(async {
+        let _progress = ProgressLine::start(session.pond().clone(), settings.progress);
+        session.execute(sql).await
+    });
+    match result
+        .map_err(|e| user_message(&e))
+        .and_then(|output| print_output(&output, &settings, None))
+    {
+        Ok(()) => EXIT_OK,
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_SQL_ERROR
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::catalog::SessionPond;
+use crate::storage::transfer::Moved;
 
 /// Shows progress until dropped.
 pub struct ProgressLine {
@@ -18,8 +19,28 @@ impl ProgressLine {
         ProgressLine { task: None }
     }
 
-    /// Starts showing progress after a second, on stderr, if `enabled`.
+    /// Starts showing a statement's progress after a second, on stderr, if `enabled`.
     pub fn start(pond: Arc<SessionPond>, enabled: bool) -> Self {
+        Self::start_with(enabled, move |elapsed| match pond.progress().transfer() {
+            Some(moved) => transfer_line(&moved, elapsed),
+            None => {
+                let (rows, bytes) = pond.progress().get();
+                format!(
+                    "{} rows, {}, {:.1} s (Ctrl-C cancels)",
+                    rows,
+                    human_bytes(bytes),
+                    elapsed.as_secs_f64()
+                )
+            }
+        })
+    }
+
+    /// Shows a transfer's progress (`pondsql restore`).
+    pub fn start_transfer(moved: Arc<Moved>, enabled: bool) -> Self {
+        Self::start_with(enabled, move |elapsed| transfer_line(&moved, elapsed))
+    }
+
+    fn start_with(enabled: bool, line: impl Fn(Duration) -> String + Send + 'static) -> Self {
         if !enabled {
             return ProgressLine { task: None };
         }
@@ -27,15 +48,8 @@ impl ProgressLine {
         let task = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
             loop {
-                let (rows, bytes) = pond.progress().get();
                 let mut err = std::io::stderr();
-                let _ = write!(
-                    err,
-                    "\r\x1b[K{} rows, {}, {:.1} s (Ctrl-C cancels)",
-                    rows,
-                    human_bytes(bytes),
-                    started.elapsed().as_secs_f64()
-                );
+                let _ = write!(err, "\r\x1b[K{}", line(started.elapsed()));
                 let _ = err.flush();
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -51,6 +65,26 @@ impl Drop for ProgressLine {
             let _ = write!(std::io::stderr(), "\r\x1b[K");
         }
     }
+}
+
+/// Objects and bytes sent, rate and time left of a transfer (BACKUP, restore).
+pub fn transfer_line(moved: &Moved, elapsed: Duration) -> String {
+    let (objects, _) = moved.get();
+    let (sent, remaining) = moved.bytes_and_remaining();
+    let seconds = elapsed.as_secs_f64().max(0.001);
+    let rate = sent as f64 / seconds;
+    let eta = if rate > 0.0 && remaining > 0 {
+        format!(", {:.0} s left", remaining as f64 / rate)
+    } else {
+        String::new()
+    };
+    format!(
+        "{objects} of {} objects, {} sent, {}/s{eta}, {:.1} s (Ctrl-C stops; the next run resumes)",
+        moved.planned_objects(),
+        human_bytes(sent),
+        human_bytes(rate as u64),
+        seconds
+    )
 }
 
 pub fn human_bytes(bytes: u64) -> String {

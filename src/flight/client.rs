@@ -55,7 +55,7 @@ impl RemoteSession {
         let mut endpoint =
             Endpoint::from_shared(address).map_err(|e| format!("--connect {url}: {e}"))?;
         if tls {
-            super::choose_tls_backend();
+            crate::choose_tls_backend();
             let config = match ca {
                 Some(path) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(
                     std::fs::read(path)
@@ -147,6 +147,7 @@ impl RemoteSession {
             schema,
             batches,
             txn: None,
+            failure: None,
         })
     }
 

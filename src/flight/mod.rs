@@ -42,11 +42,6 @@ pub struct ServeOptions {
     pub memory_limit: Option<usize>,
 }
 
-/// Chooses rustls's crypto backend (two are linked in); idempotent.
-pub(crate) fn choose_tls_backend() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 /// Serves until SIGTERM or Ctrl-C; calls under way finish first. Prints
 /// the address it listens on (`grpc://127.0.0.1:PORT`) once it does.
 pub async fn serve(options: ServeOptions) -> Result<(), String> {
@@ -92,7 +87,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     ));
     let mut server = Server::builder();
     if let Some((cert, key)) = &options.tls {
-        choose_tls_backend();
+        crate::choose_tls_backend();
         let read =
             |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
         let identity = Identity::from_pem(read(cert)?, read(key)?);

@@ -551,6 +551,7 @@ impl FlightSqlService for PondFlightService {
                     schema,
                     batches,
                     txn: None,
+                    failure: None,
                 })
             }
         };

@@ -12,8 +12,16 @@ use datafusion::error::Result;
 /// Fails when `target` (a path or `file://` URL, relative to the working
 /// directory) lies inside `pond_root`, through symlinks too, or out of this
 /// session's reach ([`HostAccess`]).
-pub(super) fn check_copy_target(target: &str, pond_root: &Path, access: &HostAccess) -> Result<()> {
+/// `pond_root` is `None` for a pond on an object store (no local path can be inside it).
+pub(super) fn check_copy_target(
+    target: &str,
+    pond_root: Option<&Path>,
+    access: &HostAccess,
+) -> Result<()> {
     access.check("COPY … TO", target)?;
+    let Some(pond_root) = pond_root else {
+        return Ok(());
+    };
     let local = match target.strip_prefix("file://") {
         Some(path) => path,
         None if target.contains("://") => return Ok(()),
@@ -49,17 +57,25 @@ mod tests {
         for target in inside {
             let text = target.to_str().unwrap();
             assert!(
-                check_copy_target(text, &pond, &HostAccess::Anywhere).is_err(),
+                check_copy_target(text, Some(&pond), &HostAccess::Anywhere).is_err(),
                 "{text}"
             );
             let url = format!("file://{text}");
             assert!(
-                check_copy_target(&url, &pond, &HostAccess::Anywhere).is_err(),
+                check_copy_target(&url, Some(&pond), &HostAccess::Anywhere).is_err(),
                 "{url}"
             );
         }
         let outside = dir.path().join("pond-export/x.csv");
-        assert!(check_copy_target(outside.to_str().unwrap(), &pond, &HostAccess::Anywhere).is_ok());
-        assert!(check_copy_target(outside.to_str().unwrap(), &pond, &HostAccess::Nowhere).is_err());
+        assert!(check_copy_target(
+            outside.to_str().unwrap(),
+            Some(&pond),
+            &HostAccess::Anywhere
+        )
+        .is_ok());
+        assert!(
+            check_copy_target(outside.to_str().unwrap(), Some(&pond), &HostAccess::Nowhere)
+                .is_err()
+        );
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{plan_err, Column};
 use datafusion::error::{DataFusionError, Result};
@@ -15,6 +15,8 @@ use datafusion::logical_expr::Expr;
 use crate::catalog::session_pond::external;
 use crate::catalog::table::{write_content, PondTable};
 use crate::catalog::SessionPond;
+use crate::storage::backup;
+use crate::storage::check::{self, CheckScope};
 use crate::storage::compaction::{plan_chunks, TARGET_CHUNK_BYTES};
 use crate::storage::vacuum::{vacuum, DEFAULT_RETAIN_HOURS};
 use crate::storage::{Change, CompactedChunk, PondPath, Resolved};
@@ -154,4 +156,72 @@ pub(super) async fn run_vacuum(
             )),
         ],
     )?)
+}
+
+/// Copies what the backup at `target` lacks: one row (target, txn, objects, bytes, skipped, verified).
+pub(super) async fn run_backup(pond: &SessionPond, target: &str) -> Result<RecordBatch> {
+    let moved = pond.progress().start_transfer();
+    let record = backup::backup(pond.pond(), target, &moved)
+        .await
+        .map_err(external)?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("target", DataType::Utf8, false),
+        Field::new("txn", DataType::Int64, false),
+        Field::new("objects_sent", DataType::Int64, false),
+        Field::new("bytes_sent", DataType::Int64, false),
+        Field::new("objects_present", DataType::Int64, false),
+        Field::new("verified", DataType::Boolean, false),
+    ]));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![record.target])),
+            Arc::new(Int64Array::from(vec![record.txn])),
+            Arc::new(Int64Array::from(vec![record.objects as i64])),
+            Arc::new(Int64Array::from(vec![record.bytes as i64])),
+            Arc::new(Int64Array::from(vec![record.skipped as i64])),
+            Arc::new(BooleanArray::from(vec![record.verified])),
+        ],
+    )?)
+}
+
+/// The problems CHECK finds as rows (path, version, problem), and the
+/// failure to report when there are any.
+pub(super) async fn run_check(
+    pond: &SessionPond,
+    all_versions: bool,
+    path: Option<PondPath>,
+) -> Result<(RecordBatch, Option<String>)> {
+    let scope = if all_versions {
+        CheckScope::AllVersions
+    } else {
+        CheckScope::Live
+    };
+    let problems = check::check(pond.pond(), scope, path.as_ref())
+        .await
+        .map_err(external)?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("path", DataType::Utf8, false),
+        Field::new("version", DataType::Int64, true),
+        Field::new("problem", DataType::Utf8, false),
+    ]));
+    let failure = (!problems.is_empty()).then(|| {
+        format!(
+            "CHECK found {} problem(s), listed above: the pond is damaged; restore it from a backup (pondsql restore)",
+            problems.len()
+        )
+    });
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                problems.iter().map(|p| p.path.as_str()),
+            )),
+            Arc::new(Int64Array::from_iter(problems.iter().map(|p| p.version))),
+            Arc::new(StringArray::from_iter_values(
+                problems.iter().map(|p| p.problem.as_str()),
+            )),
+        ],
+    )?;
+    Ok((batch, failure))
 }

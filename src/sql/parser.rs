@@ -4,7 +4,7 @@
 
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace, Word};
 
 use crate::storage::PondPath;
 
@@ -100,6 +100,15 @@ pub(crate) enum PondStatement {
         retain_hours: Option<u64>,
         dry_run: bool,
     },
+    /// `BACKUP TO 'url or path'`.
+    Backup {
+        target: String,
+    },
+    /// `CHECK [ALL VERSIONS] ["/path"]`.
+    Check {
+        all_versions: bool,
+        path: Option<PondPath>,
+    },
     /// `REFRESH MATERIALIZED VIEW "/path" [FULL]`, or `REFRESH ALL [FULL]` (`path` None).
     Refresh {
         path: Option<PondPath>,
@@ -136,6 +145,8 @@ pub(crate) fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, S
         Some(Token::Word(w)) if w.keyword == Keyword::REFRESH => {
             return parse_refresh(words).map(Some)
         }
+        Some(Token::Word(w)) if is_word(&w, "BACKUP") => return parse_backup(words).map(Some),
+        Some(Token::Word(w)) if is_word(&w, "CHECK") => return parse_check(words).map(Some),
         _ => return Ok(None),
     };
     match words.peek() {
@@ -240,6 +251,45 @@ fn parse_refresh(words: impl Iterator<Item = Token>) -> Result<PondStatement, St
     Ok(PondStatement::Refresh { path, full })
 }
 
+fn is_word(w: &Word, word: &str) -> bool {
+    w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word)
+}
+
+fn parse_backup(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+    let usage = || "usage: BACKUP TO 's3://bucket/path' (or a local directory)".to_string();
+    match words.collect::<Vec<_>>().as_slice() {
+        [Token::Word(to), Token::SingleQuotedString(target)] if is_word(to, "TO") => {
+            Ok(PondStatement::Backup {
+                target: target.clone(),
+            })
+        }
+        _ => Err(usage()),
+    }
+}
+
+fn parse_check(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+    let usage = || "usage: CHECK [ALL VERSIONS] [\"/path\"]".to_string();
+    let words: Vec<Token> = words.collect();
+    let (all_versions, rest) = match words.as_slice() {
+        [Token::Word(a), Token::Word(v), rest @ ..]
+            if is_word(a, "ALL") && is_word(v, "VERSIONS") =>
+        {
+            (true, rest)
+        }
+        rest => (false, rest),
+    };
+    let path = match rest {
+        [] => None,
+        [Token::SingleQuotedString(p)] => Some(p.clone()),
+        [Token::Word(w)] if w.quote_style == Some('"') => Some(w.value.clone()),
+        _ => return Err(usage()),
+    };
+    let path = path
+        .map(|p| PondPath::parse(&p).map_err(|e| e.to_string()))
+        .transpose()?;
+    Ok(PondStatement::Check { all_versions, path })
+}
+
 fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
     let usage = || "usage: VACUUM [RETAIN <hours> HOURS] [DRY RUN]".to_string();
     let mut words = words.peekable();
@@ -324,6 +374,28 @@ mod tests {
             })
         );
         assert!(parse_pond_statement("VACUUM DRY").is_err());
+        assert_eq!(
+            parse_pond_statement("backup to 's3://b/p'").unwrap(),
+            Some(PondStatement::Backup {
+                target: "s3://b/p".into()
+            })
+        );
+        assert!(parse_pond_statement("BACKUP 's3://b/p'").is_err());
+        assert_eq!(
+            parse_pond_statement("CHECK ALL VERSIONS \"/a/t\"").unwrap(),
+            Some(PondStatement::Check {
+                all_versions: true,
+                path: Some(PondPath::parse("/a/t").unwrap())
+            })
+        );
+        assert_eq!(
+            parse_pond_statement("check").unwrap(),
+            Some(PondStatement::Check {
+                all_versions: false,
+                path: None
+            })
+        );
+        assert!(parse_pond_statement("CHECK EVERYTHING").is_err());
         assert_eq!(
             parse_pond_statement("refresh materialized view \"/r/1h\" full").unwrap(),
             Some(PondStatement::Refresh {

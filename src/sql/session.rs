@@ -96,6 +96,9 @@ pub struct Output {
     pub batches: Vec<RecordBatch>,
     /// The pond transaction it committed, if it committed one.
     pub txn: Option<i64>,
+    /// Set when the rows say the statement failed (CHECK found problems):
+    /// shown after them, and a script stops there with exit code 1.
+    pub failure: Option<String>,
 }
 
 impl Output {
@@ -104,6 +107,7 @@ impl Output {
             schema: Arc::new(Schema::empty()),
             batches: Vec::new(),
             txn: None,
+            failure: None,
         }
     }
 
@@ -112,6 +116,7 @@ impl Output {
             schema: batch.schema(),
             batches: vec![batch],
             txn: None,
+            failure: None,
         }
     }
 
@@ -392,6 +397,7 @@ impl PondSession {
             schema,
             batches,
             txn: None,
+            failure: None,
         })
     }
 
@@ -412,6 +418,25 @@ impl PondSession {
                     self.pond.require_writable()?;
                     let batch = maintenance::run_vacuum(&self.pond, retain_hours, dry_run).await?;
                     return Ok(Reply::Done(Output::of(batch)));
+                }
+                PondStatement::Backup { target } => {
+                    if self.pond.in_block() {
+                        return plan_err!("BACKUP cannot run inside BEGIN … COMMIT: it copies committed transactions; COMMIT first");
+                    }
+                    self.pond.require_writable()?;
+                    if !crate::storage::location::is_url(&target) {
+                        HostAccess::of(self.ctx.state().config()).check("BACKUP TO", &target)?;
+                    }
+                    let batch = maintenance::run_backup(&self.pond, &target).await?;
+                    return Ok(Reply::Done(Output::of(batch)));
+                }
+                PondStatement::Check { all_versions, path } => {
+                    let (batch, failure) =
+                        maintenance::run_check(&self.pond, all_versions, path).await?;
+                    return Ok(Reply::Done(Output {
+                        failure,
+                        ..Output::of(batch)
+                    }));
                 }
                 PondStatement::Refresh {
                     path: Some(path),
@@ -459,7 +484,7 @@ impl PondSession {
             }
             DFStatement::CopyTo(copy) => {
                 let access = HostAccess::of(self.ctx.state().config());
-                check_copy_target(&copy.target, self.pond.pond().root_dir(), &access)?;
+                check_copy_target(&copy.target, self.pond.pond().local_dir(), &access)?;
                 if export::is_delta(copy) {
                     let batch = export::copy_to_delta(&self.ctx, copy).await?;
                     return Ok(Reply::Done(Output::of(batch)));

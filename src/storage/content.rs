@@ -93,32 +93,63 @@ impl Write for HashingFile {
     }
 }
 
-/// Streams record batches into one Parquet content, tracking rows and time range.
+/// Streams record batches into one Parquet content, tracking rows and time
+/// range. The bytes go to a spool file; [`Pond::land`](super::Pond::land)
+/// then puts a large content where it belongs (a rename into `blobs/` on a
+/// local disk, a multipart upload to an object store).
 pub(crate) struct ContentWriter {
     /// `None` once finished.
     writer: Option<ArrowWriter<HashingFile>>,
     tmp_path: PathBuf,
-    blobs_dir: PathBuf,
+    /// What to call the pond in errors.
+    pond: String,
     time_column: Option<usize>,
     rows: i64,
     min_time: Option<i64>,
     max_time: Option<i64>,
 }
 
+/// A finished content. A large one is still in its spool file, to be landed.
+pub(crate) struct Written {
+    pub(crate) content: Content,
+    spooled: Option<PathBuf>,
+}
+
+impl Written {
+    /// The spool file of a content that is not inline, handed over to land it.
+    pub(crate) fn take_spooled(&mut self) -> Option<PathBuf> {
+        self.spooled.take()
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        // Never landed (an error on the way): leave no spool file behind.
+        if let Some(path) = &self.spooled {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 impl ContentWriter {
+    /// A writer spooling into `spool_dir` (created if missing). Blocks.
     pub(crate) fn new(
-        pond_root: &FsPath,
+        spool_dir: &FsPath,
+        pond: &str,
         schema: SchemaRef,
         time_column: Option<&str>,
     ) -> Result<Self> {
-        Self::create(pond_root, schema, time_column).map_err(|e| e.on_write(pond_root))
+        Self::create(spool_dir, pond, schema, time_column).map_err(|e| e.on_write(pond))
     }
 
-    fn create(pond_root: &FsPath, schema: SchemaRef, time_column: Option<&str>) -> Result<Self> {
-        let blobs_dir = pond_root.join("blobs");
-        let tmp_dir = blobs_dir.join(".tmp");
-        std::fs::create_dir_all(&tmp_dir)?;
-        let tmp_path = tmp_dir.join(format!("{}.parquet", uuid::Uuid::new_v4().simple()));
+    fn create(
+        spool_dir: &FsPath,
+        pond: &str,
+        schema: SchemaRef,
+        time_column: Option<&str>,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(spool_dir)?;
+        let tmp_path = spool_dir.join(format!("{}.parquet", uuid::Uuid::new_v4().simple()));
         let file = HashingFile {
             file: std::io::BufWriter::new(std::fs::File::create(&tmp_path)?),
             hasher: Sha256::new(),
@@ -132,7 +163,7 @@ impl ContentWriter {
         Ok(ContentWriter {
             writer: Some(writer),
             tmp_path,
-            blobs_dir,
+            pond: pond.to_string(),
             time_column,
             rows: 0,
             min_time: None,
@@ -140,13 +171,10 @@ impl ContentWriter {
         })
     }
 
+    /// Blocks (file IO).
     pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let pond_root = self
-            .blobs_dir
-            .parent()
-            .map(FsPath::to_path_buf)
-            .unwrap_or_default();
-        self.write_batch(batch).map_err(|e| e.on_write(&pond_root))
+        let pond = self.pond.clone();
+        self.write_batch(batch).map_err(|e| e.on_write(&pond))
     }
 
     fn write_batch(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -168,20 +196,16 @@ impl ContentWriter {
         Ok(())
     }
 
-    /// Finishes the file. Returns `None` when no row was written (nothing to store).
-    pub(crate) fn finish(self) -> Result<Option<Content>> {
-        let pond_root = self
-            .blobs_dir
-            .parent()
-            .map(FsPath::to_path_buf)
-            .unwrap_or_default();
-        self.finish_file().map_err(|e| e.on_write(&pond_root))
+    /// Finishes the file. Returns `None` when no row was written (nothing
+    /// to store). Blocks (file IO).
+    pub(crate) fn finish(self) -> Result<Option<Written>> {
+        let pond = self.pond.clone();
+        self.finish_file().map_err(|e| e.on_write(&pond))
     }
 
-    fn finish_file(mut self) -> Result<Option<Content>> {
+    fn finish_file(mut self) -> Result<Option<Written>> {
         let writer = self.writer.take().expect("finish is called once, by value");
-        let (tmp_path, blobs_dir, rows) =
-            (self.tmp_path.clone(), self.blobs_dir.clone(), self.rows);
+        let (tmp_path, rows) = (self.tmp_path.clone(), self.rows);
         let (min_time, max_time) = (self.min_time, self.max_time);
         let mut file = writer.into_inner()?;
         file.flush()?;
@@ -191,25 +215,27 @@ impl ContentWriter {
         }
         let checksum = hex::encode(file.hasher.finalize());
         let size = file.written;
-        let inline = if size <= INLINE_LIMIT {
+        let (inline, spooled) = if size <= INLINE_LIMIT {
             let bytes = Bytes::from(std::fs::read(&tmp_path)?);
             std::fs::remove_file(&tmp_path)?;
-            Some(bytes)
+            (Some(bytes), None)
         } else {
             // Durable before any commit can name it (durable.rs).
             file.file.get_ref().sync_all()?;
-            // Content-addressed: an existing blob of the same name has the same bytes.
-            std::fs::rename(&tmp_path, blobs_dir.join(&checksum))?;
-            super::durable::sync_now(&blobs_dir)?;
-            None
+            (None, Some(tmp_path.clone()))
         };
-        Ok(Some(Content {
-            checksum,
-            size: size as i64,
-            rows,
-            min_time,
-            max_time,
-            inline,
+        // The spool file now belongs to `Written`.
+        self.tmp_path = PathBuf::new();
+        Ok(Some(Written {
+            content: Content {
+                checksum,
+                size: size as i64,
+                rows,
+                min_time,
+                max_time,
+                inline,
+            },
+            spooled,
         }))
     }
 }
@@ -217,8 +243,10 @@ impl ContentWriter {
 impl Drop for ContentWriter {
     fn drop(&mut self) {
         // A writer dropped before `finish` (an error or a cancel) leaves no file
-        // behind; after `finish` the file is already renamed or removed.
-        let _ = std::fs::remove_file(&self.tmp_path);
+        // behind; after `finish` the file is removed or handed to `Written`.
+        if !self.tmp_path.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.tmp_path);
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use super::error::{Result, StorageError};
 /// `commitInfo` key: how many actions besides `commitInfo` the commit wrote.
 pub(crate) const ACTIONS_KEY: &str = "pondActions";
 
-const LOG_DIR: &str = "oplog/_delta_log";
+pub(crate) const LOG_DIR: &str = "oplog/_delta_log";
 
 /// The commit file of Delta version `version`, relative to the pond root.
 pub(crate) fn commit_path(version: i64) -> Path {
@@ -71,7 +71,7 @@ pub(crate) fn damage(bytes: &[u8]) -> Option<String> {
 pub(crate) async fn check_commits(
     store: &Arc<dyn ObjectStore>,
     versions: RangeInclusive<i64>,
-    pond_root: &std::path::Path,
+    pond_root: &str,
 ) -> Result<()> {
     let newest = *versions.end();
     for version in versions {
@@ -86,7 +86,7 @@ pub(crate) async fn check_commits(
                 file: path.to_string(),
                 why,
                 newest: version == newest,
-                root: pond_root.display().to_string(),
+                root: pond_root.to_string(),
             });
         }
     }
@@ -111,7 +111,7 @@ pub(crate) async fn newest_commit(store: &Arc<dyn ObjectStore>) -> Result<Option
 /// so the message names the file whichever it is.
 pub(crate) async fn explain_load_error(
     store: &Arc<dyn ObjectStore>,
-    pond_root: &std::path::Path,
+    pond_root: &str,
     err: deltalake::DeltaTableError,
 ) -> StorageError {
     if let Ok(Some(newest)) = newest_commit(store).await {
@@ -173,7 +173,7 @@ pub(crate) async fn unusable_checkpoint(store: &Arc<dyn ObjectStore>) -> Result<
 /// commit is whole (nothing to repair).
 pub(crate) async fn set_aside_damaged_newest(
     store: &Arc<dyn ObjectStore>,
-    pond_root: &std::path::Path,
+    pond_root: &str,
 ) -> Result<Option<(String, String)>> {
     let Some(newest) = newest_commit(store).await? else {
         return Ok(None);

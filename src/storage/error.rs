@@ -64,6 +64,8 @@ pub enum StorageError {
     NotWritable { root: String, cause: String },
     #[error("the disk holding the pond at {root} is full: nothing was committed; free some space and run the statement again")]
     DiskFull { root: String },
+    #[error("cannot use {at}: {}; check that the bucket exists, the endpoint (AWS_ENDPOINT_URL), the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and the network", first_line(cause))]
+    Unreachable { at: String, cause: String },
     #[error("delta: {}", first_line(.0))]
     Delta(#[from] deltalake::DeltaTableError),
     #[error("object store: {0}")]
@@ -82,7 +84,7 @@ impl StorageError {
     /// A failed write said in the user's terms when its cause is one they
     /// can fix (permissions, a full disk), found by the IO error's kind
     /// anywhere in the chain of causes.
-    pub(crate) fn on_write(self, root: &std::path::Path) -> StorageError {
+    pub(crate) fn on_write(self, root: &str) -> StorageError {
         let kind = match &self {
             StorageError::Io(e) => Some(e.kind()),
             StorageError::Delta(e) => io_kind(e),
@@ -90,7 +92,7 @@ impl StorageError {
             StorageError::Parquet(e) => io_kind(e),
             _ => None,
         };
-        let root = root.display().to_string();
+        let root = root.to_string();
         match kind {
             Some(ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem) => {
                 StorageError::NotWritable {

@@ -8,6 +8,8 @@
 //! (`pond.system.oplog`). The Delta log, durability and vacuum rules stay
 //! in here.
 
+pub(crate) mod backup;
+pub(crate) mod check;
 pub(crate) mod compaction;
 pub(crate) mod content;
 pub(crate) mod delta_log;
@@ -16,11 +18,13 @@ pub(crate) mod error;
 pub(crate) mod event_time;
 pub(crate) mod glob;
 pub(crate) mod index;
+pub(crate) mod location;
 pub(crate) mod metrics;
 pub(crate) mod node;
 pub(crate) mod oplog;
 pub(crate) mod path;
 pub(crate) mod pond;
+pub(crate) mod transfer;
 pub(crate) mod txn;
 pub(crate) mod vacuum;
 

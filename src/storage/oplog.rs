@@ -316,16 +316,20 @@ pub(crate) fn data_file_name(txn: i64, part: &NodeId, bytes: &[u8]) -> String {
     )
 }
 
+/// The sha256 a data file's name carries (`<txn>-<uuid>-<sha256>.parquet`);
+/// `None` for names from before checksummed names.
+pub(crate) fn data_file_sha256(path: &str) -> Option<&str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.strip_suffix(".parquet")
+        .and_then(|stem| stem.splitn(3, '-').nth(2))
+}
+
 /// Checks an oplog data file's bytes against the checksum in its name, so
 /// that damage is an error naming the file, never a wrong value or a
 /// decoder panic. Files written before names carried checksums (`<txn>-<uuid>.parquet`)
 /// have nothing to check against.
 pub(crate) fn verify_data_file(path: &str, bytes: &[u8]) -> Result<(), StorageError> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let expected = name
-        .strip_suffix(".parquet")
-        .and_then(|stem| stem.splitn(3, '-').nth(2));
-    let Some(expected) = expected else {
+    let Some(expected) = data_file_sha256(path) else {
         return Ok(());
     };
     let found = hex::encode(Sha256::digest(bytes));

@@ -26,24 +26,24 @@ use datafusion::parquet::file::properties::WriterProperties;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, Add, Remove};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use deltalake::{DeltaTable, DeltaTableError};
 use futures::{StreamExt, TryStreamExt};
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::compaction::plan_oplog_merge;
-use super::content::ContentStore;
+use super::content::{ContentStore, Written};
 use super::delta_log::{self, HidingStore};
 use super::durable;
 use super::error::{Result, StorageError};
 use super::index::{OplogIndex, ReadFile, View};
+use super::location::Location;
 use super::metrics::Metrics;
 use super::node::{ContentRef, NodeId, NodeVersion};
 use super::oplog::{self, RowToWrite};
-use super::txn::{Change, Staging};
+use super::txn::{Change, Content, Staging};
 use super::vacuum::{protect_staged_blob, IN_FLIGHT_GRACE};
 
 /// Delta checkpoint every this many commits, so opening reads a checkpoint
@@ -62,7 +62,7 @@ const COMPACTED_OPLOG_FILE_BYTES: u64 = 8 << 20;
 
 /// An open pond. Cheap to share (`Arc<Pond>`); safe to use from many tasks.
 pub struct Pond {
-    root_dir: PathBuf,
+    location: Location,
     root_store: Arc<dyn ObjectStore>,
     content: Arc<ContentStore>,
     metrics: Arc<Metrics>,
@@ -72,41 +72,38 @@ pub struct Pond {
 
 impl std::fmt::Debug for Pond {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pond({})", self.root_dir.display())
+        write!(f, "Pond({})", self.location.display())
     }
 }
 
-fn oplog_url(root: &FsPath) -> Result<url::Url> {
-    url::Url::from_directory_path(root.join("oplog"))
-        .map_err(|_| StorageError::Invalid(format!("cannot make a URL of {}", root.display())))
-}
-
-fn absolute(path: &FsPath) -> Result<PathBuf> {
-    Ok(std::path::absolute(path)?)
-}
-
-fn is_pond(root: &FsPath) -> bool {
-    root.join("oplog").join("_delta_log").is_dir()
+/// Says whether `location` holds a pond (an oplog Delta log).
+pub(crate) async fn is_pond(location: &Location) -> Result<bool> {
+    if let Some(dir) = location.local_dir() {
+        return Ok(dir.join("oplog").join("_delta_log").is_dir());
+    }
+    let log = Path::from(delta_log::LOG_DIR);
+    match location.store().list(Some(&log)).next().await {
+        None => Ok(false),
+        Some(Ok(_)) => Ok(true),
+        Some(Err(err)) => Err(location.explain(err)),
+    }
 }
 
 impl Pond {
-    /// Creates a new, empty pond at `path` (the directory may exist but must not hold a pond).
+    /// Creates a new, empty pond at `path` (a directory that may exist but
+    /// must not hold a pond, or an `s3://` URL).
     pub async fn init(path: impl AsRef<FsPath>) -> Result<Pond> {
-        let root_dir = absolute(path.as_ref())?;
-        if is_pond(&root_dir) {
-            return Err(StorageError::AlreadyAPond(
-                path.as_ref().display().to_string(),
-            ));
+        let location = Location::parse(path.as_ref())?;
+        if is_pond(&location).await? {
+            return Err(StorageError::AlreadyAPond(location.display()));
         }
-        std::fs::create_dir_all(root_dir.join("oplog"))?;
-        std::fs::create_dir_all(root_dir.join("blobs"))?;
-        let root_store: Arc<dyn ObjectStore> =
-            Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
-
+        if let Some(dir) = location.local_dir() {
+            std::fs::create_dir_all(dir.join("oplog"))?;
+            std::fs::create_dir_all(dir.join("blobs"))?;
+        }
         let root = NodeVersion::root_directory(chrono::Utc::now().timestamp_micros());
         let add = write_partition(
-            &root_store,
-            &root_dir,
+            &location,
             0,
             &NodeId::root(),
             &[RowToWrite {
@@ -114,8 +111,9 @@ impl Pond {
                 inline: None,
             }],
         )
-        .await?;
-        let table = DeltaTableBuilder::from_url(oplog_url(&root_dir)?)?.build()?;
+        .await
+        .map_err(|e| e.at(&location))?;
+        let table = location.delta_builder()?.build()?;
         table
             .create()
             .with_table_name("pond_oplog")
@@ -132,46 +130,48 @@ impl Pond {
                 ("sql".to_string(), json!("pondsql init")),
             ]))
             .await?;
-        sync_commit(&root_dir, 0).await?;
-        for dir in ["oplog", "blobs", ""] {
-            durable::sync(&root_dir.join(dir)).await?;
+        if let Some(root_dir) = location.local_dir() {
+            sync_commit(&location, 0).await?;
+            for dir in ["oplog", "blobs", ""] {
+                durable::sync(&root_dir.join(dir)).await?;
+            }
+            if let Some(parent) = root_dir.parent() {
+                durable::sync(parent).await?;
+            }
         }
-        if let Some(parent) = root_dir.parent() {
-            durable::sync(parent).await?;
-        }
-        Pond::open(&root_dir).await
+        Pond::open_at(location).await
     }
 
-    /// Opens an existing pond.
+    /// Opens an existing pond: a local directory or an `s3://` URL.
     pub async fn open(path: impl AsRef<FsPath>) -> Result<Pond> {
-        let root_dir = absolute(path.as_ref())?;
-        if !is_pond(&root_dir) {
-            return Err(StorageError::NotAPond(path.as_ref().display().to_string()));
+        Pond::open_at(Location::parse(path.as_ref())?).await
+    }
+
+    pub(crate) async fn open_at(location: Location) -> Result<Pond> {
+        if !is_pond(&location).await? {
+            return Err(StorageError::NotAPond(location.display()));
         }
-        let root_store: Arc<dyn ObjectStore> =
-            Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
-        let mut builder = DeltaTableBuilder::from_url(oplog_url(&root_dir)?)?;
+        let root_store = location.store().clone();
+        let mut builder = location.delta_builder()?;
         let untrusted = delta_log::unusable_checkpoint(&root_store).await?;
         if !untrusted.is_empty() {
             // Read the log without them: from an older checkpoint, or replayed.
-            let absolute = |p: &Path| Path::from_absolute_path(root_dir.join(p.as_ref()));
             let hidden = untrusted
                 .iter()
-                .map(absolute)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| StorageError::Invalid(format!("{}: {e}", root_dir.display())))?;
-            let store = HidingStore::new(Arc::new(LocalFileSystem::new()), hidden);
-            builder = builder.with_storage_backend(Arc::new(store), oplog_url(&root_dir)?);
+                .map(|p| location.in_bucket(p.as_ref()))
+                .collect::<Result<Vec<_>>>()?;
+            let store = HidingStore::new(location.bucket().clone(), hidden);
+            builder = location.delta_builder_over(Arc::new(store))?;
         }
         let mut table = builder.build()?;
         if let Err(err) = table.load().await {
-            return Err(delta_log::explain_load_error(&root_store, &root_dir, err).await);
+            return Err(delta_log::explain_load_error(&root_store, &location.display(), err).await);
         }
         let metrics = Arc::new(Metrics::default());
         let pond = Pond {
             content: Arc::new(ContentStore::new(root_store.clone(), metrics.clone())),
             metrics,
-            root_dir,
+            location,
             root_store,
             table: Mutex::new(table),
             index: RwLock::new(Arc::default()),
@@ -184,25 +184,83 @@ impl Pond {
     /// repair`), so the pond opens at the commit before it. Returns the
     /// file and its damage; `None` when there was nothing to repair.
     pub async fn repair(path: impl AsRef<FsPath>) -> Result<Option<(String, String)>> {
-        let root_dir = absolute(path.as_ref())?;
-        if !is_pond(&root_dir) {
-            return Err(StorageError::NotAPond(path.as_ref().display().to_string()));
+        let location = Location::parse(path.as_ref())?;
+        if !is_pond(&location).await? {
+            return Err(StorageError::NotAPond(location.display()));
         }
-        let root_store: Arc<dyn ObjectStore> =
-            Arc::new(LocalFileSystem::new_with_prefix(&root_dir)?);
-        let repaired = delta_log::set_aside_damaged_newest(&root_store, &root_dir).await?;
-        if repaired.is_some() {
-            durable::sync(&root_dir.join("oplog/_delta_log")).await?;
+        let repaired =
+            delta_log::set_aside_damaged_newest(location.store(), &location.display()).await?;
+        if let (Some(_), Some(dir)) = (&repaired, location.local_dir()) {
+            durable::sync(&dir.join("oplog/_delta_log")).await?;
         }
         Ok(repaired)
     }
 
-    pub fn root_dir(&self) -> &FsPath {
-        &self.root_dir
+    /// The oplog's Delta table id: names the pond (a backup target holds one).
+    pub(crate) async fn pond_id(&self) -> Result<String> {
+        let table = self.table.lock().await;
+        let metadata = serde_json::to_value(table.snapshot()?.metadata())?;
+        metadata
+            .get("id")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                StorageError::CorruptOplog("the oplog's Delta metadata has no id".into())
+            })
+    }
+
+    /// Where the pond lives.
+    pub(crate) fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// The pond's directory, when it is on a local disk.
+    pub fn local_dir(&self) -> Option<&FsPath> {
+        self.location.local_dir()
     }
 
     pub(crate) fn content_store(&self) -> &Arc<ContentStore> {
         &self.content
+    }
+
+    /// Where content writers spool: beside `blobs/` on a local disk (so
+    /// landing a blob is a rename), the system's temp directory otherwise.
+    pub(crate) fn spool_dir(&self) -> PathBuf {
+        match self.location.local_dir() {
+            Some(dir) => dir.join("blobs").join(".tmp"),
+            None => std::env::temp_dir().join("pondsql-spool"),
+        }
+    }
+
+    /// Puts a written content where a commit can reference it: a large
+    /// one into `blobs/<sha256>` (content-addressed: a blob already there
+    /// has the same bytes).
+    pub(crate) async fn land(&self, mut written: Written) -> Result<Content> {
+        if let Some(spooled) = written.take_spooled() {
+            let blob = format!("blobs/{}", written.content.checksum);
+            let landed = self.land_blob(&spooled, &blob).await;
+            let _ = tokio::fs::remove_file(&spooled).await;
+            landed.map_err(|e| e.at(&self.location))?;
+        }
+        Ok(written.content.clone())
+    }
+
+    async fn land_blob(&self, spooled: &FsPath, blob: &str) -> Result<()> {
+        if let Some(root_dir) = self.location.local_dir() {
+            let (from, to) = (spooled.to_path_buf(), root_dir.join(blob));
+            return tokio::task::spawn_blocking(move || {
+                std::fs::rename(&from, &to)?;
+                durable::sync_now(to.parent().expect("blobs/ holds the blob"))
+            })
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(StorageError::from);
+        }
+        let path = Path::from(blob);
+        if self.root_store.head(&path).await.is_ok() {
+            return Ok(());
+        }
+        upload_file(self.root_store.as_ref(), spooled, &path).await
     }
 
     /// Read counters since this process opened the pond.
@@ -239,7 +297,10 @@ impl Pond {
         match table.update_incremental(None).await {
             Ok(()) => Ok(()),
             Err(err) => {
-                Err(delta_log::explain_load_error(&self.root_store, &self.root_dir, err).await)
+                Err(
+                    delta_log::explain_load_error(&self.root_store, &self.location.display(), err)
+                        .await,
+                )
             }
         }
     }
@@ -252,7 +313,12 @@ impl Pond {
             return Ok(current);
         }
         let first_new = current.delta_version().map_or(version, |v| v + 1);
-        delta_log::check_commits(&self.root_store, first_new..=version, &self.root_dir).await?;
+        delta_log::check_commits(
+            &self.root_store,
+            first_new..=version,
+            &self.location.display(),
+        )
+        .await?;
         let mut live: HashMap<String, (NodeId, u64)> = HashMap::new();
         for f in snapshot.log_data().iter() {
             let part = f
@@ -306,7 +372,7 @@ impl Pond {
     pub(crate) async fn commit(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
         self.commit_attempts(changes, sql)
             .await
-            .map_err(|e| e.on_write(&self.root_dir))
+            .map_err(|e| e.at(&self.location))
     }
 
     async fn commit_attempts(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
@@ -330,7 +396,7 @@ impl Pond {
             // From here the attempt must land within half the in-flight grace,
             // or a VACUUM may take what it references (vacuum.rs).
             let started = Instant::now();
-            self.protect_staged_blobs(&staging)?;
+            self.protect_staged_blobs(&staging).await?;
             let adds = self.write_rows(&staging, txn).await?;
             let properties = CommitProperties::default()
                 .with_max_retries(0)
@@ -361,7 +427,7 @@ impl Pond {
             match result {
                 Some(Ok(landed)) => {
                     // Acknowledged only once durable.
-                    sync_commit(&self.root_dir, landed.version() as i64)
+                    sync_commit(&self.location, landed.version() as i64)
                         .await
                         .map_err(|e| StorageError::NotDurable(txn, e.to_string()))?;
                     let before = table.version().unwrap_or(0);
@@ -431,14 +497,7 @@ impl Pond {
             batches.extend(read_oplog_file(&self.root_store, path, *size, false).await?);
         }
         let merged = datafusion::arrow::compute::concat_batches(&oplog::file_schema(), &batches)?;
-        let mut add = put_oplog_file(
-            &self.root_store,
-            &self.root_dir,
-            index.last_txn(),
-            part,
-            &merged,
-        )
-        .await?;
+        let mut add = put_oplog_file(&self.location, index.last_txn(), part, &merged).await?;
         add.data_change = false;
         let now = chrono::Utc::now().timestamp_millis();
         let mut actions = vec![Action::Add(add.clone())];
@@ -497,7 +556,7 @@ impl Pond {
             self.delete_oplog_file(&add.path).await;
             return Ok(());
         };
-        sync_commit(&self.root_dir, landed).await?;
+        sync_commit(&self.location, landed).await?;
         self.update(table).await?;
         self.refresh_locked(table).await?;
         Ok(())
@@ -519,7 +578,10 @@ impl Pond {
 
     /// Syncs the checkpoint of Delta version `version` and the hint naming it.
     async fn sync_checkpoint(&self, version: i64) -> Result<()> {
-        let log = self.root_dir.join("oplog/_delta_log");
+        let Some(root_dir) = self.location.local_dir() else {
+            return Ok(());
+        };
+        let log = root_dir.join("oplog/_delta_log");
         durable::sync(&log.join(format!("{version:020}.checkpoint.parquet"))).await?;
         durable::sync(&log.join("_last_checkpoint")).await?;
         Ok(durable::sync(&log).await?)
@@ -527,11 +589,11 @@ impl Pond {
 
     /// Checks that every blob the staged versions reference is still there,
     /// and renews the old ones (see [`protect_staged_blob`]).
-    fn protect_staged_blobs(&self, staging: &Staging) -> Result<()> {
+    async fn protect_staged_blobs(&self, staging: &Staging) -> Result<()> {
         let now = SystemTime::now();
         for v in staging.overlay().versions() {
             if let (ContentRef::Blob, Some(sum)) = (&v.content, &v.checksum) {
-                protect_staged_blob(&self.root_dir, sum, now)?;
+                protect_staged_blob(&self.location, sum, now).await?;
             }
         }
         Ok(())
@@ -574,7 +636,7 @@ impl Pond {
                     },
                 })
                 .collect();
-            adds.push(write_partition(&self.root_store, &self.root_dir, txn, &part, &rows).await?);
+            adds.push(write_partition(&self.location, txn, &part, &rows).await?);
         }
         Ok(adds)
     }
@@ -595,19 +657,51 @@ fn rand_millis(max: u64) -> u64 {
     (uuid::Uuid::new_v4().as_u128() % u128::from(max.max(1))) as u64
 }
 
+/// Copies a local file to `path` in `store` with a multipart upload, a
+/// few parts in flight, never the whole file in memory.
+pub(crate) async fn upload_file(store: &dyn ObjectStore, file: &FsPath, path: &Path) -> Result<()> {
+    use tokio::io::AsyncReadExt;
+    const PART: usize = 8 << 20;
+    let mut file = tokio::fs::File::open(file).await?;
+    let mut upload = WriteMultipart::new_with_chunk_size(store.put_multipart(path).await?, PART);
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let read = match file.read(&mut buffer).await {
+            Ok(read) => read,
+            Err(err) => {
+                let _ = upload.abort().await;
+                return Err(err.into());
+            }
+        };
+        if read == 0 {
+            break;
+        }
+        if let Err(err) = upload.wait_for_capacity(4).await {
+            let _ = upload.abort().await;
+            return Err(err.into());
+        }
+        upload.write(&buffer[..read]);
+    }
+    upload.finish().await?;
+    Ok(())
+}
+
 /// Writes one oplog data file for one partition and returns its Add action.
 async fn write_partition(
-    store: &Arc<dyn ObjectStore>,
-    root_dir: &FsPath,
+    location: &Location,
     txn: i64,
     part: &NodeId,
     rows: &[RowToWrite<'_>],
 ) -> Result<Add> {
-    put_oplog_file(store, root_dir, txn, part, &oplog::encode(rows)?).await
+    put_oplog_file(location, txn, part, &oplog::encode(rows)?).await
 }
 
 /// Syncs the commit file of Delta version `version` and its directory.
-async fn sync_commit(root_dir: &FsPath, version: i64) -> Result<()> {
+/// (Local disks only: an object store's PUT is durable when acknowledged.)
+async fn sync_commit(location: &Location, version: i64) -> Result<()> {
+    let Some(root_dir) = location.local_dir() else {
+        return Ok(());
+    };
     let file = root_dir.join(delta_log::commit_path(version).as_ref());
     Ok(durable::sync_new_file(&file).await?)
 }
@@ -616,8 +710,7 @@ async fn sync_commit(root_dir: &FsPath, version: i64) -> Result<()> {
 /// file named after `txn`, and returns its Add action with the file's
 /// column statistics.
 async fn put_oplog_file(
-    store: &Arc<dyn ObjectStore>,
-    root_dir: &FsPath,
+    location: &Location,
     txn: i64,
     part: &NodeId,
     batch: &RecordBatch,
@@ -631,16 +724,21 @@ async fn put_oplog_file(
     writer.close()?;
     let relative = oplog::data_file_name(txn, part, &buffer);
     let size = buffer.len() as i64;
-    let partition_dir = root_dir
-        .join("oplog")
-        .join(format!("{}={part}", oplog::PARTITION_COLUMN));
-    let new_partition = !partition_dir.exists();
-    store
+    let local = location.local_dir();
+    let new_partition = local.is_some_and(|dir| {
+        !dir.join("oplog")
+            .join(format!("{}={part}", oplog::PARTITION_COLUMN))
+            .exists()
+    });
+    location
+        .store()
         .put(&Path::from(format!("oplog/{relative}")), buffer.into())
         .await?;
-    durable::sync_new_file(&root_dir.join("oplog").join(&relative)).await?;
-    if new_partition {
-        durable::sync(&root_dir.join("oplog")).await?;
+    if let Some(root_dir) = local {
+        durable::sync_new_file(&root_dir.join("oplog").join(&relative)).await?;
+        if new_partition {
+            durable::sync(&root_dir.join("oplog")).await?;
+        }
     }
     let stats = oplog::file_stats(batch)?;
     Ok(Add {
@@ -659,7 +757,7 @@ async fn put_oplog_file(
 
 /// Reads one oplog data file whole (they are small), checking its size
 /// against the Delta log; with `metadata_only`, every column but `content`.
-async fn read_oplog_file(
+pub(crate) async fn read_oplog_file(
     store: &Arc<dyn ObjectStore>,
     file: &str,
     size: u64,

@@ -31,8 +31,13 @@ use std::io::ErrorKind;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use futures::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
 use super::error::{Result, StorageError};
 use super::index::View;
+use super::location::Location;
 use super::node::ContentRef;
 use super::oplog::PARTITION_COLUMN;
 use super::pond::Pond;
@@ -85,6 +90,16 @@ struct Found {
     aside_of: Option<String>,
 }
 
+impl Found {
+    fn into_orphan(self) -> Orphan {
+        Orphan {
+            path: self.path,
+            kind: self.role.as_str(),
+            bytes: self.bytes,
+        }
+    }
+}
+
 /// Lists (and unless `dry_run`, deletes) the unreferenced files that the
 /// rules above let go, as of `now`.
 pub async fn vacuum(
@@ -93,12 +108,14 @@ pub async fn vacuum(
     dry_run: bool,
     now: SystemTime,
 ) -> Result<Vec<Orphan>> {
-    let root = pond.root_dir().to_path_buf();
-    let found = off_runtime({
-        let root = root.clone();
-        move || list_pond_files(&root)
-    })
-    .await?;
+    let local = pond.location().local_dir().map(Path::to_path_buf);
+    let found = match &local {
+        Some(root) => {
+            let root = root.clone();
+            off_runtime(move || list_pond_files(&root)).await?
+        }
+        None => list_pond_objects(pond.location().store().as_ref()).await?,
+    };
     // Only now the snapshot: everything committed before the listing is in it.
     let index = pond.refresh().await?;
     let removed_at = pond.removed_oplog_files().await?;
@@ -142,6 +159,19 @@ pub async fn vacuum(
             candidates.push((file, removed.is_some()));
         }
     }
+    let Some(root) = local else {
+        let store = pond.location().store();
+        let mut orphans = Vec::new();
+        for (file, replaced) in candidates {
+            if dry_run
+                || delete_object_if_still_old(store.as_ref(), &file.path, cutoff, replaced).await?
+            {
+                orphans.push(file.into_orphan());
+            }
+        }
+        orphans.sort_by(|a, b| a.path.cmp(&b.path));
+        return Ok(orphans);
+    };
     // The file work blocks: on the blocking pool.
     off_runtime(move || {
         let mut orphans = Vec::new();
@@ -152,11 +182,7 @@ pub async fn vacuum(
         }
         for (file, replaced) in candidates {
             if dry_run || delete_if_still_old(&root, &file.path, cutoff, replaced)? {
-                orphans.push(Orphan {
-                    path: file.path,
-                    kind: file.role.as_str(),
-                    bytes: file.bytes,
-                });
+                orphans.push(file.into_orphan());
             }
         }
         orphans.sort_by(|a, b| a.path.cmp(&b.path));
@@ -178,7 +204,49 @@ async fn off_runtime<T: Send + 'static>(
 /// that a VACUUM cannot take it before the commit that references it
 /// lands. Fails when the blob is gone (a VACUUM took it while the
 /// transaction was open): nothing may commit a reference to it.
-pub(crate) fn protect_staged_blob(root: &Path, checksum: &str, now: SystemTime) -> Result<()> {
+pub(crate) async fn protect_staged_blob(
+    location: &Location,
+    checksum: &str,
+    now: SystemTime,
+) -> Result<()> {
+    let Some(root) = location.local_dir() else {
+        return protect_staged_object(location.store().as_ref(), checksum, now).await;
+    };
+    let root = root.to_path_buf();
+    let checksum = checksum.to_string();
+    off_runtime(move || protect_staged_file(&root, &checksum, now)).await
+}
+
+/// [`protect_staged_blob`] on an object store, which cannot touch an
+/// object: a blob is renewed by copying it aside and back (server-side).
+async fn protect_staged_object(
+    store: &dyn ObjectStore,
+    checksum: &str,
+    now: SystemTime,
+) -> Result<()> {
+    let path = ObjectPath::from(format!("blobs/{checksum}"));
+    let meta = match store.head(&path).await {
+        Ok(meta) => meta,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(StorageError::StagedContentGone(format!("blobs/{checksum}")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let modified = SystemTime::from(meta.last_modified);
+    if now.duration_since(modified).unwrap_or_default() > IN_FLIGHT_GRACE / 2 {
+        let aside = ObjectPath::from(format!(
+            "blobs/.tmp/{}.renew",
+            uuid::Uuid::new_v4().simple()
+        ));
+        store.copy(&path, &aside).await?;
+        let renewed = store.copy(&aside, &path).await;
+        let _ = store.delete(&aside).await;
+        renewed?;
+    }
+    Ok(())
+}
+
+fn protect_staged_file(root: &Path, checksum: &str, now: SystemTime) -> Result<()> {
     let path = root.join("blobs").join(checksum);
     let file = match fs::File::options().write(true).open(&path) {
         Ok(file) => file,
@@ -222,6 +290,70 @@ fn delete_if_still_old(
     }
     fs::remove_file(&aside)?;
     Ok(true)
+}
+
+/// [`delete_if_still_old`] on an object store, which cannot rename: the
+/// object's age is read again just before the delete (a renewal between
+/// the two requests is the one window left; docs/storage.md).
+async fn delete_object_if_still_old(
+    store: &dyn ObjectStore,
+    path: &str,
+    cutoff: SystemTime,
+    committed: bool,
+) -> Result<bool> {
+    let path = ObjectPath::from(path);
+    match store.head(&path).await {
+        Ok(meta) if committed || SystemTime::from(meta.last_modified) < cutoff => {}
+        Ok(_) | Err(object_store::Error::NotFound { .. }) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    store.delete(&path).await?;
+    Ok(true)
+}
+
+/// The objects under `blobs/` and `oplog/` that the pond wrote (as
+/// [`list_pond_files`] on a local disk).
+async fn list_pond_objects(store: &dyn ObjectStore) -> Result<Vec<Found>> {
+    let mut found = Vec::new();
+    for prefix in ["blobs", "oplog"] {
+        let mut listing = store.list(Some(&ObjectPath::from(prefix)));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let path = meta.location.to_string();
+            let Some(role) = object_role(&path) else {
+                continue;
+            };
+            found.push(Found {
+                path,
+                role,
+                bytes: meta.size,
+                modified: SystemTime::from(meta.last_modified),
+                aside_of: None,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// What an object is, by its path; `None` for what the pond did not write.
+fn object_role(path: &str) -> Option<FileRole> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["blobs", ".tmp", name] if is_temp_name(name) || name.ends_with(".renew") => {
+            Some(FileRole::Temp)
+        }
+        ["blobs", name] if is_hex(name, 64) => Some(FileRole::Blob),
+        ["oplog", part, name]
+            if part
+                .strip_prefix(PARTITION_COLUMN)
+                .and_then(|rest| rest.strip_prefix('='))
+                .is_some_and(|id| is_hex(id, 32))
+                && is_oplog_file_name(name) =>
+        {
+            Some(FileRole::Oplog)
+        }
+        _ => None,
+    }
 }
 
 /// Finishes what an interrupted VACUUM left: puts the file back when it is

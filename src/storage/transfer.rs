@@ -1,0 +1,199 @@
+//! Copying objects between two locations (a pond and its backup), each
+//! object streamed, hashed on the way, and read back from the destination
+//! to prove it arrived whole. Used by BACKUP and RESTORE.
+//!
+//! Never holds a whole object in memory: parts of [`PART`] bytes go out as
+//! a multipart upload, a few in flight.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+use super::durable;
+use super::error::{Result, StorageError};
+use super::location::Location;
+
+/// Upload part size; objects up to it go in one PUT.
+const PART: usize = 8 << 20;
+
+/// What an object must hash to, when its name says (blobs, oplog data files).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Expected<'a> {
+    Sha256(&'a str),
+    /// Whatever the source holds (Delta log files): the copy must match it.
+    AsSource,
+}
+
+/// Counts what a transfer moved, for progress and the report. Shared
+/// with whoever shows progress (lock-free).
+#[derive(Debug, Default)]
+pub struct Moved {
+    objects: AtomicU64,
+    bytes: AtomicU64,
+    /// What the run has to look at, and what of it was already there.
+    planned_objects: AtomicU64,
+    planned_bytes: AtomicU64,
+    skipped_bytes: AtomicU64,
+}
+
+impl Moved {
+    /// (objects, bytes) sent so far.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.objects.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Bytes sent and bytes still to send (0 until planned).
+    pub fn bytes_and_remaining(&self) -> (u64, u64) {
+        let sent = self.bytes.load(Ordering::Relaxed);
+        let done = sent + self.skipped_bytes.load(Ordering::Relaxed);
+        let planned = self.planned_bytes.load(Ordering::Relaxed);
+        (sent, planned.saturating_sub(done))
+    }
+
+    /// Objects planned.
+    pub fn planned_objects(&self) -> u64 {
+        self.planned_objects.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn plan(&self, sizes: impl Iterator<Item = u64>) {
+        for size in sizes {
+            self.planned_objects.fetch_add(1, Ordering::Relaxed);
+            self.planned_bytes.fetch_add(size, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn skip(&self, size: u64) {
+        self.skipped_bytes.fetch_add(size, Ordering::Relaxed);
+    }
+}
+
+/// Streams an object and returns its sha256 (hex) and size; `None` when it
+/// does not exist.
+pub(crate) async fn hash_object(
+    store: &dyn ObjectStore,
+    path: &Path,
+) -> Result<Option<(String, u64)>> {
+    let mut stream = match store.get(path).await {
+        Ok(got) => got.into_stream(),
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        size += chunk.len() as u64;
+        hasher.update(&chunk);
+    }
+    Ok(Some((hex::encode(hasher.finalize()), size)))
+}
+
+/// Copies `path` from `from` to the same path in `to`, then reads the copy
+/// back and checks its hash. A source that does not hash to what its name
+/// says is an error naming it, and nothing is written for it.
+pub(crate) async fn copy_verified(
+    from: &Location,
+    to: &Location,
+    path: &str,
+    expected: Expected<'_>,
+    moved: &Moved,
+) -> Result<()> {
+    let object = Path::from(path);
+    let mut stream = match from.store().get(&object).await {
+        Ok(got) => got.into_stream(),
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(StorageError::MissingContent(format!(
+                "{path} in {}",
+                from.display()
+            )))
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let mut hasher = Sha256::new();
+    let mut first = Vec::new();
+    let mut upload: Option<WriteMultipart> = None;
+    let mut size = 0u64;
+    let result: Result<()> = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            match &mut upload {
+                Some(upload) => {
+                    upload.wait_for_capacity(4).await?;
+                    upload.write(&chunk);
+                }
+                None if first.len() + chunk.len() <= PART => first.extend_from_slice(&chunk),
+                None => {
+                    let mut started = WriteMultipart::new_with_chunk_size(
+                        to.store().put_multipart(&object).await?,
+                        PART,
+                    );
+                    started.write(&first);
+                    started.write(&chunk);
+                    first = Vec::new();
+                    upload = Some(started);
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(err) = result {
+        if let Some(upload) = upload {
+            let _ = upload.abort().await;
+        }
+        return Err(err);
+    }
+    let found = hex::encode(hasher.finalize());
+    if let Expected::Sha256(want) = expected {
+        if found != want {
+            if let Some(upload) = upload {
+                let _ = upload.abort().await;
+            }
+            return Err(StorageError::ChecksumMismatch {
+                what: format!("{path} in {}", from.display()),
+                expected: want.to_string(),
+                found,
+            });
+        }
+    }
+    match upload {
+        Some(upload) => {
+            upload.finish().await?;
+        }
+        None => {
+            to.store().put(&object, PutPayload::from(first)).await?;
+        }
+    }
+    if let Some(dir) = to.local_dir() {
+        durable::sync_new_file(&dir.join(path)).await?;
+    }
+    match hash_object(to.store().as_ref(), &object).await? {
+        Some((copied, copied_size)) if copied == found && copied_size == size => {}
+        _ => {
+            return Err(StorageError::Invalid(format!(
+                "{path} did not arrive whole in {}: its copy does not hash to sha256 {found}; run it again",
+                to.display()
+            )))
+        }
+    }
+    moved.objects.fetch_add(1, Ordering::Relaxed);
+    moved.bytes.fetch_add(size, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The size of `path` in `store`, `None` when it is absent.
+pub(crate) async fn size_of(store: &dyn ObjectStore, path: &str) -> Result<Option<u64>> {
+    match store.head(&Path::from(path)).await {
+        Ok(meta) => Ok(Some(meta.size)),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
