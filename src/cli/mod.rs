@@ -139,7 +139,8 @@ pub fn command() -> Command {
             Command::new("restore")
                 .about("Rebuild a pond from a backup, into a new or empty directory: docs/backup.md")
                 .arg(Arg::new("source").required(true).value_name("URL").help("The backup: s3://bucket/path, or a local directory"))
-                .arg(Arg::new("dest").required(true).value_name("PATH").help("Where the pond is rebuilt")),
+                .arg(Arg::new("dest").required(true).value_name("PATH").help("Where the pond is rebuilt"))
+                .arg(Arg::new("as-of").long("as-of").value_name("TXN").value_parser(clap::value_parser!(i64)).help("The pond as it was at this txn (a new pond: back it up to a new location)")),
         )
         .subcommand(
             Command::new("serve")
@@ -452,7 +453,9 @@ pub fn main() -> u8 {
             let restored = runtime.block_on(async {
                 let _progress =
                     ProgressLine::start_transfer(moved.clone(), std::io::stderr().is_terminal());
-                crate::storage::backup::restore(source, std::path::Path::new(dest), &moved).await
+                let as_of = restore.get_one::<i64>("as-of").copied();
+                crate::storage::backup::restore(source, std::path::Path::new(dest), as_of, &moved)
+                    .await
             });
             match restored {
                 Ok(report) => {

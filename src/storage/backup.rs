@@ -30,9 +30,10 @@ use super::error::{Result, StorageError};
 use super::index::View;
 use super::location::{is_url, Location};
 use super::node::ContentRef;
+use super::node::NodeId;
 use super::oplog;
-use super::pond::{is_pond, Pond};
-use super::transfer::{copy_verified, size_of, Expected, Moved};
+use super::pond::{create_oplog, is_pond, put_oplog_file, read_oplog_file, Pond};
+use super::transfer::{copy_verified, hash_object, size_of, Expected, Moved};
 
 /// The manifest at the root of a backup target.
 pub(crate) const MANIFEST: &str = "pondsql-backup.json";
@@ -103,6 +104,7 @@ pub(crate) async fn backup(pond: &Pond, target: &str, moved: &Moved) -> Result<B
         Some(m) => m,
         None => claim(&target, &id).await?,
     };
+    check_history(pond, &target, &manifest, delta_version).await?;
 
     let mut plan = Vec::new();
     let mut blobs = BTreeMap::new();
@@ -190,6 +192,41 @@ pub(crate) async fn backup(pond: &Pond, target: &str, moved: &Moved) -> Result<B
     Ok(record)
 }
 
+/// Refuses a target whose history is not this pond's past: a restored
+/// copy and its original share an id, and both backing up to one target
+/// would mix two histories. Their commits at the target's version differ.
+async fn check_history(
+    pond: &Pond,
+    target: &Location,
+    manifest: &Manifest,
+    delta_version: i64,
+) -> Result<()> {
+    if manifest.delta_version < 0 {
+        return Ok(());
+    }
+    let commit = format!("{LOG_DIR}/{:020}.json", manifest.delta_version);
+    let diverged = || {
+        StorageError::Invalid(format!(
+            "{} holds a backup of this pond whose history has diverged from it (another copy of the pond, e.g. a restored one, backed up there): back this pond up to a new location",
+            target.display()
+        ))
+    };
+    if manifest.delta_version > delta_version {
+        return Err(diverged());
+    }
+    let ours = hash_object(
+        pond.location().store().as_ref(),
+        &Path::from(commit.as_str()),
+    )
+    .await?;
+    let theirs = hash_object(target.store().as_ref(), &Path::from(commit.as_str())).await?;
+    match (ours, theirs) {
+        (Some(ours), Some(theirs)) if ours != theirs => Err(diverged()),
+        // A commit older than the log retention is gone from the pond: nothing to compare.
+        _ => Ok(()),
+    }
+}
+
 /// The completed backups recorded in `pond`, oldest first.
 pub(crate) async fn records(pond: &Pond) -> Result<Vec<BackupRecord>> {
     let store = pond.location().store();
@@ -203,8 +240,14 @@ pub(crate) async fn records(pond: &Pond) -> Result<Vec<BackupRecord>> {
     Ok(out)
 }
 
-/// Rebuilds a pond in the new directory `dest` from the backup at `source`.
-pub(crate) async fn restore(source: &str, dest: &FsPath, moved: &Moved) -> Result<RestoreReport> {
+/// Rebuilds a pond in the new directory `dest` from the backup at
+/// `source`, as it was at its last backup or, with `as_of`, at that txn.
+pub(crate) async fn restore(
+    source: &str,
+    dest: &FsPath,
+    as_of: Option<i64>,
+    moved: &Moved,
+) -> Result<RestoreReport> {
     let from = Location::parse(FsPath::new(source))?;
     if is_url(&dest.to_string_lossy()) {
         return Err(StorageError::Invalid(format!(
@@ -248,7 +291,31 @@ pub(crate) async fn restore(source: &str, dest: &FsPath, moved: &Moved) -> Resul
         ".{name}.restoring-{}",
         uuid::Uuid::new_v4().simple()
     ));
-    let restored = restore_into(&from, &manifest, &staging, moved).await;
+    if let Some(txn) = as_of {
+        if !(0..=manifest.txn).contains(&txn) {
+            return Err(StorageError::Invalid(format!(
+                "--as-of {txn}: the backup at {} holds txns 0 to {}",
+                from.display(),
+                manifest.txn
+            )));
+        }
+    }
+    let mut restored = restore_into(&from, &manifest, &staging, moved).await;
+    if let (Ok(report), Some(txn)) = (&mut restored, as_of.filter(|t| *t < manifest.txn)) {
+        let cut = staging.with_extension("as-of");
+        restored = match cut_at(&staging, &cut, txn).await {
+            Ok(()) => {
+                let _ = tokio::fs::remove_dir_all(&staging).await;
+                std::fs::rename(&cut, &staging)?;
+                report.txn = txn;
+                Ok(report.clone())
+            }
+            Err(err) => {
+                let _ = tokio::fs::remove_dir_all(&cut).await;
+                Err(err)
+            }
+        };
+    }
     match restored {
         Ok(mut report) => {
             if dest.exists() {
@@ -348,6 +415,68 @@ async fn restore_into(
         objects,
         bytes,
     })
+}
+
+/// Writes into the new directory `into` the pond at `from` as of `txn`: a
+/// new oplog of the rows of txns up to `txn` (one data file per directory,
+/// one Delta commit) and the blobs they reference (moved: `from` is a
+/// staging copy). History up to `txn` is kept whole; the Delta log is new,
+/// so the pond backs up to a new location.
+async fn cut_at(from: &FsPath, into: &FsPath, txn: i64) -> Result<()> {
+    use datafusion::arrow::array::{AsArray, BooleanArray};
+    use datafusion::arrow::compute::{concat_batches, filter_record_batch};
+    use datafusion::arrow::datatypes::Int64Type;
+
+    let source = Pond::open(from).await?;
+    let index = source.refresh().await?;
+    std::fs::create_dir_all(into.join("blobs"))?;
+    let to = Location::parse(into)?;
+    let mut by_part: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for (file, indexed) in index.files() {
+        for batch in read_oplog_file(source.location().store(), file, indexed.size, false).await? {
+            let txns = batch
+                .column_by_name("txn")
+                .ok_or_else(|| {
+                    StorageError::CorruptOplog(format!("oplog/{file} has no txn column"))
+                })?
+                .as_primitive::<Int64Type>();
+            let keep: BooleanArray = txns
+                .iter()
+                .map(|t| Some(t.is_some_and(|t| t <= txn)))
+                .collect();
+            let kept = filter_record_batch(&batch, &keep)?;
+            if kept.num_rows() > 0 {
+                by_part
+                    .entry(indexed.part.to_string())
+                    .or_default()
+                    .push(kept);
+            }
+        }
+    }
+    let mut adds = Vec::new();
+    for (part, batches) in by_part {
+        let batch = concat_batches(&oplog::file_schema(), &batches)?;
+        adds.push(put_oplog_file(&to, txn, &NodeId::from_stored(&part), &batch).await?);
+    }
+    create_oplog(&to, adds, txn, &format!("pondsql restore --as-of {txn}")).await?;
+    let cut = Pond::open_at(to).await?;
+    for v in View::new(cut.refresh().await?, None).all_versions() {
+        if let (ContentRef::Blob, Some(sum)) = (&v.content, &v.checksum) {
+            let (blob, target) = (from.join("blobs").join(sum), into.join("blobs").join(sum));
+            if !target.exists() {
+                std::fs::rename(&blob, &target)?;
+            }
+        }
+    }
+    super::durable::sync(&into.join("blobs")).await?;
+    let problems = check::check(&cut, CheckScope::AllVersions, None).await?;
+    match problems.first() {
+        Some(first) => Err(StorageError::Invalid(format!(
+            "the pond as of txn {txn} fails CHECK ({}: {}): nothing was restored",
+            first.path, first.problem
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The Delta log files of versions in `(after, upto]`: commits, and

@@ -199,12 +199,15 @@ pub(crate) async fn check(
     Ok(problems)
 }
 
+/// The paths of the live nodes checked, by id.
+type PathsById = HashMap<NodeId, PondPath>;
+
 /// The versions whose contents to verify, and the paths of live nodes.
 fn versions_to_check(
     view: &View,
     scope: CheckScope,
     only: Option<&PondPath>,
-) -> Result<(HashMap<NodeId, PondPath>, Vec<Arc<NodeVersion>>)> {
+) -> Result<(PathsById, Vec<Arc<NodeVersion>>)> {
     let root = view.require(&PondPath::root())?;
     let mut paths = HashMap::new();
     let nodes = match only {

@@ -224,10 +224,12 @@ impl Location {
             | object_store::Error::Unauthenticated { .. } => StorageError::Invalid(format!(
                 "{at}: the storage refused the credentials: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION)"
             )),
-            other if self.local.is_none() => StorageError::Unreachable {
-                at,
-                cause: other.to_string(),
-            },
+            other if self.local.is_none() => {
+                // The server's status, without the XML body object_store appends.
+                let cause = other.to_string();
+                let cause = cause.split(": <?xml").next().unwrap_or_default().to_string();
+                StorageError::Unreachable { at, cause }
+            }
             other => other.into(),
         }
     }

@@ -113,32 +113,7 @@ impl Pond {
         )
         .await
         .map_err(|e| e.at(&location))?;
-        let table = location.delta_builder()?.build()?;
-        table
-            .create()
-            .with_table_name("pond_oplog")
-            .with_comment("pondsql oplog: one row per node version")
-            .with_columns(oplog::delta_columns())
-            .with_partition_columns([oplog::PARTITION_COLUMN])
-            .with_configuration_property(
-                deltalake::TableProperty::CheckpointInterval,
-                Some(CHECKPOINT_INTERVAL.to_string()),
-            )
-            .with_actions([Action::Add(add)])
-            .with_commit_properties(CommitProperties::default().with_metadata([
-                ("pondTxn".to_string(), json!(0)),
-                ("sql".to_string(), json!("pondsql init")),
-            ]))
-            .await?;
-        if let Some(root_dir) = location.local_dir() {
-            sync_commit(&location, 0).await?;
-            for dir in ["oplog", "blobs", ""] {
-                durable::sync(&root_dir.join(dir)).await?;
-            }
-            if let Some(parent) = root_dir.parent() {
-                durable::sync(parent).await?;
-            }
-        }
+        create_oplog(&location, vec![add], 0, "pondsql init").await?;
         Pond::open_at(location).await
     }
 
@@ -657,6 +632,44 @@ fn rand_millis(max: u64) -> u64 {
     (uuid::Uuid::new_v4().as_u128() % u128::from(max.max(1))) as u64
 }
 
+/// Creates the oplog Delta table at `location` with the data files of
+/// `adds` as its first commit, whose newest pond txn is `txn`, and makes it
+/// durable (`pondsql init`, and a restore as of a txn).
+pub(crate) async fn create_oplog(
+    location: &Location,
+    adds: Vec<Add>,
+    txn: i64,
+    sql: &str,
+) -> Result<()> {
+    let table = location.delta_builder()?.build()?;
+    table
+        .create()
+        .with_table_name("pond_oplog")
+        .with_comment("pondsql oplog: one row per node version")
+        .with_columns(oplog::delta_columns())
+        .with_partition_columns([oplog::PARTITION_COLUMN])
+        .with_configuration_property(
+            deltalake::TableProperty::CheckpointInterval,
+            Some(CHECKPOINT_INTERVAL.to_string()),
+        )
+        .with_actions(adds.into_iter().map(Action::Add))
+        .with_commit_properties(CommitProperties::default().with_metadata([
+            ("pondTxn".to_string(), json!(txn)),
+            ("sql".to_string(), json!(sql)),
+        ]))
+        .await?;
+    if let Some(root_dir) = location.local_dir() {
+        sync_commit(location, 0).await?;
+        for dir in ["oplog", "blobs", ""] {
+            durable::sync(&root_dir.join(dir)).await?;
+        }
+        if let Some(parent) = root_dir.parent() {
+            durable::sync(parent).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Copies a local file to `path` in `store` with a multipart upload, a
 /// few parts in flight, never the whole file in memory.
 pub(crate) async fn upload_file(store: &dyn ObjectStore, file: &FsPath, path: &Path) -> Result<()> {
@@ -709,7 +722,7 @@ async fn sync_commit(location: &Location, version: i64) -> Result<()> {
 /// Stores `batch` (oplog rows of one partition) as a new, durable data
 /// file named after `txn`, and returns its Add action with the file's
 /// column statistics.
-async fn put_oplog_file(
+pub(crate) async fn put_oplog_file(
     location: &Location,
     txn: i64,
     part: &NodeId,

@@ -157,11 +157,10 @@ pub(crate) async fn copy_verified(
             if let Some(upload) = upload {
                 let _ = upload.abort().await;
             }
-            return Err(StorageError::ChecksumMismatch {
-                what: format!("{path} in {}", from.display()),
-                expected: want.to_string(),
-                found,
-            });
+            return Err(StorageError::Invalid(format!(
+                "{path} in {} is damaged: its bytes hash to sha256 {found}, not to the one its name says; it was not copied (CHECK there lists all such damage)",
+                from.display()
+            )));
         }
     }
     match upload {

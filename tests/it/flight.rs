@@ -217,7 +217,7 @@ fn metadata_calls_in_the_order_a_jdbc_navigator_makes_them() {
             "schemas ['/', '/s']",
             "table /s t TABLE [('time', 'timestamp[us]', True), ('value', 'double', True), ('name', 'string', True)]",
             "table /s v VIEW [('name', 'string', True)]",
-            "system tables 5",
+            "system tables 6",
             "views only [{'catalog_name': 'pond', 'db_schema_name': '/s', 'table_name': 'v', 'table_type': 'VIEW'}]",
             "types ['BOOLEAN', 'TINYINT', 'BIGINT', 'VARBINARY', 'DECIMAL', 'INTEGER', 'SMALLINT', 'REAL', 'DOUBLE', 'VARCHAR', 'DATE', 'TIMESTAMP']",
             "primary keys []",

@@ -1,0 +1,676 @@
+//! Ponds on S3-compatible storage, BACKUP, RESTORE and CHECK, against a
+//! real S3-compatible server (moto, from the test venv) on 127.0.0.1,
+//! driven through the real `pondsql` binary. The server is inspected and
+//! damaged with boto3 (tests/python/s3/s3_tool.py).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{pondsql, python, stderr, stdout};
+
+/// A moto server on a free port, stopped when dropped.
+struct S3Server {
+    child: Child,
+    endpoint: String,
+}
+
+impl S3Server {
+    fn start() -> S3Server {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let python = python();
+        let child = Command::new(&python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "moto did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let server = S3Server { child, endpoint };
+        server.tool(&["mkbucket", "ponds"]);
+        server
+    }
+
+    /// Runs s3_tool.py; returns its stdout.
+    fn tool(&self, args: &[&str]) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/s3/s3_tool.py");
+        let out = Command::new(python())
+            .arg(script)
+            .arg(&self.endpoint)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "s3_tool {args:?}: {}", stderr(&out));
+        stdout(&out)
+    }
+
+    /// The keys under `prefix` in bucket `ponds`.
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        self.tool(&["list", "ponds", prefix])
+            .lines()
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect()
+    }
+
+    /// `pondsql` with this server's endpoint and credentials in the environment.
+    fn pondsql(&self) -> Command {
+        let mut cmd = pondsql();
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1");
+        cmd
+    }
+
+    /// Runs `-c` statements on `pond` (a path or URL).
+    fn sql(&self, pond: &str, sql: &str) -> Output {
+        self.pondsql()
+            .args(["--pond", pond, "--format", "csv", "-c", sql])
+            .output()
+            .unwrap()
+    }
+
+    /// Like [`S3Server::sql`], and it must succeed.
+    fn ok(&self, pond: &str, sql: &str) -> String {
+        let out = self.sql(pond, sql);
+        assert!(out.status.success(), "{sql}\n{}", stderr(&out));
+        stdout(&out)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A table of `rows` rows, big enough for a blob (over 64 KiB) from a few thousand rows.
+fn create_table(path: &str, rows: u64, offset: u64) -> String {
+    format!(
+        "CREATE TABLE \"{path}\" AS SELECT to_timestamp_seconds(1700000000 + i * 60) AS ts, \
+         CAST(i AS DOUBLE) * 1.5 + {offset} AS value, 'station ' || CAST(i % 7 AS VARCHAR) AS station \
+         FROM generate_series(1, {rows}) AS g(i)"
+    )
+}
+
+fn local(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().unwrap().to_string()
+}
+
+/// A pond on s3 does what a pond on disk does: tables (inline and blob),
+/// views, glob, time travel, OPTIMIZE and VACUUM.
+#[test]
+fn a_pond_on_s3_passes_the_core_scenarios() {
+    let s3 = S3Server::start();
+    let pond = "s3://ponds/station";
+    let out = s3.pondsql().args(["init", pond]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    s3.ok(
+        pond,
+        &format!(
+            "CREATE DIRECTORY '/s/a'; CREATE DIRECTORY '/s/b'; {}; {}; \
+             INSERT INTO \"/s/a/temp\" VALUES (TIMESTAMP '2030-01-01 00:00:00', 1.25, 'late'); \
+             CREATE VIEW \"/s/daily\" AS SELECT station, count(*) AS n FROM \"/s/a/temp\" GROUP BY station",
+            create_table("/s/a/temp", 20_000, 0),
+            create_table("/s/b/temp", 100, 1_000)
+        ),
+    );
+    assert!(
+        s3.keys("station/blobs/").len() == 1,
+        "the 20,000-row content is a blob"
+    );
+    assert_eq!(
+        s3.ok(pond, "SELECT count(*), sum(value) FROM \"/s/a/temp\""),
+        "count(*),sum(/s/a/temp.value)\n20001,300015001.25\n"
+    );
+    assert_eq!(
+        s3.ok(
+            pond,
+            "SELECT _1, count(*) FROM glob('/s/*/temp') GROUP BY _1 ORDER BY _1"
+        ),
+        "_1,count(*)\na,20001\nb,100\n"
+    );
+    assert_eq!(
+        s3.ok(pond, "SELECT n FROM \"/s/daily\" WHERE station = 'late'"),
+        "n\n1\n"
+    );
+    let before_insert = s3.ok(
+        pond,
+        "SELECT max(txn) FROM pond.system.transactions WHERE sql LIKE 'CREATE TABLE \"/s/b%'",
+    );
+    let txn = before_insert.lines().nth(1).unwrap();
+    assert_eq!(
+        s3.ok(
+            pond,
+            &format!("SET pond.as_of = {txn}; SELECT count(*) FROM \"/s/a/temp\"")
+        ),
+        "count(*)\n20000\n"
+    );
+    let optimized = s3.ok(pond, "OPTIMIZE \"/s/a/temp\"");
+    assert!(optimized.contains("/s/a/temp,2,1"), "{optimized}");
+    // The replaced chunk stays referenced (time travel); nothing younger
+    // than the in-flight grace goes, so VACUUM finds nothing to delete.
+    assert_eq!(
+        s3.ok(pond, "VACUUM RETAIN 0 HOURS"),
+        "path,kind,bytes,action\n"
+    );
+    assert_eq!(
+        s3.ok(
+            pond,
+            "SELECT count(*), sum(value) FROM \"/s/a/temp\"; CHECK ALL VERSIONS"
+        ),
+        "count(*),sum(/s/a/temp.value)\n20001,300015001.25\npath,version,problem\n"
+    );
+}
+
+/// Two processes committing to one s3 pond at once keep every commit
+/// (commits are put-if-absent, which the server enforces).
+#[test]
+fn two_writers_on_one_s3_pond_lose_nothing() {
+    let s3 = S3Server::start();
+    let pond = "s3://ponds/shared";
+    assert!(s3
+        .pondsql()
+        .args(["init", pond])
+        .status()
+        .unwrap()
+        .success());
+    s3.ok(pond, "CREATE TABLE \"/t\" (writer INT, i INT)");
+    let writers: Vec<Child> = (0..2)
+        .map(|w| {
+            let script: String = (0..15)
+                .map(|i| format!("INSERT INTO \"/t\" VALUES ({w}, {i});\n"))
+                .collect();
+            let mut child = s3
+                .pondsql()
+                .args(["--pond", pond])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(script.as_bytes())
+                .unwrap();
+            child
+        })
+        .collect();
+    for child in writers {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert_eq!(
+        s3.ok(
+            pond,
+            "SELECT writer, count(DISTINCT i) FROM \"/t\" GROUP BY writer ORDER BY writer"
+        ),
+        "writer,count(DISTINCT /t.i)\n0,15\n1,15\n"
+    );
+    assert_eq!(
+        s3.ok(
+            pond,
+            "SELECT count(*), max(txn) FROM pond.system.transactions"
+        ),
+        "count(*),max(pond.system.transactions.txn)\n32,31\n",
+        "init (txn 0), CREATE TABLE and 30 INSERTs, txns gap-free"
+    );
+}
+
+/// The rows, transactions and history of a pond, to compare a restore with its source.
+fn fingerprint(s3: &S3Server, pond: &str, as_of: &str) -> String {
+    s3.ok(
+        pond,
+        &format!(
+            "SELECT * FROM \"/s/a/temp\" ORDER BY ts, value; \
+             SELECT * FROM \"/s/b/temp\" ORDER BY ts; \
+             SELECT station, n FROM \"/s/daily\" ORDER BY station; \
+             SELECT txn, timestamp, sql, nodes, rows_added FROM pond.system.transactions ORDER BY txn; \
+             SELECT version, txn, op, rows, checksum FROM history('/s/a/temp') ORDER BY version; \
+             SET pond.as_of = {as_of}; SELECT count(*), sum(value) FROM \"/s/a/temp\""
+        ),
+    )
+}
+
+fn backup(s3: &S3Server, pond: &str, target: &str) -> (u64, u64) {
+    let out = s3
+        .pondsql()
+        .args(["backup", "--pond", pond, target])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // | target | txn | objects_sent | bytes_sent | objects_present | verified |
+    let text = stdout(&out);
+    let row: Vec<&str> = text
+        .lines()
+        .find(|l| l.contains(target))
+        .unwrap_or_else(|| panic!("no result row in {text}"))
+        .split('|')
+        .map(str::trim)
+        .collect();
+    assert_eq!(row[6], "true", "verified: {text}");
+    (row[3].parse().unwrap(), row[5].parse().unwrap())
+}
+
+/// First backup sends everything, the second only what changed, the third
+/// nothing; a restore (from s3 and from a local path) equals the source.
+#[test]
+fn backups_are_incremental_and_restores_equal_the_source() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pond = local(dir.path(), "pond");
+    assert!(s3
+        .pondsql()
+        .args(["init", &pond])
+        .status()
+        .unwrap()
+        .success());
+    s3.ok(
+        &pond,
+        &format!(
+            "CREATE DIRECTORY '/s/a'; CREATE DIRECTORY '/s/b'; {}; {}; \
+             CREATE VIEW \"/s/daily\" AS SELECT station, count(*) AS n FROM \"/s/a/temp\" GROUP BY station",
+            create_table("/s/a/temp", 20_000, 0),
+            create_table("/s/b/temp", 100, 1_000)
+        ),
+    );
+    let target = "s3://ponds/backups/station";
+    let (first, _) = backup(&s3, &pond, target);
+    let stored = s3.keys("backups/station/");
+    // Everything sent, plus the manifest.
+    assert_eq!(stored.len() as u64, first + 1, "{stored:?}");
+    assert!(stored
+        .iter()
+        .any(|k| k.starts_with("backups/station/blobs/")));
+
+    s3.ok(
+        &pond,
+        "INSERT INTO \"/s/a/temp\" SELECT ts + INTERVAL '100 days', value, station FROM \"/s/a/temp\"; \
+         INSERT INTO \"/s/b/temp\" VALUES (TIMESTAMP '2031-01-01 00:00:00', 7, 'new')",
+    );
+    let (second, _) = backup(&s3, &pond, target);
+    let after = s3.keys("backups/station/");
+    assert_eq!(after.len() as u64, stored.len() as u64 + second);
+    // One new blob, the new oplog files of two directories, two commits.
+    assert!(
+        (3..=8).contains(&second) && second < first,
+        "second backup sent {second} objects (first {first})"
+    );
+    assert_eq!(backup(&s3, &pond, target).0, 0, "nothing changed");
+    let recorded = s3.ok(
+        &pond,
+        "SELECT target, txn, objects_sent, verified FROM pond.system.backups ORDER BY finished",
+    );
+    assert_eq!(
+        recorded,
+        format!("target,txn,objects_sent,verified\n{target},5,{first},true\n{target},7,{second},true\n{target},7,0,true\n")
+    );
+    let local_target = local(dir.path(), "usb-backup");
+    backup(&s3, &pond, &local_target);
+
+    let expected = fingerprint(&s3, &pond, "4");
+    for (source, name) in [
+        (target.to_string(), "restored"),
+        (local_target, "restored-local"),
+    ] {
+        let dest = local(dir.path(), name);
+        let out = s3
+            .pondsql()
+            .args(["restore", &source, &dest])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(stdout(&out).contains("at txn 7"), "{}", stdout(&out));
+        assert_eq!(
+            fingerprint(&s3, &dest, "4"),
+            expected,
+            "restore from {source}"
+        );
+        assert_eq!(s3.ok(&dest, "CHECK ALL VERSIONS"), "path,version,problem\n");
+    }
+    // As of txn 4: the tables as they were, no view yet, history up to it.
+    let early = local(dir.path(), "as-of-4");
+    let out = s3
+        .pondsql()
+        .args(["restore", target, &early, "--as-of", "4"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        s3.ok(
+            &early,
+            "SELECT count(*), sum(value) FROM \"/s/a/temp\"; \
+             SELECT txn, sql FROM pond.system.transactions ORDER BY txn DESC LIMIT 1; \
+             SELECT count(*) FROM history('/s/a/temp'); \
+             SELECT path FROM pond.system.entries ORDER BY path"
+        ),
+        "count(*),sum(/s/a/temp.value)\n20000,300015000.0\ntxn,sql\n4,\"CREATE TABLE \"\"/s/b/temp\"\" AS SELECT to_timestamp_seconds(1700000000 + i * 60) AS ts, CAST(i AS DOUBLE) * 1.5 + 1000 AS value, 'station ' || CAST(i % 7 AS VARCHAR) AS station FROM generate_series(1, 100) AS g(i)\"\ncount(*)\n1\npath\n/\n/s\n/s/a\n/s/a/temp\n/s/b\n/s/b/temp\n"
+    );
+    s3.ok(&early, "CREATE TABLE \"/s/next\" AS SELECT 1 AS x");
+    assert_eq!(
+        s3.ok(
+            &early,
+            "SELECT max(txn) FROM pond.system.transactions; CHECK ALL VERSIONS"
+        ),
+        "max(pond.system.transactions.txn)\n5\npath,version,problem\n"
+    );
+    let out = s3
+        .pondsql()
+        .args([
+            "restore",
+            target,
+            &local(dir.path(), "too-late"),
+            "--as-of",
+            "99",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("holds txns 0 to 7"),
+        "{}",
+        stderr(&out)
+    );
+
+    // The restored pond takes new commits and backs up where it came from;
+    // the old pond, whose history has diverged from the target's, may not.
+    let restored = local(dir.path(), "restored");
+    s3.ok(
+        &restored,
+        "INSERT INTO \"/s/b/temp\" VALUES (TIMESTAMP '2032-01-01 00:00:00', 8, 'after')",
+    );
+    s3.ok(
+        &pond,
+        "INSERT INTO \"/s/b/temp\" VALUES (TIMESTAMP '2033-01-01 00:00:00', 9, 'old')",
+    );
+    assert!(backup(&s3, &restored, target).0 > 0);
+    let diverged = s3.sql(&pond, &format!("BACKUP TO '{target}'"));
+    assert!(
+        stderr(&diverged).contains("diverged"),
+        "{}",
+        stderr(&diverged)
+    );
+}
+
+/// A backup killed with SIGKILL mid-transfer leaves a target that restores
+/// to its last completed backup; the next run finishes the job.
+#[test]
+fn a_backup_killed_mid_transfer_resumes() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pond = local(dir.path(), "pond");
+    assert!(s3
+        .pondsql()
+        .args(["init", &pond])
+        .status()
+        .unwrap()
+        .success());
+    s3.ok(
+        &pond,
+        &format!(
+            "CREATE DIRECTORY '/s'; {}",
+            create_table("/s/first", 5_000, 0)
+        ),
+    );
+    let target = "s3://ponds/killed";
+    let (first, _) = backup(&s3, &pond, target);
+    assert!(first > 0);
+    // Many blobs, so that the kill lands while they are sent.
+    let tables: String = (0..30)
+        .map(|i| format!("{};", create_table(&format!("/s/t{i}"), 60_000, i)))
+        .collect();
+    s3.ok(&pond, &tables);
+    let blobs_before = s3.keys("killed/blobs/").len();
+    let mut child = s3
+        .pondsql()
+        .args(["backup", "--pond", &pond, target])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while s3.keys("killed/blobs/").len() < blobs_before + 5
+        && started.elapsed() < Duration::from_secs(60)
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the backup finished before the kill could interrupt it"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The target restores to its last completed backup: one table.
+    let dest = local(dir.path(), "at-kill");
+    let out = s3
+        .pondsql()
+        .args(["restore", target, &dest])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tables = s3.ok(
+        &dest,
+        "SELECT count(*) FROM pond.system.entries WHERE kind = 'table'; CHECK ALL VERSIONS",
+    );
+    assert!(tables == "count(*)\n1\npath,version,problem\n", "{tables}");
+
+    let (sent, present) = backup(&s3, &pond, target);
+    eprintln!("after the kill: the rerun sent {sent} objects, found {present} already there");
+    assert!(sent > 0 && present >= 5, "the rerun resumes");
+    let dest = local(dir.path(), "after-rerun");
+    let out = s3
+        .pondsql()
+        .args(["restore", target, &dest])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        s3.ok(&dest, "SELECT count(*) FROM glob('/s/*')"),
+        s3.ok(&pond, "SELECT count(*) FROM glob('/s/*')")
+    );
+}
+
+/// A flipped byte in a backed-up blob: RESTORE names it and leaves nothing;
+/// in a pond, CHECK lists it and a script exits 1.
+#[test]
+fn a_flipped_byte_is_caught_by_restore_and_by_check() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pond = local(dir.path(), "pond");
+    assert!(s3
+        .pondsql()
+        .args(["init", &pond])
+        .status()
+        .unwrap()
+        .success());
+    s3.ok(
+        &pond,
+        &format!("CREATE DIRECTORY '/s'; {}", create_table("/s/t", 20_000, 0)),
+    );
+    let target = "s3://ponds/damaged";
+    backup(&s3, &pond, target);
+    let blob = s3.keys("damaged/blobs/").pop().unwrap();
+    s3.tool(&["flip", "ponds", &blob, "1000"]);
+
+    let dest = local(dir.path(), "restored");
+    let out = s3
+        .pondsql()
+        .args(["restore", target, &dest])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let sum = blob.rsplit('/').next().unwrap();
+    let message = stderr(&out);
+    assert!(
+        message.contains(sum) && message.contains("is damaged"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+    let left: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        !Path::new(&dest).exists()
+            && left
+                .iter()
+                .all(|p| !p.to_string_lossy().contains("restoring")),
+        "{left:?}"
+    );
+
+    // The same damage in a pond: CHECK reports it, the script fails.
+    let local_blob = Path::new(&pond).join("blobs").join(sum);
+    let mut bytes = std::fs::read(&local_blob).unwrap();
+    bytes[1000] ^= 0xFF;
+    std::fs::write(&local_blob, bytes).unwrap();
+    let out = s3.sql(&pond, "CHECK; SELECT 'not reached'");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows = stdout(&out);
+    assert!(
+        rows.starts_with("path,version,problem\n/s/t,1,its content blobs/")
+            && rows.contains("does not match its sha256")
+            && !rows.contains("not reached"),
+        "{rows}"
+    );
+    assert!(
+        stderr(&out).contains("CHECK found 1 problem(s)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// Bad input is one line naming the thing and the fix, and changes nothing.
+#[test]
+fn bad_targets_and_destinations_are_one_line_errors() {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pond = local(dir.path(), "pond");
+    assert!(s3
+        .pondsql()
+        .args(["init", &pond])
+        .status()
+        .unwrap()
+        .success());
+    s3.ok(&pond, "CREATE TABLE \"/t\" AS SELECT 1 AS x");
+    let fails = |out: Output, wanted: &str| {
+        let message = stderr(&out);
+        assert!(!out.status.success(), "should fail: {wanted}");
+        // One line; a script adds the statement it ran on a second.
+        let first = message.lines().next().unwrap_or_default();
+        assert!(first.contains(wanted), "{message}");
+        let rest: Vec<&str> = message.lines().skip(1).collect();
+        assert!(
+            rest.is_empty() || (rest.len() == 1 && rest[0].starts_with("  in: ")),
+            "{message}"
+        );
+    };
+    fails(
+        s3.sql(&pond, "BACKUP TO 's3://no-such-bucket/b'"),
+        "check that the bucket exists",
+    );
+    fails(
+        s3.pondsql()
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .args(["--pond", &pond, "-c", "BACKUP TO 's3://ponds/b'"])
+            .output()
+            .unwrap(),
+        "cannot use s3://ponds/b",
+    );
+    fails(s3.sql(&pond, "BACKUP TO 'gs://ponds/b'"), "not gs://");
+    fails(
+        s3.sql(&pond, &format!("BACKUP TO '{pond}'")),
+        "the pond itself",
+    );
+    // A target that holds a pond, another pond's backup, or other files.
+    assert!(s3
+        .pondsql()
+        .args(["init", "s3://ponds/other"])
+        .status()
+        .unwrap()
+        .success());
+    fails(
+        s3.sql(&pond, "BACKUP TO 's3://ponds/other'"),
+        "holds a pond",
+    );
+    let other = local(dir.path(), "other");
+    assert!(s3
+        .pondsql()
+        .args(["init", &other])
+        .status()
+        .unwrap()
+        .success());
+    backup(&s3, &other, "s3://ponds/others-backup");
+    fails(
+        s3.sql(&pond, "BACKUP TO 's3://ponds/others-backup'"),
+        "another pond",
+    );
+    s3.tool(&["put", "ponds", "misc/readme.txt", "hello"]);
+    fails(
+        s3.sql(&pond, "BACKUP TO 's3://ponds/misc'"),
+        "holds other files",
+    );
+    fails(
+        s3.sql(&pond, "BEGIN; BACKUP TO 's3://ponds/b'"),
+        "COMMIT first",
+    );
+    // None of that wrote a backup record or a byte to the refused targets.
+    assert_eq!(
+        s3.ok(&pond, "SELECT count(*) FROM pond.system.backups"),
+        "count(*)\n0\n"
+    );
+    assert_eq!(s3.keys("misc/"), ["misc/readme.txt"]);
+
+    backup(&s3, &pond, "s3://ponds/good");
+    let busy = local(dir.path(), "busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(Path::new(&busy).join("keep.txt"), "mine").unwrap();
+    fails(
+        s3.pondsql()
+            .args(["restore", "s3://ponds/good", &busy])
+            .output()
+            .unwrap(),
+        "is not empty",
+    );
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&busy).join("keep.txt")).unwrap(),
+        "mine"
+    );
+    fails(
+        s3.pondsql()
+            .args([
+                "restore",
+                "s3://ponds/nothing-here",
+                &local(dir.path(), "x"),
+            ])
+            .output()
+            .unwrap(),
+        "holds no pondsql backup",
+    );
+    fails(
+        s3.pondsql()
+            .args(["--pond", "s3://ponds/nothing-here", "-c", "SELECT 1"])
+            .output()
+            .unwrap(),
+        "is not a pond",
+    );
+}
