@@ -27,7 +27,7 @@ from datetime import date
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PEERS = os.path.join(HERE, "peers.py")
-CASES = ["import", "scan_agg", "range", "glob", "refresh", "flight", "commit", "open"]
+CASES = ["import", "scan_agg", "range", "glob", "refresh", "flight", "backup", "commit", "open"]
 TXN_LEVELS = [10, 1000, 10000]
 
 # One aggregate, every system: per station, parameter and day, min/avg/max
@@ -54,11 +54,11 @@ class Result:
         self.seconds, self.rss_kb, self.rows, self.wall = seconds, rss_kb, rows, wall
 
 
-def run(cmd, cwd=None):
+def run(cmd, cwd=None, env=None):
     """Runs cmd; returns (stdout, peak RSS in KB, wall seconds)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        process = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd)
+        process = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd, env=env)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -411,6 +411,93 @@ class Bench:
         shutil.rmtree(with_day)
         return base, new_day, parquet
 
+    # -- backup: the readings pond to a local S3 server, against rclone ----
+
+    def case_backup(self):
+        """BACKUP of the readings pond to an S3 server on 127.0.0.1 (moto),
+        first in full and then after one small INSERT, against `rclone copy`
+        of the pond directory to the same server; and a pond that lives on
+        that server beside a local one (the aggregate, and one INSERT)."""
+        if not shutil.which("rclone"):
+            raise Failed("backup: rclone is not installed (apt-get install rclone)")
+        server, endpoint = start_s3(self.args.python)
+        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP="true", AWS_ACCESS_KEY_ID="bench",
+                   AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1", RCLONE_S3_PROVIDER="Other",
+                   RCLONE_S3_ENDPOINT=endpoint, RCLONE_S3_ACCESS_KEY_ID="bench",
+                   RCLONE_S3_SECRET_ACCESS_KEY="bench", RCLONE_S3_REGION="us-east-1")
+        counter = iter(range(1_000_000))
+        try:
+            base = self.readings_pond()
+            scratch = os.path.join(self.work, "backup-pond")
+
+            def fresh_pond():
+                shutil.rmtree(scratch, ignore_errors=True)
+                shutil.copytree(base, scratch)
+                return scratch
+
+            def one_insert(pond):
+                run([self.args.pondsql, "--pond", pond, "--rc", "/dev/null", "-q", "-c",
+                     'INSERT INTO "/readings" SELECT * FROM "/readings" LIMIT 1000'], env=env)
+
+            def pondsql_backup(pond, target):
+                _, rss, wall = run([self.args.pondsql, "backup", "--pond", pond, target], env=env)
+                return Result(wall, rss, [], wall)
+
+            def rclone(pond, target):
+                _, rss, wall = run(["rclone", "copy", "--transfers", "4", pond, f":s3:{target}"], env=env)
+                return Result(wall, rss, [], wall)
+
+            def full(tool):
+                def measured():
+                    target = f"bench/{tool.__name__}-{next(counter)}"
+                    url = f"s3://{target}" if tool is pondsql_backup else target
+                    return tool(fresh_pond(), url)
+                return measured
+
+            def incremental(tool):
+                def measured():
+                    target = f"bench/{tool.__name__}-{next(counter)}"
+                    url = f"s3://{target}" if tool is pondsql_backup else target
+                    pond = fresh_pond()
+                    tool(pond, url)
+                    one_insert(pond)
+                    return tool(pond, url)
+                return measured
+
+            size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(base) for f in fs)
+            note = lambda rs: f"pond of {size / 1e6:.0f} MB, {size / statistics.median(r.seconds for r in rs) / 1e6:.1f} MB/s"
+            self.measure("backup full", {"pondsql backup": full(pondsql_backup), "rclone copy": full(rclone)},
+                         check=False, extra=note)
+            self.measure("backup incremental", {"pondsql backup": incremental(pondsql_backup),
+                                                "rclone copy": incremental(rclone)},
+                         check=False, extra=lambda rs: "after one 1,000-row INSERT")
+
+            s3_pond = f"s3://bench/readings-pond-{next(counter)}"
+            run([self.args.pondsql, "init", s3_pond], env=env)
+            run([self.args.pondsql, "--pond", s3_pond, "--rc", "/dev/null", "-q", "-c",
+                 f"CREATE TABLE \"/readings\" AS SELECT * FROM '{self.parquet}'"], env=env)
+
+            def query(pond):
+                cmd = [self.args.pondsql, "--pond", pond, "--rc", "/dev/null", "--format", "csv", "--timing",
+                       "-c", AGGREGATE.format(source='"/readings"', where="")]
+                return pondsql_result(*run(cmd, env=env))
+
+            self.measure("s3 scan_agg", {"pondsql (local pond)": lambda: query(base),
+                                         "pondsql (s3 pond)": lambda: query(s3_pond)})
+            commit_local = fresh_pond()
+
+            def commit(pond):
+                cmd = [self.args.pondsql, "--pond", pond, "--rc", "/dev/null", "--format", "csv", "--timing",
+                       "-c", 'INSERT INTO "/readings" SELECT * FROM "/readings" LIMIT 1']
+                return pondsql_result(*run(cmd, env=env))
+
+            self.measure("s3 commit", {"pondsql (local pond)": lambda: commit(commit_local),
+                                       "pondsql (s3 pond)": lambda: commit(s3_pond)}, check=False)
+            shutil.rmtree(scratch, ignore_errors=True)
+        finally:
+            server.terminate()
+            server.wait()
+
     def case_refresh(self):
         base, new_day, parquet = self.refresh_setup()
         scratch = os.path.join(self.work, "refresh-run")
@@ -447,6 +534,26 @@ def start_server(pondsql, pond):
         process.kill()
         raise Failed(f"pondsql serve printed no address: {line!r}")
     return process, match.group(0)
+
+
+def start_s3(python):
+    """An S3-compatible server (moto, from the venv) on a free loopback
+    port, with a bucket `bench`; returns (process, endpoint)."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([python, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    subprocess.check_call([python, os.path.join(REPO, "tests/python/s3/s3_tool.py"), endpoint, "mkbucket", "bench"])
+    return process, endpoint
 
 
 def rss_kb(pid):

@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path as FsPath, PathBuf};
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
@@ -40,6 +40,8 @@ pub(crate) const MANIFEST: &str = "pondsql-backup.json";
 /// Under the pond root: one record per completed backup (`pond.system.backups`).
 const RECORDS: &str = "backups";
 const LOG_DIR: &str = "oplog/_delta_log";
+/// Objects copied at once (each a few upload parts in flight).
+const PARALLEL_OBJECTS: usize = 4;
 
 /// What a target holds. Written first as a claim (`delta_version` -1),
 /// then after each completed backup.
@@ -106,7 +108,6 @@ pub(crate) async fn backup(pond: &Pond, target: &str, moved: &Moved) -> Result<B
     };
     check_history(pond, &target, &manifest, delta_version).await?;
 
-    let mut plan = Vec::new();
     let mut blobs = BTreeMap::new();
     for v in View::new(index.clone(), None).all_versions() {
         if let (ContentRef::Blob, Some(sum)) = (&v.content, &v.checksum) {
@@ -115,47 +116,50 @@ pub(crate) async fn backup(pond: &Pond, target: &str, moved: &Moved) -> Result<B
             }
         }
     }
-    plan.extend(blobs.into_iter().map(|(sum, size)| Planned {
-        path: format!("blobs/{sum}"),
-        size,
-        sha256: Some(sum),
-    }));
+    let mut files: Vec<Planned> = blobs
+        .into_iter()
+        .map(|(sum, size)| Planned {
+            path: format!("blobs/{sum}"),
+            size,
+            sha256: Some(sum),
+        })
+        .collect();
     let live: BTreeSet<String> = index.files().map(|(path, _)| path.to_string()).collect();
     for (path, file) in index.files() {
         if !manifest.oplog_files.contains(path.as_ref()) {
-            plan.push(Planned {
+            files.push(Planned {
                 path: format!("oplog/{path}"),
                 size: file.size,
                 sha256: oplog::data_file_sha256(path).map(str::to_string),
             });
         }
     }
-    // The log last, in version order: a target never names a file it lacks.
-    for (_, path, size) in log_files(pond.location(), manifest.delta_version, delta_version).await?
-    {
-        plan.push(Planned {
+    let log: Vec<Planned> = log_files(pond.location(), manifest.delta_version, delta_version)
+        .await?
+        .into_iter()
+        .map(|(_, path, size)| Planned {
             path,
             size,
             sha256: None,
-        });
-    }
-    moved.plan(plan.iter().map(|p| p.size));
+        })
+        .collect();
+    moved.plan(files.iter().chain(&log).map(|p| p.size));
 
-    let mut skipped = 0;
-    for item in &plan {
-        // Sent by an interrupted run: the same name holds the same bytes.
-        if size_of(target.store().as_ref(), &item.path).await? == Some(item.size) {
-            skipped += 1;
-            moved.skip(item.size);
-            continue;
-        }
-        let expected = match &item.sha256 {
-            Some(sum) => Expected::Sha256(sum),
-            None => Expected::AsSource,
-        };
-        copy_verified(pond.location(), &target, &item.path, expected, moved)
-            .await
-            .map_err(|e| e.at(&target))?;
+    // Contents and oplog files a few at a time; then the log, in version
+    // order, so that a target never names a file it lacks.
+    let from = pond.location();
+    let target_ref = &target;
+    // Owned items: a closure over borrowed ones is not Send-general enough
+    // for the async traits
+    // that call BACKUP (a known limit of higher-ranked closure lifetimes).
+    let skipped_files: Vec<bool> = futures::stream::iter(files)
+        .map(|item| async move { send_missing(from, target_ref, &item, moved).await })
+        .buffer_unordered(PARALLEL_OBJECTS)
+        .try_collect()
+        .await?;
+    let mut skipped = skipped_files.iter().filter(|s| **s).count() as u64;
+    for item in &log {
+        skipped += u64::from(send_missing(from, &target, item, moved).await?);
     }
     write_manifest(
         &target,
@@ -225,6 +229,28 @@ async fn check_history(
         // A commit older than the log retention is gone from the pond: nothing to compare.
         _ => Ok(()),
     }
+}
+
+/// Sends `item` unless the target has it; says whether it was there.
+async fn send_missing(
+    from: &Location,
+    target: &Location,
+    item: &Planned,
+    moved: &Moved,
+) -> Result<bool> {
+    // Sent by an interrupted run: the same name holds the same bytes.
+    if size_of(target.store().as_ref(), &item.path).await? == Some(item.size) {
+        moved.skip(item.size);
+        return Ok(true);
+    }
+    let expected = match &item.sha256 {
+        Some(sum) => Expected::Sha256(sum),
+        None => Expected::AsSource,
+    };
+    copy_verified(from, target, &item.path, expected, moved)
+        .await
+        .map_err(|e| e.at(target))?;
+    Ok(false)
 }
 
 /// The completed backups recorded in `pond`, oldest first.
