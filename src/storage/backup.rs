@@ -150,8 +150,8 @@ pub(crate) async fn backup(pond: &Pond, target: &str, moved: &Moved) -> Result<B
     let from = pond.location();
     let target_ref = &target;
     // Owned items: a closure over borrowed ones is not Send-general enough
-    // for the async traits
-    // that call BACKUP (a known limit of higher-ranked closure lifetimes).
+    // for the async traits that call BACKUP (a known limit of higher-ranked
+    // closure lifetimes).
     let skipped_files: Vec<bool> = futures::stream::iter(files)
         .map(|item| async move { send_missing(from, target_ref, &item, moved).await })
         .buffer_unordered(PARALLEL_OBJECTS)
