@@ -421,7 +421,9 @@ class Bench:
         if not shutil.which("rclone"):
             raise Failed("backup: rclone is not installed (apt-get install rclone)")
         server, endpoint = start_s3(self.args.python)
-        env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP="true", AWS_ACCESS_KEY_ID="bench",
+        # Only this server's settings (this machine sets AWS_CA_BUNDLE, which rclone refuses for http).
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RCLONE_"))}
+        env = dict(inherited, AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP="true", AWS_ACCESS_KEY_ID="bench",
                    AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1", RCLONE_S3_PROVIDER="Other",
                    RCLONE_S3_ENDPOINT=endpoint, RCLONE_S3_ACCESS_KEY_ID="bench",
                    RCLONE_S3_SECRET_ACCESS_KEY="bench", RCLONE_S3_REGION="us-east-1")
@@ -466,9 +468,9 @@ class Bench:
 
             size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(base) for f in fs)
             note = lambda rs: f"pond of {size / 1e6:.0f} MB, {size / statistics.median(r.seconds for r in rs) / 1e6:.1f} MB/s"
-            self.measure("backup full", {"pondsql backup": full(pondsql_backup), "rclone copy": full(rclone)},
+            self.measure("backup full", {"pondsql": full(pondsql_backup), "rclone copy": full(rclone)},
                          check=False, extra=note)
-            self.measure("backup incremental", {"pondsql backup": incremental(pondsql_backup),
+            self.measure("backup incremental", {"pondsql": incremental(pondsql_backup),
                                                 "rclone copy": incremental(rclone)},
                          check=False, extra=lambda rs: "after one 1,000-row INSERT")
 
@@ -482,7 +484,7 @@ class Bench:
                        "-c", AGGREGATE.format(source='"/readings"', where="")]
                 return pondsql_result(*run(cmd, env=env))
 
-            self.measure("s3 scan_agg", {"pondsql (local pond)": lambda: query(base),
+            self.measure("s3 scan_agg", {"pondsql": lambda: query(base),
                                          "pondsql (s3 pond)": lambda: query(s3_pond)})
             commit_local = fresh_pond()
 
@@ -491,7 +493,7 @@ class Bench:
                        "-c", 'INSERT INTO "/readings" SELECT * FROM "/readings" LIMIT 1']
                 return pondsql_result(*run(cmd, env=env))
 
-            self.measure("s3 commit", {"pondsql (local pond)": lambda: commit(commit_local),
+            self.measure("s3 commit", {"pondsql": lambda: commit(commit_local),
                                        "pondsql (s3 pond)": lambda: commit(s3_pond)}, check=False)
             shutil.rmtree(scratch, ignore_errors=True)
         finally:

@@ -294,7 +294,11 @@ pub(crate) async fn restore(
         )));
     }
     let dest = std::path::absolute(dest)?;
-    match std::fs::read_dir(&dest).map(|mut entries| entries.next().is_some()) {
+    let occupied = match tokio::fs::read_dir(&dest).await {
+        Ok(mut entries) => entries.next_entry().await.map(|first| first.is_some()),
+        Err(err) => Err(err),
+    };
+    match occupied {
         Ok(true) => {
             return Err(StorageError::Invalid(format!(
                 "{} is not empty: restore into a new or empty directory",
@@ -328,11 +332,11 @@ pub(crate) async fn restore(
     }
     let mut restored = restore_into(&from, &manifest, &staging, moved).await;
     if let (Ok(report), Some(txn)) = (&mut restored, as_of.filter(|t| *t < manifest.txn)) {
-        let cut = staging.with_extension("as-of");
+        let cut = PathBuf::from(format!("{}.as-of", staging.display()));
         restored = match cut_at(&staging, &cut, txn).await {
             Ok(()) => {
                 let _ = tokio::fs::remove_dir_all(&staging).await;
-                std::fs::rename(&cut, &staging)?;
+                tokio::fs::rename(&cut, &staging).await?;
                 report.txn = txn;
                 Ok(report.clone())
             }
@@ -344,10 +348,10 @@ pub(crate) async fn restore(
     }
     match restored {
         Ok(mut report) => {
-            if dest.exists() {
-                std::fs::remove_dir(&dest)?;
+            if tokio::fs::try_exists(&dest).await? {
+                tokio::fs::remove_dir(&dest).await?;
             }
-            std::fs::rename(&staging, &dest)?;
+            tokio::fs::rename(&staging, &dest).await?;
             if let Some(parent) = dest.parent() {
                 super::durable::sync(parent).await?;
             }
@@ -376,7 +380,7 @@ async fn restore_into(
     staging: &FsPath,
     moved: &Moved,
 ) -> Result<RestoreReport> {
-    std::fs::create_dir_all(staging.join("blobs"))?;
+    tokio::fs::create_dir_all(staging.join("blobs")).await?;
     let to = Location::parse(staging)?;
     let mut files: Vec<(String, Option<String>)> = manifest
         .oplog_files
@@ -455,7 +459,7 @@ async fn cut_at(from: &FsPath, into: &FsPath, txn: i64) -> Result<()> {
 
     let source = Pond::open(from).await?;
     let index = source.refresh().await?;
-    std::fs::create_dir_all(into.join("blobs"))?;
+    tokio::fs::create_dir_all(into.join("blobs")).await?;
     let to = Location::parse(into)?;
     let mut by_part: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for (file, indexed) in index.files() {
@@ -489,8 +493,9 @@ async fn cut_at(from: &FsPath, into: &FsPath, txn: i64) -> Result<()> {
     for v in View::new(cut.refresh().await?, None).all_versions() {
         if let (ContentRef::Blob, Some(sum)) = (&v.content, &v.checksum) {
             let (blob, target) = (from.join("blobs").join(sum), into.join("blobs").join(sum));
-            if !target.exists() {
-                std::fs::rename(&blob, &target)?;
+            // Several versions may share a blob: moved by the first.
+            if tokio::fs::try_exists(&blob).await? {
+                tokio::fs::rename(&blob, &target).await?;
             }
         }
     }

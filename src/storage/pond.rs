@@ -98,8 +98,8 @@ impl Pond {
             return Err(StorageError::AlreadyAPond(location.display()));
         }
         if let Some(dir) = location.local_dir() {
-            std::fs::create_dir_all(dir.join("oplog"))?;
-            std::fs::create_dir_all(dir.join("blobs"))?;
+            tokio::fs::create_dir_all(dir.join("oplog")).await?;
+            tokio::fs::create_dir_all(dir.join("blobs")).await?;
         }
         let root = NodeVersion::root_directory(chrono::Utc::now().timestamp_micros());
         let add = write_partition(

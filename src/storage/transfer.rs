@@ -108,8 +108,8 @@ pub(crate) async fn copy_verified(
     let mut stream = match from.store().get(&object).await {
         Ok(got) => got.into_stream(),
         Err(object_store::Error::NotFound { .. }) => {
-            return Err(StorageError::MissingContent(format!(
-                "{path} in {}",
+            return Err(StorageError::Invalid(format!(
+                "{path} is missing from {} (deleted outside pondsql?): it cannot be copied; CHECK there lists everything missing",
                 from.display()
             )))
         }

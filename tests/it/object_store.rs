@@ -103,7 +103,7 @@ impl Drop for S3Server {
 /// A table of `rows` rows, big enough for a blob (over 64 KiB) from a few thousand rows.
 fn create_table(path: &str, rows: u64, offset: u64) -> String {
     format!(
-        "CREATE TABLE \"{path}\" AS SELECT to_timestamp_seconds(1700000000 + i * 60) AS ts, \
+        "CREATE TABLE \"{path}\" AS SELECT CAST(to_timestamp_seconds(1700000000 + i * 60) AS TIMESTAMP) AS ts, \
          CAST(i AS DOUBLE) * 1.5 + {offset} AS value, 'station ' || CAST(i % 7 AS VARCHAR) AS station \
          FROM generate_series(1, {rows}) AS g(i)"
     )
@@ -244,6 +244,8 @@ fn fingerprint(s3: &S3Server, pond: &str, as_of: &str) -> String {
             "SELECT * FROM \"/s/a/temp\" ORDER BY ts, value; \
              SELECT * FROM \"/s/b/temp\" ORDER BY ts; \
              SELECT station, n FROM \"/s/daily\" ORDER BY station; \
+             SELECT * FROM \"/s/hourly\" ORDER BY ts; \
+             SELECT path, sql, mode, sources, last_refresh_txn, consumed, rows FROM pond.system.stored_queries; \
              SELECT txn, timestamp, sql, nodes, rows_added FROM pond.system.transactions ORDER BY txn; \
              SELECT version, txn, op, rows, checksum FROM history('/s/a/temp') ORDER BY version; \
              SET pond.as_of = {as_of}; SELECT count(*), sum(value) FROM \"/s/a/temp\""
@@ -288,7 +290,8 @@ fn backups_are_incremental_and_restores_equal_the_source() {
         &pond,
         &format!(
             "CREATE DIRECTORY '/s/a'; CREATE DIRECTORY '/s/b'; {}; {}; \
-             CREATE VIEW \"/s/daily\" AS SELECT station, count(*) AS n FROM \"/s/a/temp\" GROUP BY station",
+             CREATE VIEW \"/s/daily\" AS SELECT station, count(*) AS n FROM \"/s/a/temp\" GROUP BY station; \
+             CREATE MATERIALIZED VIEW \"/s/hourly\" AS SELECT * FROM downsample('/s/a/temp', INTERVAL '1 hour')",
             create_table("/s/a/temp", 20_000, 0),
             create_table("/s/b/temp", 100, 1_000)
         ),
@@ -305,14 +308,15 @@ fn backups_are_incremental_and_restores_equal_the_source() {
     s3.ok(
         &pond,
         "INSERT INTO \"/s/a/temp\" SELECT ts + INTERVAL '100 days', value, station FROM \"/s/a/temp\"; \
-         INSERT INTO \"/s/b/temp\" VALUES (TIMESTAMP '2031-01-01 00:00:00', 7, 'new')",
+         INSERT INTO \"/s/b/temp\" VALUES (TIMESTAMP '2031-01-01 00:00:00', 7, 'new'); \
+         REFRESH ALL",
     );
     let (second, _) = backup(&s3, &pond, target);
     let after = s3.keys("backups/station/");
     assert_eq!(after.len() as u64, stored.len() as u64 + second);
-    // One new blob, the new oplog files of two directories, two commits.
+    // New blobs, the new oplog files of the directories written, three commits.
     assert!(
-        (3..=8).contains(&second) && second < first,
+        (4..=12).contains(&second) && second < first,
         "second backup sent {second} objects (first {first})"
     );
     assert_eq!(backup(&s3, &pond, target).0, 0, "nothing changed");
@@ -322,7 +326,7 @@ fn backups_are_incremental_and_restores_equal_the_source() {
     );
     assert_eq!(
         recorded,
-        format!("target,txn,objects_sent,verified\n{target},5,{first},true\n{target},7,{second},true\n{target},7,0,true\n")
+        format!("target,txn,objects_sent,verified\n{target},6,{first},true\n{target},9,{second},true\n{target},9,0,true\n")
     );
     let local_target = local(dir.path(), "usb-backup");
     backup(&s3, &pond, &local_target);
@@ -339,7 +343,7 @@ fn backups_are_incremental_and_restores_equal_the_source() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
-        assert!(stdout(&out).contains("at txn 7"), "{}", stdout(&out));
+        assert!(stdout(&out).contains("at txn 9"), "{}", stdout(&out));
         assert_eq!(
             fingerprint(&s3, &dest, "4"),
             expected,
@@ -363,7 +367,7 @@ fn backups_are_incremental_and_restores_equal_the_source() {
              SELECT count(*) FROM history('/s/a/temp'); \
              SELECT path FROM pond.system.entries ORDER BY path"
         ),
-        "count(*),sum(/s/a/temp.value)\n20000,300015000.0\ntxn,sql\n4,\"CREATE TABLE \"\"/s/b/temp\"\" AS SELECT to_timestamp_seconds(1700000000 + i * 60) AS ts, CAST(i AS DOUBLE) * 1.5 + 1000 AS value, 'station ' || CAST(i % 7 AS VARCHAR) AS station FROM generate_series(1, 100) AS g(i)\"\ncount(*)\n1\npath\n/\n/s\n/s/a\n/s/a/temp\n/s/b\n/s/b/temp\n"
+        "count(*),sum(/s/a/temp.value)\n20000,300015000.0\ntxn,sql\n4,\"CREATE TABLE \"\"/s/b/temp\"\" AS SELECT CAST(to_timestamp_seconds(1700000000 + i * 60) AS TIMESTAMP) AS ts, CAST(i AS DOUBLE) * 1.5 + 1000 AS value, 'station ' || CAST(i % 7 AS VARCHAR) AS station FROM generate_series(1, 100) AS g(i)\"\ncount(*)\n1\npath\n/\n/s\n/s/a\n/s/a/temp\n/s/b\n/s/b/temp\n"
     );
     s3.ok(&early, "CREATE TABLE \"/s/next\" AS SELECT 1 AS x");
     assert_eq!(
@@ -385,7 +389,7 @@ fn backups_are_incremental_and_restores_equal_the_source() {
         .output()
         .unwrap();
     assert!(
-        stderr(&out).contains("holds txns 0 to 7"),
+        stderr(&out).contains("holds txns 0 to 9"),
         "{}",
         stderr(&out)
     );
@@ -537,6 +541,22 @@ fn a_flipped_byte_is_caught_by_restore_and_by_check() {
                 .all(|p| !p.to_string_lossy().contains("restoring")),
         "{left:?}"
     );
+
+    // A blob missing from a backup (here a local one) is named too.
+    let usb = local(dir.path(), "usb");
+    backup(&s3, &pond, &usb);
+    std::fs::remove_file(Path::new(&usb).join("blobs").join(sum)).unwrap();
+    let out = s3
+        .pondsql()
+        .args(["restore", &usb, &dest])
+        .output()
+        .unwrap();
+    let message = stderr(&out);
+    assert!(
+        !out.status.success() && message.contains(&format!("blobs/{sum} is missing from")),
+        "{message}"
+    );
+    assert!(!Path::new(&dest).exists());
 
     // The same damage in a pond: CHECK reports it, the script fails.
     let local_blob = Path::new(&pond).join("blobs").join(sum);
