@@ -77,6 +77,12 @@ impl S3Server {
         cmd
     }
 
+    /// `pondsql init` of `pond` (a path or URL), which must succeed.
+    fn init(&self, pond: &str) {
+        let out = self.pondsql().args(["init", pond]).output().unwrap();
+        assert!(out.status.success(), "init {pond}: {}", stderr(&out));
+    }
+
     /// Runs `-c` statements on `pond` (a path or URL).
     fn sql(&self, pond: &str, sql: &str) -> Output {
         self.pondsql()
@@ -119,8 +125,7 @@ fn local(dir: &Path, name: &str) -> String {
 fn a_pond_on_s3_passes_the_core_scenarios() {
     let s3 = S3Server::start();
     let pond = "s3://ponds/station";
-    let out = s3.pondsql().args(["init", pond]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    s3.init(pond);
     s3.ok(
         pond,
         &format!(
@@ -185,12 +190,7 @@ fn a_pond_on_s3_passes_the_core_scenarios() {
 fn two_writers_on_one_s3_pond_lose_nothing() {
     let s3 = S3Server::start();
     let pond = "s3://ponds/shared";
-    assert!(s3
-        .pondsql()
-        .args(["init", pond])
-        .status()
-        .unwrap()
-        .success());
+    s3.init(pond);
     s3.ok(pond, "CREATE TABLE \"/t\" (writer INT, i INT)");
     let writers: Vec<Child> = (0..2)
         .map(|w| {
@@ -280,12 +280,7 @@ fn backups_are_incremental_and_restores_equal_the_source() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let pond = local(dir.path(), "pond");
-    assert!(s3
-        .pondsql()
-        .args(["init", &pond])
-        .status()
-        .unwrap()
-        .success());
+    s3.init(&pond);
     s3.ok(
         &pond,
         &format!(
@@ -421,12 +416,7 @@ fn a_backup_killed_mid_transfer_resumes() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let pond = local(dir.path(), "pond");
-    assert!(s3
-        .pondsql()
-        .args(["init", &pond])
-        .status()
-        .unwrap()
-        .success());
+    s3.init(&pond);
     s3.ok(
         &pond,
         &format!(
@@ -501,12 +491,7 @@ fn a_flipped_byte_is_caught_by_restore_and_by_check() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let pond = local(dir.path(), "pond");
-    assert!(s3
-        .pondsql()
-        .args(["init", &pond])
-        .status()
-        .unwrap()
-        .success());
+    s3.init(&pond);
     s3.ok(
         &pond,
         &format!("CREATE DIRECTORY '/s'; {}", create_table("/s/t", 20_000, 0)),
@@ -585,12 +570,7 @@ fn bad_targets_and_destinations_are_one_line_errors() {
     let s3 = S3Server::start();
     let dir = tempfile::tempdir().unwrap();
     let pond = local(dir.path(), "pond");
-    assert!(s3
-        .pondsql()
-        .args(["init", &pond])
-        .status()
-        .unwrap()
-        .success());
+    s3.init(&pond);
     s3.ok(&pond, "CREATE TABLE \"/t\" AS SELECT 1 AS x");
     let fails = |out: Output, wanted: &str| {
         let message = stderr(&out);
@@ -622,23 +602,13 @@ fn bad_targets_and_destinations_are_one_line_errors() {
         "the pond itself",
     );
     // A target that holds a pond, another pond's backup, or other files.
-    assert!(s3
-        .pondsql()
-        .args(["init", "s3://ponds/other"])
-        .status()
-        .unwrap()
-        .success());
+    s3.init("s3://ponds/other");
     fails(
         s3.sql(&pond, "BACKUP TO 's3://ponds/other'"),
         "holds a pond",
     );
     let other = local(dir.path(), "other");
-    assert!(s3
-        .pondsql()
-        .args(["init", &other])
-        .status()
-        .unwrap()
-        .success());
+    s3.init(&other);
     backup(&s3, &other, "s3://ponds/others-backup");
     fails(
         s3.sql(&pond, "BACKUP TO 's3://ponds/others-backup'"),
