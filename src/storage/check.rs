@@ -75,88 +75,42 @@ pub(crate) async fn check(
     }
     let index = pond.refresh().await?;
     let view = View::new(index.clone(), None);
-
-    let mut damaged_files = HashMap::new();
-    let mut inline_contents: HashMap<Arc<str>, Vec<(usize, String, i64)>> = HashMap::new();
-    for (file, indexed) in index.files() {
-        match read_oplog_file(&store, file, indexed.size, false).await {
-            Ok(_) => {}
-            Err(err) => {
-                problems.push(Problem::of_file(format!("oplog/{file}"), err.to_string()));
-                damaged_files.insert(file.clone(), ());
-            }
-        }
-    }
-
     let (paths, versions) = versions_to_check(&view, scope, only)?;
-    let name = |v: &NodeVersion| {
-        paths
+    let problem = |v: &NodeVersion, problem: String| Problem {
+        path: paths
             .get(&v.node_id)
             .map(PondPath::to_string)
-            .unwrap_or_else(|| format!("(dropped node {})", v.node_id))
+            .unwrap_or_else(|| format!("(dropped node {})", v.node_id)),
+        version: Some(v.version),
+        problem,
     };
+
+    // Each live oplog file is read once: checked whole, then the inline
+    // contents it holds for the versions checked.
+    let mut inline: HashMap<&str, Vec<&NodeVersion>> = HashMap::new();
     for v in &versions {
-        let (Some(sum), content) = (&v.checksum, &v.content) else {
-            continue;
-        };
-        match content {
-            ContentRef::Blob => {
-                let blob = format!("blobs/{sum}");
-                let problem = match hash_object(store.as_ref(), &Path::from(blob.clone())).await? {
-                    None => Some(format!("its content {blob} is missing")),
-                    Some((_, size)) if size != v.size as u64 => Some(format!(
-                        "its content {blob} has {size} bytes, the oplog says {}",
-                        v.size
-                    )),
-                    Some((found, _)) if &found != sum => Some(format!(
-                        "its content {blob} does not match its sha256 (found {found})"
-                    )),
-                    Some(_) => None,
-                };
-                if let Some(problem) = problem {
-                    problems.push(Problem {
-                        path: name(v),
-                        version: Some(v.version),
-                        problem,
-                    });
-                }
-            }
-            ContentRef::Inline { oplog_file, row } => {
-                if damaged_files.contains_key(oplog_file) {
-                    problems.push(Problem {
-                        path: name(v),
-                        version: Some(v.version),
-                        problem: format!("its content is in the damaged oplog/{oplog_file}"),
-                    });
-                    continue;
-                }
-                inline_contents
-                    .entry(oplog_file.clone())
-                    .or_default()
-                    .push((*row, sum.clone(), v.version));
-            }
-            ContentRef::None | ContentRef::Staged => {}
+        if let ContentRef::Inline { oplog_file, .. } = &v.content {
+            inline.entry(oplog_file.as_ref()).or_default().push(v);
         }
     }
-    // Inline contents: one read of each oplog file for all its rows.
-    let owners: HashMap<(Arc<str>, usize), &Arc<NodeVersion>> = versions
-        .iter()
-        .filter_map(|v| match &v.content {
-            ContentRef::Inline { oplog_file, row } => Some(((oplog_file.clone(), *row), v)),
-            _ => None,
-        })
-        .collect();
-    for (file, wanted) in inline_contents {
-        let size = index
-            .files()
-            .find(|(path, _)| path.as_ref() == file.as_ref())
-            .map(|(_, f)| f.size);
-        let Some(size) = size else {
-            // An inline content of a file the log no longer lists (compacted
-            // away): its rows live on in the merged file the index reads.
-            continue;
+    for (file, indexed) in index.files() {
+        let wanted = inline.remove(file.as_ref()).unwrap_or_default();
+        let batches = match read_oplog_file(&store, file, indexed.size, false).await {
+            Ok(batches) => batches,
+            Err(err) => {
+                problems.push(Problem::of_file(format!("oplog/{file}"), err.to_string()));
+                for v in wanted {
+                    problems.push(problem(
+                        v,
+                        format!("its content is in the damaged oplog/{file}"),
+                    ));
+                }
+                continue;
+            }
         };
-        let batches = read_oplog_file(&store, &file, size, false).await?;
+        if wanted.is_empty() {
+            continue;
+        }
         let mut contents = Vec::new();
         for batch in &batches {
             let Some(column) = batch.column_by_name("content") else {
@@ -165,36 +119,50 @@ pub(crate) async fn check(
                 )));
             };
             let column = column.as_binary::<i32>();
-            for i in 0..column.len() {
-                contents.push((!column.is_null(i)).then(|| column.value(i).to_vec()));
-            }
+            contents
+                .extend((0..column.len()).map(|i| (!column.is_null(i)).then(|| column.value(i))));
         }
-        for (row, sum, version) in wanted {
-            let owner = owners[&(file.clone(), row)];
-            let problem = match contents.get(row).cloned().flatten() {
+        for v in wanted {
+            let (ContentRef::Inline { row, .. }, Some(sum)) = (&v.content, &v.checksum) else {
+                continue;
+            };
+            let found = match contents.get(*row).copied().flatten() {
                 None => Some(format!(
                     "its inline content (oplog/{file} row {row}) is missing"
                 )),
-                Some(bytes) if bytes.len() as i64 != owner.size => Some(format!(
+                Some(bytes) if bytes.len() as i64 != v.size => Some(format!(
                     "its inline content has {} bytes, the oplog says {}",
                     bytes.len(),
-                    owner.size
+                    v.size
                 )),
                 Some(bytes) => {
-                    let found = hex::encode(Sha256::digest(&bytes));
-                    (found != sum).then(|| {
+                    let found = hex::encode(Sha256::digest(bytes));
+                    (&found != sum).then(|| {
                         format!("its inline content does not match its sha256 (found {found})")
                     })
                 }
             };
-            if let Some(problem) = problem {
-                problems.push(Problem {
-                    path: name(owner),
-                    version: Some(version),
-                    problem,
-                });
-            }
+            problems.extend(found.map(|p| problem(v, p)));
         }
+    }
+
+    for v in &versions {
+        let (ContentRef::Blob, Some(sum)) = (&v.content, &v.checksum) else {
+            continue;
+        };
+        let blob = format!("blobs/{sum}");
+        let found = match hash_object(store.as_ref(), &Path::from(blob.clone())).await? {
+            None => Some(format!("its content {blob} is missing")),
+            Some((_, size)) if size != v.size as u64 => Some(format!(
+                "its content {blob} has {size} bytes, the oplog says {}",
+                v.size
+            )),
+            Some((found, _)) if &found != sum => Some(format!(
+                "its content {blob} does not match its sha256 (found {found})"
+            )),
+            Some(_) => None,
+        };
+        problems.extend(found.map(|p| problem(v, p)));
     }
     Ok(problems)
 }

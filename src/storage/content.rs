@@ -39,6 +39,7 @@ use super::error::{Result, StorageError};
 use super::event_time;
 use super::metrics::Metrics;
 use super::node::{ContentRef, NodeVersion};
+use super::transfer::hash_object;
 use super::txn::Content;
 
 /// Contents up to this size are stored inline in the oplog row.
@@ -402,24 +403,11 @@ impl ContentStore {
         {
             return Ok(());
         }
-        let mut stream = match self
-            .root
-            .get_opts(&blob_path(checksum), GetOptions::default())
-            .await
-        {
-            Ok(result) => result.into_stream(),
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(StorageError::MissingContent(format!(
-                    "blob blobs/{checksum}"
-                )))
-            }
-            Err(e) => return Err(e.into()),
+        let Some((found, _)) = hash_object(self.root.as_ref(), &blob_path(checksum)).await? else {
+            return Err(StorageError::MissingContent(format!(
+                "blob blobs/{checksum}"
+            )));
         };
-        let mut hasher = Sha256::new();
-        while let Some(chunk) = stream.next().await {
-            hasher.update(&chunk?);
-        }
-        let found = hex::encode(hasher.finalize());
         if found != checksum {
             return Err(StorageError::ChecksumMismatch {
                 what: format!("blob blobs/{checksum}"),

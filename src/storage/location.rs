@@ -166,7 +166,7 @@ impl Location {
         &self.url
     }
 
-    /// A location below this one (`sub` without a leading `/`).
+    /// The URL of the oplog Delta table (`…/oplog/`).
     pub(crate) fn oplog_url(&self) -> Url {
         self.url.join("oplog/").expect("a relative path joins")
     }

@@ -29,7 +29,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -43,6 +43,7 @@ use super::location::Location;
 use super::metrics::Metrics;
 use super::node::{ContentRef, NodeId, NodeVersion};
 use super::oplog::{self, RowToWrite};
+use super::transfer::{file_chunks, put_stream};
 use super::txn::{Change, Content, Staging};
 use super::vacuum::{protect_staged_blob, IN_FLIGHT_GRACE};
 
@@ -235,7 +236,9 @@ impl Pond {
         if self.root_store.head(&path).await.is_ok() {
             return Ok(());
         }
-        upload_file(self.root_store.as_ref(), spooled, &path).await
+        let chunks = file_chunks(spooled).await?;
+        put_stream(self.root_store.as_ref(), &path, chunks, |_| Ok(())).await?;
+        Ok(())
     }
 
     /// Read counters since this process opened the pond.
@@ -667,35 +670,6 @@ pub(crate) async fn create_oplog(
             durable::sync(parent).await?;
         }
     }
-    Ok(())
-}
-
-/// Copies a local file to `path` in `store` with a multipart upload, a
-/// few parts in flight, never the whole file in memory.
-pub(crate) async fn upload_file(store: &dyn ObjectStore, file: &FsPath, path: &Path) -> Result<()> {
-    use tokio::io::AsyncReadExt;
-    const PART: usize = 8 << 20;
-    let mut file = tokio::fs::File::open(file).await?;
-    let mut upload = WriteMultipart::new_with_chunk_size(store.put_multipart(path).await?, PART);
-    let mut buffer = vec![0; 1 << 20];
-    loop {
-        let read = match file.read(&mut buffer).await {
-            Ok(read) => read,
-            Err(err) => {
-                let _ = upload.abort().await;
-                return Err(err.into());
-            }
-        };
-        if read == 0 {
-            break;
-        }
-        if let Err(err) = upload.wait_for_capacity(4).await {
-            let _ = upload.abort().await;
-            return Err(err.into());
-        }
-        upload.write(&buffer[..read]);
-    }
-    upload.finish().await?;
     Ok(())
 }
 

@@ -7,7 +7,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use futures::StreamExt;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
@@ -105,7 +106,7 @@ pub(crate) async fn copy_verified(
     moved: &Moved,
 ) -> Result<()> {
     let object = Path::from(path);
-    let mut stream = match from.store().get(&object).await {
+    let stream = match from.store().get(&object).await {
         Ok(got) => got.into_stream(),
         Err(object_store::Error::NotFound { .. }) => {
             return Err(StorageError::Invalid(format!(
@@ -115,62 +116,16 @@ pub(crate) async fn copy_verified(
         }
         Err(err) => return Err(err.into()),
     };
-    let mut hasher = Sha256::new();
-    let mut first = Vec::new();
-    let mut upload: Option<WriteMultipart> = None;
-    let mut size = 0u64;
-    let result: Result<()> = async {
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-            match &mut upload {
-                Some(upload) => {
-                    upload.wait_for_capacity(4).await?;
-                    upload.write(&chunk);
-                }
-                None if first.len() + chunk.len() <= PART => first.extend_from_slice(&chunk),
-                None => {
-                    let mut started = WriteMultipart::new_with_chunk_size(
-                        to.store().put_multipart(&object).await?,
-                        PART,
-                    );
-                    started.write(&first);
-                    started.write(&chunk);
-                    first = Vec::new();
-                    upload = Some(started);
-                }
-            }
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(err) = result {
-        if let Some(upload) = upload {
-            let _ = upload.abort().await;
-        }
-        return Err(err);
-    }
-    let found = hex::encode(hasher.finalize());
-    if let Expected::Sha256(want) = expected {
-        if found != want {
-            if let Some(upload) = upload {
-                let _ = upload.abort().await;
-            }
-            return Err(StorageError::Invalid(format!(
+    let (found, size) = put_stream(to.store().as_ref(), &object, stream, |found| {
+        match expected {
+            Expected::Sha256(want) if found != want => Err(StorageError::Invalid(format!(
                 "{path} in {} is damaged: its bytes hash to sha256 {found}, not to the one its name says; it was not copied (CHECK there lists all such damage)",
                 from.display()
-            )));
+            ))),
+            _ => Ok(()),
         }
-    }
-    match upload {
-        Some(upload) => {
-            upload.finish().await?;
-        }
-        None => {
-            to.store().put(&object, PutPayload::from(first)).await?;
-        }
-    }
+    })
+    .await?;
     if let Some(dir) = to.local_dir() {
         durable::sync_new_file(&dir.join(path)).await?;
     }
@@ -186,6 +141,85 @@ pub(crate) async fn copy_verified(
     moved.objects.fetch_add(1, Ordering::Relaxed);
     moved.bytes.fetch_add(size, Ordering::Relaxed);
     Ok(())
+}
+
+/// Streams `chunks` to `path` in `store` while hashing them: one PUT up to
+/// [`PART`] bytes, a multipart upload beyond, a few parts in flight. Once
+/// all is read, `accept` sees the sha256 and may refuse: then nothing is
+/// completed (the upload is aborted). Returns the sha256 and size sent.
+pub(crate) async fn put_stream<E>(
+    store: &dyn ObjectStore,
+    path: &Path,
+    mut chunks: impl Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+    accept: impl FnOnce(&str) -> Result<()>,
+) -> Result<(String, u64)>
+where
+    StorageError: From<E>,
+{
+    let mut hasher = Sha256::new();
+    let mut first = Vec::new();
+    let mut upload: Option<WriteMultipart> = None;
+    let mut size = 0u64;
+    let sent: Result<()> = async {
+        while let Some(chunk) = chunks.next().await {
+            let chunk = chunk?;
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            match &mut upload {
+                Some(upload) => {
+                    upload.wait_for_capacity(4).await?;
+                    upload.write(&chunk);
+                }
+                None if first.len() + chunk.len() <= PART => first.extend_from_slice(&chunk),
+                None => {
+                    let mut started =
+                        WriteMultipart::new_with_chunk_size(store.put_multipart(path).await?, PART);
+                    started.write(&first);
+                    started.write(&chunk);
+                    first = Vec::new();
+                    upload = Some(started);
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let found = hex::encode(hasher.finalize());
+    if let Err(err) = sent.and_then(|()| accept(&found)) {
+        if let Some(upload) = upload {
+            let _ = upload.abort().await;
+        }
+        return Err(err);
+    }
+    match upload {
+        Some(upload) => {
+            upload.finish().await?;
+        }
+        None => {
+            store.put(path, PutPayload::from(first)).await?;
+        }
+    }
+    Ok((found, size))
+}
+
+/// A local file's bytes as a stream of chunks (for [`put_stream`]).
+pub(crate) async fn file_chunks(
+    path: &std::path::Path,
+) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Unpin> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await?;
+    Ok(Box::pin(futures::stream::try_unfold(
+        file,
+        |mut file| async move {
+            let mut buffer = vec![0; 1 << 20];
+            let read = file.read(&mut buffer).await?;
+            if read == 0 {
+                return Ok(None);
+            }
+            buffer.truncate(read);
+            Ok(Some((Bytes::from(buffer), file)))
+        },
+    )))
 }
 
 /// The size of `path` in `store`, `None` when it is absent.

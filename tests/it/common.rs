@@ -147,6 +147,12 @@ pub fn seed_from_env(name: &str) -> u64 {
 
 /// Runs `cmd` with `script` on its standard input.
 pub fn with_stdin(cmd: &mut Command, script: &str) -> std::process::Output {
+    spawn_with_stdin(cmd, script).wait_with_output().unwrap()
+}
+
+/// Starts `cmd` with `script` on its standard input (closed after it) and
+/// its output piped, so that several can run at once.
+pub fn spawn_with_stdin(cmd: &mut Command, script: &str) -> std::process::Child {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -159,5 +165,5 @@ pub fn with_stdin(cmd: &mut Command, script: &str) -> std::process::Output {
         .unwrap()
         .write_all(script.as_bytes())
         .unwrap();
-    child.wait_with_output().unwrap()
+    child
 }

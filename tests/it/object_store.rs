@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{pondsql, python, stderr, stdout};
+use crate::common::{pondsql, python, spawn_with_stdin, stderr, stdout};
 
 /// A moto server on a free port, stopped when dropped.
 struct S3Server {
@@ -66,6 +66,27 @@ impl S3Server {
             .collect()
     }
 
+    /// How many keys bucket `ponds` has under `prefix`, by one plain HTTP
+    /// request (moto takes unsigned ones): cheap enough to poll.
+    fn count_keys(&self, prefix: &str) -> usize {
+        use std::io::{Read, Write};
+        let address = self.endpoint.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        let prefix = prefix.replace('/', "%2F");
+        write!(
+            stream,
+            "GET /ponds?list-type=2&prefix={prefix} HTTP/1.0\r\nHost: {address}\r\n\r\n"
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("HTTP/1.0 200") || reply.starts_with("HTTP/1.1 200"),
+            "{reply}"
+        );
+        reply.matches("<Key>").count()
+    }
+
     /// `pondsql` with this server's endpoint and credentials in the environment.
     fn pondsql(&self) -> Command {
         let mut cmd = pondsql();
@@ -77,18 +98,20 @@ impl S3Server {
         cmd
     }
 
+    /// Runs `pondsql ARGS` with this server's settings.
+    fn run(&self, args: &[&str]) -> Output {
+        self.pondsql().args(args).output().unwrap()
+    }
+
     /// `pondsql init` of `pond` (a path or URL), which must succeed.
     fn init(&self, pond: &str) {
-        let out = self.pondsql().args(["init", pond]).output().unwrap();
+        let out = self.run(&["init", pond]);
         assert!(out.status.success(), "init {pond}: {}", stderr(&out));
     }
 
     /// Runs `-c` statements on `pond` (a path or URL).
     fn sql(&self, pond: &str, sql: &str) -> Output {
-        self.pondsql()
-            .args(["--pond", pond, "--format", "csv", "-c", sql])
-            .output()
-            .unwrap()
+        self.run(&["--pond", pond, "--format", "csv", "-c", sql])
     }
 
     /// Like [`S3Server::sql`], and it must succeed.
@@ -197,22 +220,7 @@ fn two_writers_on_one_s3_pond_lose_nothing() {
             let script: String = (0..15)
                 .map(|i| format!("INSERT INTO \"/t\" VALUES ({w}, {i});\n"))
                 .collect();
-            let mut child = s3
-                .pondsql()
-                .args(["--pond", pond])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(script.as_bytes())
-                .unwrap();
-            child
+            spawn_with_stdin(s3.pondsql().args(["--pond", pond]), &script)
         })
         .collect();
     for child in writers {
@@ -254,11 +262,7 @@ fn fingerprint(s3: &S3Server, pond: &str, as_of: &str) -> String {
 }
 
 fn backup(s3: &S3Server, pond: &str, target: &str) -> (u64, u64) {
-    let out = s3
-        .pondsql()
-        .args(["backup", "--pond", pond, target])
-        .output()
-        .unwrap();
+    let out = s3.run(&["backup", "--pond", pond, target]);
     assert!(out.status.success(), "{}", stderr(&out));
     // | target | txn | objects_sent | bytes_sent | objects_present | verified |
     let text = stdout(&out);
@@ -332,11 +336,7 @@ fn backups_are_incremental_and_restores_equal_the_source() {
         (local_target, "restored-local"),
     ] {
         let dest = local(dir.path(), name);
-        let out = s3
-            .pondsql()
-            .args(["restore", &source, &dest])
-            .output()
-            .unwrap();
+        let out = s3.run(&["restore", &source, &dest]);
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(stdout(&out).contains("at txn 9"), "{}", stdout(&out));
         assert_eq!(
@@ -348,11 +348,7 @@ fn backups_are_incremental_and_restores_equal_the_source() {
     }
     // As of txn 4: the tables as they were, no view yet, history up to it.
     let early = local(dir.path(), "as-of-4");
-    let out = s3
-        .pondsql()
-        .args(["restore", target, &early, "--as-of", "4"])
-        .output()
-        .unwrap();
+    let out = s3.run(&["restore", target, &early, "--as-of", "4"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         s3.ok(
@@ -372,17 +368,13 @@ fn backups_are_incremental_and_restores_equal_the_source() {
         ),
         "max(pond.system.transactions.txn)\n5\npath,version,problem\n"
     );
-    let out = s3
-        .pondsql()
-        .args([
-            "restore",
-            target,
-            &local(dir.path(), "too-late"),
-            "--as-of",
-            "99",
-        ])
-        .output()
-        .unwrap();
+    let out = s3.run(&[
+        "restore",
+        target,
+        &local(dir.path(), "too-late"),
+        "--as-of",
+        "99",
+    ]);
     assert!(
         stderr(&out).contains("holds txns 0 to 9"),
         "{}",
@@ -428,11 +420,11 @@ fn a_backup_killed_mid_transfer_resumes() {
     let (first, _) = backup(&s3, &pond, target);
     assert!(first > 0);
     // Many blobs, so that the kill lands while they are sent.
-    let tables: String = (0..30)
-        .map(|i| format!("{};", create_table(&format!("/s/t{i}"), 60_000, i)))
+    let tables: String = (0..16)
+        .map(|i| format!("{};", create_table(&format!("/s/t{i}"), 30_000, i)))
         .collect();
     s3.ok(&pond, &tables);
-    let blobs_before = s3.keys("killed/blobs/").len();
+    let blobs_before = s3.count_keys("killed/blobs/");
     let mut child = s3
         .pondsql()
         .args(["backup", "--pond", &pond, target])
@@ -441,11 +433,11 @@ fn a_backup_killed_mid_transfer_resumes() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while s3.keys("killed/blobs/").len() < blobs_before + 5
+    while s3.count_keys("killed/blobs/") < blobs_before + 4
         && started.elapsed() < Duration::from_secs(60)
         && child.try_wait().unwrap().is_none()
     {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
     assert!(
         child.try_wait().unwrap().is_none(),
@@ -456,11 +448,7 @@ fn a_backup_killed_mid_transfer_resumes() {
 
     // The target restores to its last completed backup: one table.
     let dest = local(dir.path(), "at-kill");
-    let out = s3
-        .pondsql()
-        .args(["restore", target, &dest])
-        .output()
-        .unwrap();
+    let out = s3.run(&["restore", target, &dest]);
     assert!(out.status.success(), "{}", stderr(&out));
     let tables = s3.ok(
         &dest,
@@ -470,13 +458,9 @@ fn a_backup_killed_mid_transfer_resumes() {
 
     let (sent, present) = backup(&s3, &pond, target);
     eprintln!("after the kill: the rerun sent {sent} objects, found {present} already there");
-    assert!(sent > 0 && present >= 5, "the rerun resumes");
+    assert!(sent > 0 && present >= 4, "the rerun resumes");
     let dest = local(dir.path(), "after-rerun");
-    let out = s3
-        .pondsql()
-        .args(["restore", target, &dest])
-        .output()
-        .unwrap();
+    let out = s3.run(&["restore", target, &dest]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         s3.ok(&dest, "SELECT count(*) FROM glob('/s/*')"),
@@ -502,11 +486,7 @@ fn a_flipped_byte_is_caught_by_restore_and_by_check() {
     s3.tool(&["flip", "ponds", &blob, "1000"]);
 
     let dest = local(dir.path(), "restored");
-    let out = s3
-        .pondsql()
-        .args(["restore", target, &dest])
-        .output()
-        .unwrap();
+    let out = s3.run(&["restore", target, &dest]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let sum = blob.rsplit('/').next().unwrap();
     let message = stderr(&out);
@@ -531,11 +511,7 @@ fn a_flipped_byte_is_caught_by_restore_and_by_check() {
     let usb = local(dir.path(), "usb");
     backup(&s3, &pond, &usb);
     std::fs::remove_file(Path::new(&usb).join("blobs").join(sum)).unwrap();
-    let out = s3
-        .pondsql()
-        .args(["restore", &usb, &dest])
-        .output()
-        .unwrap();
+    let out = s3.run(&["restore", &usb, &dest]);
     let message = stderr(&out);
     assert!(
         !out.status.success() && message.contains(&format!("blobs/{sum} is missing from")),
@@ -635,10 +611,7 @@ fn bad_targets_and_destinations_are_one_line_errors() {
     std::fs::create_dir(&busy).unwrap();
     std::fs::write(Path::new(&busy).join("keep.txt"), "mine").unwrap();
     fails(
-        s3.pondsql()
-            .args(["restore", "s3://ponds/good", &busy])
-            .output()
-            .unwrap(),
+        s3.run(&["restore", "s3://ponds/good", &busy]),
         "is not empty",
     );
     assert_eq!(
@@ -646,21 +619,15 @@ fn bad_targets_and_destinations_are_one_line_errors() {
         "mine"
     );
     fails(
-        s3.pondsql()
-            .args([
-                "restore",
-                "s3://ponds/nothing-here",
-                &local(dir.path(), "x"),
-            ])
-            .output()
-            .unwrap(),
+        s3.run(&[
+            "restore",
+            "s3://ponds/nothing-here",
+            &local(dir.path(), "x"),
+        ]),
         "holds no pondsql backup",
     );
     fails(
-        s3.pondsql()
-            .args(["--pond", "s3://ponds/nothing-here", "-c", "SELECT 1"])
-            .output()
-            .unwrap(),
+        s3.run(&["--pond", "s3://ponds/nothing-here", "-c", "SELECT 1"]),
         "is not a pond",
     );
 }
