@@ -507,6 +507,17 @@ fn a_flipped_byte_is_caught_by_restore_and_by_check() {
         "{left:?}"
     );
 
+    // A target is a pond: CHECK run on it finds the damage too.
+    let out = s3.sql(target, "CHECK");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "its content blobs/{sum} does not match its sha256"
+        )),
+        "{}",
+        stdout(&out)
+    );
+
     // A blob missing from a backup (here a local one) is named too.
     let usb = local(dir.path(), "usb");
     backup(&s3, &pond, &usb);
