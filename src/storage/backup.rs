@@ -413,12 +413,7 @@ async fn restore_into(
     }
     let pond = Pond::open_at(to.clone()).await?;
     let index = pond.refresh().await?;
-    let blobs: BTreeSet<String> = View::new(index.clone(), None)
-        .all_versions()
-        .iter()
-        .filter(|v| v.content == ContentRef::Blob)
-        .filter_map(|v| v.checksum.clone())
-        .collect();
+    let blobs = View::new(index.clone(), None).referenced_blobs();
     for sum in &blobs {
         copy_verified(
             from,

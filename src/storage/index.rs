@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::error::{Result, StorageError};
-use super::node::{Kind, NodeId, NodeVersion, Previous, VersionOp};
+use super::node::{ContentRef, Kind, NodeId, NodeVersion, Previous, VersionOp};
 use super::path::PondPath;
 
 /// What one transaction did, derived from its rows.
@@ -445,6 +445,16 @@ impl View {
             .collect();
         out.sort_by(|a, b| (a.txn, &a.node_id, a.version).cmp(&(b.txn, &b.node_id, b.version)));
         out
+    }
+
+    /// The blobs (by sha256) that versions visible in this view reference:
+    /// what VACUUM keeps and RESTORE copies.
+    pub fn referenced_blobs(&self) -> HashSet<String> {
+        self.all_versions()
+            .iter()
+            .filter(|v| v.content == ContentRef::Blob)
+            .filter_map(|v| v.checksum.clone())
+            .collect()
     }
 
     pub fn transactions(&self) -> Vec<TxnSummary> {

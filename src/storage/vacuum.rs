@@ -25,7 +25,6 @@
 //! Every version of every transaction counts as a reference, so time
 //! travel is never broken.
 
-use std::collections::HashSet;
 use std::fs::{self, FileType};
 use std::io::ErrorKind;
 use std::path::Path;
@@ -38,7 +37,6 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use super::error::{Result, StorageError};
 use super::index::View;
 use super::location::Location;
-use super::node::ContentRef;
 use super::oplog::PARTITION_COLUMN;
 use super::pond::Pond;
 
@@ -119,12 +117,7 @@ pub async fn vacuum(
     // Only now the snapshot: everything committed before the listing is in it.
     let index = pond.refresh().await?;
     let removed_at = pond.removed_oplog_files().await?;
-    let blobs: HashSet<String> = View::new(index.clone(), None)
-        .all_versions()
-        .iter()
-        .filter(|v| v.content == ContentRef::Blob)
-        .filter_map(|v| v.checksum.clone())
-        .collect();
+    let blobs = View::new(index.clone(), None).referenced_blobs();
     let cutoff = now
         .checked_sub(retain.max(IN_FLIGHT_GRACE))
         .unwrap_or(SystemTime::UNIX_EPOCH);
