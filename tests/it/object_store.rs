@@ -129,6 +129,15 @@ impl Drop for S3Server {
     }
 }
 
+/// A server, a temp dir, and a new pond in it (its path).
+fn local_pond() -> (S3Server, tempfile::TempDir, String) {
+    let s3 = S3Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pond = local(dir.path(), "pond");
+    s3.init(&pond);
+    (s3, dir, pond)
+}
+
 /// A table of `rows` rows, big enough for a blob (over 64 KiB) from a few thousand rows.
 fn create_table(path: &str, rows: u64, offset: u64) -> String {
     format!(
@@ -281,10 +290,7 @@ fn backup(s3: &S3Server, pond: &str, target: &str) -> (u64, u64) {
 /// nothing; a restore (from s3 and from a local path) equals the source.
 #[test]
 fn backups_are_incremental_and_restores_equal_the_source() {
-    let s3 = S3Server::start();
-    let dir = tempfile::tempdir().unwrap();
-    let pond = local(dir.path(), "pond");
-    s3.init(&pond);
+    let (s3, dir, pond) = local_pond();
     s3.ok(
         &pond,
         &format!(
@@ -405,10 +411,7 @@ fn backups_are_incremental_and_restores_equal_the_source() {
 /// to its last completed backup; the next run finishes the job.
 #[test]
 fn a_backup_killed_mid_transfer_resumes() {
-    let s3 = S3Server::start();
-    let dir = tempfile::tempdir().unwrap();
-    let pond = local(dir.path(), "pond");
-    s3.init(&pond);
+    let (s3, dir, pond) = local_pond();
     s3.ok(
         &pond,
         &format!(
@@ -472,10 +475,7 @@ fn a_backup_killed_mid_transfer_resumes() {
 /// in a pond, CHECK lists it and a script exits 1.
 #[test]
 fn a_flipped_byte_is_caught_by_restore_and_by_check() {
-    let s3 = S3Server::start();
-    let dir = tempfile::tempdir().unwrap();
-    let pond = local(dir.path(), "pond");
-    s3.init(&pond);
+    let (s3, dir, pond) = local_pond();
     s3.ok(
         &pond,
         &format!("CREATE DIRECTORY '/s'; {}", create_table("/s/t", 20_000, 0)),
@@ -554,10 +554,7 @@ fn a_flipped_byte_is_caught_by_restore_and_by_check() {
 /// Bad input is one line naming the thing and the fix, and changes nothing.
 #[test]
 fn bad_targets_and_destinations_are_one_line_errors() {
-    let s3 = S3Server::start();
-    let dir = tempfile::tempdir().unwrap();
-    let pond = local(dir.path(), "pond");
-    s3.init(&pond);
+    let (s3, dir, pond) = local_pond();
     s3.ok(&pond, "CREATE TABLE \"/t\" AS SELECT 1 AS x");
     let fails = |out: Output, wanted: &str| {
         let message = stderr(&out);
