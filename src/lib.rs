@@ -12,6 +12,7 @@ pub mod cli;
 mod demo;
 pub mod flight;
 mod progress;
+mod sources;
 mod sql;
 mod storage;
 mod udf;

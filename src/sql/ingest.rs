@@ -43,9 +43,9 @@ pub(super) struct HostSource {
     function: Option<(FileFormat, Option<ast::Expr>)>,
 }
 
-/// The host source of a query that is exactly `SELECT * FROM 'pattern'` or
-/// `SELECT * FROM read_csv('pattern' [, {options}])` (or read_json, read_parquet).
-pub(super) fn host_source(query: &ast::Query) -> Option<HostSource> {
+/// The one relation of a query that is exactly `SELECT * FROM relation`
+/// (the shape of views that ingest host files or collect readings).
+pub(super) fn only_relation(query: &ast::Query) -> Option<&ast::TableFactor> {
     let ast::SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
@@ -60,10 +60,13 @@ pub(super) fn host_source(query: &ast::Query) -> Option<HostSource> {
     let [from] = select.from.as_slice() else {
         return None;
     };
-    if !plain || !from.joins.is_empty() {
-        return None;
-    }
-    let ast::TableFactor::Table { name, args, .. } = &from.relation else {
+    (plain && from.joins.is_empty()).then_some(&from.relation)
+}
+
+/// The host source of a query that is exactly `SELECT * FROM 'pattern'` or
+/// `SELECT * FROM read_csv('pattern' [, {options}])` (or read_json, read_parquet).
+pub(super) fn host_source(query: &ast::Query) -> Option<HostSource> {
+    let ast::TableFactor::Table { name, args, .. } = only_relation(query)? else {
         return None;
     };
     let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
@@ -331,6 +334,7 @@ pub(super) async fn first_refresh(
             placement: Placement::Replace,
             state,
             ingested,
+            schema: None,
         },
     ))
 }
@@ -368,6 +372,7 @@ pub(super) async fn refresh(
             placement: Placement::Replace,
             state: state.clone(),
             ingested,
+            schema: None,
         }));
     }
     // What the live versions ingested (compacted ones included: their rows live on).
@@ -403,5 +408,6 @@ pub(super) async fn refresh(
         placement: Placement::Append,
         state: state.clone(),
         ingested,
+        schema: None,
     }))
 }

@@ -1,6 +1,7 @@
 //! SQL over the pond: the session that runs each statement as one
 //! transaction (session.rs), and one module per kind of statement or check.
 
+mod collect;
 mod copy_target;
 mod ddl;
 pub(crate) mod error;
@@ -9,6 +10,7 @@ mod ingest;
 mod insert;
 mod literals;
 mod maintenance;
+mod named_args;
 mod names;
 pub(crate) mod params;
 pub(crate) mod parser;

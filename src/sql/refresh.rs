@@ -10,6 +10,7 @@
 //!   those buckets are recomputed from the whole source and replace their
 //!   old rows.
 //! - Host-file views ingest new files (`sql::ingest`).
+//! - API readings views collect what is new (`sql::collect`).
 //! - Anything else runs again in full when a source changed.
 //!
 //! A source's compacted chunks (OPTIMIZE) hold rows already consumed, so
@@ -35,6 +36,7 @@ use datafusion::sql::parser::DFParser;
 use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
+use super::collect;
 use super::ingest;
 use super::names::object_name_path;
 use super::references;
@@ -43,6 +45,7 @@ use crate::catalog::table::{
     check_storable, stored_columns, write_content, PondTable, VERSION_COLUMN,
 };
 use crate::catalog::view::{same_columns, StoredView};
+use crate::sources::readings::ReadingsTable;
 use crate::storage::content::time_column;
 use crate::storage::event_time::from_micros;
 use crate::storage::node::{RefreshMode, SourceMark, StoredQuery, VersionOp};
@@ -103,6 +106,8 @@ pub(super) struct Sources {
     nodes: BTreeMap<NodeId, String>,
     /// Host files read through a file table (not allowed outside ingestion).
     host_files: Vec<String>,
+    /// Readings functions called (not allowed outside a collecting view).
+    readings: Vec<String>,
     /// Reads something whose changes cannot be tracked (system tables, ls()).
     volatile: bool,
 }
@@ -167,6 +172,8 @@ fn note_provider(
             .nodes
             .insert(view.node().clone(), view.path().to_string());
         view_queries.push(view.query().to_string());
+    } else if let Some(readings) = provider.downcast_ref::<ReadingsTable>() {
+        sources.readings.push(readings.function().to_string());
     } else if let Some(listing) = provider.downcast_ref::<ListingTable>() {
         sources
             .host_files
@@ -233,6 +240,10 @@ pub(super) async fn create(
     }
     let mode = CreateMode::of(create.or_replace, create.if_not_exists);
     let query = create.query.to_string();
+    if let Some(collected) = collect::readings_call(&create.query) {
+        let (schema, output) = collect::first_refresh(ctx, pond, &collected).await?;
+        return stage_create(pond, path, query, schema, output, mode);
+    }
     if let Some(source) = ingest::host_source(&create.query) {
         let (schema, output) = ingest::first_refresh(ctx, pond, &path, &source).await?;
         return stage_create(pond, path, query, schema, output, mode);
@@ -256,6 +267,7 @@ pub(super) async fn create(
             host_pattern: None,
         }),
         ingested: Vec::new(),
+        schema: None,
     };
     stage_create(pond, path, query, schema, output, mode)
 }
@@ -285,6 +297,11 @@ fn check_sources(path: &PondPath, view: &View, sources: &Sources) -> Result<()> 
     if let Some(file) = sources.host_files.first() {
         return plan_err!(
             "materialized view {path} reads the host file {file}: only SELECT * FROM 'files' ingests host files; ingest them into their own view and query that"
+        );
+    }
+    if let Some(function) = sources.readings.first() {
+        return plan_err!(
+            "materialized view {path} calls {function}() inside a larger query, which would fetch every reading again at each refresh: collect with CREATE MATERIALIZED VIEW \"/raw/…\" AS SELECT * FROM {function}(…) and query that view"
         );
     }
     if let Some(me) = view.resolve(path) {
@@ -349,21 +366,30 @@ pub(super) async fn refresh(
     };
     let output = if state.mode == RefreshMode::Ingest {
         ingest::refresh(ctx, pond, &node, &state, &schema, full).await?
+    } else if state.mode == RefreshMode::Collect {
+        collect::refresh(ctx, pond, &node, &schema, full).await?
     } else {
         let plan = plan_stored_query(ctx, &view, &query)
             .await
             .map_err(|e| failed("its query no longer plans", e))?;
         // Views created before timestamps were stored in µs keep their types.
         let planned = plan.schema().as_arrow();
-        if !same_columns(planned, &schema) && !same_columns(&stored_columns(planned), &schema) {
+        let stored = stored_columns(planned);
+        // A source that gained a column (a collected series seen for the
+        // first time) widens the view: one full recompute, then as before.
+        let widened = if same_columns(planned, &schema) || same_columns(&stored, &schema) {
+            None
+        } else if adds_columns(&stored, &schema) {
+            Some(stored)
+        } else {
             return plan_err!(
                 "REFRESH MATERIALIZED VIEW {path}: its query now gives different columns than when it was created: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
             );
-        }
+        };
         let sources = collect_sources(ctx, &plan).await?;
         check_sources(path, &view, &sources)?;
         let now = marks(&view, &sources);
-        let stale = full || sources.volatile || now != state.sources;
+        let stale = full || widened.is_some() || sources.volatile || now != state.sources;
         if !stale {
             None
         } else {
@@ -371,7 +397,7 @@ pub(super) async fn refresh(
                 sources: now,
                 ..state.as_ref().clone()
             });
-            let incremental = match (full, as_downsample(&plan)) {
+            let incremental = match (full || widened.is_some(), as_downsample(&plan)) {
                 (false, Some(downsample)) => {
                     incremental(
                         ctx,
@@ -390,10 +416,18 @@ pub(super) async fn refresh(
             match incremental {
                 Some(output) => Some(output),
                 None => Some(ViewOutput {
-                    content: run_to_content(ctx, pond, path, &schema, plan).await?,
+                    content: run_to_content(
+                        ctx,
+                        pond,
+                        path,
+                        widened.as_ref().unwrap_or(&schema),
+                        plan,
+                    )
+                    .await?,
                     placement: Placement::Replace,
                     state: new_state,
                     ingested: Vec::new(),
+                    schema: widened.clone(),
                 }),
             }
         }
@@ -418,6 +452,16 @@ pub(super) async fn refresh(
         changed: true,
         rows,
     })
+}
+
+/// Does `planned` hold every column of `stored` (by name and type) and more?
+fn adds_columns(planned: &Schema, stored: &Schema) -> bool {
+    planned.fields().len() > stored.fields().len()
+        && stored.fields().iter().all(|f| {
+            planned
+                .field_with_name(f.name())
+                .is_ok_and(|p| p.data_type() == f.data_type())
+        })
 }
 
 /// Plans a stored query; a source gone since is named by its path.
@@ -498,6 +542,7 @@ async fn incremental(
         placement: Placement::Append,
         state: new_state.clone(),
         ingested: Vec::new(),
+        schema: None,
     };
     if selection.is_empty() {
         return Ok(Some(state_only()));
@@ -622,6 +667,7 @@ async fn incremental(
         placement,
         state: new_state,
         ingested: Vec::new(),
+        schema: None,
     }))
 }
 
@@ -739,21 +785,24 @@ pub(super) async fn refresh_order(
     let mut depends: BTreeMap<PondPath, Vec<NodeId>> = BTreeMap::new();
     for v in &views {
         let query = v.latest.attrs.query.clone().unwrap_or_default();
+        // Ingesting and collecting views read no pond node (and planning
+        // theirs would read the files or fetch the readings).
+        let reads_pond = v
+            .latest
+            .attrs
+            .stored_query
+            .as_ref()
+            .is_some_and(|s| s.mode != RefreshMode::Ingest && s.mode != RefreshMode::Collect);
         // A view whose query no longer plans still gets its turn (and its error).
-        let reads = match ctx.state().create_logical_plan(&query).await {
-            Ok(plan)
-                if v.latest
-                    .attrs
-                    .stored_query
-                    .as_ref()
-                    .is_some_and(|s| s.mode != RefreshMode::Ingest) =>
-            {
-                collect_sources(ctx, &plan)
+        let reads = match reads_pond {
+            true => match ctx.state().create_logical_plan(&query).await {
+                Ok(plan) => collect_sources(ctx, &plan)
                     .await
                     .map(|s| s.nodes.into_keys().collect())
-                    .unwrap_or_default()
-            }
-            _ => Vec::new(),
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            },
+            false => Vec::new(),
         };
         depends.insert(
             v.path.clone(),

@@ -38,6 +38,7 @@ use super::ddl;
 use super::insert;
 use super::literals;
 use super::maintenance;
+use super::named_args::NamedArguments;
 use super::names::{object_name_path, table_path};
 use super::params::Parameterised;
 use super::parser::{parse_pond_statement, split_statements, PondStatement};
@@ -189,10 +190,12 @@ impl PondSession {
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_relation_planners(vec![Arc::new(NamedArguments)])
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG, Arc::new(PondCatalog::new(session_pond.clone())));
         ctx.add_analyzer_rule(Arc::new(TimeLiterals));
+        crate::sources::register(&ctx);
         ctx.register_udtf("ls", Arc::new(Ls::new(session_pond.clone())));
         ctx.register_udtf("history", Arc::new(History::new(session_pond.clone())));
         ctx.register_udtf("glob", Arc::new(Glob::new(session_pond.clone())));

@@ -202,6 +202,8 @@ pub enum RefreshMode {
     Incremental,
     /// Host files: append the rows of files not seen before.
     Ingest,
+    /// An API source's readings: append those after the newest held.
+    Collect,
     /// Anything else: run the whole query again when a source changed.
     Full,
 }
@@ -211,6 +213,7 @@ impl RefreshMode {
         match self {
             RefreshMode::Incremental => "incremental",
             RefreshMode::Ingest => "ingest",
+            RefreshMode::Collect => "collect",
             RefreshMode::Full => "full",
         }
     }

@@ -158,6 +158,9 @@ pub struct ViewOutput {
     pub state: Arc<StoredQuery>,
     /// Ingestion: the host files whose rows `content` holds.
     pub ingested: Vec<IngestedFile>,
+    /// The view's columns from now on, when this output changes them (a
+    /// collected series seen for the first time adds a nullable column).
+    pub schema: Option<SchemaRef>,
 }
 
 /// How a refresh's content joins a materialized view's rows.
@@ -520,6 +523,10 @@ impl Staging {
             compacts,
             stored_query: Some(output.state.clone()),
             ingested: (!output.ingested.is_empty()).then(|| output.ingested.clone()),
+            schema: output
+                .schema
+                .clone()
+                .or_else(|| view.latest.attrs.schema.clone()),
             ..carried_attrs(&view.latest)
         };
         self.stage_content(output.content.as_ref());

@@ -434,7 +434,9 @@ impl DownsampleTable {
         if let Some(origin) = &self.bucket.origin {
             args.push(lit(origin.clone()));
         }
-        date_bin().call(args).alias(&self.time_column)
+        // date_bin computes in nanoseconds whatever the input's unit: back
+        // to the source's (exact: buckets are whole units, see bucket_units).
+        cast(date_bin().call(args), self.time_type.clone()).alias(&self.time_column)
     }
 
     /// The source rows with a time, their time column renamed to

@@ -63,29 +63,17 @@ impl TableFunctionImpl for ReadFiles {
     }
 }
 
-/// Opens the files while planning, which DataFusion does synchronously:
-/// the listing and schema inference run on a thread of their own (with its
-/// own runtime), so no runtime thread is blocked waiting on itself.
+/// Opens the files while planning, which DataFusion does synchronously.
 fn opened(
     session: &dyn Session,
     path: &str,
     format: FileFormat,
     options: &ReadOptions,
 ) -> Result<Arc<dyn TableProvider>> {
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| exec_datafusion_err!("{}: {e}", format.function()))?
-                    .block_on(host_read::open(session, path, format, options))
-            })
-            .join()
-            .map_err(|_| {
-                exec_datafusion_err!("{}('{path}'): reading the files failed", format.function())
-            })?
-    })
+    super::while_planning(
+        &format!("{}('{path}')", format.function()),
+        host_read::open(session, path, format, options),
+    )
 }
 
 /// Relative paths are taken from the current directory, as `'f.csv'` is.

@@ -10,6 +10,7 @@ mod export;
 mod faults;
 mod flight;
 mod fuzz;
+mod hydrovu;
 mod object_store;
 mod pruning;
 mod repl;
