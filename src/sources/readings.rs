@@ -351,8 +351,8 @@ mod tests {
         r.add("a", 2, None).unwrap();
         r.add("a", 1, Some(1.0)).unwrap(); // the same reading twice: once
         assert_eq!(r.points(), 3);
-        assert_eq!(r.time_of_nth(2), Some(1));
-        assert_eq!(r.time_of_nth(3), Some(2));
+        assert_eq!(r.time_of_nth(1), Some(1));
+        assert_eq!(r.time_of_nth(2), Some(2), "times 1, 2, 2: the second is 2");
         assert_eq!(r.time_of_nth(9), Some(2));
         let existing = Schema::new(vec![
             Field::new(TIME_COLUMN, time_type(), false),

@@ -553,8 +553,12 @@ async fn names_that_are_nothing_say_so() {
     let p = sample().await;
     rejects(
         &p,
-        "SELECT * FROM hydrovu_locations()",
-        &["hydrovu_locations() is not a table function", "ls()"],
+        "SELECT * FROM usgs_sites()",
+        &[
+            "usgs_sites() is not a table function",
+            "hydrovu_readings()",
+            "ls()",
+        ],
     )
     .await;
     rejects(

@@ -384,7 +384,8 @@ fn collects_what_the_server_holds_then_only_what_is_new() {
 
     // A day more, and a depth sensor added: appended once, as one version;
     // the new column is NULL in the earlier rows. The token expires in the
-    // middle (after 3 uses) and the first data request is told to wait.
+    // middle (after 3 uses), the first data request is told to wait, and
+    // the second page fails once with a 500.
     for s in &mut lake {
         let more = series(
             s.parameter,
@@ -402,7 +403,11 @@ fn collects_what_the_server_holds_then_only_what_is_new() {
         |_| false,
         |i| 2.0 + (i % 5) as f64 * 0.01,
     ));
-    let slow = json!([{"id": "busy", "path_prefix": format!("/public-api/v1/locations/{LAKE}/data"), "status": 429, "retry_after": 1, "times": 1}]);
+    let data = format!("/public-api/v1/locations/{LAKE}/data");
+    let slow = json!([
+        {"id": "busy", "path_prefix": data, "status": 429, "retry_after": 1, "times": 1},
+        {"id": "hiccup", "path_prefix": data, "on_start_page": 150, "status": 500, "times": 1}
+    ]);
     fake.set(&state(&lake, slow, 3));
     let tokens_before = fake.log().iter().filter(|e| e["method"] == "POST").count();
     let refreshed = fake.ok(&pond, "REFRESH ALL");
@@ -417,6 +422,7 @@ fn collects_what_the_server_holds_then_only_what_is_new() {
         "the token was renewed mid-run: {tokens} token requests"
     );
     assert!(log.iter().any(|e| e["status"] == 429), "the 429 was served");
+    assert!(log.iter().any(|e| e["status"] == 500), "the 500 was served");
     assert!(
         log.iter().any(|e| e["status"] == 401),
         "the expired token was refused"
