@@ -794,15 +794,16 @@ pub(super) async fn refresh_order(
             .as_ref()
             .is_some_and(|s| s.mode != RefreshMode::Ingest && s.mode != RefreshMode::Collect);
         // A view whose query no longer plans still gets its turn (and its error).
-        let reads = match reads_pond {
-            true => match ctx.state().create_logical_plan(&query).await {
+        let reads = if !reads_pond {
+            Vec::new()
+        } else {
+            match ctx.state().create_logical_plan(&query).await {
                 Ok(plan) => collect_sources(ctx, &plan)
                     .await
                     .map(|s| s.nodes.into_keys().collect())
                     .unwrap_or_default(),
                 Err(_) => Vec::new(),
-            },
-            false => Vec::new(),
+            }
         };
         depends.insert(
             v.path.clone(),
