@@ -92,26 +92,15 @@ impl Session {
         join(&self.base, path)
     }
 
-    /// Every page of a list, in order.
-    async fn pages(&self, url: &Url, what: &str) -> Result<Vec<Response>> {
-        let mut pages = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let headers: Vec<(&str, &str)> =
-                next.iter().map(|t| (START_PAGE, t.as_str())).collect();
-            let page = self.client.get(url, &headers, what).await?;
-            let token = next_page(&page)?;
-            pages.push(page);
-            match token {
-                None => return Ok(pages),
-                Some(t) if next.as_ref() == Some(&t) || pages.len() >= MOST_PAGES => {
-                    return Err(exec_datafusion_err!(
-                        "HydroVu {what}: the server keeps sending pages ({} so far; next page '{t}'): report it to In-Situ",
-                        pages.len()
-                    ))
-                }
-                Some(t) => next = Some(t),
-            }
+    /// The pages of a list, read one at a time.
+    fn pages<'a>(&'a self, url: &'a Url, what: &'a str) -> Pages<'a> {
+        Pages {
+            session: self,
+            url,
+            what,
+            next: None,
+            read: 0,
+            ended: false,
         }
     }
 
@@ -128,7 +117,8 @@ impl Session {
         let what = "locations";
         let url = self.url("public-api/v1/locations/list")?;
         let mut all = Vec::new();
-        for page in self.pages(&url, what).await? {
+        let mut pages = self.pages(&url, what);
+        while let Some(page) = pages.next().await? {
             all.extend(decode::<Vec<Location>>(&page, what)?);
         }
         all.sort_by_key(|l| l.id);
@@ -160,13 +150,8 @@ impl Session {
         }
         let mut readings = WideReadings::default();
         let mut series = SeriesNames::default();
-        let mut next: Option<String> = None;
-        let mut pages = 0;
-        loop {
-            let headers: Vec<(&str, &str)> =
-                next.iter().map(|t| (START_PAGE, t.as_str())).collect();
-            let page = self.client.get(&url, &headers, &what).await?;
-            pages += 1;
+        let mut pages = self.pages(&url, &what);
+        while let Some(page) = pages.next().await? {
             let data: LocationData = decode(&page, &what)?;
             if data.location_id.is_some_and(|id| id != location) {
                 return Err(exec_datafusion_err!(
@@ -191,19 +176,51 @@ impl Session {
                         .map_err(|e| exec_datafusion_err!("HydroVu {what}: {e}"))?;
                 }
             }
-            match next_page(&page)? {
-                None => return Ok((readings, Complete::All)),
-                Some(t) if next.as_ref() == Some(&t) || pages >= MOST_PAGES => {
-                    return Err(exec_datafusion_err!(
-                        "HydroVu {what}: the server keeps sending pages ({pages} so far; next page '{t}'): report it to In-Situ"
-                    ))
-                }
-                Some(_) if window.max_points.is_some_and(|m| readings.points() >= m) => {
-                    return Ok((readings, Complete::Partial))
-                }
-                Some(t) => next = Some(t),
+            if !pages.ended && window.max_points.is_some_and(|m| readings.points() >= m) {
+                return Ok((readings, Complete::Partial));
             }
         }
+        Ok((readings, Complete::All))
+    }
+}
+
+/// A paged list: `x-isi-next-page` of one response is sent as
+/// `x-isi-start-page` of the next; no header ends it.
+struct Pages<'a> {
+    session: &'a Session,
+    url: &'a Url,
+    what: &'a str,
+    next: Option<String>,
+    read: usize,
+    ended: bool,
+}
+
+impl Pages<'_> {
+    /// The next page; `None` after the last.
+    async fn next(&mut self) -> Result<Option<Response>> {
+        if self.ended {
+            return Ok(None);
+        }
+        let headers: Vec<(&str, &str)> =
+            self.next.iter().map(|t| (START_PAGE, t.as_str())).collect();
+        let page = self
+            .session
+            .client
+            .get(self.url, &headers, self.what)
+            .await?;
+        self.read += 1;
+        match next_page(&page)? {
+            None => self.ended = true,
+            Some(t) if self.next.as_ref() == Some(&t) || self.read >= MOST_PAGES => {
+                return Err(exec_datafusion_err!(
+                    "HydroVu {}: the server keeps sending pages ({} so far; next page '{t}'): report it to In-Situ",
+                    self.what,
+                    self.read
+                ))
+            }
+            Some(t) => self.next = Some(t),
+        }
+        Ok(Some(page))
     }
 }
 
