@@ -19,11 +19,9 @@ use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{lit, Expr};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast;
-use datafusion::sql::sqlparser::dialect::GenericDialect;
 
-use super::ingest::only_relation;
+use super::ingest::{only_relation, stored_query};
 use super::named_args::as_options;
 use crate::catalog::session_pond::SessionPond;
 use crate::catalog::table::{stored_columns, write_content};
@@ -56,18 +54,6 @@ pub(super) fn readings_call(query: &ast::Query) -> Option<Collected> {
         source,
         args: args.args.clone(),
     })
-}
-
-/// The readings call of a stored query's text.
-fn stored_call(query: &str) -> Option<Collected> {
-    let parsed = DFParser::parse_sql_with_dialect(query, &GenericDialect {}).ok()?;
-    match parsed.front()? {
-        DFStatement::Statement(statement) => match statement.as_ref() {
-            ast::Statement::Query(query) => readings_call(query),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 impl Collected {
@@ -139,7 +125,7 @@ pub(super) async fn refresh(
 ) -> Result<Option<ViewOutput>> {
     let path = &node.path;
     let query = node.latest.attrs.query.as_deref().unwrap_or_default();
-    let Some(collected) = stored_call(query) else {
+    let Some(collected) = stored_query(query).and_then(|q| readings_call(&q)) else {
         return plan_err!(
             "REFRESH MATERIALIZED VIEW {path}: its query no longer names a readings function: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
         );

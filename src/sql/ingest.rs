@@ -43,6 +43,18 @@ pub(super) struct HostSource {
     function: Option<(FileFormat, Option<ast::Expr>)>,
 }
 
+/// A materialized view's stored query text, parsed (None if it is not a query).
+pub(super) fn stored_query(text: &str) -> Option<Box<ast::Query>> {
+    let mut parsed = DFParser::parse_sql_with_dialect(text, &GenericDialect {}).ok()?;
+    match parsed.pop_front()? {
+        DFStatement::Statement(statement) => match *statement {
+            ast::Statement::Query(query) => Some(query),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The one relation of a query that is exactly `SELECT * FROM relation`
 /// (the shape of views that ingest host files or collect readings).
 pub(super) fn only_relation(query: &ast::Query) -> Option<&ast::TableFactor> {
@@ -353,14 +365,7 @@ pub(super) async fn refresh(
     let path = &node.path;
     // How to read the files is in the view's query (its read_* options).
     let query = node.latest.attrs.query.as_deref().unwrap_or_default();
-    let parsed = DFParser::parse_sql_with_dialect(query, &GenericDialect {})?;
-    let source = match parsed.front() {
-        Some(DFStatement::Statement(statement)) => match statement.as_ref() {
-            ast::Statement::Query(query) => host_source(query),
-            _ => None,
-        },
-        _ => None,
-    };
+    let source = stored_query(query).and_then(|q| host_source(&q));
     let how = match &source {
         Some(source) => read_options(ctx, source).await?,
         None => (None, ReadOptions::default()),
