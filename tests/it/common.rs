@@ -145,6 +145,16 @@ pub fn seed_from_env(name: &str) -> u64 {
         })
 }
 
+/// The first line a started server prints (its address or port).
+pub fn first_line(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
 /// Runs `cmd` with `script` on its standard input.
 pub fn with_stdin(cmd: &mut Command, script: &str) -> std::process::Output {
     spawn_with_stdin(cmd, script).wait_with_output().unwrap()

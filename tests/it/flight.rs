@@ -1,11 +1,10 @@
 //! `pondsql serve` driven by real Flight SQL clients from PyPI (ADBC,
 //! flightsql-dbapi, pyarrow.flight), and `pondsql --connect`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::common::{pondsql, python, run_cli, stderr, stdout, with_stdin};
+use crate::common::{first_line, pondsql, python, run_cli, stderr, stdout, with_stdin};
 
 /// A `pondsql serve` on 127.0.0.1 and a free port, stopped on drop.
 struct Server {
@@ -26,10 +25,7 @@ impl Server {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = first_line(&mut child);
         let port = line
             .rsplit(':')
             .next()

@@ -5,14 +5,13 @@
 //! faults a test writes into its state (429 with Retry-After, 500).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use crate::common::{pondsql, python, stderr, stdout};
+use crate::common::{first_line, pondsql, python, stderr, stdout};
 
 const LAKE: i64 = 6582334;
 const SECRET: &str = "s3cret-HydroVu-test-9f2c";
@@ -124,10 +123,7 @@ impl FakeHydroVu {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let line = first_line(&mut child);
         let port = line
             .trim()
             .strip_prefix("PORT ")
@@ -697,6 +693,17 @@ fn bad_calls_and_missing_credentials_are_one_line_errors() {
         .output()
         .unwrap();
     assert_eq!(stdout(&out), "count(*)\n3\n", "{}", stderr(&out));
+
+    // A server asking to wait longer than the client waits fails at once, saying so.
+    let names = json!([{"id": "later", "path_prefix": "/public-api/v1/sispec/friendlynames", "status": 503, "retry_after": 3600, "times": -1}]);
+    fake.set(&state(&lake_history(), names, 1_000_000));
+    let e = err(&mut fake.pondsql(), "SELECT * FROM hydrovu_parameters()");
+    assert!(
+        e.contains("HydroVu friendly names: HTTP 503 Service Unavailable and asked to wait 3600 s: try again later"),
+        "{e}"
+    );
+    let asked = fake.log().iter().filter(|l| l["status"] == 503).count();
+    assert_eq!(asked, 1, "no retry when told to wait that long");
 
     // An unreachable server fails in bounded time with the cause.
     let mut away = fake.pondsql();
