@@ -8,6 +8,7 @@
 #![warn(unreachable_pub)]
 
 mod catalog;
+pub mod chart;
 pub mod cli;
 mod demo;
 pub mod flight;

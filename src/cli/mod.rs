@@ -3,6 +3,7 @@
 //! Owns how statements reach a [`PondSession`] from a person or from cron
 //! and how results are printed; knows nothing of storage.
 
+mod chart;
 pub mod format;
 pub mod helper;
 pub mod progress;
@@ -165,6 +166,16 @@ pub fn command() -> Command {
                         .arg(Arg::new("role").long("role").value_name("ROLE").value_parser(["read", "write"]).default_value("read"))
                         .arg(Arg::new("name").required(true).value_name("NAME")),
                 ),
+        )
+        .subcommand(
+            Command::new("chart")
+                .about("Draw a query's rows as a PNG or SVG chart: docs/charts.md")
+                .arg(Arg::new("pond").long("pond").env("POND").value_name("PATH").required(true).help("The pond to query"))
+                .arg(Arg::new("command").short('c').long("command").value_name("SQL").required(true).help("The query: a time column, numeric columns, text columns to split by"))
+                .arg(Arg::new("output").short('o').long("output").value_name("FILE").required(true).value_parser(clap::value_parser!(PathBuf)).help("The picture: FILE.png or FILE.svg"))
+                .arg(Arg::new("width").long("width").value_name("PIXELS").value_parser(clap::value_parser!(u32)).default_value("1000"))
+                .arg(Arg::new("height").long("height").value_name("PIXELS").value_parser(clap::value_parser!(u32)).default_value("500"))
+                .arg(Arg::new("title").long("title").value_name("TEXT")),
         )
         .subcommand(
             Command::new("demo")
@@ -500,10 +511,41 @@ pub fn main() -> u8 {
             Some(("add", add)) => add_user(add),
             _ => EXIT_USAGE,
         },
+        Some(("chart", args)) => draw_chart(&runtime, args),
         Some(("demo", demo)) => runtime.block_on(crate::demo::run(
             demo.get_one::<String>("path").map(PathBuf::from),
         )),
         _ => run_sql(&runtime, &matches),
+    }
+}
+
+/// `pondsql chart`: one query drawn into one file.
+fn draw_chart(runtime: &tokio::runtime::Runtime, args: &ArgMatches) -> u8 {
+    let pond = args.get_one::<String>("pond").expect("required by clap");
+    let sql = args.get_one::<String>("command").expect("required by clap");
+    let output = args.get_one::<PathBuf>("output").expect("required by clap");
+    let options = crate::chart::ChartOptions {
+        width: *args.get_one::<u32>("width").expect("has a default"),
+        height: *args.get_one::<u32>("height").expect("has a default"),
+        title: args.get_one::<String>("title").cloned(),
+    };
+    let pond = match runtime.block_on(Pond::open(pond)) {
+        Ok(pond) => Arc::new(pond),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_POND_UNAVAILABLE;
+        }
+    };
+    let target = Target::Local(PondSession::new(pond, SessionOptions::default()));
+    match runtime.block_on(chart::draw(&target, sql, output, &options)) {
+        Ok(rows) => {
+            println!("wrote {} ({rows} rows)", output.display());
+            EXIT_OK
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_SQL_ERROR
+        }
     }
 }
 

@@ -24,6 +24,8 @@ and pond paths inside quotes (\"/sen<Tab>).
   \\d                 tables and views in the pond
   \\d \"/path\"         a table's columns, kind, versions and time range
   \\l, \\ls [/path]    list a directory (default /)
+  \\chart [-o F] SQL  draw the query's rows into F (.png/.svg; default a temp
+                     PNG), print its path and open it where there is a viewer
   \\timing            toggle timing of statements
   \\format FORMAT     table, csv, tsv, json, ndjson, markdown
   \\maxrows N         rows a table shows at most (0: all)
@@ -192,6 +194,18 @@ async fn backslash(session: &Target, input: &str, settings: &mut Settings) -> Ne
             let path = if argument.is_empty() { "/".to_string() } else { path_literal(argument) };
             query(session, settings, format!("SELECT name, kind, rows, modified FROM ls('{path}') ORDER BY name")).await
         }
+        "\\chart" => match super::chart::parse_backslash(argument) {
+            Ok((path, sql)) => {
+                match super::chart::draw(session, sql, &path, &crate::chart::ChartOptions::default()).await {
+                    Ok(rows) => {
+                        println!("wrote {} ({rows} rows)", path.display());
+                        super::chart::open_in_viewer(&path);
+                    }
+                    Err(message) => eprintln!("error: {message}"),
+                }
+            }
+            Err(message) => eprintln!("error: {message}"),
+        },
         "\\timing" => {
             settings.timing = !settings.timing;
             println!("timing is {}", if settings.timing { "on" } else { "off" });

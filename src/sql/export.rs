@@ -14,6 +14,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{plan_datafusion_err, plan_err};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::parser::{CopyToSource, CopyToStatement, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{Statement, Value};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
@@ -35,7 +36,24 @@ pub(super) fn is_delta(copy: &CopyToStatement) -> bool {
             .any(|(k, v)| k.eq_ignore_ascii_case("format") && value_text(v).is_some_and(delta))
 }
 
-fn value_text(value: &Value) -> Option<&str> {
+/// The rows a COPY writes: its table or its query.
+pub(super) async fn source_plan(
+    ctx: &SessionContext,
+    copy: &CopyToStatement,
+) -> Result<LogicalPlan> {
+    Ok(match &copy.source {
+        CopyToSource::Relation(name) => ctx
+            .table(name.to_string().as_str())
+            .await?
+            .into_unoptimized_plan(),
+        CopyToSource::Query(query) => {
+            let statement = DFStatement::Statement(Box::new(Statement::Query(query.clone())));
+            ctx.state().statement_to_plan(statement).await?
+        }
+    })
+}
+
+pub(super) fn value_text(value: &Value) -> Option<&str> {
     match value {
         Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(s),
         Value::Placeholder(s) => Some(s),
@@ -64,16 +82,7 @@ pub(super) async fn copy_to_delta(
             "{what}: {target} already exists and is not an empty directory: export into a new directory (a Delta export writes a whole table)"
         );
     }
-    let plan = match &copy.source {
-        CopyToSource::Relation(name) => ctx
-            .table(name.to_string().as_str())
-            .await?
-            .into_unoptimized_plan(),
-        CopyToSource::Query(query) => {
-            let statement = DFStatement::Statement(Box::new(Statement::Query(query.clone())));
-            ctx.state().statement_to_plan(statement).await?
-        }
-    };
+    let plan = source_plan(ctx, copy).await?;
     // Timestamps in microseconds, exactly (tables written before the rule
     // may hold nanoseconds).
     let columns = stored_columns(plan.schema().as_arrow());

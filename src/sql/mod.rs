@@ -2,6 +2,7 @@
 //! transaction (session.rs), and one module per kind of statement or check.
 
 mod collect;
+mod copy_chart;
 mod copy_target;
 mod ddl;
 pub(crate) mod error;

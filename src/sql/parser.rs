@@ -79,6 +79,45 @@ impl<'a> LineOffsets<'a> {
     }
 }
 
+/// `COPY … TO 'file' (FORMAT chart, …)` (DuckDB's and PostgreSQL's way) as
+/// DataFusion's `COPY … TO 'file' OPTIONS (FORMAT chart, …)`; `None` when
+/// the statement is not a COPY with a parenthesised option list after its target.
+pub(crate) fn copy_options_keyword(sql: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let mut significant = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)));
+    let is_keyword = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(Word { keyword, quote_style: None, .. }) if *keyword == k);
+    if !is_keyword(significant.next()?, Keyword::COPY) {
+        return None;
+    }
+    let mut depth = 0i32;
+    let mut previous: [Option<&TokenWithSpan>; 2] = [None, None];
+    for token in significant {
+        match token.token {
+            Token::LParen if depth == 0 => {
+                if let [Some(to), Some(target)] = previous {
+                    if is_keyword(to, Keyword::TO)
+                        && matches!(target.token, Token::SingleQuotedString(_))
+                    {
+                        let at = LineOffsets::new(sql)
+                            .offset(token.span.start.line, token.span.start.column);
+                        return Some(format!("{}OPTIONS {}", &sql[..at], &sql[at..]));
+                    }
+                }
+                depth += 1;
+            }
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        previous = [previous[1], Some(token)];
+    }
+    None
+}
+
 /// A statement that DataFusion's parser does not know.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum PondStatement {
@@ -336,6 +375,26 @@ mod tests {
         let texts: Vec<_> = parts.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["SELECT 'a;b'", "SELECT \"x;y\" FROM t", "SELECT 3"]);
         assert_eq!(parts.iter().map(|s| s.line).collect::<Vec<_>>(), [1, 3, 5]);
+    }
+
+    #[test]
+    fn copy_option_lists_get_the_options_keyword() {
+        let rewritten = copy_options_keyword(
+            "COPY (SELECT '(' AS x FROM t) TO 'a.png' (FORMAT chart, width 5)",
+        );
+        assert_eq!(
+            rewritten.as_deref(),
+            Some("COPY (SELECT '(' AS x FROM t) TO 'a.png' OPTIONS (FORMAT chart, width 5)")
+        );
+        assert_eq!(
+            copy_options_keyword("COPY t TO 'a.csv' OPTIONS (format csv)"),
+            None
+        );
+        assert_eq!(copy_options_keyword("COPY t TO 'a.csv'"), None);
+        assert_eq!(
+            copy_options_keyword("SELECT * FROM t WHERE a IN ('x') "),
+            None
+        );
     }
 
     #[test]

@@ -201,29 +201,6 @@ fn marks(view: &View, sources: &Sources) -> Vec<SourceMark> {
         .collect()
 }
 
-/// The downsample table a query is, when it is exactly
-/// `SELECT * FROM downsample(…)` (the shape that refreshes incrementally:
-/// its rows are downsample's rows, its columns downsample's, in order).
-fn as_downsample(plan: &LogicalPlan) -> Option<DownsampleTable> {
-    let mut plan = plan;
-    loop {
-        match plan {
-            LogicalPlan::Projection(p)
-                if p.expr.iter().all(|e| matches!(e, Expr::Column(_)))
-                    && same_columns(p.schema.as_arrow(), p.input.schema().as_arrow()) =>
-            {
-                plan = p.input.as_ref()
-            }
-            LogicalPlan::SubqueryAlias(a) => plan = a.input.as_ref(),
-            LogicalPlan::TableScan(scan) if scan.filters.is_empty() && scan.fetch.is_none() => {
-                let provider = source_as_provider(&scan.source).ok()?;
-                return provider.downcast_ref::<DownsampleTable>().cloned();
-            }
-            _ => return None,
-        }
-    }
-}
-
 /// The query of `CREATE MATERIALIZED VIEW`, and how it will refresh.
 pub(super) async fn create(
     ctx: &SessionContext,
@@ -251,7 +228,7 @@ pub(super) async fn create(
     let plan = ctx.state().create_logical_plan(&query).await?;
     let sources = collect_sources(ctx, &plan).await?;
     check_sources(&path, &view, &sources)?;
-    let refresh_mode = if as_downsample(&plan).is_some() {
+    let refresh_mode = if DownsampleTable::of_plan(&plan).is_some() {
         RefreshMode::Incremental
     } else {
         RefreshMode::Full
@@ -397,7 +374,7 @@ pub(super) async fn refresh(
                 sources: now,
                 ..state.as_ref().clone()
             });
-            let incremental = match (full || widened.is_some(), as_downsample(&plan)) {
+            let incremental = match (full || widened.is_some(), DownsampleTable::of_plan(&plan)) {
                 (false, Some(downsample)) => {
                     incremental(
                         ctx,

@@ -33,6 +33,7 @@ use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, ObjectName, Set, St
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 
+use super::copy_chart;
 use super::copy_target::check_copy_target;
 use super::ddl;
 use super::insert;
@@ -41,7 +42,7 @@ use super::maintenance;
 use super::named_args::NamedArguments;
 use super::names::{object_name_path, table_path};
 use super::params::Parameterised;
-use super::parser::{parse_pond_statement, split_statements, PondStatement};
+use super::parser::{copy_options_keyword, parse_pond_statement, split_statements, PondStatement};
 use super::references;
 use super::refresh;
 use super::time_literals::TimeLiterals;
@@ -203,6 +204,10 @@ impl PondSession {
             "downsample",
             Arc::new(Downsample::new(session_pond.clone())),
         );
+        ctx.register_udtf(
+            "series",
+            Arc::new(crate::udf::series::Series::new(session_pond.clone())),
+        );
         ctx.register_udtf("gapfill", Arc::new(Gapfill::new(session_pond.clone())));
         for format in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
             ctx.register_udtf(format.function(), Arc::new(ReadFiles::new(format)));
@@ -279,7 +284,9 @@ impl PondSession {
         {
             return Ok((None, false));
         }
-        let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
+        let with_options_keyword = copy_options_keyword(sql);
+        let parsed = with_options_keyword.as_deref().unwrap_or(sql);
+        let mut statements = DFParser::parse_sql_with_dialect(parsed, &GenericDialect {})?;
         let (Some(statement), None) = (statements.pop_front(), statements.pop_front()) else {
             return plan_err!("expected one statement");
         };
@@ -471,7 +478,9 @@ impl PondSession {
             self.pond.stage(change)?;
             return Ok(Reply::Done(Output::empty()));
         }
-        let mut statements = DFParser::parse_sql_with_dialect(sql, &GenericDialect {})?;
+        let with_options_keyword = copy_options_keyword(sql);
+        let parsed = with_options_keyword.as_deref().unwrap_or(sql);
+        let mut statements = DFParser::parse_sql_with_dialect(parsed, &GenericDialect {})?;
         if statements.len() != 1 {
             return plan_err!("expected one statement, found {}", statements.len());
         }
@@ -488,6 +497,10 @@ impl PondSession {
             DFStatement::CopyTo(copy) => {
                 let access = HostAccess::of(self.ctx.state().config());
                 check_copy_target(&copy.target, self.pond.pond().local_dir(), &access)?;
+                if copy_chart::is_chart(copy) {
+                    let batch = copy_chart::copy_to_chart(&self.ctx, copy).await?;
+                    return Ok(Reply::Done(Output::of(batch)));
+                }
                 if export::is_delta(copy) {
                     let batch = export::copy_to_delta(&self.ctx, copy).await?;
                     return Ok(Reply::Done(Output::of(batch)));

@@ -15,10 +15,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::Datelike;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_datafusion_err, plan_err, ScalarValue};
-use datafusion::datasource::provider_as_source;
+use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions::datetime::date_bin;
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
@@ -32,7 +33,7 @@ use super::path_argument;
 use crate::catalog::provider_for;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::PondTable;
-use crate::catalog::view::{physical_plan, session_state};
+use crate::catalog::view::{physical_plan, same_columns, session_state};
 use crate::storage::content::time_column;
 use crate::storage::event_time::{nanos_per, unit_name};
 use crate::storage::{GlobMatch, PathGlob, PondPath, Resolved};
@@ -130,6 +131,88 @@ pub(crate) struct Bucket {
     interval: ScalarValue,
     /// Where buckets start; the Unix epoch (a Thursday) when `None`.
     origin: Option<ScalarValue>,
+}
+
+impl Bucket {
+    /// The bucket length as given (`INTERVAL '1 hour'`, `'1 month'`).
+    pub(crate) fn interval(&self) -> &ScalarValue {
+        &self.interval
+    }
+
+    /// The longest bucket's length in nanoseconds (a month counts 31 days).
+    pub(crate) fn nanos(&self) -> i64 {
+        bucket_nanos(&self.interval).unwrap_or(i64::MAX)
+    }
+
+    /// How many buckets start in `[from, to)` (nanoseconds since the epoch),
+    /// counting no further than `cap`: the points a chart of that window gets.
+    pub(crate) fn starts_in(&self, from: i64, to: i64, cap: u64) -> u64 {
+        if to <= from {
+            return 0;
+        }
+        let origin = self.origin_nanos();
+        let ScalarValue::IntervalMonthDayNano(Some(v)) = &self.interval else {
+            return 0;
+        };
+        if v.months == 0 {
+            // Fixed length: starts are origin + k·w; count the k in range.
+            let width = i128::from(v.days) * 86_400_000_000_000 + i128::from(v.nanoseconds);
+            let first = ceil_div(i128::from(from) - i128::from(origin), width);
+            let end = ceil_div(i128::from(to) - i128::from(origin), width);
+            return u64::try_from((end - first).max(0))
+                .unwrap_or(u64::MAX)
+                .min(cap);
+        }
+        // Calendar months: walk the starts from just before `from`.
+        let origin_time = chrono::DateTime::from_timestamp_nanos(origin).naive_utc();
+        let months_between = |t: i64| {
+            let t = chrono::DateTime::from_timestamp_nanos(t).naive_utc();
+            (i64::from(t.year()) - i64::from(origin_time.year())) * 12 + i64::from(t.month())
+                - i64::from(origin_time.month())
+        };
+        let step = i64::from(v.months);
+        let start_of = |k: i64| -> Option<i64> {
+            let months = k.checked_mul(step)?;
+            let shifted = if months >= 0 {
+                origin_time.checked_add_months(chrono::Months::new(u32::try_from(months).ok()?))
+            } else {
+                origin_time.checked_sub_months(chrono::Months::new(u32::try_from(-months).ok()?))
+            }?;
+            shifted.and_utc().timestamp_nanos_opt()
+        };
+        let mut k = months_between(from).div_euclid(step) - 1;
+        let mut count = 0;
+        while let Some(start) = start_of(k) {
+            if start >= to || count >= cap {
+                break;
+            }
+            if start >= from {
+                count += 1;
+            }
+            k += 1;
+        }
+        count
+    }
+
+    fn origin_nanos(&self) -> i64 {
+        let nanos = self.origin.as_ref().and_then(|o| {
+            o.cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, None))
+                .ok()
+        });
+        match nanos {
+            Some(ScalarValue::TimestampNanosecond(Some(n), _)) => n,
+            _ => 0,
+        }
+    }
+}
+
+fn ceil_div(a: i128, b: i128) -> i128 {
+    let q = a.div_euclid(b);
+    if a.rem_euclid(b) == 0 {
+        q
+    } else {
+        q + 1
+    }
 }
 
 /// The bucket argument as a fixed-length interval.
@@ -368,6 +451,34 @@ impl DownsampleTable {
             measures,
             schema: Arc::new(Schema::new(fields)),
         })
+    }
+
+    /// The downsample table a query is, when it is exactly
+    /// `SELECT * FROM downsample(…)` (the shape that refreshes incrementally
+    /// and that `series()` takes as a level: its rows are downsample's rows,
+    /// its columns downsample's, in order).
+    pub(crate) fn of_plan(plan: &LogicalPlan) -> Option<DownsampleTable> {
+        let mut plan = plan;
+        loop {
+            match plan {
+                LogicalPlan::Projection(p)
+                    if p.expr.iter().all(|e| matches!(e, Expr::Column(_)))
+                        && same_columns(p.schema.as_arrow(), p.input.schema().as_arrow()) =>
+                {
+                    plan = p.input.as_ref()
+                }
+                LogicalPlan::SubqueryAlias(a) => plan = a.input.as_ref(),
+                LogicalPlan::TableScan(scan) if scan.filters.is_empty() && scan.fetch.is_none() => {
+                    let provider = source_as_provider(&scan.source).ok()?;
+                    return provider.downcast_ref::<DownsampleTable>().cloned();
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    pub(crate) fn bucket(&self) -> &Bucket {
+        &self.bucket
     }
 
     pub(crate) fn source(&self) -> &DownsampleSource {

@@ -6,6 +6,7 @@ pub(crate) mod exact_cast;
 pub(crate) mod gapfill;
 pub(crate) mod glob;
 pub(crate) mod read_files;
+pub(crate) mod series;
 pub(crate) mod time_text;
 
 pub(crate) use downsample::Downsample;

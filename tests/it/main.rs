@@ -1,6 +1,7 @@
 //! The one integration test binary (every extra binary links DataFusion again).
 
 mod bad_input;
+mod charts;
 mod cli;
 mod cli_modes;
 mod common;

@@ -12,7 +12,7 @@ use crate::common::TestPond;
 
 /// Opens the pond afresh (counters start at zero), runs `sql` and returns
 /// its first value with the counters afterwards.
-async fn run_counted(pond: &TestPond, sql: &str) -> (String, HashMap<String, u64>) {
+pub(crate) async fn run_counted(pond: &TestPond, sql: &str) -> (String, HashMap<String, u64>) {
     let fresh = Arc::new(Pond::open(pond.pond_path()).await.unwrap());
     let session = PondSession::new(fresh, SessionOptions::default());
     let output = session

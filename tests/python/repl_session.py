@@ -6,7 +6,7 @@ usage: repl_session.py PONDSQL POND HISTORY_FILE
 
 Checks completion of a pond path and a column name, a multi-line statement,
 Ctrl-C cancelling a long query while the session goes on, backslash
-commands, and history kept across two sessions. Exits non-zero on failure.
+commands (\\chart among them), and history kept across two sessions. Exits non-zero on failure.
 """
 import sys
 import time
@@ -67,6 +67,15 @@ child.expect_exact(PROMPT)
 # Backslash commands.
 child.send('\\d "/sensors/station1/temp"\r')
 child.expect_exact("conductivity")
+child.expect_exact(PROMPT)
+# \chart draws a query into a temp PNG and prints its path (no viewer here: no DISPLAY).
+child.send('\\chart SELECT ts, temp_c FROM "/sensors/station1/temp";\r')
+child.expect(r"wrote (\S+\.png) \(3 rows\)")
+with open(child.match.group(1), "rb") as picture:
+    assert picture.read(8) == b"\x89PNG\r\n\x1a\n", "\\chart did not write a PNG"
+child.expect_exact(PROMPT)
+child.send('\\chart SELECT 1 AS a;\r')
+child.expect_exact("no timestamp column")
 child.expect_exact(PROMPT)
 child.send("\\format csv\r")
 child.expect_exact("format is csv")
