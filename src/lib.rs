@@ -13,6 +13,7 @@ pub mod cli;
 mod demo;
 pub mod flight;
 mod progress;
+pub mod site;
 mod sources;
 mod sql;
 mod storage;

@@ -178,6 +178,19 @@ pub fn command() -> Command {
                 .arg(Arg::new("title").long("title").value_name("TEXT")),
         )
         .subcommand(
+            Command::new("site")
+                .about("A static web site of every rolled-up series: docs/charts.md")
+                .subcommand_required(true)
+                .subcommand(
+                    Command::new("build")
+                        .about("Build or bring up to date a static site (serve DIR with any static web server)")
+                        .arg(Arg::new("pond").long("pond").env("POND").value_name("PATH").required(true).help("The pond to chart"))
+                        .arg(Arg::new("out").long("out").value_name("DIR").required(true).value_parser(clap::value_parser!(PathBuf)).help("Where the site is written (only changed files are rewritten)"))
+                        .arg(Arg::new("title").long("title").value_name("TEXT").default_value("Readings"))
+                        .arg(Arg::new("assets").long("assets").value_name("DIR|URL").default_value(crate::site::DEFAULT_ASSETS).help("dygraphs: a URL the pages load it from, or a local copy of its dist/ to put in the site (no network when viewing)")),
+                ),
+        )
+        .subcommand(
             Command::new("demo")
                 .about("Create a pond of synthetic station readings and run sql/demo.sql on it")
                 .arg(Arg::new("path").value_name("PATH").help("Where to create the demo pond (default: a new temp dir)")),
@@ -512,6 +525,10 @@ pub fn main() -> u8 {
             _ => EXIT_USAGE,
         },
         Some(("chart", args)) => draw_chart(&runtime, args),
+        Some(("site", site)) => match site.subcommand() {
+            Some(("build", args)) => build_site(&runtime, args),
+            _ => EXIT_USAGE,
+        },
         Some(("demo", demo)) => runtime.block_on(crate::demo::run(
             demo.get_one::<String>("path").map(PathBuf::from),
         )),
@@ -540,6 +557,48 @@ fn draw_chart(runtime: &tokio::runtime::Runtime, args: &ArgMatches) -> u8 {
     match runtime.block_on(chart::draw(&target, sql, output, &options)) {
         Ok(rows) => {
             println!("wrote {} ({rows} rows)", output.display());
+            EXIT_OK
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            EXIT_SQL_ERROR
+        }
+    }
+}
+
+/// `pondsql site build`.
+fn build_site(runtime: &tokio::runtime::Runtime, args: &ArgMatches) -> u8 {
+    let pond = args.get_one::<String>("pond").expect("required by clap");
+    let options = crate::site::SiteOptions {
+        out: args
+            .get_one::<PathBuf>("out")
+            .expect("required by clap")
+            .clone(),
+        title: args
+            .get_one::<String>("title")
+            .expect("has a default")
+            .clone(),
+        assets: crate::site::Assets::parse(
+            args.get_one::<String>("assets").expect("has a default"),
+        ),
+    };
+    let session = match runtime.block_on(Pond::open(pond)) {
+        Ok(pond) => PondSession::new(Arc::new(pond), SessionOptions::default()),
+        Err(err) => {
+            eprintln!("error: {err}");
+            return EXIT_POND_UNAVAILABLE;
+        }
+    };
+    match runtime.block_on(crate::site::build(&session, &options)) {
+        Ok(report) => {
+            println!(
+                "built {}: {} series; {} files written, {} unchanged, {} removed",
+                options.out.display(),
+                report.series,
+                report.written,
+                report.unchanged,
+                report.removed
+            );
             EXIT_OK
         }
         Err(message) => {

@@ -17,6 +17,7 @@ pub(crate) mod params;
 pub(crate) mod parser;
 mod references;
 mod refresh;
+pub(crate) mod rollups;
 pub(crate) mod session;
 mod time_literals;
 mod update;

@@ -197,7 +197,7 @@ async fn series_refuses_what_is_not_a_set_of_levels() {
 }
 
 /// Width, height and RGB pixels of a PNG.
-fn decode_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
+pub(crate) fn decode_png(path: &Path) -> (u32, u32, Vec<[u8; 3]>) {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];

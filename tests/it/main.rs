@@ -15,6 +15,7 @@ mod hydrovu;
 mod object_store;
 mod pruning;
 mod repl;
+mod site;
 mod slt;
 mod storage_format;
 mod stored_queries;
