@@ -61,3 +61,9 @@ SELECT path, mode, sources, rows FROM pond.system.stored_queries ORDER BY path;
 -- The history of one table, and the transactions that wrote the pond.
 SELECT version, txn, op, rows, min_time, max_time FROM history('/sensors/creek/readings') ORDER BY version;
 SELECT txn, nodes, rows_added, sql FROM pond.system.transactions WHERE rows_added > 0 ORDER BY txn;
+
+-- A picture: each station's hourly water temperature, its min–max band
+-- around the mean; the creek's outage is a gap (docs/charts.md).
+COPY (SELECT station, ts, "temp_c.min", "temp_c.avg", "temp_c.max"
+      FROM series('/rollups/{level}', TIMESTAMP '2024-06-01', TIMESTAMP '2024-06-16', max_points => 400))
+  TO 'water-temperature.png' (FORMAT chart, width 1000, height 450, title 'Water temperature (°C), hourly min–max');

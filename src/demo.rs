@@ -179,6 +179,7 @@ pub(crate) async fn run(dir: Option<PathBuf>) -> u8 {
     if !cli::run_script(&session, "sql/demo.sql", DEMO_SQL, &settings).await {
         return cli::EXIT_SQL_ERROR;
     }
-    println!("\nExplore it: pondsql --pond {}", pond_path.display());
+    println!("\nChart: {}", dir.join("water-temperature.png").display());
+    println!("Explore it: pondsql --pond {}", pond_path.display());
     cli::EXIT_OK
 }

@@ -36,6 +36,29 @@ pub(super) fn is_delta(copy: &CopyToStatement) -> bool {
             .any(|(k, v)| k.eq_ignore_ascii_case("format") && value_text(v).is_some_and(delta))
 }
 
+/// `OPTIONS (format csv)` (DuckDB's and PostgreSQL's `(FORMAT csv)`) as
+/// DataFusion's `STORED AS CSV`, which its COPY knows; `delta` and `chart`
+/// are pondsql's own and stay options.
+pub(super) fn format_option_as_stored_as(copy: &mut CopyToStatement) {
+    if copy.stored_as.is_some() {
+        return;
+    }
+    let Some(i) = copy
+        .options
+        .iter()
+        .position(|(k, _)| k.eq_ignore_ascii_case("format"))
+    else {
+        return;
+    };
+    let Some(format) = value_text(&copy.options[i].1).map(str::to_ascii_uppercase) else {
+        return;
+    };
+    if format != "DELTA" && format != "CHART" {
+        copy.options.remove(i);
+        copy.stored_as = Some(format);
+    }
+}
+
 /// The rows a COPY writes: its table or its query.
 pub(super) async fn source_plan(
     ctx: &SessionContext,

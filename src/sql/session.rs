@@ -484,9 +484,12 @@ impl PondSession {
         if statements.len() != 1 {
             return plan_err!("expected one statement, found {}", statements.len());
         }
-        let statement = statements
+        let mut statement = statements
             .pop_front()
             .expect("checked: exactly one statement");
+        if let DFStatement::CopyTo(copy) = &mut statement {
+            export::format_option_as_stored_as(copy);
+        }
         literals::check_numbers(&statement)?;
         match &statement {
             DFStatement::Statement(ast) => {

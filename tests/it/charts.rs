@@ -400,3 +400,28 @@ async fn pondsql_chart_writes_the_file_it_names() {
     assert_eq!(stderr(&run).lines().count(), 1, "{}", stderr(&run));
     assert!(!bad.exists());
 }
+
+#[tokio::test]
+async fn copy_takes_duckdbs_format_option_list_for_every_format() {
+    let pond = levels().await;
+    let out = tempfile::tempdir().unwrap();
+    let csv = out.path().join("raw.csv");
+    let written = pond
+        .value(&format!(
+            "COPY \"/lv/raw\" TO '{}' (FORMAT csv)",
+            csv.display()
+        ))
+        .await;
+    assert_eq!(written, "936");
+    assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 937);
+    let parquet = out.path().join("raw.parquet");
+    pond.ok(&format!(
+        "COPY \"/lv/raw\" TO '{}' (FORMAT parquet, compression 'zstd(3)')",
+        parquet.display()
+    ))
+    .await;
+    let back = pond
+        .value(&format!("SELECT count(*) FROM '{}'", parquet.display()))
+        .await;
+    assert_eq!(back, "936");
+}

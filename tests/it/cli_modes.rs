@@ -290,6 +290,17 @@ fn demo_runs_on_a_fresh_directory() {
         text.contains("| creek      | 14   | 360              |"),
         "the creek's 6-hour outage\n{text}"
     );
+    // It ends with a chart of the hourly rollup, and says where.
+    let chart = dir.path().join("demo/water-temperature.png");
+    assert!(
+        text.contains(&format!("Chart: {}", chart.display())),
+        "{text}"
+    );
+    let (w, h, pixels) = crate::charts::decode_png(&chart);
+    assert_eq!((w, h), (1000, 450));
+    assert!(
+        pixels.iter().filter(|p| **p != [255, 255, 255]).count() > w as usize * h as usize / 20
+    );
     // Running it again on the same directory refuses, and keeps the pond.
     let again = pondsql()
         .arg("demo")

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use crate::charts::decode_png;
 use crate::common::{first_line, pondsql, stderr, stdout, TestPond};
 
-/// The dist/ of the npm package dygraphs, fetched by tests/python/venv.sh.
+/// The dist/ of the npm package dygraphs, fetched by tests/python/site/fetch_dygraphs.sh.
 fn dygraphs() -> PathBuf {
     let dir = std::env::var_os("PONDSQL_DYGRAPHS")
         .map(PathBuf::from)
@@ -18,7 +18,7 @@ fn dygraphs() -> PathBuf {
         });
     assert!(
         dir.join("dygraph.min.js").is_file(),
-        "{} lacks dygraph.min.js: run tests/python/venv.sh (it fetches dygraphs from npm)",
+        "{} lacks dygraph.min.js: run tests/python/site/fetch_dygraphs.sh (it fetches dygraphs from npm)",
         dir.display()
     );
     dir
