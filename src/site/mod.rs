@@ -288,13 +288,8 @@ async fn build_group(
             None,
         ));
     }
-    for level in &rollups.levels {
-        let name = level.path.rsplit('/').next().unwrap_or("level").to_string();
-        let name = if levels.iter().any(|l| l.0 == name) {
-            slug(&level.path)
-        } else {
-            name
-        };
+    let paths: Vec<&str> = rollups.levels.iter().map(|l| l.path.as_str()).collect();
+    for (level, name) in rollups.levels.iter().zip(level_names(&paths)) {
         levels.push((
             name,
             level.path.clone(),
@@ -394,6 +389,43 @@ async fn build_group(
         });
     }
     Ok(rows)
+}
+
+/// Short names for levels: what their paths do not share
+/// (`/rollups/1h/lake`, `/rollups/1d/lake` → `1h`, `1d`); never `raw`,
+/// which names the raw level.
+fn level_names(paths: &[&str]) -> Vec<String> {
+    let split: Vec<Vec<&str>> = paths
+        .iter()
+        .map(|p| p.trim_start_matches('/').split('/').collect())
+        .collect();
+    let shortest = split.iter().map(Vec::len).min().unwrap_or(0);
+    let head = (0..shortest)
+        .take_while(|&i| split.iter().all(|s| s[i] == split[0][i]))
+        .count();
+    let tail = (0..shortest - head)
+        .take_while(|&i| {
+            split
+                .iter()
+                .all(|s| s[s.len() - 1 - i] == split[0][split[0].len() - 1 - i])
+        })
+        .count();
+    split
+        .iter()
+        .map(|s| {
+            let distinct = &s[head..s.len() - tail];
+            let name = if distinct.is_empty() {
+                s.last().copied().unwrap_or("level").to_string()
+            } else {
+                distinct.join("-")
+            };
+            if name == "raw" {
+                "raw-rollup".to_string()
+            } else {
+                slug(&name)
+            }
+        })
+        .collect()
 }
 
 fn median_step(times: &[i64]) -> i64 {
@@ -572,6 +604,17 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn levels_are_named_by_what_their_paths_do_not_share() {
+        assert_eq!(
+            level_names(&["/rollups/1h/lake", "/rollups/1d/lake"]),
+            ["1h", "1d"]
+        );
+        assert_eq!(level_names(&["/rollups/1h", "/rollups/1d"]), ["1h", "1d"]);
+        assert_eq!(level_names(&["/a/x", "/b/c/x"]), ["a", "b-c"]);
+        assert_eq!(level_names(&["/rollups/hourly"]), ["hourly"]);
+    }
 
     #[test]
     fn slugs_are_file_names() {

@@ -4,15 +4,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{RecordBatch, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::common::{plan_datafusion_err, plan_err};
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::sql::parser::CopyToStatement;
 use datafusion::sql::sqlparser::ast::Value;
 
-use super::export::{source_plan, value_text};
+use super::export::{count_batch, source_plan, value_text};
 use crate::chart::{self, ChartOptions};
 
 /// Is this `COPY … (FORMAT chart)` / `STORED AS chart`?
@@ -73,13 +72,5 @@ pub(super) async fn copy_to_chart(
     let schema = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await?;
     chart::write(Path::new(target), &schema, &batches, &options)?;
-    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-    Ok(RecordBatch::try_new(
-        Arc::new(Schema::new(vec![Field::new(
-            "count",
-            DataType::UInt64,
-            false,
-        )])),
-        vec![Arc::new(UInt64Array::from(vec![rows]))],
-    )?)
+    count_batch(batches.iter().map(|b| b.num_rows() as u64).sum())
 }

@@ -149,6 +149,11 @@ pub(super) async fn copy_to_delta(
         writer.write(batch).await.map_err(delta)?;
     }
     writer.flush_and_commit(&mut table).await.map_err(delta)?;
+    count_batch(rows)
+}
+
+/// What a COPY returns: the rows written, as DataFusion's COPY does.
+pub(super) fn count_batch(rows: u64) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(
         Arc::new(Schema::new(vec![Field::new(
             "count",

@@ -7,7 +7,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::error::Result;
 
 use super::session::PondSession;
-use crate::storage::Kind;
+use crate::storage::node::RefreshMode;
 use crate::udf::downsample::{DownsampleSource, DownsampleTable};
 
 /// One resolution of some readings.
@@ -50,12 +50,17 @@ impl PondSession {
         // path → (its source, the table).
         let mut found: Vec<(String, String, DownsampleTable)> = Vec::new();
         for node in view.walk(&root) {
-            let Some(query) = node.latest.attrs.query.clone() else {
+            // Downsample views refresh incrementally, and only they do;
+            // planning others could read host files or call an API.
+            let incremental = node
+                .latest
+                .attrs
+                .stored_query
+                .as_ref()
+                .is_some_and(|s| s.mode == RefreshMode::Incremental);
+            let (Some(query), true) = (node.latest.attrs.query.clone(), incremental) else {
                 continue;
             };
-            if node.kind() != Kind::MaterializedView {
-                continue;
-            }
             let Ok(plan) = self.context().state().create_logical_plan(&query).await else {
                 continue; // a view whose sources are gone is not drawn
             };

@@ -697,3 +697,48 @@ impl TableProvider for DownsampleTable {
         physical_plan(session_state(state)?, plan, projection, limit).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::IntervalMonthDayNano;
+
+    fn at(text: &str) -> i64 {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M")
+            .unwrap()
+            .and_utc()
+            .timestamp_nanos_opt()
+            .unwrap()
+    }
+
+    fn bucket(months: i32, nanos: i64, origin: Option<&str>) -> Bucket {
+        Bucket {
+            interval: ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(
+                months, 0, nanos,
+            ))),
+            origin: origin.map(|o| ScalarValue::TimestampNanosecond(Some(at(o)), None)),
+        }
+    }
+
+    #[test]
+    fn bucket_starts_are_counted_in_half_open_windows() {
+        let hour = bucket(0, 3_600_000_000_000, None);
+        let count = |b: &Bucket, from: &str, to: &str| b.starts_in(at(from), at(to), 1_000);
+        assert_eq!(count(&hour, "2024-01-01 00:00", "2024-01-02 00:00"), 24);
+        assert_eq!(count(&hour, "2024-01-01 00:30", "2024-01-02 00:30"), 24);
+        assert_eq!(count(&hour, "2024-01-01 00:30", "2024-01-01 00:59"), 0);
+        assert_eq!(
+            hour.starts_in(at("2024-01-01 00:00"), at("2024-02-01 00:00"), 10),
+            10
+        );
+        let shifted = bucket(0, 3_600_000_000_000, Some("2020-01-01 00:30"));
+        assert_eq!(count(&shifted, "2024-01-01 00:00", "2024-01-01 03:00"), 3);
+        // Calendar months start on the 1st (or the origin's day).
+        let month = bucket(1, 0, None);
+        assert_eq!(count(&month, "2024-01-01 00:00", "2024-04-01 00:00"), 3);
+        assert_eq!(count(&month, "2024-01-15 00:00", "2024-04-01 00:00"), 2);
+        assert_eq!(count(&month, "1969-11-15 00:00", "1970-02-01 00:00"), 2);
+        let quarter = bucket(3, 0, None);
+        assert_eq!(count(&quarter, "2024-01-01 00:00", "2025-01-01 00:00"), 4);
+    }
+}

@@ -33,6 +33,7 @@ use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::view::session_state;
 use crate::storage::content::time_column;
 use crate::storage::event_time::nanos_per;
+use crate::storage::node::RefreshMode;
 use crate::storage::{Kind, PathGlob, PondPath, Resolved};
 
 /// The points a chart gets when the call does not say.
@@ -170,7 +171,17 @@ fn level_of(
     node: Resolved,
     state: &datafusion::execution::SessionState,
 ) -> Result<Level> {
+    // A materialized view is a rollup when it refreshes incrementally (only
+    // downsample views do); planning an ingesting or collecting view's query
+    // would read host files or call an API.
+    let incremental = node
+        .latest
+        .attrs
+        .stored_query
+        .as_ref()
+        .is_some_and(|s| s.mode == RefreshMode::Incremental);
     let rollup = match (node.kind(), node.latest.attrs.query.clone()) {
+        (Kind::MaterializedView, Some(_)) if !incremental => None,
         (Kind::MaterializedView | Kind::View, Some(query)) => {
             let state = state.clone();
             let plan = while_planning("series()", async move {

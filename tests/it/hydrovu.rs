@@ -745,4 +745,24 @@ fn the_cron_script_collects_downsamples_and_answers_the_chart() {
     assert_eq!(last_txn(&fake, &pond), txn, "a second run commits nothing");
     assert_eq!(again, first);
     rollups_equal_recompute(&fake, &pond, "the cron script");
+    // The site of the collected readings charts their rollups without
+    // calling HydroVu (the collecting view's query is never planned).
+    let requests = fake.log().len();
+    let site = _dir.path().join("site");
+    let out = fake
+        .pondsql()
+        .args(["site", "build", "--pond"])
+        .arg(&pond)
+        .arg("--out")
+        .arg(&site)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fake.log().len(), requests, "site build called the API");
+    assert!(
+        site.join("series/hydrovu-lake_north--all--Temperature.C.html")
+            .is_file(),
+        "{}",
+        stdout(&out)
+    );
 }

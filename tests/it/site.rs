@@ -40,16 +40,21 @@ async fn year_of_readings() -> TestPond {
     pond
 }
 
-fn build(pond: &Path, out: &Path) -> String {
-    let run = pondsql()
+/// `pondsql site build` of `pond` into `out`, with `assets`.
+fn site_build(pond: &Path, out: &Path, assets: &Path) -> std::process::Output {
+    pondsql()
         .args(["site", "build", "--pond"])
         .arg(pond)
         .arg("--out")
         .arg(out)
         .args(["--title", "Lake sensors", "--assets"])
-        .arg(dygraphs())
+        .arg(assets)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn build(pond: &Path, out: &Path) -> String {
+    let run = site_build(pond, out, &dygraphs());
     assert!(run.status.success(), "{}", stderr(&run));
     stdout(&run)
 }
@@ -258,34 +263,22 @@ async fn a_rebuild_rewrites_only_what_changed() {
 
 #[tokio::test]
 async fn site_build_says_what_is_missing() {
-    let pond = TestPond::new().await;
     let dir = tempfile::tempdir().unwrap();
-    let run = pondsql()
-        .args(["site", "build", "--pond"])
-        .arg(pond.pond_path())
-        .arg("--out")
-        .arg(dir.path().join("site"))
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert!(
-        stderr(&run).contains("no rollups to chart"),
-        "{}",
-        stderr(&run)
-    );
+    let site = dir.path().join("site");
+    let empty = TestPond::new().await;
     let pond = year_of_readings().await;
-    let run = pondsql()
-        .args(["site", "build", "--pond"])
-        .arg(pond.pond_path())
-        .arg("--out")
-        .arg(dir.path().join("site"))
-        .args(["--assets", "/nonexistent/dist"])
-        .output()
-        .unwrap();
-    assert_eq!(run.status.code(), Some(1));
-    assert!(
-        stderr(&run).contains("cannot read dygraph.min.js"),
-        "{}",
-        stderr(&run)
-    );
+    let cases = [
+        (empty.pond_path(), dygraphs(), "no rollups to chart"),
+        (
+            pond.pond_path(),
+            PathBuf::from("/nonexistent/dist"),
+            "cannot read dygraph.min.js",
+        ),
+    ];
+    for (pond, assets, expected) in cases {
+        let run = site_build(&pond, &site, &assets);
+        assert_eq!(run.status.code(), Some(1));
+        assert!(stderr(&run).contains(expected), "{}", stderr(&run));
+        assert_eq!(stderr(&run).lines().count(), 1, "{}", stderr(&run));
+    }
 }
