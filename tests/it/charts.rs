@@ -399,6 +399,24 @@ async fn pondsql_chart_writes_the_file_it_names() {
     assert_eq!(run.status.code(), Some(1));
     assert_eq!(stderr(&run).lines().count(), 1, "{}", stderr(&run));
     assert!(!bad.exists());
+    // A font that is not one: the error names the file and the fix.
+    let not_a_font = out.path().join("font.ttf");
+    std::fs::write(&not_a_font, "not a font").unwrap();
+    let run = pondsql()
+        .env("PONDSQL_CHART_FONT", &not_a_font)
+        .args(["chart", "--pond"])
+        .arg(pond.pond_path())
+        .args(["-c", "SELECT ts, \"temp.degC\" FROM \"/lv/raw\"", "-o"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        stderr(&run).contains(&format!("{} is not a TrueType font", not_a_font.display())),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!bad.exists());
 }
 
 #[tokio::test]
