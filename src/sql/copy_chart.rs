@@ -11,17 +11,12 @@ use datafusion::execution::context::SessionContext;
 use datafusion::sql::parser::CopyToStatement;
 use datafusion::sql::sqlparser::ast::Value;
 
-use super::export::{count_batch, source_plan, value_text};
+use super::export::{count_batch, format_is, source_plan, value_text};
 use crate::chart::{self, ChartOptions};
 
 /// Is this `COPY … (FORMAT chart)` / `STORED AS chart`?
 pub(super) fn is_chart(copy: &CopyToStatement) -> bool {
-    let chart = |s: &str| s.eq_ignore_ascii_case("chart");
-    copy.stored_as.as_deref().is_some_and(chart)
-        || copy
-            .options
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("format") && value_text(v).is_some_and(chart))
+    format_is(copy, "chart")
 }
 
 /// Draws the rows of `copy` to its target; returns the rows drawn (`count`).

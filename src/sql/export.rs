@@ -26,14 +26,19 @@ use futures::StreamExt;
 use crate::catalog::table::stored_columns;
 use crate::udf::exact_cast::fit_to;
 
-/// Is this `COPY … STORED AS DELTA` / `OPTIONS (format delta)`?
-pub(super) fn is_delta(copy: &CopyToStatement) -> bool {
-    let delta = |s: &str| s.eq_ignore_ascii_case("delta");
-    copy.stored_as.as_deref().is_some_and(delta)
+/// Is this `COPY … STORED AS <format>` / `OPTIONS (format <format>)`?
+pub(super) fn format_is(copy: &CopyToStatement, format: &str) -> bool {
+    let same = |s: &str| s.eq_ignore_ascii_case(format);
+    copy.stored_as.as_deref().is_some_and(same)
         || copy
             .options
             .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("format") && value_text(v).is_some_and(delta))
+            .any(|(k, v)| k.eq_ignore_ascii_case("format") && value_text(v).is_some_and(same))
+}
+
+/// Is this `COPY … STORED AS DELTA` / `OPTIONS (format delta)`?
+pub(super) fn is_delta(copy: &CopyToStatement) -> bool {
+    format_is(copy, "delta")
 }
 
 /// `OPTIONS (format csv)` (DuckDB's and PostgreSQL's `(FORMAT csv)`) as

@@ -767,9 +767,8 @@ pub(super) async fn refresh_order(
         let reads_pond = v
             .latest
             .attrs
-            .stored_query
-            .as_ref()
-            .is_some_and(|s| s.mode != RefreshMode::Ingest && s.mode != RefreshMode::Collect);
+            .refresh_mode()
+            .is_some_and(|m| m != RefreshMode::Ingest && m != RefreshMode::Collect);
         // A view whose query no longer plans still gets its turn (and its error).
         let reads = if !reads_pond {
             Vec::new()

@@ -52,12 +52,7 @@ impl PondSession {
         for node in view.walk(&root) {
             // Downsample views refresh incrementally, and only they do;
             // planning others could read host files or call an API.
-            let incremental = node
-                .latest
-                .attrs
-                .stored_query
-                .as_ref()
-                .is_some_and(|s| s.mode == RefreshMode::Incremental);
+            let incremental = node.latest.attrs.refresh_mode() == Some(RefreshMode::Incremental);
             let (Some(query), true) = (node.latest.attrs.query.clone(), incremental) else {
                 continue;
             };

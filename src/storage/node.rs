@@ -194,6 +194,13 @@ pub struct Attrs {
     pub ingested: Option<Vec<IngestedFile>>,
 }
 
+impl Attrs {
+    /// How a materialized view refreshes (`None` for every other node).
+    pub(crate) fn refresh_mode(&self) -> Option<RefreshMode> {
+        self.stored_query.as_ref().map(|s| s.mode)
+    }
+}
+
 /// How a materialized view is brought up to date.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -174,12 +174,7 @@ fn level_of(
     // A materialized view is a rollup when it refreshes incrementally (only
     // downsample views do); planning an ingesting or collecting view's query
     // would read host files or call an API.
-    let incremental = node
-        .latest
-        .attrs
-        .stored_query
-        .as_ref()
-        .is_some_and(|s| s.mode == RefreshMode::Incremental);
+    let incremental = node.latest.attrs.refresh_mode() == Some(RefreshMode::Incremental);
     let rollup = match (node.kind(), node.latest.attrs.query.clone()) {
         (Kind::MaterializedView, Some(_)) if !incremental => None,
         (Kind::MaterializedView | Kind::View, Some(query)) => {
