@@ -27,7 +27,7 @@ from datetime import date
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PEERS = os.path.join(HERE, "peers.py")
-CASES = ["import", "scan_agg", "range", "glob", "refresh", "flight", "backup", "commit", "open"]
+CASES = ["import", "scan_agg", "range", "view", "glob", "refresh", "flight", "backup", "block", "commit", "open"]
 TXN_LEVELS = [10, 1000, 10000]
 
 # One aggregate, every system: per station, parameter and day, min/avg/max
@@ -214,6 +214,46 @@ class Bench:
 
     def case_range(self):
         self.query_case("range", RANGE_WHERE.format(day=self.range_day()))
+
+    def case_view(self):
+        """The `range` query through a view of the table, against the table:
+        the filter has to reach the scan under the view."""
+        pond = self.readings_pond()
+        self.pondsql(pond, 'CREATE OR REPLACE VIEW "/readings_view" AS SELECT * FROM "/readings"', timed=False)
+        where = RANGE_WHERE.format(day=self.range_day())
+        self.measure("view", {
+            "pondsql": lambda: self.pondsql(pond, AGGREGATE.format(source='"/readings_view"', where=where)),
+            "pondsql (table)": lambda: self.pondsql(pond, AGGREGATE.format(source='"/readings"', where=where)),
+        })
+
+    def case_block(self):
+        """N one-row INSERTs in one BEGIN … COMMIT, against the same N as
+        separate statements (N commits), each a `pondsql -f` process on a new
+        pond (wall time): a block must cost no more than linear in N."""
+        out = os.path.join(self.work, "block")
+        for n in self.args.txn_levels:
+            inserts = [f"INSERT INTO \"/log\" VALUES (to_timestamp({1_704_067_200 + 60 * i}), 'st01', {i}.5);\n"
+                       for i in range(n)]
+            scripts = {"block": ["BEGIN;\n", *inserts, "COMMIT;\n"], "separate": inserts}
+            for name, lines in scripts.items():
+                with open(os.path.join(self.work, f"block-{name}.sql"), "w") as f:
+                    f.writelines(lines)
+
+            def timed_script(name):
+                pond = os.path.join(out, "pond")
+                self.pondsql_init(pond)
+                self.pondsql(pond, 'CREATE TABLE "/log" ("timestamp" TIMESTAMP, station VARCHAR, value DOUBLE)',
+                             timed=False)
+                _, rss, wall = run([self.args.pondsql, "--pond", pond, "--rc", "/dev/null", "-q", "-f",
+                                    os.path.join(self.work, f"block-{name}.sql")])
+                rows = self.pondsql(pond, 'SELECT count(*), sum(value) FROM "/log"', timed=False)
+                return Result(wall, rss, parse_rows(rows.strip().splitlines()), wall)
+
+            self.measure(f"block@{n}", {
+                "pondsql": lambda: timed_script("block"),
+                "pondsql (separate)": lambda: timed_script("separate"),
+            }, extra=lambda rs: f"{n:,} INSERTs")
+        shutil.rmtree(out, ignore_errors=True)
 
     def range_day(self):
         first = date.fromisoformat(self.manifest["first_day"])

@@ -23,7 +23,7 @@ esac
 shift
 profile=release
 docs=docs/benchmarks.md
-cases=import,scan_agg,range,glob,refresh,flight,backup,commit,open
+cases=import,scan_agg,range,view,glob,refresh,flight,backup,block,commit,open
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;

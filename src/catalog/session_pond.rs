@@ -130,7 +130,17 @@ impl SessionPond {
     pub fn stage(&self, change: Change) -> Result<()> {
         let mut state = self.lock();
         self.writable(state.as_of)?;
-        let staging = apply(&state, &change)?;
+        // Staged on the session's own view, not on a copy of it: a copy
+        // would clone every change staged so far, making a BEGIN block
+        // quadratic in its statements.
+        let placeholder = View::new(state.base.clone(), state.as_of);
+        let view = std::mem::replace(&mut state.view, placeholder);
+        let mut staging = Staging::new(view, state.base.last_txn() + 1, now_micros(), "");
+        if let Err(err) = staging.apply(&change) {
+            // A change may fail half-applied: start again from what was staged.
+            rebuild_view(&mut state)?;
+            return Err(external(err));
+        }
         // Make this statement's inline contents readable before they are committed.
         match &change {
             Change::CreateTable {
@@ -146,7 +156,7 @@ impl SessionPond {
             }
             _ => {}
         }
-        state.view = staging.view().clone();
+        state.view = staging.into_view();
         state.statement.push(change);
         Ok(())
     }

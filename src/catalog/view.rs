@@ -9,7 +9,10 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{plan_datafusion_err, plan_err, Column};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType};
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{
+    Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, TableType,
+};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::storage::{NodeId, PondPath};
@@ -60,11 +63,21 @@ impl TableProvider for StoredView {
         Some(&self.query)
     }
 
+    /// Every filter is applied on top of the view's plan, where the
+    /// optimizer pushes it on towards the pond scans (as DataFusion's
+    /// `ViewTable` does): a time filter on a view prunes its sources' versions.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
+    }
+
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let state = session_state(state)?;
@@ -96,7 +109,7 @@ impl TableProvider for StoredView {
                         self.path
                     );
                 }
-                physical_plan(state, plan, projection, limit).await
+                physical_plan(state, plan, filters, projection, limit).await
             })
             .await
     }
@@ -117,14 +130,19 @@ pub(crate) fn session_state(state: &dyn Session) -> Result<&SessionState> {
         })
 }
 
-/// The physical plan of a view's logical plan, with the scan's projection and limit.
+/// The physical plan of a view's logical plan, with the scan's filters
+/// (over the view's columns), projection and limit.
 pub(crate) async fn physical_plan(
     state: &SessionState,
     plan: LogicalPlan,
+    filters: &[Expr],
     projection: Option<&Vec<usize>>,
     limit: Option<usize>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let mut builder = LogicalPlanBuilder::from(plan);
+    if let Some(filter) = conjunction(filters.iter().cloned()) {
+        builder = builder.filter(filter)?;
+    }
     if let Some(indices) = projection {
         let columns: Vec<Expr> = indices
             .iter()

@@ -45,6 +45,13 @@ use super::txn::Content;
 /// Contents up to this size are stored inline in the oplog row.
 pub(crate) const INLINE_LIMIT: u64 = 64 * 1024;
 
+/// Rows per Parquet row group of a content. The writer's default (1 Mi)
+/// left a 1.4 M-row table two row groups: a one-day filter skipped neither
+/// and a scan used two cores at most. 64 Ki rows (about a day of minute
+/// readings from 40 series) let row-group statistics skip by time and
+/// split scans evenly (docs/benchmarks.md, `range` and `scan_agg`).
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
+
 /// The object path under which the content store serves a version's content.
 pub(crate) fn object_path(version: &NodeVersion) -> Option<Path> {
     let sum = version.checksum.as_deref()?;
@@ -158,6 +165,7 @@ impl ContentWriter {
         };
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
         let time_column = time_column.and_then(|name| schema.index_of(name).ok());
         let writer = ArrowWriter::try_new(file, schema, Some(props))?;
@@ -257,8 +265,10 @@ pub(crate) struct ContentStore {
     root: Arc<dyn ObjectStore>,
     /// Inline and staged contents by checksum. Inline contents are small.
     bytes: Mutex<ByteCache>,
-    /// Blobs whose checksum this process has verified.
-    verified: Mutex<HashSet<String>>,
+    /// Blobs whose checksum this process has verified (an initialised
+    /// cell), or is verifying: scans of one blob in several partitions
+    /// wait for one verification instead of each reading the blob.
+    verified: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
     /// Contents read so far (for `contents_opened`).
     opened: Mutex<HashSet<Path>>,
     metrics: Arc<Metrics>,
@@ -395,31 +405,31 @@ impl ContentStore {
 
     /// Checks a blob's bytes once per process.
     async fn verify_blob(&self, checksum: &str) -> Result<()> {
-        if self
+        let cell = self
             .verified
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(checksum)
-        {
-            return Ok(());
-        }
-        let Some((found, _)) = hash_object(self.root.as_ref(), &blob_path(checksum)).await? else {
-            return Err(StorageError::MissingContent(format!(
-                "blob blobs/{checksum}"
-            )));
-        };
-        if found != checksum {
-            return Err(StorageError::ChecksumMismatch {
-                what: format!("blob blobs/{checksum}"),
-                expected: checksum.to_string(),
-                found,
-            });
-        }
-        self.verified
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(checksum.to_string());
-        Ok(())
+            .entry(checksum.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| async {
+            let Some((found, _)) = hash_object(self.root.as_ref(), &blob_path(checksum)).await?
+            else {
+                return Err(StorageError::MissingContent(format!(
+                    "blob blobs/{checksum}"
+                )));
+            };
+            if found != checksum {
+                return Err(StorageError::ChecksumMismatch {
+                    what: format!("blob blobs/{checksum}"),
+                    expected: checksum.to_string(),
+                    found,
+                });
+            }
+            Ok(())
+        })
+        .await
+        .map(|_| ())
     }
 
     async fn resolve(&self, location: &Path) -> Result<Located> {

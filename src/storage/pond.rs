@@ -356,7 +356,14 @@ impl Pond {
     async fn commit_attempts(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
             let mut table = self.table.lock().await;
-            self.update(&mut table).await?;
+            // The first attempt commits on the log as last read (a statement
+            // reads it when it begins): a commit by anyone since makes this
+            // one lose the race for the next Delta version, and the next
+            // attempt catches up. Listing the log again here cost every
+            // statement a second read of it.
+            if attempt > 0 {
+                self.update(&mut table).await?;
+            }
             let index = self.refresh_locked(&table).await?;
             let txn = index.last_txn() + 1;
             let mut staging = Staging::new(
@@ -409,7 +416,9 @@ impl Pond {
                         .await
                         .map_err(|e| StorageError::NotDurable(txn, e.to_string()))?;
                     let before = table.version().unwrap_or(0);
-                    table.update_incremental(None).await?;
+                    // The snapshot the commit built is the log at its version:
+                    // no need to read the log again.
+                    table.state = Some(landed.snapshot);
                     self.refresh_locked(&table).await?;
                     // Best effort, like the checkpoint: the commit has landed
                     // whatever happens here; a skipped compaction is retried

@@ -199,6 +199,10 @@ impl Staging {
         &self.view
     }
 
+    pub(crate) fn into_view(self) -> View {
+        self.view
+    }
+
     pub(crate) fn overlay(&self) -> &Overlay {
         self.view.overlay()
     }

@@ -23,8 +23,10 @@ use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions::datetime::date_bin;
 use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
-    cast, ident, lit, Expr, LogicalPlan, LogicalPlanBuilder, TableType,
+    cast, ident, lit, BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator,
+    TableProviderFilterPushDown, TableType,
 };
 use datafusion::physical_plan::ExecutionPlan;
 
@@ -164,14 +166,24 @@ impl Bucket {
                 .min(cap);
         }
         // Calendar months: walk the starts from just before `from`.
+        let in_window = Self::month_starts(origin, v.months, from)
+            .skip_while(|&start| start < from)
+            .take_while(|&start| start < to)
+            .take(usize::try_from(cap).unwrap_or(usize::MAX));
+        in_window.count() as u64
+    }
+
+    /// Starts of buckets of `step` calendar months from `origin`, in order,
+    /// from one at or before `t` on (while they are representable).
+    fn month_starts(origin: i64, step: i32, t: i64) -> impl Iterator<Item = i64> {
         let origin_time = chrono::DateTime::from_timestamp_nanos(origin).naive_utc();
         let months_between = |t: i64| {
             let t = chrono::DateTime::from_timestamp_nanos(t).naive_utc();
             (i64::from(t.year()) - i64::from(origin_time.year())) * 12 + i64::from(t.month())
                 - i64::from(origin_time.month())
         };
-        let step = i64::from(v.months);
-        let start_of = |k: i64| -> Option<i64> {
+        let step = i64::from(step);
+        let start_of = move |k: i64| -> Option<i64> {
             let months = k.checked_mul(step)?;
             let shifted = if months >= 0 {
                 origin_time.checked_add_months(chrono::Months::new(u32::try_from(months).ok()?))
@@ -180,18 +192,23 @@ impl Bucket {
             }?;
             shifted.and_utc().timestamp_nanos_opt()
         };
-        let mut k = months_between(from).div_euclid(step) - 1;
-        let mut count = 0;
-        while let Some(start) = start_of(k) {
-            if start >= to || count >= cap {
-                break;
-            }
-            if start >= from {
-                count += 1;
-            }
-            k += 1;
+        let first = months_between(t).div_euclid(step) - 1;
+        (first..).map_while(start_of)
+    }
+
+    /// The first bucket start at or after `t` (nanoseconds since the
+    /// epoch); `None` past the representable range.
+    pub(crate) fn first_start_from(&self, t: i64) -> Option<i64> {
+        let origin = self.origin_nanos();
+        let ScalarValue::IntervalMonthDayNano(Some(v)) = &self.interval else {
+            return None;
+        };
+        if v.months == 0 {
+            let width = i128::from(v.days) * 86_400_000_000_000 + i128::from(v.nanoseconds);
+            let k = ceil_div(i128::from(t) - i128::from(origin), width);
+            return i64::try_from(i128::from(origin) + k * width).ok();
         }
-        count
+        Self::month_starts(origin, v.months, t).find(|&start| start >= t)
     }
 
     fn origin_nanos(&self) -> i64 {
@@ -686,16 +703,114 @@ impl TableProvider for DownsampleTable {
         TableType::View
     }
 
+    /// Filters are applied on top of the buckets (group filters then reach
+    /// the source through the aggregate); bounds on the bucket start also
+    /// become bounds on the source's times (see [`Self::source_times`]), so
+    /// a time window reads only the source versions it needs.
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
+    }
+
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let plan = self.aggregate(self.source_plan(None)?)?;
-        physical_plan(session_state(state)?, plan, projection, limit).await
+        let mut source = LogicalPlanBuilder::from(self.source_plan(None)?);
+        if let Some(times) = self.source_times(filters) {
+            source = source.filter(times)?;
+        }
+        let plan = self.aggregate(source.build()?)?;
+        physical_plan(session_state(state)?, plan, filters, projection, limit).await
     }
+}
+
+impl DownsampleTable {
+    /// The source rows every bucket kept by `filters` is made of, as a
+    /// filter on the source's time column; `None` when the filters do not
+    /// bound the bucket start. Whole buckets only: a bucket's rows are at or
+    /// after its start, so `start >= x` needs `time >= x`; `start < y` is
+    /// `time <` the first bucket start at or after `y`.
+    fn source_times(&self, filters: &[Expr]) -> Option<Expr> {
+        let (mut from, mut to) = (None::<i64>, None::<i64>);
+        for filter in filters {
+            let Some((op, nanos)) = time_comparison(filter, &self.time_column) else {
+                continue;
+            };
+            let mut lower = |n: i64| from = Some(from.map_or(n, |f| f.max(n)));
+            match op {
+                Operator::GtEq => lower(nanos),
+                Operator::Gt => lower(nanos.saturating_add(1)),
+                Operator::Eq => lower(nanos),
+                _ => {}
+            }
+            let mut upper = |n: i64| to = Some(to.map_or(n, |t| t.min(n)));
+            match op {
+                Operator::Lt => upper(nanos),
+                Operator::LtEq | Operator::Eq => upper(nanos.saturating_add(1)),
+                _ => {}
+            }
+        }
+        let time = || ident(&self.time_column);
+        let from = from.and_then(|n| time_bound(n, &self.time_type).map(|b| time().gt_eq(b)));
+        let to = to
+            .and_then(|n| self.bucket.first_start_from(n))
+            .and_then(|n| time_bound(n, &self.time_type).map(|b| time().lt(b)));
+        conjunction(from.into_iter().chain(to))
+    }
+}
+
+/// `column op literal` (either way round) on the named time column, with
+/// the literal in nanoseconds since the epoch and `op` as if the column
+/// were on the left.
+fn time_comparison(filter: &Expr, column: &str) -> Option<(Operator, i64)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = filter else {
+        return None;
+    };
+    let is_time = |e: &Expr| match e {
+        Expr::Column(c) => c.name == column,
+        Expr::Cast(c) => matches!(&*c.expr, Expr::Column(c) if c.name == column),
+        _ => false,
+    };
+    let nanos = |e: &Expr| match e {
+        Expr::Literal(v, _) if matches!(v.data_type(), DataType::Timestamp(..)) => {
+            match v.cast_to(&DataType::Timestamp(TimeUnit::Nanosecond, None)) {
+                Ok(ScalarValue::TimestampNanosecond(Some(n), _)) => Some(n),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if is_time(left) {
+        Some((*op, nanos(right)?))
+    } else if is_time(right) {
+        Some((op.swap()?, nanos(left)?))
+    } else {
+        None
+    }
+}
+
+/// A time bound in the time column's type; a bound between two of its
+/// units rounds up, which keeps `>=` and `<` exact. `None` for a column
+/// that is not a timestamp.
+pub(crate) fn time_bound(nanos: i64, time_type: &DataType) -> Option<Expr> {
+    let DataType::Timestamp(unit, tz) = time_type else {
+        return None;
+    };
+    let per = nanos_per(*unit);
+    let units = nanos.div_euclid(per) + i64::from(nanos.rem_euclid(per) != 0);
+    let tz = tz.clone();
+    Some(lit(match unit {
+        TimeUnit::Second => ScalarValue::TimestampSecond(Some(units), tz),
+        TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(units), tz),
+        TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(units), tz),
+        TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(units), tz),
+    }))
 }
 
 #[cfg(test)]
@@ -740,5 +855,47 @@ mod tests {
         assert_eq!(count(&month, "1969-11-15 00:00", "1970-02-01 00:00"), 2);
         let quarter = bucket(3, 0, None);
         assert_eq!(count(&quarter, "2024-01-01 00:00", "2025-01-01 00:00"), 4);
+    }
+
+    #[test]
+    fn first_bucket_start_at_or_after_a_time() {
+        let first = |b: &Bucket, t: &str| b.first_start_from(at(t));
+        let hour = bucket(0, 3_600_000_000_000, None);
+        assert_eq!(
+            first(&hour, "2024-01-01 05:00"),
+            Some(at("2024-01-01 05:00"))
+        );
+        assert_eq!(
+            hour.first_start_from(at("2024-01-01 05:00") + 1),
+            Some(at("2024-01-01 06:00"))
+        );
+        let shifted = bucket(0, 3_600_000_000_000, Some("2020-01-01 00:30"));
+        assert_eq!(
+            first(&shifted, "2024-01-01 05:00"),
+            Some(at("2024-01-01 05:30"))
+        );
+        assert_eq!(
+            first(&hour, "1969-12-31 22:30"),
+            Some(at("1969-12-31 23:00"))
+        );
+        let month = bucket(1, 0, None);
+        assert_eq!(
+            first(&month, "2024-01-01 00:00"),
+            Some(at("2024-01-01 00:00"))
+        );
+        assert_eq!(
+            first(&month, "2024-01-15 00:00"),
+            Some(at("2024-02-01 00:00"))
+        );
+        assert_eq!(
+            first(&month, "2024-12-31 23:59"),
+            Some(at("2025-01-01 00:00"))
+        );
+        let quarter = bucket(3, 0, None);
+        assert_eq!(
+            first(&quarter, "2024-02-10 00:00"),
+            Some(at("2024-04-01 00:00"))
+        );
+        assert_eq!(hour.first_start_from(i64::MAX), None);
     }
 }

@@ -26,13 +26,12 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{col, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 
-use super::downsample::DownsampleTable;
+use super::downsample::{time_bound, DownsampleTable};
 use super::while_planning;
 use crate::catalog::provider_for;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::view::session_state;
 use crate::storage::content::time_column;
-use crate::storage::event_time::nanos_per;
 use crate::storage::node::RefreshMode;
 use crate::storage::{Kind, PathGlob, PondPath, Resolved};
 
@@ -315,7 +314,15 @@ fn count_rows(
 fn level_plan(pond: &Arc<SessionPond>, level: &Level, from: i64, to: i64) -> Result<LogicalPlan> {
     let provider = provider_for(pond, &level.node)?;
     let time = col(Column::from_name(&level.time_column));
-    let bound = |nanos: i64| time_literal(nanos, &level.time_type);
+    let bound = |nanos: i64| {
+        time_bound(nanos, &level.time_type).ok_or_else(|| {
+            plan_datafusion_err!(
+                "series(): the time column of {} is {}, not a timestamp",
+                level.node.path,
+                level.time_type
+            )
+        })
+    };
     let builder =
         LogicalPlanBuilder::scan(level.node.path.as_str(), provider_as_source(provider), None)?
             .filter(time.clone().gt_eq(bound(from)?).and(time.lt(bound(to)?)))?;
@@ -332,23 +339,6 @@ fn level_plan(pond: &Arc<SessionPond>, level: &Level, from: i64, to: i64) -> Res
     columns.push(lit(level.name.clone()).alias(LEVEL_COLUMN));
     columns.push(lit(bucket).alias(BUCKET_COLUMN));
     builder.project(columns)?.build()
-}
-
-/// A bound in the time column's type; a bound between two of its units
-/// rounds up, which keeps `>=` and `<` exact.
-fn time_literal(nanos: i64, time_type: &DataType) -> Result<Expr> {
-    let DataType::Timestamp(unit, tz) = time_type else {
-        return plan_err!("series(): the time column is {time_type}, not a timestamp");
-    };
-    let per = nanos_per(*unit);
-    let units = nanos.div_euclid(per) + i64::from(nanos.rem_euclid(per) != 0);
-    let tz = tz.clone();
-    Ok(lit(match unit {
-        TimeUnit::Second => ScalarValue::TimestampSecond(Some(units), tz),
-        TimeUnit::Millisecond => ScalarValue::TimestampMillisecond(Some(units), tz),
-        TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(units), tz),
-        TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(units), tz),
-    }))
 }
 
 /// A window bound in nanoseconds since the epoch (UTC).

@@ -139,6 +139,72 @@ async fn time_filters_skip_versions_by_their_range() {
     assert_eq!(c["contents_opened"], 4);
 }
 
+/// A time filter on a view, on `downsample()` or on a view of it reads only
+/// the source versions the answer needs; buckets stay whole (a window that
+/// starts inside a bucket leaves that bucket out, as without pruning).
+#[tokio::test]
+async fn time_filters_reach_the_versions_under_views_and_downsample() {
+    let pond = daily_versions().await;
+    pond.ok("CREATE VIEW \"/doubled\" AS SELECT ts, v * 2 AS w FROM \"/t\"")
+        .await;
+    let (n, c) = run_counted(
+        &pond,
+        "SELECT sum(w) FROM \"/doubled\" WHERE ts >= '2024-05-28T00:00:00'",
+    )
+    .await;
+    assert_eq!(n, "1656.0"); // 3 days × 2 × (0 + … + 23)
+    assert_eq!(c["versions_skipped_by_time"], 27);
+    assert_eq!(c["contents_opened"], 3);
+
+    // 6-hour buckets starting in [05-28 03:00, 05-29 13:00): 05-28 06, 12,
+    // 18 and 05-29 00, 06, 12; six hourly rows each. Only 05-28 and 05-29
+    // are read (the last bucket ends at 05-29 18:00).
+    pond.ok("CREATE VIEW \"/t_6h\" AS SELECT * FROM downsample('/t', INTERVAL '6 hours')")
+        .await;
+    let window = "ts >= '2024-05-28T03:00:00' AND ts < '2024-05-29T13:00:00'";
+    for from in ["downsample('/t', INTERVAL '6 hours')", "\"/t_6h\""] {
+        let (n, c) = run_counted(
+            &pond,
+            &format!("SELECT concat(count(*), ' ', sum(\"v.count\"), ' ', sum(\"v.sum\"), ' ', min(ts)) FROM {from} WHERE {window}"),
+        )
+        .await;
+        assert_eq!(n, "6 36 414.0 2024-05-28T06:00:00", "{from}");
+        assert_eq!(c["versions_skipped_by_time"], 28, "{from}");
+        assert_eq!(c["contents_opened"], 2, "{from}");
+    }
+    // Equality and `<=` on a bucket start keep that whole bucket.
+    let (n, c) = run_counted(
+        &pond,
+        "SELECT concat(count(*), ' ', sum(\"v.count\")) FROM \"/t_6h\" WHERE ts = '2024-05-29T18:00:00'",
+    )
+    .await;
+    assert_eq!((n.as_str(), c["contents_opened"]), ("1 6", 1));
+    let (n, c) = run_counted(
+        &pond,
+        "SELECT concat(count(*), ' ', sum(\"v.count\")) FROM \"/t_6h\" WHERE ts > '2024-05-29T11:00:00' AND ts <= '2024-05-29T12:00:00'",
+    )
+    .await;
+    assert_eq!((n.as_str(), c["contents_opened"]), ("1 6", 1));
+    // With no bound on time every version is read, and the answer is the same.
+    let all = "SELECT concat(count(*), ' ', sum(\"v.count\")) FROM \"/t_6h\"";
+    let (n, c) = run_counted(&pond, all).await;
+    assert_eq!((n.as_str(), c["contents_opened"]), ("120 720", 30));
+}
+
+/// A filter on a glob capture reaches the tables under `downsample()`.
+#[tokio::test]
+async fn capture_filters_reach_the_tables_under_downsample() {
+    let pond = stations().await;
+    let (n, c) = run_counted(
+        &pond,
+        "SELECT concat(count(*), ' ', sum(\"value.sum\")) FROM downsample('/s/{station}/temp', INTERVAL '1 hour') WHERE station = 'st3'",
+    )
+    .await;
+    assert_eq!(n, "1 85.0"); // 3 + … + 12 in one hour
+    assert_eq!(c["tables_skipped_by_capture"], 7);
+    assert_eq!(c["contents_opened"], 1);
+}
+
 #[tokio::test]
 async fn optimize_keeps_results_history_and_later_appends() {
     let pond = daily_versions().await;
