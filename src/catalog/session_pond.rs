@@ -121,26 +121,28 @@ impl SessionPond {
 
     /// Checks a change against the current view without staging it.
     pub fn validate(&self, change: &Change) -> Result<()> {
-        let state = self.lock();
+        let mut state = self.lock();
         self.writable(state.as_of)?;
-        apply(&state, change).map(|_| ())
+        let view = take_view(&mut state);
+        let (mut view, result) = try_change(&state, view, change);
+        view.overlay_mut().roll_back();
+        state.view = view;
+        result.map_err(external)
     }
 
     /// Validates a change against the current view and stages it.
     pub fn stage(&self, change: Change) -> Result<()> {
         let mut state = self.lock();
         self.writable(state.as_of)?;
-        // Staged on the session's own view, not on a copy of it: a copy
-        // would clone every change staged so far, making a BEGIN block
-        // quadratic in its statements.
-        let placeholder = View::new(state.base.clone(), state.as_of);
-        let view = std::mem::replace(&mut state.view, placeholder);
-        let mut staging = Staging::new(view, state.base.last_txn() + 1, now_micros(), "");
-        if let Err(err) = staging.apply(&change) {
-            // A change may fail half-applied: start again from what was staged.
-            rebuild_view(&mut state)?;
+        let view = take_view(&mut state);
+        let (mut view, result) = try_change(&state, view, &change);
+        if let Err(err) = result {
+            // A change may fail half-applied: take back what it staged.
+            view.overlay_mut().roll_back();
+            state.view = view;
             return Err(external(err));
         }
+        view.overlay_mut().end_trial();
         // Make this statement's inline contents readable before they are committed.
         match &change {
             Change::CreateTable {
@@ -156,7 +158,7 @@ impl SessionPond {
             }
             _ => {}
         }
-        state.view = staging.into_view();
+        state.view = view;
         state.statement.push(change);
         Ok(())
     }
@@ -250,16 +252,25 @@ impl SessionPond {
     }
 }
 
-/// Applies a change on top of the session's view.
-fn apply(state: &TxnState, change: &Change) -> Result<Staging> {
-    let mut staging = Staging::new(
-        state.view.clone(),
-        state.base.last_txn() + 1,
-        now_micros(),
-        "",
-    );
-    staging.apply(change).map_err(external)?;
-    Ok(staging)
+/// Applies `change` to `view` (the session's own, see [`take_view`]) with
+/// its pushes journaled, to be kept or rolled back: neither copies what a
+/// BEGIN block staged before (a copy per statement made blocks quadratic).
+fn try_change(
+    state: &TxnState,
+    mut view: View,
+    change: &Change,
+) -> (View, Result<(), StorageError>) {
+    view.overlay_mut().begin_trial();
+    let mut staging = Staging::new(view, state.base.last_txn() + 1, now_micros(), "");
+    let result = staging.apply(change);
+    (staging.into_view(), result)
+}
+
+/// The session's view, leaving a placeholder: changes staged on it then
+/// do not copy what it holds.
+fn take_view(state: &mut TxnState) -> View {
+    let placeholder = View::new(state.base.clone(), state.as_of);
+    std::mem::replace(&mut state.view, placeholder)
 }
 
 /// Writes need the current pond, not an older txn.

@@ -185,9 +185,21 @@ fn rows_added(v: &NodeVersion) -> i64 {
 }
 
 /// Versions staged by an open transaction, not yet committed.
+///
+/// During a trial ([`Overlay::begin_trial`]) every push is journaled, so
+/// [`Overlay::roll_back`] can take it back: checking a change against a
+/// BEGIN block's staged versions then costs the change, not a copy of them.
 #[derive(Clone, Default)]
 pub struct Overlay {
     nodes: HashMap<NodeId, Vec<Arc<NodeVersion>>>,
+    trial: Option<Vec<Undo>>,
+}
+
+/// How to take back one push.
+#[derive(Clone)]
+enum Undo {
+    Added(NodeId),
+    Replaced(NodeId, Arc<NodeVersion>),
 }
 
 impl Overlay {
@@ -198,12 +210,48 @@ impl Overlay {
     /// Adds a version. A node keeps at most one staged version per
     /// transaction unless it is a table chunk (each INSERT is its own version).
     pub fn push(&mut self, version: NodeVersion) {
-        let list = self.nodes.entry(version.node_id.clone()).or_default();
-        match list.last() {
+        let id = version.node_id.clone();
+        let list = self.nodes.entry(id.clone()).or_default();
+        let undo = match list.last_mut() {
             Some(last) if last.version == version.version => {
-                *list.last_mut().expect("checked non-empty above") = Arc::new(version)
+                Undo::Replaced(id, std::mem::replace(last, Arc::new(version)))
             }
-            _ => list.push(Arc::new(version)),
+            _ => {
+                list.push(Arc::new(version));
+                Undo::Added(id)
+            }
+        };
+        if let Some(journal) = &mut self.trial {
+            journal.push(undo);
+        }
+    }
+
+    /// Starts journaling pushes, to be taken back by [`Overlay::roll_back`].
+    pub(crate) fn begin_trial(&mut self) {
+        self.trial = Some(Vec::new());
+    }
+
+    /// Keeps the pushes since [`Overlay::begin_trial`].
+    pub(crate) fn end_trial(&mut self) {
+        self.trial = None;
+    }
+
+    /// Takes back every push since [`Overlay::begin_trial`], newest first.
+    pub(crate) fn roll_back(&mut self) {
+        for undo in self.trial.take().unwrap_or_default().into_iter().rev() {
+            match undo {
+                Undo::Added(id) => {
+                    let list = self.nodes.get_mut(&id).expect("journaled push");
+                    list.pop();
+                    if list.is_empty() {
+                        self.nodes.remove(&id);
+                    }
+                }
+                Undo::Replaced(id, old) => {
+                    let list = self.nodes.get_mut(&id).expect("journaled push");
+                    *list.last_mut().expect("journaled push") = old;
+                }
+            }
         }
     }
 
