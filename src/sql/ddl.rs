@@ -120,11 +120,11 @@ pub(super) async fn create_table(
 ) -> Result<()> {
     let path = table_path(&create.name)?;
     let mode = CreateMode::of(create.or_replace, create.if_not_exists);
-    let view = pond.view();
-    if let Some(existing) = view.resolve(&path) {
-        if mode == CreateMode::IfNotExists && existing.kind() == Kind::Table {
-            return Ok(());
-        }
+    // Not held on to: staging while a copy of the view is alive would copy
+    // everything a BEGIN block has staged.
+    let existing = pond.view().resolve(&path).map(|r| r.kind());
+    if mode == CreateMode::IfNotExists && existing == Some(Kind::Table) {
+        return Ok(());
     }
     let declared = create.input.schema().as_arrow();
     // A column list declares nullability; a query's columns stay open to NULLs.
