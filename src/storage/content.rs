@@ -31,7 +31,7 @@ use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
-    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use sha2::{Digest, Sha256};
 
@@ -286,7 +286,8 @@ impl fmt::Display for ContentStore {
     }
 }
 
-/// Inline contents by checksum, and their total size (kept, not summed per insert).
+/// Inline contents and small verified blobs by checksum, and their total
+/// size (kept, not summed per insert).
 #[derive(Default)]
 struct ByteCache {
     map: HashMap<String, Bytes>,
@@ -296,7 +297,12 @@ struct ByteCache {
 /// Contents remembered for `contents_opened`; past it the set starts again.
 const OPENED_REMEMBERED: usize = 100_000;
 
-/// Cap on cached inline bytes; past it the cache starts again empty.
+/// Blobs up to this size are kept in memory once verified: verifying read
+/// them whole anyway, and on object storage every range a scan reads from
+/// the blob would be another request (a scan reads a few per row group).
+const BLOB_HELD: u64 = 16 * 1024 * 1024;
+
+/// Cap on cached content bytes; past it the cache starts again empty.
 const CACHE_LIMIT: usize = 256 * 1024 * 1024;
 
 impl ContentStore {
@@ -403,7 +409,9 @@ impl ContentStore {
         })
     }
 
-    /// Checks a blob's bytes once per process.
+    /// Checks a blob's bytes once per process. A blob of at most
+    /// [`BLOB_HELD`] bytes is read whole for it and its bytes are kept
+    /// (with the inline contents, [`CACHE_LIMIT`]) for the scan to read.
     async fn verify_blob(&self, checksum: &str) -> Result<()> {
         let cell = self
             .verified
@@ -413,11 +421,28 @@ impl ContentStore {
             .or_default()
             .clone();
         cell.get_or_try_init(|| async {
-            let Some((found, _)) = hash_object(self.root.as_ref(), &blob_path(checksum)).await?
-            else {
-                return Err(StorageError::MissingContent(format!(
-                    "blob blobs/{checksum}"
-                )));
+            let path = blob_path(checksum);
+            let missing = || StorageError::MissingContent(format!("blob blobs/{checksum}"));
+            let (found, held) = match self.root.head(&path).await {
+                Ok(meta) if meta.size <= BLOB_HELD => {
+                    let bytes = self.root.get(&path).await?.bytes().await?;
+                    let hashed = bytes.clone();
+                    let found =
+                        tokio::task::spawn_blocking(move || hex::encode(Sha256::digest(&hashed)))
+                            .await
+                            .map_err(|e| {
+                                StorageError::Invalid(format!("hashing blob {checksum}: {e}"))
+                            })?;
+                    (found, Some(bytes))
+                }
+                Ok(_) => {
+                    let (found, _) = hash_object(self.root.as_ref(), &path)
+                        .await?
+                        .ok_or_else(missing)?;
+                    (found, None)
+                }
+                Err(object_store::Error::NotFound { .. }) => return Err(missing()),
+                Err(err) => return Err(err.into()),
             };
             if found != checksum {
                 return Err(StorageError::ChecksumMismatch {
@@ -425,6 +450,9 @@ impl ContentStore {
                     expected: checksum.to_string(),
                     found,
                 });
+            }
+            if let Some(bytes) = held {
+                self.remember(checksum, bytes);
             }
             Ok(())
         })
@@ -438,7 +466,10 @@ impl ContentStore {
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("blob"), Some(sum), None, None) => {
                 self.verify_blob(sum).await?;
-                Ok(Located::Blob(blob_path(sum)))
+                Ok(match self.cached(sum) {
+                    Some(bytes) => Located::Bytes(bytes),
+                    None => Located::Blob(blob_path(sum)),
+                })
             }
             (Some("staged"), Some(sum), None, None) => self
                 .cached(sum)
@@ -623,7 +654,6 @@ fn slice_checked(
 #[cfg(test)]
 mod tests {
     use object_store::memory::InMemory;
-    use object_store::ObjectStoreExt;
 
     use super::*;
     use crate::storage::node::NodeId;
