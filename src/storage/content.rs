@@ -50,7 +50,7 @@ pub(crate) const INLINE_LIMIT: u64 = 64 * 1024;
 /// and a scan used two cores at most. 64 Ki rows (about a day of minute
 /// readings from 40 series) let row-group statistics skip by time and
 /// split scans evenly (docs/benchmarks.md, `range` and `scan_agg`).
-pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
+const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// The object path under which the content store serves a version's content.
 pub(crate) fn object_path(version: &NodeVersion) -> Option<Path> {
