@@ -10,8 +10,8 @@ use datafusion::execution::context::SessionContext;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{CreateMemoryTable, CreateView, LogicalPlan};
-use datafusion::physical_plan::execute_stream_partitioned;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
+use datafusion::physical_plan::ExecutionPlanProperties;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{
     self, AlterTableOperation, Expr as SqlExpr, RenameTableNameKind, Statement, Value,
@@ -214,8 +214,11 @@ fn view_query(definition: &str) -> Option<String> {
 /// repartitioning is off for this plan). Readings delivered in time order
 /// then make row groups with narrow time statistics, which a time filter
 /// can skip; interleaved, every row group spanned most of the file's time
-/// range (docs/benchmarks.md). The partitions are read one at a time while
-/// the content writer encodes.
+/// range (docs/benchmarks.md).
+///
+/// Each partition runs in its own task, [`PARTITION_AHEAD`] batches ahead of
+/// the writer: reading (e.g. parsing CSV) goes on while the content writer
+/// encodes, and memory stays a few batches per partition whatever the size.
 async fn in_partition_order(
     ctx: &SessionContext,
     plan: LogicalPlan,
@@ -230,9 +233,30 @@ async fn in_partition_order(
         .build();
     let physical = state.create_physical_plan(&plan).await?;
     let schema = physical.schema();
-    let partitions = execute_stream_partitioned(physical, Arc::new(TaskContext::from(&state)))?;
+    let task = Arc::new(TaskContext::from(&state));
+    let partitions = (0..physical.output_partitioning().partition_count())
+        .map(|partition| {
+            let mut input = physical.execute(partition, task.clone())?;
+            let mut ahead = RecordBatchReceiverStream::builder(schema.clone(), PARTITION_AHEAD);
+            let tx = ahead.tx();
+            ahead.spawn(async move {
+                while let Some(batch) = input.next().await {
+                    let failed = batch.is_err();
+                    // A closed channel: the statement was dropped.
+                    if tx.send(batch).await.is_err() || failed {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            Ok(ahead.build())
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(Box::pin(RecordBatchStreamAdapter::new(
         schema,
         futures::stream::iter(partitions).flatten(),
     )))
 }
+
+/// How many batches a partition of `CREATE TABLE … AS` reads ahead of the writer.
+const PARTITION_AHEAD: usize = 2;
