@@ -7,7 +7,6 @@ before the clock starts), after any result rows as CSV.
     peers.py duckdb-query SQL
     peers.py duckdb-import CSV OUT.parquet
     peers.py deltalake-import CSV OUT_DIR
-    peers.py deltalake-grow DIR N          (untimed: append until N commits)
     peers.py deltalake-commit DIR
     peers.py deltalake-open DIR
     peers.py adbc-fetch URI SQL            (a pondsql serve, through ADBC Flight SQL)
@@ -62,17 +61,6 @@ def hundred_rows(n):
     })
 
 
-def deltalake_grow(path, commits):
-    """Appends 100-row commits until the table has `commits` versions (untimed)."""
-    from deltalake import DeltaTable, write_deltalake
-    if not os.path.exists(os.path.join(path, "_delta_log")):
-        write_deltalake(path, hundred_rows(0))
-    table = DeltaTable(path)
-    while table.version() + 1 < commits:
-        write_deltalake(table, hundred_rows(table.version() + 1), mode="append")
-    print(f"commits {table.version() + 1}")
-
-
 def deltalake_commit(path):
     from deltalake import DeltaTable, write_deltalake
     table = DeltaTable(path)
@@ -113,7 +101,6 @@ COMMANDS = {
     "duckdb-query": duckdb_query,
     "duckdb-import": duckdb_import,
     "deltalake-import": deltalake_import,
-    "deltalake-grow": lambda path, n: deltalake_grow(path, int(n)),
     "deltalake-commit": deltalake_commit,
     "deltalake-open": deltalake_open,
 }

@@ -4,7 +4,7 @@
 #   bench/run.sh small|large [--runs N] [--cases a,b] [--levels 10,1000] [--dev] [--no-docs]
 #
 # Builds pondsql and the plain-DataFusion peer in release mode (--dev: the
-# debug build and 10/100 prior transactions instead of 10/1,000/10,000, for a
+# debug build and 10 prior transactions instead of 10/1,000(/10,000), for a
 # smoke test of the harness; figures then mean nothing),
 # prepares the Python peers in a venv, generates the data once per size
 # (kept in $POND_BENCH_DATA, default ~/.cache/pondsql/bench), runs every case
@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 
 size="${1:-}"
 case "$size" in
-  # 10,000 prior transactions only for large: growing the delta-rs peer
-  # table that far takes python deltalake about half an hour here.
+  # 10,000 prior transactions only for large: laying down 10,000 commits
+  # of the pond (one statement each) takes minutes, too long for small.
   small) runs=5; levels=10,1000 ;;
   large) runs=3; levels=10,1000,10000 ;;
   *) echo "usage: bench/run.sh small|large [--runs N] [--cases a,b] [--dev] [--no-docs]" >&2; exit 2 ;;
@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --cases) cases="$2"; shift 2 ;;
     --levels) levels="$2"; shift 2 ;;
-    --dev) profile=dev; docs=""; levels=10,100; shift ;;
+    --dev) profile=dev; docs=""; levels=10; shift ;;
     --no-docs) docs=""; shift ;;
     *) echo "bench/run.sh: unknown option $1" >&2; exit 2 ;;
   esac
