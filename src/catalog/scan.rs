@@ -28,7 +28,7 @@ use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::storage::content;
+use crate::storage::content::{self, ContentStore};
 use crate::storage::event_time::from_micros;
 use crate::storage::{Metrics, NodeVersion};
 
@@ -49,6 +49,8 @@ pub(crate) struct VersionScan<'a> {
     pub constant_fields: Vec<FieldRef>,
     pub files: Vec<ScanFile>,
     pub metrics: &'a Metrics,
+    /// Told the block checksums of the blobs the scan reads.
+    pub contents: &'a ContentStore,
 }
 
 impl VersionScan<'_> {
@@ -91,6 +93,7 @@ impl VersionScan<'_> {
             .into_iter()
             .filter_map(|f| {
                 let path = content::object_path(&f.version)?;
+                self.contents.know_blocks(&f.version);
                 Some(
                     PartitionedFile::new(path.to_string(), f.version.size as u64)
                         .with_partition_values(f.constants),

@@ -114,6 +114,7 @@ impl TableProvider for PondTable {
             constant_fields: self.constant_fields(),
             files,
             metrics: self.pond.pond().metrics(),
+            contents: self.pond.pond().content_store(),
         }
         .plan(state, projection, filters, limit)
         .await

@@ -8,7 +8,10 @@
 //! - `staged/<sha256>`: written by this process, not yet committed.
 //!
 //! Every content is verified against its checksum the first time this process
-//! reads it; a mismatch is a [`StorageError::ChecksumMismatch`].
+//! reads it; a mismatch is a [`StorageError::ChecksumMismatch`]. A blob with
+//! block checksums ([`BlockSums`]) is verified block by block, as a scan
+//! reads it: a query reading a day of a year-long table checks that day's
+//! blocks, not the year.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -38,7 +41,7 @@ use sha2::{Digest, Sha256};
 use super::error::{Result, StorageError};
 use super::event_time;
 use super::metrics::Metrics;
-use super::node::{ContentRef, NodeVersion};
+use super::node::{BlockSums, ContentRef, NodeVersion};
 use super::transfer::hash_object;
 use super::txn::Content;
 
@@ -81,18 +84,62 @@ pub(crate) fn time_column(schema: &SchemaRef) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A `Write` that hashes what passes through it.
+/// Bytes per checksummed block of a blob ([`BlockSums`]). A scan reads
+/// and checks whole blocks: small enough that a one-day query on a
+/// year-long table checks a few MiB, large enough that the sums of a 100 MB
+/// blob are a few KB in its oplog row.
+const BLOCK_SIZE: u64 = 1024 * 1024;
+
+/// A `Write` that hashes what passes through it, whole and per block.
 struct HashingFile {
     file: std::io::BufWriter<std::fs::File>,
     hasher: Sha256,
     written: u64,
+    block: Sha256,
+    /// Hex sha256 of each finished block.
+    blocks: String,
+}
+
+impl HashingFile {
+    fn new(file: std::fs::File) -> Self {
+        HashingFile {
+            file: std::io::BufWriter::new(file),
+            hasher: Sha256::new(),
+            written: 0,
+            block: Sha256::new(),
+            blocks: String::new(),
+        }
+    }
+
+    /// The block sums of everything written.
+    fn block_sums(&mut self) -> BlockSums {
+        if self.written % BLOCK_SIZE != 0 {
+            let last = std::mem::take(&mut self.block);
+            self.blocks.push_str(&hex::encode(last.finalize()));
+        }
+        BlockSums {
+            size: BLOCK_SIZE,
+            sha256: std::mem::take(&mut self.blocks),
+        }
+    }
 }
 
 impl Write for HashingFile {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.file.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.written += n as u64;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let room = (BLOCK_SIZE - self.written % BLOCK_SIZE) as usize;
+            let (head, tail) = rest.split_at(room.min(rest.len()));
+            self.block.update(head);
+            self.written += head.len() as u64;
+            if self.written % BLOCK_SIZE == 0 {
+                let full = std::mem::take(&mut self.block);
+                self.blocks.push_str(&hex::encode(full.finalize()));
+            }
+            rest = tail;
+        }
         Ok(n)
     }
 
@@ -158,11 +205,7 @@ impl ContentWriter {
     ) -> Result<Self> {
         std::fs::create_dir_all(spool_dir)?;
         let tmp_path = spool_dir.join(format!("{}.parquet", uuid::Uuid::new_v4().simple()));
-        let file = HashingFile {
-            file: std::io::BufWriter::new(std::fs::File::create(&tmp_path)?),
-            hasher: Sha256::new(),
-            written: 0,
-        };
+        let file = HashingFile::new(std::fs::File::create(&tmp_path)?);
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -222,6 +265,7 @@ impl ContentWriter {
             std::fs::remove_file(&tmp_path)?;
             return Ok(None);
         }
+        let blocks = file.block_sums();
         let checksum = hex::encode(file.hasher.finalize());
         let size = file.written;
         let (inline, spooled) = if size <= INLINE_LIMIT {
@@ -242,6 +286,7 @@ impl ContentWriter {
                 rows,
                 min_time,
                 max_time,
+                blocks: inline.is_none().then(|| Arc::new(blocks)),
                 inline,
             },
             spooled,
@@ -269,6 +314,14 @@ pub(crate) struct ContentStore {
     /// cell), or is verifying: scans of one blob in several partitions
     /// wait for one verification instead of each reading the blob.
     verified: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
+    /// Blobs whose block checksums the scans planned so far carry, and
+    /// their sizes: these are checked block by block as they are read.
+    blocks: Mutex<HashMap<String, (u64, Arc<BlockSums>)>>,
+    /// Blocks checked by this process, by blob checksum.
+    verified_blocks: Mutex<HashSet<(String, u64)>>,
+    /// Remote stores: small blobs are read whole once (one request) and
+    /// kept, instead of one request per range a scan reads.
+    hold_small_blobs: bool,
     /// Contents read so far (for `contents_opened`).
     opened: Mutex<HashSet<Path>>,
     metrics: Arc<Metrics>,
@@ -306,11 +359,16 @@ const BLOB_HELD: u64 = 16 * 1024 * 1024;
 const CACHE_LIMIT: usize = 256 * 1024 * 1024;
 
 impl ContentStore {
-    pub(crate) fn new(root: Arc<dyn ObjectStore>, metrics: Arc<Metrics>) -> Self {
+    /// `local`: the pond is on a local disk, where reading a range costs
+    /// no more than reading it from memory.
+    pub(crate) fn new(root: Arc<dyn ObjectStore>, metrics: Arc<Metrics>, local: bool) -> Self {
         ContentStore {
             root,
             bytes: Mutex::default(),
             verified: Mutex::default(),
+            blocks: Mutex::default(),
+            verified_blocks: Mutex::default(),
+            hold_small_blobs: !local,
             opened: Mutex::default(),
             metrics,
         }
@@ -334,6 +392,22 @@ impl ContentStore {
     }
 
     /// Makes staged (uncommitted) inline content readable.
+    /// Tells the store the block checksums of `version`'s blob (if it has
+    /// them): reads of it then check only the blocks they touch.
+    pub(crate) fn know_blocks(&self, version: &NodeVersion) {
+        if let (ContentRef::Blob, Some(sum), Some(blocks)) =
+            (&version.content, &version.checksum, &version.attrs.blocks)
+        {
+            let mut known = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
+            if known.len() >= OPENED_REMEMBERED {
+                known.clear();
+            }
+            known
+                .entry(sum.clone())
+                .or_insert_with(|| (version.size as u64, blocks.clone()));
+        }
+    }
+
     pub(crate) fn stage(&self, content: &Content) {
         if let Some(bytes) = &content.inline {
             self.remember(&content.checksum, bytes.clone());
@@ -465,11 +539,27 @@ impl ContentStore {
         let mut parts = text.splitn(4, '/');
         match (parts.next(), parts.next(), parts.next(), parts.next()) {
             (Some("blob"), Some(sum), None, None) => {
-                self.verify_blob(sum).await?;
-                Ok(match self.cached(sum) {
-                    Some(bytes) => Located::Bytes(bytes),
-                    None => Located::Blob(blob_path(sum)),
-                })
+                if let Some(bytes) = self.cached(sum) {
+                    return Ok(Located::Bytes(bytes));
+                }
+                let known = self
+                    .blocks
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(sum)
+                    .cloned();
+                match known {
+                    Some((size, blocks)) if !(self.hold_small_blobs && size <= BLOB_HELD) => {
+                        Ok(Located::Blocks(sum.to_string(), size, blocks))
+                    }
+                    _ => {
+                        self.verify_blob(sum).await?;
+                        Ok(match self.cached(sum) {
+                            Some(bytes) => Located::Bytes(bytes),
+                            None => Located::Blob(blob_path(sum)),
+                        })
+                    }
+                }
             }
             (Some("staged"), Some(sum), None, None) => self
                 .cached(sum)
@@ -488,7 +578,133 @@ impl ContentStore {
 
 enum Located {
     Bytes(Bytes),
+    /// A blob verified whole.
     Blob(Path),
+    /// A blob checked block by block as it is read: checksum, size, sums.
+    Blocks(String, u64, Arc<BlockSums>),
+}
+
+impl ContentStore {
+    /// `ranges` of the blob `sum`, every block they touch checked once per
+    /// process against `blocks`. Reads whole blocks while any is unchecked
+    /// (the bytes served are the bytes checked), exact ranges after.
+    async fn read_checked(
+        &self,
+        sum: &str,
+        size: u64,
+        blocks: &Arc<BlockSums>,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Bytes>> {
+        let path = blob_path(sum);
+        let block = blocks.size;
+        if let Some(r) = ranges.iter().find(|r| r.start > r.end || r.end > size) {
+            return Err(StorageError::Invalid(format!(
+                "a read of bytes {}..{} of blob blobs/{sum}, which holds {size} bytes",
+                r.start, r.end
+            )));
+        }
+        let touched: std::collections::BTreeSet<u64> = ranges
+            .iter()
+            .filter(|r| r.end > r.start)
+            .flat_map(|r| r.start / block..=(r.end - 1) / block)
+            .collect();
+        if touched.iter().any(|&b| b >= blocks.count()) {
+            return Err(StorageError::Invalid(format!(
+                "blob blobs/{sum}: its {size} bytes need more block checksums than the oplog records ({}): the pond is damaged",
+                blocks.count()
+            )));
+        }
+        let unchecked: Vec<u64> = {
+            let checked = self
+                .verified_blocks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            touched
+                .iter()
+                .copied()
+                .filter(|&b| !checked.contains(&(sum.to_string(), b)))
+                .collect()
+        };
+        let missing = |err| match err {
+            object_store::Error::NotFound { .. } => {
+                StorageError::MissingContent(format!("blob blobs/{sum}"))
+            }
+            other => other.into(),
+        };
+        if unchecked.is_empty() {
+            return self.root.get_ranges(&path, ranges).await.map_err(missing);
+        }
+        let spans: Vec<Range<u64>> = touched
+            .iter()
+            .map(|&b| b * block..((b + 1) * block).min(size))
+            .collect();
+        let read = self.root.get_ranges(&path, &spans).await.map_err(missing)?;
+        let to_check: Vec<(u64, Bytes, String)> = touched
+            .iter()
+            .zip(&read)
+            .filter(|(b, _)| unchecked.contains(b))
+            .map(|(&b, bytes)| {
+                (
+                    b,
+                    bytes.clone(),
+                    blocks.block(b).unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let checked = tokio::task::spawn_blocking(move || {
+            to_check
+                .into_iter()
+                .map(|(b, bytes, expected)| {
+                    let found = hex::encode(Sha256::digest(&bytes));
+                    (found == expected).then_some(b).ok_or((b, expected, found))
+                })
+                .collect::<std::result::Result<Vec<u64>, _>>()
+        })
+        .await
+        .map_err(|e| StorageError::Invalid(format!("checking blob {sum}: {e}")))?;
+        let checked = checked.map_err(|(b, expected, found)| StorageError::ChecksumMismatch {
+            what: format!("block {b} (bytes from {}) of blob blobs/{sum}", b * block),
+            expected,
+            found,
+        })?;
+        {
+            let mut verified = self
+                .verified_blocks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // Bounded for long-lived processes; past it, blocks are checked again.
+            if verified.len() >= OPENED_REMEMBERED {
+                verified.clear();
+            }
+            verified.extend(checked.into_iter().map(|b| (sum.to_string(), b)));
+        }
+        let index: HashMap<u64, &Bytes> = touched.iter().copied().zip(&read).collect();
+        Ok(ranges
+            .iter()
+            .map(|r| slice_blocks(&index, block, r))
+            .collect())
+    }
+}
+
+/// Bytes `range` of a blob out of its whole blocks in `index` (by block number).
+fn slice_blocks(index: &HashMap<u64, &Bytes>, block: u64, range: &Range<u64>) -> Bytes {
+    if range.end <= range.start {
+        return Bytes::new();
+    }
+    let (first, last) = (range.start / block, (range.end - 1) / block);
+    let within = |b: u64, from: u64, to: u64| {
+        index[&b].slice((from - b * block) as usize..(to - b * block) as usize)
+    };
+    if first == last {
+        return within(first, range.start, range.end);
+    }
+    let mut joined = Vec::with_capacity((range.end - range.start) as usize);
+    for b in first..=last {
+        let from = range.start.max(b * block);
+        let to = range.end.min((b + 1) * block);
+        joined.extend_from_slice(&within(b, from, to));
+    }
+    Bytes::from(joined)
 }
 
 fn blob_path(checksum: &str) -> Path {
@@ -555,6 +771,41 @@ impl ObjectStore for ContentStore {
                 self.count_read(location, result.range.end - result.range.start);
                 Ok(result)
             }
+            Located::Blocks(sum, size, blocks) => {
+                if options.head {
+                    let mut result = self.root.get_opts(&blob_path(&sum), options).await?;
+                    result.meta.location = location.clone();
+                    return Ok(result);
+                }
+                let range = match options.range {
+                    None => 0..size,
+                    Some(r) => r.as_range(size).map_err(|e| object_store::Error::Generic {
+                        store: "pond",
+                        source: Box::new(e),
+                    })?,
+                };
+                let bytes = self
+                    .read_checked(&sum, size, &blocks, std::slice::from_ref(&range))
+                    .await
+                    .map_err(to_store_error)?
+                    .pop()
+                    .unwrap_or_default();
+                self.count_read(location, bytes.len() as u64);
+                Ok(GetResult {
+                    payload: GetResultPayload::Stream(
+                        stream::once(async move { Ok(bytes) }).boxed(),
+                    ),
+                    meta: ObjectMeta {
+                        location: location.clone(),
+                        last_modified: chrono::DateTime::UNIX_EPOCH,
+                        size,
+                        e_tag: None,
+                        version: None,
+                    },
+                    range,
+                    attributes: Default::default(),
+                })
+            }
             Located::Bytes(bytes) => {
                 let len = bytes.len() as u64;
                 let range = match options.range {
@@ -602,6 +853,10 @@ impl ObjectStore for ContentStore {
         self.count_read(location, total);
         match self.resolve(location).await.map_err(to_store_error)? {
             Located::Blob(path) => self.root.get_ranges(&path, ranges).await,
+            Located::Blocks(sum, size, blocks) => self
+                .read_checked(&sum, size, &blocks, ranges)
+                .await
+                .map_err(to_store_error),
             Located::Bytes(bytes) => ranges
                 .iter()
                 .map(|r| slice_checked(location, &bytes, r))
@@ -680,13 +935,44 @@ mod tests {
             .put(&Path::from(format!("oplog/{name}")), bytes.into())
             .await
             .unwrap();
-        let contents = ContentStore::new(store, Arc::new(Metrics::default()));
+        let contents = ContentStore::new(store, Arc::new(Metrics::default()), false);
         let checksum = version.checksum.clone().unwrap();
         let err = contents.inline(&checksum, 0, &name).await.unwrap_err();
         assert!(
             matches!(&err, StorageError::ChecksumMismatch { what, .. } if what.contains(&name)),
             "{err}"
         );
+    }
+
+    /// Block sums cover every byte once, whatever sizes the writes come in.
+    #[test]
+    fn block_sums_are_the_sha256_of_each_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..(5 * BLOCK_SIZE / 2))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let mut file = HashingFile::new(std::fs::File::create(dir.path().join("f")).unwrap());
+        for chunk in data.chunks(300_001) {
+            file.write_all(chunk).unwrap();
+        }
+        let sums = file.block_sums();
+        assert_eq!(sums.count(), 3);
+        for (i, block) in data.chunks(BLOCK_SIZE as usize).enumerate() {
+            assert_eq!(
+                sums.block(i as u64),
+                Some(hex::encode(Sha256::digest(block)).as_str())
+            );
+        }
+        assert_eq!(sums.block(3), None);
+    }
+
+    #[test]
+    fn a_read_spanning_blocks_joins_them() {
+        let (a, b) = (Bytes::from(vec![1u8; 4]), Bytes::from(vec![2u8, 3]));
+        let index = HashMap::from([(0, &a), (1, &b)]);
+        assert_eq!(&slice_blocks(&index, 4, &(3..6))[..], [1, 2, 3]);
+        assert_eq!(&slice_blocks(&index, 4, &(4..5))[..], [2]);
+        assert!(slice_blocks(&index, 4, &(2..2)).is_empty());
     }
 
     #[test]

@@ -192,6 +192,34 @@ pub struct Attrs {
     /// Ingesting materialized view: the host files whose rows this version added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingested: Option<Vec<IngestedFile>>,
+    /// Version with a blob content: the sha256 of each block of the blob,
+    /// so that a scan checks only the blocks it reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Arc<BlockSums>>,
+}
+
+/// The sha256 of each `size`-byte block of a blob, in order (the last
+/// block may be shorter), as one hex string of 64 characters per block.
+///
+/// Invariant: covers the whole blob, so `sha256.len() / 64` is
+/// `ceil(blob size / size)`; written with the blob, never changed. The
+/// blob's name is still the sha256 of all of it (backups and CHECK use that).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct BlockSums {
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl BlockSums {
+    /// The hex sha256 of block `index`, if the blob has that block.
+    pub fn block(&self, index: u64) -> Option<&str> {
+        let start = usize::try_from(index).ok()?.checked_mul(64)?;
+        self.sha256.get(start..start + 64)
+    }
+
+    pub fn count(&self) -> u64 {
+        (self.sha256.len() / 64) as u64
+    }
 }
 
 impl Attrs {

@@ -145,7 +145,11 @@ impl Pond {
         }
         let metrics = Arc::new(Metrics::default());
         let pond = Pond {
-            content: Arc::new(ContentStore::new(root_store.clone(), metrics.clone())),
+            content: Arc::new(ContentStore::new(
+                root_store.clone(),
+                metrics.clone(),
+                location.local_dir().is_some(),
+            )),
             metrics,
             location,
             root_store,

@@ -14,8 +14,8 @@ use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use super::error::{Result, StorageError};
 use super::index::{Overlay, Resolved, View};
 use super::node::{
-    store_full_listing, stored_listing, Attrs, ContentRef, DirEntry, IngestedFile, Kind, NodeId,
-    NodeVersion, StoredQuery, VersionOp,
+    store_full_listing, stored_listing, Attrs, BlockSums, ContentRef, DirEntry, IngestedFile, Kind,
+    NodeId, NodeVersion, StoredQuery, VersionOp,
 };
 use super::path::PondPath;
 
@@ -29,6 +29,8 @@ pub struct Content {
     pub max_time: Option<i64>,
     /// `Some` for small contents kept in the oplog row; `None` for a blob.
     pub inline: Option<Bytes>,
+    /// A blob's block checksums (`None` when inline).
+    pub blocks: Option<Arc<BlockSums>>,
 }
 
 /// A compacted chunk: one content holding exactly the rows of a table's
@@ -856,7 +858,11 @@ impl Staging {
             max_time: content.and_then(|c| c.max_time),
             listing: stored_listing(&attrs),
             previous: None,
-            attrs: Arc::new(attrs),
+            // A version's block checksums are its own content's, never carried over.
+            attrs: Arc::new(Attrs {
+                blocks: content.and_then(|c| c.blocks.clone()),
+                ..attrs
+            }),
             sql: self.sql.clone(),
         }
     }
@@ -904,6 +910,7 @@ mod tests {
             min_time: None,
             max_time: None,
             inline: Some(Bytes::from(tag.to_string())),
+            blocks: None,
         })
     }
 

@@ -268,6 +268,7 @@ impl TableProvider for GlobTable {
             constant_fields: self.constant_fields.clone(),
             files,
             metrics,
+            contents: self.pond.pond().content_store(),
         }
         .plan(state, projection, filters, limit)
         .await

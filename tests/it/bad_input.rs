@@ -222,6 +222,51 @@ async fn corrupted_blob_is_detected_by_checksum() {
     );
 }
 
+/// A blob is checked block by block as scans read it: a query that reads a
+/// few row groups checks (and reads) only their blocks, and the right
+/// answer comes back although another block is damaged; a query that
+/// reads the damaged block fails naming it.
+#[tokio::test]
+async fn a_damaged_block_of_a_blob_fails_the_queries_that_read_it_only() {
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE \"/big\" AS SELECT to_timestamp_seconds(value) AS ts, (value * 2654435761) % 4294967291 AS h FROM generate_series(0, 1499999)").await;
+    let first_rows = "SELECT sum(h) FROM \"/big\" WHERE ts < to_timestamp_seconds(1000)";
+    let expected = p.value(first_rows).await;
+    let blob = p
+        .value("SELECT blob FROM pond.system.oplog WHERE blob IS NOT NULL")
+        .await;
+    let blob_path = p.pond_path().join("blobs").join(&blob);
+    let mut bytes = std::fs::read(&blob_path).unwrap();
+    let blocks = bytes.len().div_ceil(1 << 20);
+    // The footer (and what the reader fetches ahead of it) stays in the last blocks.
+    assert!(blocks >= 4, "{} bytes: too few blocks", bytes.len());
+    // A byte of block 1, which holds neither the first row group nor the footer.
+    bytes[(1 << 20) + 1000] ^= 0xff;
+    std::fs::write(&blob_path, &bytes).unwrap();
+
+    let (sum, counters) = crate::pruning::run_counted(&p, first_rows).await;
+    assert_eq!(sum, expected);
+    assert!(
+        counters["content_bytes_read"] < (bytes.len() / 2) as u64,
+        "{counters:?} of {} bytes",
+        bytes.len()
+    );
+
+    let session = pondsql::PondSession::open(p.pond_path()).await.unwrap();
+    let err = session
+        .sql("SELECT sum(h) FROM \"/big\"")
+        .await
+        .unwrap_err();
+    let message = pondsql::user_message(&err);
+    assert!(
+        message.contains(&format!(
+            "block 1 (bytes from 1048576) of blob blobs/{blob} is corrupt"
+        )),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+}
+
 #[tokio::test]
 async fn a_blob_deleted_by_hand_is_named_as_missing() {
     let p = TestPond::new().await;
