@@ -279,6 +279,21 @@ impl ObjectStore for HidingStore {
             .boxed()
     }
 
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let hidden = self.hidden.clone();
+        self.inner
+            .list_with_offset(prefix, offset)
+            .filter(move |meta| {
+                let keep = !matches!(meta, Ok(m) if hidden.contains(&m.location));
+                std::future::ready(keep)
+            })
+            .boxed()
+    }
+
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         let mut listed = self.inner.list_with_delimiter(prefix).await?;
         listed

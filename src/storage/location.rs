@@ -21,6 +21,7 @@ use object_store::{ClientOptions, ObjectStore, RetryConfig};
 use url::Url;
 
 use super::error::{Result, StorageError};
+use super::local_listing::LocalListing;
 
 /// A pond root. For a local directory, `local` is its absolute path and
 /// IO is made durable with fsync (durable.rs); an object store's PUT is
@@ -86,7 +87,7 @@ impl Location {
         Ok(Location {
             url,
             store: Arc::new(PrefixStore::new(LocalFileSystem::new(), prefix)),
-            bucket: Arc::new(LocalFileSystem::new()),
+            bucket: Arc::new(LocalListing::new()),
             local: Some(dir),
         })
     }
@@ -171,15 +172,12 @@ impl Location {
         self.url.join("oplog/").expect("a relative path joins")
     }
 
-    /// A builder for the oplog Delta table, through this location's store.
-    /// Commits go through delta-rs's default log store: put-if-absent,
-    /// which S3 does with `If-None-Match: *`.
+    /// A builder for the oplog Delta table, through this location's store
+    /// (on a local disk, [`LocalListing`]). Commits go through delta-rs's
+    /// default log store: put-if-absent, which S3 does with `If-None-Match: *`.
     pub(crate) fn delta_builder(&self) -> Result<DeltaTableBuilder> {
-        let builder = DeltaTableBuilder::from_url(self.oplog_url())?;
-        Ok(match self.local {
-            Some(_) => builder,
-            None => builder.with_storage_backend(self.bucket.clone(), self.oplog_url()),
-        })
+        Ok(DeltaTableBuilder::from_url(self.oplog_url())?
+            .with_storage_backend(self.bucket.clone(), self.oplog_url()))
     }
 
     /// The same, with `store` (rooted at the bucket) in place of the bucket.
