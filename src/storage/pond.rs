@@ -50,6 +50,12 @@ use super::vacuum::{protect_staged_blob, IN_FLIGHT_GRACE};
 /// Delta checkpoint every this many commits, so opening reads a checkpoint
 /// plus at most this many JSON commits.
 const CHECKPOINT_INTERVAL: i64 = 10;
+/// Expired Delta log files (older than `delta.logRetentionDuration`, 30
+/// days, and before a checkpoint) are removed every this many Delta
+/// versions. delta-rs does it after every commit by default, listing the
+/// whole log with a `stat` of every file: O(commits) per commit
+/// (docs/benchmarks.md, `block@10000`).
+const LOG_CLEANUP_INTERVAL: u64 = 100;
 const MAX_COMMIT_ATTEMPTS: usize = 200;
 /// Merge a directory's small oplog files once it has this many.
 const COMPACT_OPLOG_AT: usize = 16;
@@ -389,6 +395,7 @@ impl Pond {
             let adds = self.write_rows(&staging, txn).await?;
             let properties = CommitProperties::default()
                 .with_max_retries(0)
+                .with_cleanup_expired_logs(Some(false))
                 // Checkpoints are made below, after the commit: a failed checkpoint must
                 // not turn a landed commit into an error.
                 .with_create_checkpoint(false)
@@ -449,6 +456,16 @@ impl Pond {
                             };
                         if let Err(err) = written {
                             tracing::warn!("checkpoint at Delta version {version} not written (opening reads a few more commits until the next one): {err}");
+                        }
+                    }
+                    if table.version().unwrap_or(0) / LOG_CLEANUP_INTERVAL
+                        > before / LOG_CLEANUP_INTERVAL
+                    {
+                        // Best effort: what it leaves is removed next time.
+                        if let Err(err) =
+                            deltalake::checkpoints::cleanup_metadata(&table, None).await
+                        {
+                            tracing::warn!("expired Delta log files not removed (the next cleanup retries): {err}");
                         }
                     }
                     return Ok(Some(txn));
@@ -523,6 +540,7 @@ impl Pond {
             let properties = CommitProperties::default()
                 .with_max_retries(0)
                 .with_create_checkpoint(false)
+                .with_cleanup_expired_logs(Some(false))
                 .with_metadata([
                     ("pondOplogCompaction".to_string(), json!(part.to_string())),
                     (delta_log::ACTIONS_KEY.to_string(), json!(actions.len())),
