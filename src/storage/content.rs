@@ -113,7 +113,7 @@ impl HashingFile {
 
     /// The block sums of everything written.
     fn block_sums(&mut self) -> BlockSums {
-        if self.written % BLOCK_SIZE != 0 {
+        if !self.written.is_multiple_of(BLOCK_SIZE) {
             let last = std::mem::take(&mut self.block);
             self.blocks.push_str(&hex::encode(last.finalize()));
         }
@@ -134,7 +134,7 @@ impl Write for HashingFile {
             let (head, tail) = rest.split_at(room.min(rest.len()));
             self.block.update(head);
             self.written += head.len() as u64;
-            if self.written % BLOCK_SIZE == 0 {
+            if self.written.is_multiple_of(BLOCK_SIZE) {
                 let full = std::mem::take(&mut self.block);
                 self.blocks.push_str(&hex::encode(full.finalize()));
             }
