@@ -116,8 +116,11 @@ async fn grow_delta(path: &str, commits: u64) -> DeltaResult<()> {
             partition_by: None,
             predicate: None,
         };
-        // With its post-commit hook, as python deltalake commits: a checkpoint every 100 versions.
-        let landed = CommitBuilder::from(CommitProperties::default())
+        // With its post-commit hook, as python deltalake commits: a checkpoint
+        // every 100 versions. Without its expired-log cleanup, which lists
+        // the whole log at every commit (nothing expires in a fresh table).
+        let properties = CommitProperties::default().with_cleanup_expired_logs(Some(false));
+        let landed = CommitBuilder::from(properties)
             .with_actions(vec![Action::Add(add)])
             .build(Some(table.snapshot()?), table.log_store(), operation)
             .await?;
