@@ -22,6 +22,7 @@ mod udf;
 pub use catalog::host_access::HostAccess;
 pub use sql::error::user_message;
 pub use sql::session::{Output, PondSession, Reply, ScriptError, SessionOptions};
+pub use storage::local_listing::LocalListing;
 pub use storage::vacuum::{vacuum, Orphan, IN_FLIGHT_GRACE};
 pub use storage::{Pond, StorageError};
 

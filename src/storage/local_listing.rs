@@ -25,16 +25,23 @@ use object_store::{
 /// O(commits) system calls each time, 12,000 `statx` per statement at
 /// 10,000 transactions (docs/benchmarks.md, `commit@N`). Anything else (a
 /// subdirectory, a name that is not plain) takes object_store's own walk.
+/// Public for bench/'s delta-rs peer, which grows its table through it.
 #[derive(Debug)]
-pub(crate) struct LocalListing {
+pub struct LocalListing {
     inner: Arc<LocalFileSystem>,
 }
 
 impl LocalListing {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         LocalListing {
             inner: Arc::new(LocalFileSystem::new()),
         }
+    }
+}
+
+impl Default for LocalListing {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

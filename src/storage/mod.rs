@@ -18,7 +18,7 @@ pub(crate) mod error;
 pub(crate) mod event_time;
 pub(crate) mod glob;
 pub(crate) mod index;
-mod local_listing;
+pub(crate) mod local_listing;
 pub(crate) mod location;
 pub(crate) mod metrics;
 pub(crate) mod node;
