@@ -651,22 +651,16 @@ impl ContentStore {
                 )
             })
             .collect();
+        let name = format!("blob blobs/{sum}");
         let checked = tokio::task::spawn_blocking(move || {
+            let what = |b: u64| format!("block {b} (bytes from {}) of {name}", b * block);
             to_check
                 .into_iter()
-                .map(|(b, bytes, expected)| {
-                    let found = hex::encode(Sha256::digest(&bytes));
-                    (found == expected).then_some(b).ok_or((b, expected, found))
-                })
-                .collect::<std::result::Result<Vec<u64>, _>>()
+                .map(|(b, bytes, expected)| verify(&what(b), &expected, &bytes).map(|()| b))
+                .collect::<Result<Vec<u64>>>()
         })
         .await
-        .map_err(|e| StorageError::Invalid(format!("checking blob {sum}: {e}")))?;
-        let checked = checked.map_err(|(b, expected, found)| StorageError::ChecksumMismatch {
-            what: format!("block {b} (bytes from {}) of blob blobs/{sum}", b * block),
-            expected,
-            found,
-        })?;
+        .map_err(|e| StorageError::Invalid(format!("checking blob blobs/{sum}: {e}")))??;
         {
             let mut verified = self
                 .verified_blocks
