@@ -593,11 +593,15 @@ async fn incremental(
 
     // The view's versions that hold a touched bucket: the range from the
     // first to the last is rewritten (its other rows kept), the rest stays.
+    // The filter on the touched span is implied by the join; it lets the
+    // scan skip the view's other versions and row groups by time, so this
+    // costs the new data, not the view's age.
     let versioned = LogicalPlanBuilder::scan(
         "current",
         provider_as_source(Arc::new(current_table().with_version_column())),
         None,
     )?
+    .filter(touched_span(&touched, downsample, schema)?)?
     .build()?;
     let holding = LogicalPlanBuilder::from(semi(versioned, JoinType::LeftSemi)?)
         .aggregate(vec![ident(VERSION_COLUMN)], Vec::<Expr>::new())?
@@ -698,13 +702,9 @@ async fn buckets_in_spans(
         .await
 }
 
-/// A filter on the source's time column covering the touched buckets:
-/// consecutive buckets merge into one range; many scattered ones into one span.
-fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<Expr> {
-    const MAX_RANGES: usize = 64;
+/// The touched buckets' starts, in units of the source's time type, sorted, once each.
+fn touched_starts(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<Vec<i64>> {
     let time = downsample.time_column();
-    let time_type = downsample.time_type().clone();
-    let width = downsample.bucket_units();
     let mut starts: Vec<i64> = Vec::new();
     for batch in touched {
         let column = batch.column_by_name(time).ok_or_else(|| {
@@ -716,6 +716,40 @@ fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<
     }
     starts.sort_unstable();
     starts.dedup();
+    Ok(starts)
+}
+
+/// A filter on the view's time column (as `view_schema` stores it) from
+/// the first to the last touched bucket. Casting to the stored type keeps
+/// order, so every touched bucket's row passes.
+fn touched_span(
+    touched: &[RecordBatch],
+    downsample: &DownsampleTable,
+    view_schema: &Schema,
+) -> Result<Expr> {
+    let time = downsample.time_column();
+    let stored_type = view_schema.field_with_name(time)?.data_type().clone();
+    let starts = touched_starts(touched, downsample)?;
+    let (Some(first), Some(last)) = (starts.first(), starts.last()) else {
+        return Ok(lit(false));
+    };
+    let stored = |v: i64| -> Result<Expr> {
+        let value = ScalarValue::Int64(Some(v)).cast_to(downsample.time_type())?;
+        Ok(lit(value.cast_to(&stored_type)?))
+    };
+    Ok(ident(time)
+        .gt_eq(stored(*first)?)
+        .and(ident(time).lt_eq(stored(*last)?)))
+}
+
+/// A filter on the source's time column covering the touched buckets:
+/// consecutive buckets merge into one range; many scattered ones into one span.
+fn time_ranges(touched: &[RecordBatch], downsample: &DownsampleTable) -> Result<Expr> {
+    const MAX_RANGES: usize = 64;
+    let time = downsample.time_column();
+    let time_type = downsample.time_type().clone();
+    let width = downsample.bucket_units();
+    let starts = touched_starts(touched, downsample)?;
     // Ends in i128: the last bucket may end past what the column holds.
     let mut ranges: Vec<(i64, i128)> = Vec::new();
     for start in starts {
