@@ -1,6 +1,7 @@
 //! `pond.system`: the tree, the oplog, the transactions and the counters
 //! as tables, built from the session's view when a statement scans them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -126,9 +127,23 @@ pub(crate) fn entries_batch(view: &View, nodes: &[Resolved]) -> Result<RecordBat
 }
 
 /// Oplog rows as stored (see `storage::oplog`), with `part_id` first and the
-/// content bytes replaced by `inline` (`size` and `blob` say where they are).
-pub(crate) fn versions_batch(versions: &[Arc<NodeVersion>]) -> Result<RecordBatch> {
-    let rows: Vec<RowToWrite<'_>> = versions
+/// content bytes replaced by `inline` (`size` and `blob` say where they are);
+/// `statements` gives each txn's SQL text, which the index does not keep.
+pub(crate) fn versions_batch(
+    versions: &[Arc<NodeVersion>],
+    statements: &HashMap<i64, Arc<str>>,
+) -> Result<RecordBatch> {
+    let with_sql: Vec<NodeVersion> = versions
+        .iter()
+        .map(|v| {
+            let mut v = v.as_ref().clone();
+            if v.sql.is_none() {
+                v.sql = statements.get(&v.txn).cloned();
+            }
+            v
+        })
+        .collect();
+    let rows: Vec<RowToWrite<'_>> = with_sql
         .iter()
         .map(|v| RowToWrite {
             version: v,
@@ -180,7 +195,7 @@ fn metrics_batch(metrics: &Metrics) -> Result<RecordBatch> {
     )?)
 }
 
-fn transactions_batch(view: &View) -> Result<RecordBatch> {
+fn transactions_batch(view: &View, statements: &HashMap<i64, Arc<str>>) -> Result<RecordBatch> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("txn", DataType::Int64, false),
         Field::new("timestamp", utc_micros(), false),
@@ -196,7 +211,10 @@ fn transactions_batch(view: &View) -> Result<RecordBatch> {
     for t in view.transactions() {
         txn.append_value(t.txn);
         timestamp.append_value(t.timestamp);
-        sql.append_value(t.sql.as_ref());
+        let Some(text) = statements.get(&t.txn) else {
+            return internal_err!("no SQL text of txn {} in the oplog's live files", t.txn);
+        };
+        sql.append_value(text.as_ref());
         nodes.append_value(t.nodes);
         rows_added.append_value(t.rows_added);
     }
@@ -332,8 +350,14 @@ pub(crate) fn mem_table(batch: RecordBatch) -> Result<Arc<dyn TableProvider>> {
     )?))
 }
 
-/// The rows of system table `name` as `view` sees the pond.
-fn system_batch(pond: &SessionPond, name: &str, view: &View) -> Result<RecordBatch> {
+/// The rows of system table `name` as `view` sees the pond; `statements`
+/// is every txn's SQL text (`Pond::statements`) for `oplog` and `transactions`.
+fn system_batch(
+    pond: &SessionPond,
+    name: &str,
+    view: &View,
+    statements: &HashMap<i64, Arc<str>>,
+) -> Result<RecordBatch> {
     match name {
         "entries" => {
             let mut nodes = Vec::new();
@@ -343,14 +367,77 @@ fn system_batch(pond: &SessionPond, name: &str, view: &View) -> Result<RecordBat
             }
             entries_batch(view, &nodes)
         }
-        "oplog" => versions_batch(&view.all_versions()),
-        "transactions" => transactions_batch(view),
+        "oplog" => versions_batch(&view.all_versions(), statements),
+        "transactions" => transactions_batch(view, statements),
         "metrics" => metrics_batch(pond.pond().metrics()),
         "stored_queries" => stored_queries_batch(view),
         // Listed from the store when scanned (`execute`); here its schema.
         "backups" => backups_batch(&[]),
         other => internal_err!("no system table {other}"),
     }
+}
+
+/// `versions` (of `view`) as [`versions_batch`] has them, read when scanned:
+/// their SQL text is read from the oplog then.
+pub(crate) fn versions_table(
+    pond: Arc<SessionPond>,
+    view: View,
+    versions: Vec<Arc<NodeVersion>>,
+) -> Result<Arc<dyn TableProvider>> {
+    let schema = versions_batch(&[], &HashMap::new())?.schema();
+    let rows = VersionRows {
+        pond,
+        view,
+        versions,
+        schema: schema.clone(),
+    };
+    Ok(Arc::new(StreamingTable::try_new(
+        schema,
+        vec![Arc::new(rows)],
+    )?))
+}
+
+struct VersionRows {
+    pond: Arc<SessionPond>,
+    view: View,
+    versions: Vec<Arc<NodeVersion>>,
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for VersionRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VersionRows({} versions)", self.versions.len())
+    }
+}
+
+impl PartitionStream for VersionRows {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let (pond, view, versions) = (self.pond.clone(), self.view.clone(), self.versions.clone());
+        let batch = async move {
+            let statements = pond.pond().statements(&view).await.map_err(external)?;
+            versions_batch(&versions, &statements)
+        };
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::once(batch),
+        ))
+    }
+}
+
+/// A system table's rows in a pond that holds only its root (for the schema).
+fn empty_batch(pond: &SessionPond, name: &str) -> Result<RecordBatch> {
+    let view = View::of_empty_pond();
+    // Its one version, `pondsql init`'s, carries its SQL text in memory.
+    let statements = view
+        .all_versions()
+        .iter()
+        .filter_map(|v| Some((v.txn, v.sql.clone()?)))
+        .collect();
+    system_batch(pond, name, &view, &statements)
 }
 
 /// One system table's rows, built from the session's view when executed.
@@ -373,7 +460,14 @@ impl PartitionStream for SystemTable {
                 let records = backup::records(pond.pond()).await.map_err(external)?;
                 return backups_batch(&records);
             }
-            system_batch(&pond, name, &pond.view())
+            let view = pond.view();
+            let statements = match name {
+                "oplog" | "transactions" => {
+                    pond.pond().statements(&view).await.map_err(external)?
+                }
+                _ => HashMap::new(),
+            };
+            system_batch(&pond, name, &view, &statements)
         };
         Box::pin(RecordBatchStreamAdapter::new(
             self.schema.clone(),
@@ -409,7 +503,7 @@ impl SchemaProvider for SystemSchema {
         let table = SystemTable {
             pond: self.pond.clone(),
             name,
-            schema: system_batch(&self.pond, name, &View::of_empty_pond())?.schema(),
+            schema: empty_batch(&self.pond, name)?.schema(),
         };
         let schema = table.schema.clone();
         Ok(Some(Arc::new(StreamingTable::try_new(

@@ -31,7 +31,7 @@ use super::index::View;
 use super::location::{is_url, Location};
 use super::node::ContentRef;
 use super::node::NodeId;
-use super::oplog;
+use super::oplog::{self, OplogColumns};
 use super::pond::{create_oplog, is_pond, put_oplog_file, read_oplog_file, Pond};
 use super::transfer::{copy_verified, hash_object, size_of, Expected, Moved};
 
@@ -458,7 +458,14 @@ async fn cut_at(from: &FsPath, into: &FsPath, txn: i64) -> Result<()> {
     let to = Location::parse(into)?;
     let mut by_part: BTreeMap<String, Vec<_>> = BTreeMap::new();
     for (file, indexed) in index.files() {
-        for batch in read_oplog_file(source.location().store(), file, indexed.size, false).await? {
+        for batch in read_oplog_file(
+            source.location().store(),
+            file,
+            indexed.size,
+            OplogColumns::All,
+        )
+        .await?
+        {
             let txns = batch
                 .column_by_name("txn")
                 .ok_or_else(|| {

@@ -19,6 +19,7 @@ use super::delta_log;
 use super::error::{Result, StorageError};
 use super::index::View;
 use super::node::{ContentRef, Kind, NodeId, NodeVersion};
+use super::oplog::OplogColumns;
 use super::path::PondPath;
 use super::pond::{read_oplog_file, Pond};
 use super::transfer::hash_object;
@@ -95,7 +96,7 @@ pub(crate) async fn check(
     }
     for (file, indexed) in index.files() {
         let wanted = inline.remove(file.as_ref()).unwrap_or_default();
-        let batches = match read_oplog_file(&store, file, indexed.size, false).await {
+        let batches = match read_oplog_file(&store, file, indexed.size, OplogColumns::All).await {
             Ok(batches) => batches,
             Err(err) => {
                 problems.push(Problem::of_file(format!("oplog/{file}"), err.to_string()));

@@ -88,7 +88,7 @@ mod tests {
             min_time: None,
             max_time: None,
             attrs: Arc::new(Attrs::default()),
-            sql: Arc::from(""),
+            sql: None,
             listing: Default::default(),
             previous: None,
         })

@@ -12,12 +12,12 @@ use super::error::{Result, StorageError};
 use super::node::{ContentRef, Kind, NodeId, NodeVersion, Previous, VersionOp};
 use super::path::PondPath;
 
-/// What one transaction did, derived from its rows.
+/// What one transaction did, derived from its rows (its SQL text is not
+/// kept: `Pond::statements` reads it).
 #[derive(Clone, Debug)]
 pub struct TxnSummary {
     pub txn: i64,
     pub timestamp: i64,
-    pub sql: Arc<str>,
     pub nodes: i64,
     pub rows_added: i64,
 }
@@ -124,7 +124,6 @@ impl OplogIndex {
                 let summary = self.txns.entry(v.txn).or_insert_with(|| TxnSummary {
                     txn: v.txn,
                     timestamp: v.timestamp,
-                    sql: v.sql.clone(),
                     nodes: 0,
                     rows_added: 0,
                 });
@@ -502,6 +501,15 @@ impl View {
             .iter()
             .filter(|v| v.content == ContentRef::Blob)
             .filter_map(|v| v.checksum.clone())
+            .collect()
+    }
+
+    /// The live oplog data files and their sizes (they hold every committed
+    /// version, and so the SQL text of every transaction this view sees).
+    pub(crate) fn oplog_files(&self) -> Vec<(Arc<str>, u64)> {
+        self.index
+            .files()
+            .map(|(path, file)| (path.clone(), file.size))
             .collect()
     }
 

@@ -322,8 +322,11 @@ pub struct NodeVersion {
     pub min_time: Option<i64>,
     pub max_time: Option<i64>,
     pub attrs: Arc<Attrs>,
-    /// The SQL text of the transaction that wrote this version.
-    pub sql: Arc<str>,
+    /// The SQL text of the transaction that wrote this version: set on the
+    /// versions a transaction stages, `None` on those the index reads (it
+    /// can be kilobytes per transaction, and only history tables show it:
+    /// `Pond::statements` reads it when they are scanned).
+    pub sql: Option<Arc<str>>,
     /// Directory: the whole listing as of this version, and the entries
     /// changed since the last version that stored it whole. Not stored:
     /// set from `attrs.entries`, or built on first use ([`NodeVersion::entries`]).
@@ -387,7 +390,7 @@ impl NodeVersion {
                 entries: Some(Arc::default()),
                 ..Attrs::default()
             }),
-            sql: Arc::from("pondsql init"),
+            sql: Some(Arc::from("pondsql init")),
             listing: OnceLock::from((Arc::default(), 0)),
             previous: None,
         }

@@ -127,7 +127,13 @@ pub(crate) fn encode(rows: &[RowToWrite<'_>]) -> Result<RecordBatch, StorageErro
         min_time.append_option(v.min_time);
         max_time.append_option(v.max_time);
         attrs.append_value(serde_json::to_string(v.attrs.as_ref())?);
-        sql.append_value(v.sql.as_ref());
+        let Some(text) = v.sql.as_deref() else {
+            return Err(StorageError::Invalid(format!(
+                "version {} of node {} has no SQL text to store (read for the index without it)",
+                v.version, v.node_id
+            )));
+        };
+        sql.append_value(text);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(node_id.finish()),
@@ -149,7 +155,7 @@ pub(crate) fn encode(rows: &[RowToWrite<'_>]) -> Result<RecordBatch, StorageErro
     Ok(RecordBatch::try_new(file_schema(), columns)?)
 }
 
-/// Decodes a batch read with every column but `content` (see [`metadata_columns`]).
+/// Decodes a batch read with [`OplogColumns::Index`] (or more: `sql` is kept when read).
 pub(crate) fn decode(
     batch: &RecordBatch,
     part_id: &NodeId,
@@ -175,15 +181,19 @@ pub(crate) fn decode(
             .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>())
             .ok_or_else(|| bad(&format!("column {name} missing or not a timestamp")))
     };
-    let (node_id, kind, op, blob, checksum, attrs, sql) = (
+    let (node_id, kind, op, blob, checksum, attrs) = (
         strings("node_id")?,
         strings("kind")?,
         strings("op")?,
         strings("blob")?,
         strings("checksum")?,
         strings("attrs")?,
-        strings("sql")?,
     );
+    // Absent when read for the index (`OplogColumns::Index`).
+    let sql = batch
+        .column_by_name("sql")
+        .map(|_| strings("sql"))
+        .transpose()?;
     let (version, txn, size, rows) = (ints("version")?, ints("txn")?, ints("size")?, ints("rows")?);
     let (timestamp, min_time, max_time) =
         (times("timestamp")?, times("min_time")?, times("max_time")?);
@@ -229,7 +239,7 @@ pub(crate) fn decode(
             listing: stored_listing(&attrs_value),
             previous: None,
             attrs: Arc::new(attrs_value),
-            sql: Arc::from(sql.value(i)),
+            sql: sql.map(|s| Arc::from(s.value(i))),
         });
     }
     Ok(out)
@@ -298,9 +308,60 @@ pub(crate) fn file_stats(batch: &RecordBatch) -> Result<serde_json::Value, Stora
     }))
 }
 
-/// The columns read to build the index: all but `content`.
-pub(crate) fn metadata_columns() -> impl Iterator<Item = &'static str> {
-    COLUMNS.iter().copied().filter(|c| *c != "content")
+/// Which columns of an oplog data file to read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum OplogColumns {
+    /// Every column: to copy or check the file.
+    All,
+    /// What the index keeps: all but `content` and `sql` (the SQL text
+    /// grows with the pond's history and only history tables show it).
+    Index,
+    /// `txn` and `sql`: the statements, for the history tables.
+    Statements,
+}
+
+impl OplogColumns {
+    /// The column names to project; `None` for all.
+    pub(crate) fn names(self) -> Option<Vec<&'static str>> {
+        match self {
+            OplogColumns::All => None,
+            OplogColumns::Index => Some(
+                COLUMNS
+                    .iter()
+                    .copied()
+                    .filter(|c| !matches!(*c, "content" | "sql"))
+                    .collect(),
+            ),
+            OplogColumns::Statements => Some(vec!["txn", "sql"]),
+        }
+    }
+}
+
+/// The SQL text of each transaction in a batch read with
+/// [`OplogColumns::Statements`] (or all columns).
+pub(crate) fn decode_statements(
+    batch: &RecordBatch,
+    oplog_file: &str,
+) -> Result<Vec<(i64, Arc<str>)>, StorageError> {
+    let txn = batch
+        .column_by_name("txn")
+        .and_then(|c| c.as_primitive_opt::<Int64Type>());
+    let sql = batch
+        .column_by_name("sql")
+        .and_then(|c| c.as_string_opt::<i32>());
+    let (Some(txn), Some(sql)) = (txn, sql) else {
+        return Err(StorageError::CorruptOplog(format!(
+            "{oplog_file}: columns txn and sql missing or of the wrong type"
+        )));
+    };
+    let mut out: Vec<(i64, Arc<str>)> = Vec::new();
+    for i in 0..batch.num_rows() {
+        // A transaction's rows repeat its text: one copy per run of rows.
+        if out.last().is_none_or(|(t, _)| *t != txn.value(i)) {
+            out.push((txn.value(i), Arc::from(sql.value(i))));
+        }
+    }
+    Ok(out)
 }
 
 /// Names an oplog data file of `part` written by `txn`:

@@ -42,7 +42,7 @@ use super::index::{OplogIndex, ReadFile, View};
 use super::location::Location;
 use super::metrics::Metrics;
 use super::node::{ContentRef, NodeId, NodeVersion};
-use super::oplog::{self, RowToWrite};
+use super::oplog::{self, OplogColumns, RowToWrite};
 use super::transfer::{file_chunks, put_stream};
 use super::txn::{Change, Content, Staging};
 use super::vacuum::{protect_staged_blob, IN_FLIGHT_GRACE};
@@ -249,6 +249,11 @@ impl Pond {
         let chunks = file_chunks(spooled).await?;
         put_stream(self.root_store.as_ref(), &path, chunks, |_| Ok(())).await?;
         Ok(())
+    }
+
+    /// The SQL text of every transaction `view` sees, by txn.
+    pub(crate) async fn statements(&self, view: &View) -> Result<HashMap<i64, Arc<str>>> {
+        read_statements(&self.root_store, view.oplog_files()).await
     }
 
     /// Read counters since this process opened the pond.
@@ -502,7 +507,8 @@ impl Pond {
         }
         let mut batches = Vec::new();
         for (path, size) in &small {
-            batches.extend(read_oplog_file(&self.root_store, path, *size, false).await?);
+            batches
+                .extend(read_oplog_file(&self.root_store, path, *size, OplogColumns::All).await?);
         }
         let merged = datafusion::arrow::compute::concat_batches(&oplog::file_schema(), &batches)?;
         let mut add = put_oplog_file(&self.location, index.last_txn(), part, &merged).await?;
@@ -774,12 +780,12 @@ pub(crate) async fn put_oplog_file(
 }
 
 /// Reads one oplog data file whole (they are small), checking its size
-/// against the Delta log; with `metadata_only`, every column but `content`.
+/// against the Delta log, and decodes `columns`.
 pub(crate) async fn read_oplog_file(
     store: &Arc<dyn ObjectStore>,
     file: &str,
     size: u64,
-    metadata_only: bool,
+    columns: OplogColumns,
 ) -> Result<Vec<RecordBatch>> {
     let bytes = store
         .get_opts(&Path::from(format!("oplog/{file}")), Default::default())
@@ -794,14 +800,34 @@ pub(crate) async fn read_oplog_file(
     }
     oplog::verify_data_file(file, &bytes)?;
     let mut builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
-    if metadata_only {
-        let mask = ProjectionMask::columns(builder.parquet_schema(), oplog::metadata_columns());
+    if let Some(names) = columns.names() {
+        let mask = ProjectionMask::columns(builder.parquet_schema(), names);
         builder = builder.with_projection(mask);
     }
     Ok(builder.build()?.collect::<std::result::Result<_, _>>()?)
 }
 
-/// Reads the metadata columns (not `content`) of one oplog data file.
+/// The SQL text of every transaction in `files` (live oplog data files and
+/// their sizes, `View::oplog_files`), read on demand: the index leaves it out.
+async fn read_statements(
+    store: &Arc<dyn ObjectStore>,
+    files: Vec<(Arc<str>, u64)>,
+) -> Result<HashMap<i64, Arc<str>>> {
+    let read: Vec<Vec<(i64, Arc<str>)>> = futures::stream::iter(files)
+        .map(|(file, size)| async move {
+            let mut out = Vec::new();
+            for batch in read_oplog_file(store, &file, size, OplogColumns::Statements).await? {
+                out.extend(oplog::decode_statements(&batch, &file)?);
+            }
+            Ok::<_, StorageError>(out)
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await?;
+    Ok(read.into_iter().flatten().collect())
+}
+
+/// Reads the columns the index keeps (`OplogColumns::Index`) of one oplog data file.
 async fn read_partition_file(
     store: Arc<dyn ObjectStore>,
     file: &Arc<str>,
@@ -810,7 +836,7 @@ async fn read_partition_file(
 ) -> Result<Vec<NodeVersion>> {
     let mut out = Vec::new();
     let mut row = 0;
-    for batch in read_oplog_file(&store, file, size, true).await? {
+    for batch in read_oplog_file(&store, file, size, OplogColumns::Index).await? {
         out.extend(oplog::decode(&batch, part, file, row)?);
         row += batch.num_rows();
     }

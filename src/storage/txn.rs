@@ -863,7 +863,7 @@ impl Staging {
                 blocks: content.and_then(|c| c.blocks.clone()),
                 ..attrs
             }),
-            sql: self.sql.clone(),
+            sql: Some(self.sql.clone()),
         }
     }
 }

@@ -20,7 +20,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 
 use crate::catalog::session_pond::{external, SessionPond};
-use crate::catalog::system::{entries_batch, mem_table, versions_batch};
+use crate::catalog::system::{entries_batch, mem_table, versions_table};
 use crate::storage::{Kind, PondPath};
 
 /// Runs `work` to its end while DataFusion plans (table functions are
@@ -114,6 +114,7 @@ impl TableFunctionImpl for History {
         let path = parse_path(&path_argument("history", &args)?)?;
         let view = self.pond.view();
         let node = view.require(&path).map_err(external)?;
-        mem_table(versions_batch(&view.versions(node.id()))?)
+        let versions = view.versions(node.id());
+        versions_table(self.pond.clone(), view, versions)
     }
 }
