@@ -4,6 +4,8 @@
 //! nothing else: no Delta commits, no object-store IO. `part_id` is the Delta partition column, so it lives in the
 //! Add action's partition values and never in the data files.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -40,6 +42,11 @@ pub(crate) const COLUMNS: &[&str] = &[
     "attrs",
     "sql",
 ];
+
+/// The columns written zstd-compressed: contents and long texts. The others
+/// are a few bytes a row and stay uncompressed (older files have every
+/// column compressed; readers take either).
+pub(crate) const COMPRESSED_COLUMNS: &[&str] = &["content", "attrs", "sql"];
 
 fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -204,13 +211,22 @@ pub(crate) fn decode(
         a.is_valid(i).then(|| a.value(i))
     };
     let mut out = Vec::with_capacity(batch.num_rows());
+    let mut parsed_attrs: HashMap<&str, Arc<Attrs>> = HashMap::new();
     for i in 0..batch.num_rows() {
         let kind_value = Kind::parse(kind.value(i))
             .ok_or_else(|| bad(&format!("unknown kind {}", kind.value(i))))?;
         let op_value = VersionOp::parse(op.value(i))
             .ok_or_else(|| bad(&format!("unknown op {}", op.value(i))))?;
-        let attrs_value: Attrs = serde_json::from_str(attrs.value(i))
-            .map_err(|e| bad(&format!("attrs of row {i} are not valid: {e}")))?;
+        // Versions of one table repeat their attrs (its schema, time
+        // column): each distinct text is parsed once.
+        let attrs_value = match parsed_attrs.entry(attrs.value(i)) {
+            Entry::Occupied(seen) => seen.get().clone(),
+            Entry::Vacant(new) => {
+                let parsed: Attrs = serde_json::from_str(new.key())
+                    .map_err(|e| bad(&format!("attrs of row {i} are not valid: {e}")))?;
+                new.insert(Arc::new(parsed)).clone()
+            }
+        };
         let checksum_value = checksum.is_valid(i).then(|| checksum.value(i).to_string());
         let content = if blob.is_valid(i) {
             ContentRef::Blob
@@ -238,7 +254,7 @@ pub(crate) fn decode(
             max_time: opt_ts(max_time, i),
             listing: stored_listing(&attrs_value),
             previous: None,
-            attrs: Arc::new(attrs_value),
+            attrs: attrs_value,
             sql: sql.map(|s| Arc::from(s.value(i))),
         });
     }

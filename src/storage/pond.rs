@@ -23,6 +23,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::{ArrowWriter, ProjectionMask};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::schema::types::ColumnPath;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, Add, Remove};
 use deltalake::protocol::{DeltaOperation, SaveMode};
@@ -739,8 +740,16 @@ pub(crate) async fn put_oplog_file(
     part: &NodeId,
     batch: &RecordBatch,
 ) -> Result<Add> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+    // Only the long columns are compressed: the Parquet reader sets up a
+    // zstd context per compressed column chunk it reads, which cost more
+    // than the few bytes of the short columns, at every open.
+    let zstd = Compression::ZSTD(ZstdLevel::default());
+    let props = oplog::COMPRESSED_COLUMNS
+        .iter()
+        .fold(
+            WriterProperties::builder().set_compression(Compression::UNCOMPRESSED),
+            |props, name| props.set_column_compression(ColumnPath::from(*name), zstd),
+        )
         .build();
     let mut buffer = Vec::new();
     let mut writer = ArrowWriter::try_new(&mut buffer, batch.schema(), Some(props))?;

@@ -208,6 +208,28 @@ fn oplog_files(pond: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Oplog files compress only their long columns: a reader sets up a zstd
+/// context for each compressed column chunk, at every open.
+#[tokio::test]
+async fn oplog_files_compress_only_their_long_columns() {
+    use datafusion::parquet::basic::Compression;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let p = TestPond::new().await;
+    p.ok("CREATE TABLE t AS SELECT 1 AS a").await;
+    let files = oplog_files(&p.pond_path());
+    assert!(files.len() >= 2, "{files:?}");
+    for path in files {
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        for column in reader.metadata().row_group(0).columns() {
+            let name = column.column_path().string();
+            let zstd = matches!(column.compression(), Compression::ZSTD(_));
+            let long = ["content", "attrs", "sql"].contains(&name.as_str());
+            assert_eq!(zstd, long, "{name} in {path:?}: {:?}", column.compression());
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_directorys_small_oplog_files_are_merged_rows_unchanged() {
     let mut p = TestPond::new().await;
