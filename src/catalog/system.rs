@@ -1,7 +1,7 @@
 //! `pond.system`: the tree, the oplog, the transactions and the counters
 //! as tables, built from the session's view when a statement scans them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -22,7 +22,7 @@ use super::session_pond::{external, SessionPond};
 use crate::storage::backup::{self, BackupRecord};
 use crate::storage::node::ContentRef;
 use crate::storage::oplog::{self, RowToWrite};
-use crate::storage::{Metrics, NodeVersion};
+use crate::storage::{Metrics, NodeId, NodeVersion};
 use crate::storage::{Resolved, View};
 
 pub(crate) const SYSTEM_SCHEMA: &str = "system";
@@ -418,7 +418,14 @@ impl PartitionStream for VersionRows {
     fn execute(&self, _: Arc<TaskContext>) -> SendableRecordBatchStream {
         let (pond, view, versions) = (self.pond.clone(), self.view.clone(), self.versions.clone());
         let batch = async move {
-            let statements = pond.pond().statements(&view).await.map_err(external)?;
+            // Only the partitions holding these versions: one node's history
+            // does not read every directory's oplog.
+            let parts: HashSet<NodeId> = versions.iter().map(|v| v.part_id.clone()).collect();
+            let statements = pond
+                .pond()
+                .statements(&view, Some(&parts))
+                .await
+                .map_err(external)?;
             versions_batch(&versions, &statements)
         };
         Box::pin(RecordBatchStreamAdapter::new(
@@ -462,9 +469,11 @@ impl PartitionStream for SystemTable {
             }
             let view = pond.view();
             let statements = match name {
-                "oplog" | "transactions" => {
-                    pond.pond().statements(&view).await.map_err(external)?
-                }
+                "oplog" | "transactions" => pond
+                    .pond()
+                    .statements(&view, None)
+                    .await
+                    .map_err(external)?,
                 _ => HashMap::new(),
             };
             system_batch(&pond, name, &view, &statements)

@@ -505,10 +505,12 @@ impl View {
     }
 
     /// The live oplog data files and their sizes (they hold every committed
-    /// version, and so the SQL text of every transaction this view sees).
-    pub(crate) fn oplog_files(&self) -> Vec<(Arc<str>, u64)> {
+    /// version, and so the SQL text of every transaction this view sees);
+    /// with `parts`, only those of these directory partitions.
+    pub(crate) fn oplog_files(&self, parts: Option<&HashSet<NodeId>>) -> Vec<(Arc<str>, u64)> {
         self.index
             .files()
+            .filter(|(_, file)| parts.is_none_or(|p| p.contains(&file.part)))
             .map(|(path, file)| (path.clone(), file.size))
             .collect()
     }

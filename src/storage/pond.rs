@@ -253,8 +253,13 @@ impl Pond {
     }
 
     /// The SQL text of every transaction `view` sees, by txn.
-    pub(crate) async fn statements(&self, view: &View) -> Result<HashMap<i64, Arc<str>>> {
-        read_statements(&self.root_store, view.oplog_files()).await
+    /// With `parts`, only of the versions in those directory partitions.
+    pub(crate) async fn statements(
+        &self,
+        view: &View,
+        parts: Option<&HashSet<NodeId>>,
+    ) -> Result<HashMap<i64, Arc<str>>> {
+        read_statements(&self.root_store, view.oplog_files(parts)).await
     }
 
     /// Read counters since this process opened the pond.
