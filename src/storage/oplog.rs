@@ -162,7 +162,8 @@ pub(crate) fn encode(rows: &[RowToWrite<'_>]) -> Result<RecordBatch, StorageErro
     Ok(RecordBatch::try_new(file_schema(), columns)?)
 }
 
-/// Decodes a batch read with [`OplogColumns::Index`] (or more: `sql` is kept when read).
+/// Decodes a batch read with [`OplogColumns::Index`]: the versions without
+/// their SQL text ([`decode_statements`] reads it).
 pub(crate) fn decode(
     batch: &RecordBatch,
     part_id: &NodeId,
@@ -196,11 +197,6 @@ pub(crate) fn decode(
         strings("checksum")?,
         strings("attrs")?,
     );
-    // Absent when read for the index (`OplogColumns::Index`).
-    let sql = batch
-        .column_by_name("sql")
-        .map(|_| strings("sql"))
-        .transpose()?;
     let (version, txn, size, rows) = (ints("version")?, ints("txn")?, ints("size")?, ints("rows")?);
     let (timestamp, min_time, max_time) =
         (times("timestamp")?, times("min_time")?, times("max_time")?);
@@ -255,7 +251,7 @@ pub(crate) fn decode(
             listing: stored_listing(&attrs_value),
             previous: None,
             attrs: attrs_value,
-            sql: sql.map(|s| Arc::from(s.value(i))),
+            sql: None,
         });
     }
     Ok(out)

@@ -252,14 +252,27 @@ impl Pond {
         Ok(())
     }
 
-    /// The SQL text of every transaction `view` sees, by txn.
-    /// With `parts`, only of the versions in those directory partitions.
+    /// The SQL text of every transaction `view` sees, by txn, read from the
+    /// live oplog files (the index leaves it out); with `parts`, only from
+    /// the files of those directory partitions.
     pub(crate) async fn statements(
         &self,
         view: &View,
         parts: Option<&HashSet<NodeId>>,
     ) -> Result<HashMap<i64, Arc<str>>> {
-        read_statements(&self.root_store, view.oplog_files(parts)).await
+        let store = &self.root_store;
+        let read: Vec<Vec<(i64, Arc<str>)>> = futures::stream::iter(view.oplog_files(parts))
+            .map(|(file, size)| async move {
+                let mut out = Vec::new();
+                for batch in read_oplog_file(store, &file, size, OplogColumns::Statements).await? {
+                    out.extend(oplog::decode_statements(&batch, &file)?);
+                }
+                Ok::<_, StorageError>(out)
+            })
+            .buffer_unordered(16)
+            .try_collect()
+            .await?;
+        Ok(read.into_iter().flatten().collect())
     }
 
     /// Read counters since this process opened the pond.
@@ -819,26 +832,6 @@ pub(crate) async fn read_oplog_file(
         builder = builder.with_projection(mask);
     }
     Ok(builder.build()?.collect::<std::result::Result<_, _>>()?)
-}
-
-/// The SQL text of every transaction in `files` (live oplog data files and
-/// their sizes, `View::oplog_files`), read on demand: the index leaves it out.
-async fn read_statements(
-    store: &Arc<dyn ObjectStore>,
-    files: Vec<(Arc<str>, u64)>,
-) -> Result<HashMap<i64, Arc<str>>> {
-    let read: Vec<Vec<(i64, Arc<str>)>> = futures::stream::iter(files)
-        .map(|(file, size)| async move {
-            let mut out = Vec::new();
-            for batch in read_oplog_file(store, &file, size, OplogColumns::Statements).await? {
-                out.extend(oplog::decode_statements(&batch, &file)?);
-            }
-            Ok::<_, StorageError>(out)
-        })
-        .buffer_unordered(16)
-        .try_collect()
-        .await?;
-    Ok(read.into_iter().flatten().collect())
 }
 
 /// Reads the columns the index keeps (`OplogColumns::Index`) of one oplog data file.
