@@ -477,9 +477,10 @@ async fn incremental(
         }
     }
     // The source versions not yet read: after the consumed version, except
-    // compacted chunks of versions already read. A rewritten chunk (DELETE,
-    // UPDATE) is read, and the time span of the rows it replaced is noted:
-    // the buckets there may have lost rows.
+    // compacted chunks of versions already read. Every rewrite (DELETE,
+    // UPDATE) since then notes the time span of the rows it replaced, the
+    // buckets there may have lost rows: also a rewrite that a later OPTIMIZE
+    // compacted away, whose chunk no longer shows which rows went.
     let mut selection = HashMap::new();
     let mut replaced_spans: Vec<(i64, i64)> = Vec::new();
     for source in downsample.versioned_sources() {
@@ -493,13 +494,16 @@ async fn incremental(
                     && matches!(v.attrs.compacts, Some([_, last]) if last <= seen))
             })
             .collect();
-        for rewrite in new.iter().filter(|v| v.op == VersionOp::Rewrite) {
+        let since_base = view.versions_since_base(source.id());
+        let rewrites = since_base
+            .iter()
+            .filter(|v| v.version > seen && v.op == VersionOp::Rewrite);
+        for rewrite in rewrites {
             let Some([first, last]) = rewrite.attrs.compacts else {
                 continue;
             };
-            let replaced = view
-                .versions_since_base(source.id())
-                .into_iter()
+            let replaced = since_base
+                .iter()
                 .filter(|v| (first..=last).contains(&v.version));
             for v in replaced {
                 match (v.min_time, v.max_time) {

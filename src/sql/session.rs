@@ -53,6 +53,7 @@ use crate::catalog::host_read::FileFormat;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::{Change, Kind, Pond, StorageError};
+use crate::udf::float_min_max;
 use crate::udf::gapfill::Gapfill;
 use crate::udf::read_files::ReadFiles;
 use crate::udf::{Downsample, Glob, History, Ls};
@@ -197,6 +198,9 @@ impl PondSession {
         ctx.register_catalog(CATALOG, Arc::new(PondCatalog::new(session_pond.clone())));
         ctx.add_analyzer_rule(Arc::new(TimeLiterals));
         crate::sources::register(&ctx);
+        // Grouped float min/max in the same order as ungrouped ones (NaN on top).
+        ctx.register_udaf(Arc::unwrap_or_clone(float_min_max::min_udaf_total()));
+        ctx.register_udaf(Arc::unwrap_or_clone(float_min_max::max_udaf_total()));
         ctx.register_udtf("ls", Arc::new(Ls::new(session_pond.clone())));
         ctx.register_udtf("history", Arc::new(History::new(session_pond.clone())));
         ctx.register_udtf("glob", Arc::new(Glob::new(session_pond.clone())));

@@ -22,7 +22,7 @@ use datafusion::common::{plan_datafusion_err, plan_err, ScalarValue};
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions::datetime::date_bin;
-use datafusion::functions_aggregate::expr_fn::{avg, count, max, min, sum};
+use datafusion::functions_aggregate::expr_fn::{avg, count, sum};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
     cast, ident, lit, BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator,
@@ -30,6 +30,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::ExecutionPlan;
 
+use super::float_min_max::{max, min};
 use super::glob::{GlobTable, VersionSelection, PATH_COLUMN};
 use super::path_argument;
 use crate::catalog::provider_for;

@@ -3,6 +3,7 @@
 
 pub(crate) mod downsample;
 pub(crate) mod exact_cast;
+pub(crate) mod float_min_max;
 pub(crate) mod gapfill;
 pub(crate) mod glob;
 pub(crate) mod read_files;
