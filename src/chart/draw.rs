@@ -94,7 +94,7 @@ where
             Some((t0.min(p.t), t1.max(p.t), y0.min(p.lo), y1.max(p.hi)))
         })
     else {
-        return exec_err!("chart: nothing to draw: every value is NULL");
+        return exec_err!("chart: nothing to draw: every value is NULL, NaN or infinite");
     };
     // One point (or one value) still gets a visible range.
     let (t0, t1) = if t0 == t1 {
@@ -107,6 +107,13 @@ where
     } else {
         y0.abs().max(1.0) * 0.05
     };
+    // Values near ±1.8e308 leave an axis whose length is not a number;
+    // plotters would search for tick marks forever.
+    if !((y1 + pad) - (y0 - pad)).is_finite() {
+        return exec_err!(
+            "chart: the values span {y0:e} to {y1:e}, wider than an axis can hold: filter out the extreme values"
+        );
+    }
     let (y0, y1) = (y0 - pad, y1 + pad);
 
     root.fill(&WHITE).map_err(drawing)?;

@@ -234,12 +234,15 @@ pub(crate) fn traces(layout: &Layout, batches: &[RecordBatch]) -> Result<Vec<Tra
                     a.as_ref()
                         .and_then(|a| (!a.is_null(row)).then(|| a.value(row)))
                 };
-                let y = at(y);
+                // NaN and ±inf are gaps, like NULL: no axis holds them. A
+                // band edge that is not finite shrinks to the line.
+                let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
+                let y = finite(at(y));
                 let point = y.map(|y| Point {
                     t,
-                    lo: at(lo).unwrap_or(y),
+                    lo: finite(at(lo)).unwrap_or(y),
                     y,
-                    hi: at(hi).unwrap_or(y),
+                    hi: finite(at(hi)).unwrap_or(y),
                 });
                 raw.entry((key.clone(), i))
                     .or_default()
@@ -280,7 +283,8 @@ pub(crate) fn traces(layout: &Layout, batches: &[RecordBatch]) -> Result<Vec<Tra
     Ok(out)
 }
 
-/// Splits time-ordered points at NULLs (NaN here) and at steps over 1.5 × the median step.
+/// Splits time-ordered points at gaps (NULL, NaN, ±inf: NaN here) and at
+/// steps over 1.5 × the median step.
 fn segments(points: Vec<Point>) -> Vec<Vec<Point>> {
     let mut steps: Vec<i64> = points
         .windows(2)

@@ -419,6 +419,73 @@ async fn pondsql_chart_writes_the_file_it_names() {
     assert!(!bad.exists());
 }
 
+/// NaN and ±inf are gaps like NULL; values near ±1.8e308 either draw or
+/// give one line; none spins (the chart ran forever before).
+#[tokio::test]
+async fn non_finite_and_huge_values_are_gaps_or_one_line_never_a_hang() {
+    let pond = TestPond::new().await;
+    pond.ok("CREATE TABLE \"/odd\" (ts TIMESTAMP, v DOUBLE)")
+        .await;
+    pond.ok("INSERT INTO \"/odd\" VALUES ('2024-01-01 00:00', 1.0), ('2024-01-01 01:00', 2.0), ('2024-01-01 02:00', 'inf'), ('2024-01-01 03:00', 3.0), ('2024-01-01 04:00', '-inf'), ('2024-01-01 05:00', 4.0), ('2024-01-01 06:00', 'NaN'), ('2024-01-01 07:00', 5.0)").await;
+    pond.ok("CREATE MATERIALIZED VIEW \"/odd_2h\" AS SELECT * FROM downsample('/odd', INTERVAL '2 hours')").await;
+    let out = tempfile::tempdir().unwrap();
+    let chart = |query: &str, file: &str| {
+        let target = out.path().join(file);
+        let run = crate::common::output_within(
+            pondsql()
+                .args(["chart", "--pond"])
+                .arg(pond.pond_path())
+                .args(["-c", query, "-o"])
+                .arg(&target),
+            std::time::Duration::from_secs(120),
+            &format!("pondsql chart {query}"),
+        );
+        (run, target)
+    };
+    // Four finite values between the gaps: four separate points, no line
+    // through the infinities.
+    let (run, svg) = chart("SELECT ts, v FROM \"/odd\"", "odd.svg");
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(!text.contains("inf") && !text.contains("NaN"), "{text}");
+    // A band whose edges are infinite shrinks to its line.
+    for file in ["band.svg", "band.png"] {
+        let (run, target) = chart(
+            "SELECT ts, \"v.min\", \"v.avg\", \"v.max\" FROM \"/odd_2h\"",
+            file,
+        );
+        assert!(run.status.success(), "{file}: {}", stderr(&run));
+        assert!(target.exists());
+    }
+    // Only non-finite values: nothing to draw, in one line.
+    let (run, target) = chart(
+        "SELECT ts, v FROM \"/odd\" WHERE isnan(v) OR abs(v) = CAST('inf' AS DOUBLE)",
+        "none.png",
+    );
+    assert_eq!(run.status.code(), Some(1));
+    assert!(
+        stderr(&run).contains("every value is NULL, NaN or infinite"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!target.exists());
+    // The largest finite values: one value draws; both ends give one line.
+    let (run, _) = chart("SELECT ts, 1.7e308 AS v FROM \"/odd\"", "max.png");
+    assert!(run.status.success(), "{}", stderr(&run));
+    let (run, target) = chart(
+        "SELECT ts, CASE WHEN v > 2 THEN 1.7e308 ELSE -1.7e308 END AS v FROM \"/odd\"",
+        "span.svg",
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert_eq!(stderr(&run).lines().count(), 1, "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("wider than an axis can hold"),
+        "{}",
+        stderr(&run)
+    );
+    assert!(!target.exists());
+}
+
 #[tokio::test]
 async fn copy_takes_duckdbs_format_option_list_for_every_format() {
     let pond = levels().await;

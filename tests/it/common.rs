@@ -177,3 +177,27 @@ pub fn spawn_with_stdin(cmd: &mut Command, script: &str) -> std::process::Child 
         .unwrap();
     child
 }
+
+/// Runs `cmd` to its end, or kills it after `limit` and fails the test:
+/// a hang is a failure, not a stuck CI run. (A generous bound, not a timing check.)
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration, what: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{what} still ran after {limit:?}: killed\nstderr: {}",
+                stderr(&out)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
