@@ -396,6 +396,22 @@ fn rc_file(matches: &ArgMatches) -> Option<PathBuf> {
 
 /// Entry point of the binary; returns the exit code.
 pub fn main() -> u8 {
+    // The CLI's statements run on this thread (`block_on`): give it the
+    // stack a deep statement needs, not the main thread's 8 MiB.
+    std::thread::Builder::new()
+        .name("pondsql".into())
+        .stack_size(crate::STATEMENT_STACK_BYTES)
+        .spawn(run)
+        .map_or_else(
+            |err| {
+                eprintln!("error: cannot start: {err}");
+                EXIT_POND_UNAVAILABLE
+            },
+            |thread| thread.join().unwrap_or(EXIT_POND_UNAVAILABLE),
+        )
+}
+
+fn run() -> u8 {
     let matches = match command().try_get_matches() {
         Ok(m) => m,
         Err(err) => {
@@ -419,10 +435,7 @@ pub fn main() -> u8 {
             tracing_subscriber::filter::Targets::new().with_target("pondsql", tracing::Level::WARN),
         );
     let _ = tracing::subscriber::set_global_default(warnings);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the runtime: {err}");

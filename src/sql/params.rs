@@ -30,6 +30,8 @@ impl Parameterised {
     /// `None` for statements without placeholders, and for those only the
     /// pond parses (`CREATE DIRECTORY …`), which take none: they run as written.
     pub(crate) fn parse(sql: &str) -> Option<Parameterised> {
+        // Too long to parse safely: running it says so.
+        super::parser::check_expression_length(sql).ok()?;
         let mut statements = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
         if statements.len() != 1 {
             return None;

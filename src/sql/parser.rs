@@ -24,7 +24,7 @@ pub(crate) fn split_statements(sql: &str) -> Result<Vec<SqlStatement>, String> {
     let offsets = LineOffsets::new(sql);
     let mut out = Vec::new();
     let mut start: Option<&TokenWithSpan> = None;
-    let mut last_end = 0usize;
+    let mut last: Option<&TokenWithSpan> = None;
     let flush = |start: &mut Option<&TokenWithSpan>, end: usize, out: &mut Vec<SqlStatement>| {
         if let Some(first) = start.take() {
             let from = offsets.offset(first.span.start.line, first.span.start.column);
@@ -48,25 +48,87 @@ pub(crate) fn split_statements(sql: &str) -> Result<Vec<SqlStatement>, String> {
                 if start.is_none() {
                     start = Some(token);
                 }
-                last_end = offsets.offset(token.span.end.line, token.span.end.column);
+                last = Some(token);
             }
         }
     }
-    flush(&mut start, last_end, &mut out);
+    let end = last.map_or(0, |t| offsets.offset(t.span.end.line, t.span.end.column));
+    flush(&mut start, end, &mut out);
     Ok(out)
+}
+
+/// The most tokens a statement may have at one level of parentheses between
+/// commas. A chain of operators (`1 + 1 + …`, `a OR b OR …`) parses into an
+/// expression nested once per term, and every walk over it (sqlparser's,
+/// DataFusion's, pondsql's) recurses that deep; parentheses themselves nest
+/// at most 50 deep (the parser's own limit). 10,000 tokens are about 5,000
+/// terms of `1 + …` or 2,500 of `v = 1 OR …`.
+pub(crate) const MAX_TOKENS_AT_ONE_LEVEL: usize = 10_000;
+
+/// Refuses a statement whose expressions could nest deeper than the stack
+/// of a statement's thread holds (see [`MAX_TOKENS_AT_ONE_LEVEL`]), before
+/// anything parses it. Lists (`IN (…)`, `VALUES (…), (…)`) are cut by their
+/// commas and cost nothing.
+pub(crate) fn check_expression_length(sql: &str) -> Result<(), String> {
+    let mut tokenizer = Tokenizer::new(&GenericDialect {}, sql);
+    let Ok(tokens) = tokenizer.tokenize_with_location() else {
+        // The parser reports the same error with its position.
+        return Ok(());
+    };
+    // Tokens at each open level of parentheses or brackets since its last
+    // comma, and the line of the first of them; innermost last.
+    let mut levels: Vec<(usize, u64)> = vec![(0, 0)];
+    for token in &tokens {
+        match &token.token {
+            Token::Whitespace(_) | Token::EOF => continue,
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                levels.push((0, 0));
+                continue;
+            }
+            Token::RParen | Token::RBracket | Token::RBrace if levels.len() > 1 => {
+                levels.pop();
+            }
+            Token::Comma | Token::SemiColon => {
+                if let Some(level) = levels.last_mut() {
+                    *level = (0, 0);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if let Some((count, line)) = levels.last_mut() {
+            if *count == 0 {
+                *line = token.span.start.line;
+            }
+            *count += 1;
+            if *count > MAX_TOKENS_AT_ONE_LEVEL {
+                return Err(format!(
+                    "the expression from line {line} chains more than {MAX_TOKENS_AT_ONE_LEVEL} tokens without a comma or parenthesis, which would nest too deep to plan: split it (a long OR of values is an IN (…) list; many rows are a VALUES list or a table)"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Byte offsets of (line, column) positions, both 1-based, columns in chars.
 struct LineOffsets<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// Is each line ASCII (its columns then byte offsets)?
+    ascii: Vec<bool>,
 }
 
 impl<'a> LineOffsets<'a> {
     fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineOffsets { text, starts }
+        let ascii = text.split('\n').map(str::is_ascii).collect();
+        LineOffsets {
+            text,
+            starts,
+            ascii,
+        }
     }
 
     fn offset(&self, line: u64, column: u64) -> usize {
@@ -75,6 +137,11 @@ impl<'a> LineOffsets<'a> {
         };
         let rest = &self.text[line_start..];
         let skip = column.saturating_sub(1) as usize;
+        // Columns count chars: on an ASCII line they are bytes (a script of
+        // one long line would otherwise cost a scan per statement).
+        if self.ascii[line.saturating_sub(1) as usize] {
+            return line_start + skip.min(rest.len());
+        }
         line_start + rest.char_indices().nth(skip).map_or(rest.len(), |(i, _)| i)
     }
 }
@@ -375,6 +442,36 @@ mod tests {
         let texts: Vec<_> = parts.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(texts, ["SELECT 'a;b'", "SELECT \"x;y\" FROM t", "SELECT 3"]);
         assert_eq!(parts.iter().map(|s| s.line).collect::<Vec<_>>(), [1, 3, 5]);
+    }
+
+    #[test]
+    fn statements_end_where_their_last_token_does_on_ascii_and_other_lines() {
+        let sql = "SELECT 'ü'  ; SELECT 'δ' AS x  \nSELECT 1 ;SELECT 2";
+        let parts = split_statements(sql).unwrap();
+        let texts: Vec<_> = parts.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["SELECT 'ü'", "SELECT 'δ' AS x  \nSELECT 1", "SELECT 2"]
+        );
+    }
+
+    #[test]
+    fn long_chains_are_refused_before_parsing_and_lists_are_not() {
+        let chain = vec!["1"; 6000].join(" + ");
+        let err = check_expression_length(&format!("SELECT 0;\nSELECT {chain}")).unwrap_err();
+        assert!(
+            err.starts_with("the expression from line 2 chains more than 10000 tokens"),
+            "{err}"
+        );
+        let list = (0..20_000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        check_expression_length(&format!("SELECT 1 IN ({list})")).unwrap();
+        check_expression_length(&format!("SELECT [{list}]")).unwrap();
+        // Inside parentheses a chain is counted at its own level.
+        let err = check_expression_length(&format!("SELECT f(1, ({chain}))")).unwrap_err();
+        assert!(err.contains("from line 1"), "{err}");
     }
 
     #[test]

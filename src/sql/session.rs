@@ -42,7 +42,10 @@ use super::maintenance;
 use super::named_args::NamedArguments;
 use super::names::{object_name_path, table_path};
 use super::params::Parameterised;
-use super::parser::{copy_options_keyword, parse_pond_statement, split_statements, PondStatement};
+use super::parser::{
+    check_expression_length, copy_options_keyword, parse_pond_statement, split_statements,
+    PondStatement,
+};
 use super::references;
 use super::refresh;
 use super::time_literals::TimeLiterals;
@@ -252,6 +255,7 @@ impl PondSession {
     /// running it: the schema of a query's rows (empty for commands) and
     /// each parameter's type where the statement decides it.
     pub async fn describe(&self, sql: &str) -> Result<Described> {
+        check_expression_length(sql).map_err(DataFusionError::Plan)?;
         let numbered = Parameterised::parse(sql);
         let count = numbered.as_ref().map_or(0, |p| p.count);
         let text = numbered
@@ -416,6 +420,7 @@ impl PondSession {
     }
 
     async fn execute_inner(&self, sql: &str) -> Result<Reply> {
+        check_expression_length(sql).map_err(DataFusionError::Plan)?;
         if let Some(statement) = parse_pond_statement(sql).map_err(DataFusionError::Plan)? {
             let change = match statement {
                 PondStatement::Optimize { path } => {

@@ -32,14 +32,16 @@ pub(crate) fn while_planning<T: Send>(
     work: impl std::future::Future<Output = Result<T>> + Send,
 ) -> Result<T> {
     std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
+        std::thread::Builder::new()
+            .stack_size(crate::STATEMENT_STACK_BYTES)
+            .spawn_scoped(scope, || {
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .map_err(|e| exec_datafusion_err!("{what}: {e}"))?
                     .block_on(work)
             })
+            .map_err(|e| exec_datafusion_err!("{what}: {e}"))?
             .join()
             .map_err(|_| exec_datafusion_err!("{what} failed while planning"))?
     })

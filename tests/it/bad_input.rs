@@ -675,6 +675,39 @@ fn deep_expressions_do_not_overflow_the_stack() {
         .unwrap();
     assert!(out.status.success(), "{}", crate::common::stderr(&out));
     assert_eq!(crate::common::stdout(&out), "s\n1000\nn\n1\n");
+
+    // Beyond the documented limit: one line, at once (a 20,000-term sum
+    // once aborted the CLI). A long list cut by commas is no chain.
+    let sum = vec!["1"; 20_000].join(" + ");
+    let out = crate::common::pondsql()
+        .arg("--pond")
+        .arg(&pond)
+        .args(["--rc", "/dev/null", "--format", "csv"])
+        .args(["-c", &format!("SELECT {sum} AS s")])
+        .output()
+        .unwrap();
+    let err = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 2, "the error and the statement: {err}");
+    assert!(
+        err.contains("chains more than 10000 tokens without a comma or parenthesis"),
+        "{err}"
+    );
+    let list = (0..20_000)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let script = pond.with_extension("in.sql");
+    std::fs::write(&script, format!("SELECT 19999 IN ({list}) AS found;")).unwrap();
+    let out = crate::common::pondsql()
+        .arg("--pond")
+        .arg(&pond)
+        .args(["--rc", "/dev/null", "--format", "csv", "-f"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    assert_eq!(crate::common::stdout(&out), "found\ntrue\n");
 }
 
 #[tokio::test]

@@ -224,6 +224,28 @@ fn metadata_calls_in_the_order_a_jdbc_navigator_makes_them() {
     );
 }
 
+/// A statement nested thousands deep is answered, one beyond the limit is
+/// refused in one line, and the server goes on serving (it aborted before).
+#[test]
+fn deep_statements_never_take_the_server_down() {
+    let (_dir, pond, _users) = pond_with_users();
+    let mut server = Server::start(&pond, &[]);
+    let lines = run_client(&server, "deep_statement.py", &[]);
+    let refused = "the expression from line 1 chains more than 10000 tokens without a comma or parenthesis, which would nest too deep to plan";
+    assert_eq!(lines[0], "2000 terms [(2000,)]", "{lines:?}");
+    for (line, what) in lines[1..3]
+        .iter()
+        .zip(["100000 terms", "100000 terms prepared"])
+    {
+        assert!(
+            line.starts_with(&format!("{what} refused |")) && line.contains(refused),
+            "{lines:?}"
+        );
+    }
+    assert_eq!(lines[3], "second connection [(42,)]", "{lines:?}");
+    assert!(server.alive(), "{}", server.log());
+}
+
 #[test]
 fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     let (_dir, pond, users) = pond_with_users();
