@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use crate::charts::decode_png;
 use crate::common::{first_line, pondsql, stderr, stdout, TestPond};
 
-/// The dist/ of the npm package dygraphs, fetched by tests/python/site/fetch_dygraphs.sh.
+/// The dist/ of the npm package dygraphs, fetched on first use by
+/// tests/python/site/fetch_dygraphs.sh (as `python()` creates the venv).
 fn dygraphs() -> PathBuf {
     let dir = std::env::var_os("PONDSQL_DYGRAPHS")
         .map(PathBuf::from)
@@ -16,10 +17,13 @@ fn dygraphs() -> PathBuf {
             PathBuf::from(std::env::var("HOME").unwrap())
                 .join(".cache/pondsql/dygraphs-2.2.2/package/dist")
         });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/site/fetch_dygraphs.sh");
+    let out = Command::new("bash").arg(&script).output().unwrap();
     assert!(
-        dir.join("dygraph.min.js").is_file(),
-        "{} lacks dygraph.min.js: run tests/python/site/fetch_dygraphs.sh (it fetches dygraphs from npm)",
-        dir.display()
+        out.status.success() && dir.join("dygraph.min.js").is_file(),
+        "fetching dygraphs from npm into {} failed (tests/python/site/fetch_dygraphs.sh): {}",
+        dir.display(),
+        stderr(&out)
     );
     dir
 }
