@@ -103,15 +103,19 @@ impl Location {
             url.set_path(&format!("{}/", url.path()));
         }
         crate::choose_tls_backend();
-        // Fail in seconds, not minutes, when the endpoint is unreachable.
+        // Fail in seconds, not minutes, when the endpoint is unreachable,
+        // and within a bound when it accepts connections but never answers
+        // (a stalled server or proxy): every attempt ends after the request
+        // timeout, and no retry starts after RETRY_WINDOW. AWS_TIMEOUT and
+        // AWS_CONNECT_TIMEOUT (below) override the defaults.
         let retry = RetryConfig {
             max_retries: 3,
-            retry_timeout: Duration::from_secs(30),
+            retry_timeout: RETRY_WINDOW,
             ..RetryConfig::default()
         };
         let client = ClientOptions::new()
             .with_connect_timeout(Duration::from_secs(5))
-            .with_timeout(Duration::from_secs(300));
+            .with_timeout(REQUEST_TIMEOUT);
         // The usual AWS_* variables (as AmazonS3Builder::from_env reads
         // them) go over these defaults; the URL names bucket and prefix.
         let mut builder = AmazonS3Builder::new()
@@ -222,6 +226,13 @@ impl Location {
             | object_store::Error::Unauthenticated { .. } => StorageError::Invalid(format!(
                 "{at}: the storage refused the credentials: check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION)"
             )),
+            other if self.local.is_none() && timed_out(&other) => StorageError::Unreachable {
+                at,
+                cause: format!(
+                    "the server accepted the connection but did not answer: the request timed out (each attempt may take AWS_TIMEOUT, {}s by default)",
+                    REQUEST_TIMEOUT.as_secs()
+                ),
+            },
             other if self.local.is_none() => {
                 // The server's status, without the XML body object_store appends.
                 let cause = other.to_string();
@@ -248,6 +259,27 @@ impl StorageError {
 /// delta-rs knows `file://` and `memory://` without its AWS crate; for
 /// `s3://` it gets its default log store (put-if-absent commits) over
 /// the store pondsql builds.
+/// Did an object-store request end because an attempt timed out (by the
+/// HTTP error's kind anywhere in the chain of causes)?
+fn timed_out(err: &object_store::Error) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(http) = e.downcast_ref::<object_store::client::HttpError>() {
+            return http.kind() == object_store::client::HttpErrorKind::Timeout;
+        }
+        next = e.source();
+    }
+    false
+}
+
+/// How long one attempt of an object-store request may take, whole (a
+/// 5 MiB upload part needs 85 KiB/s to make it). docs/storage.md.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// No retry of a failed request starts later than this after the first
+/// attempt: a request gives up within REQUEST_TIMEOUT + RETRY_WINDOW.
+const RETRY_WINDOW: Duration = Duration::from_secs(30);
+
 fn register_s3_log_store() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

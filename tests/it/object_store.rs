@@ -639,3 +639,46 @@ fn bad_targets_and_destinations_are_one_line_errors() {
         "is not a pond",
     );
 }
+
+/// A server that accepts connections but never answers (stopped with
+/// SIGSTOP, as a stalled NAS or proxy would be): a statement on a pond
+/// there ends in one line within the documented bound (a 60 s attempt, no
+/// retry started after 30 s), changes nothing, and the pond is whole when
+/// the server wakes. (It waited 300 s per attempt before.)
+#[test]
+fn a_stalled_server_gives_a_one_line_error_not_a_hang() {
+    let s3 = S3Server::start();
+    let pond = "s3://ponds/stalled";
+    s3.init(pond);
+    s3.ok(pond, "CREATE TABLE \"/t\" (ts TIMESTAMP, v DOUBLE)");
+    let signal = |name: &str| {
+        let status = Command::new("kill")
+            .args([name, &s3.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {name}");
+    };
+    signal("-STOP");
+    let out = crate::common::output_within(
+        s3.pondsql().args([
+            "--pond",
+            pond,
+            "-c",
+            "INSERT INTO \"/t\" VALUES ('2024-01-01 00:00', 1.0)",
+        ]),
+        // Above the 90 s bound: only a hang reaches it.
+        Duration::from_secs(150),
+        "a statement on a stalled S3 server",
+    );
+    signal("-CONT");
+    let message = stderr(&out);
+    // Exit 3: the pond could not be reached (docs/cli.md).
+    assert_eq!(out.status.code(), Some(3), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains("cannot use s3://ponds/stalled"),
+        "{message}"
+    );
+    assert!(message.contains("timed out"), "{message}");
+    assert_eq!(s3.ok(pond, "SELECT count(*) AS n FROM \"/t\""), "n\n0\n");
+}
