@@ -471,6 +471,18 @@ fn csv_conversions(
                 continue;
             }
         }
+        // DataFusion's inference takes `Infinity` (logger exports) and
+        // integers beyond BIGINT for text: read them as the numbers they are.
+        if declared.is_none()
+            && field.data_type() == &DataType::Utf8
+            && !options.decimal_comma
+            && !conversions.contains_key(name)
+        {
+            if let Some(target) = number_column(file, name, &values)? {
+                conversions.insert(name.clone(), Conversion::Text(target));
+                continue;
+            }
+        }
         if options.decimal_comma && !conversions.contains_key(name) {
             let target = match declared {
                 Some(t) if t.is_numeric() => Some(t.clone()),
@@ -504,6 +516,46 @@ fn csv_conversions(
         }
     }
     Ok(conversions)
+}
+
+/// The number type of a column DataFusion inferred as text, by its sample:
+/// DOUBLE when every value is a decimal number or `±inf`/`±Infinity`/`NaN`
+/// (any case); DECIMAL(38, 0) when every value is an integer and one is
+/// beyond BIGINT (exact, never rounded to a DOUBLE); an error naming the
+/// value when an integer has more digits than DECIMAL(38, 0) holds;
+/// `None` for text.
+fn number_column(file: &str, name: &str, values: &[&str]) -> Result<Option<DataType>> {
+    let special = |v: &str| {
+        let v = v.trim_start_matches(['-', '+']).to_ascii_lowercase();
+        matches!(v.as_str(), "inf" | "infinity" | "nan")
+    };
+    let digits = |v: &str| {
+        let d = v.trim_start_matches(['-', '+']);
+        !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+    };
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let values: Vec<&str> = values.iter().map(|v| v.trim()).collect();
+    if values.iter().all(|v| digits(v)) {
+        if let Some(long) = values.iter().find(|v| {
+            v.trim_start_matches(['-', '+'])
+                .trim_start_matches('0')
+                .len()
+                > 38
+        }) {
+            return plan_err!(
+                "reading {file}: column '{name}': the integer {long} has more than 38 digits, more than DECIMAL(38, 0) holds: read it as text with {{columns: {{{name}: 'VARCHAR'}}}}"
+            );
+        }
+        return Ok(Some(DataType::Decimal128(38, 0)));
+    }
+    let number =
+        |v: &str| special(v) || (v.parse::<f64>().is_ok() && v.bytes().any(|b| b.is_ascii_digit()));
+    Ok(values
+        .iter()
+        .all(|v| number(v))
+        .then_some(DataType::Float64))
 }
 
 /// `-12,5`, `3`, `1,5e3`: a number written with a decimal comma.
