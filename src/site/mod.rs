@@ -108,14 +108,23 @@ pub async fn build(session: &PondSession, options: &SiteOptions) -> Result<Build
     writer.put("assets/site.js", SITE_JS.as_bytes())?;
     writer.put("assets/site.css", SITE_CSS.as_bytes())?;
     let mut index = Vec::new();
+    let readings = unique_slugs(all.iter().map(|r| r.source.as_str()));
     for rollups in &all {
-        for group in group_values(session, rollups).await? {
+        let groups = group_values(session, rollups).await?;
+        let group_keys: Vec<String> = groups.iter().map(|g| group_key(g)).collect();
+        let group_slugs = unique_slugs(group_keys.iter().map(String::as_str));
+        for (group, key) in groups.iter().zip(&group_keys) {
+            let names = Names {
+                readings: &readings[&rollups.source],
+                group: &group_slugs[key],
+            };
             index.extend(
                 build_group(
                     session,
                     &mut writer,
                     rollups,
-                    &group,
+                    group,
+                    &names,
                     &assets_href,
                     &options.title,
                 )
@@ -260,22 +269,35 @@ fn read_batch(
     Ok(())
 }
 
+/// The file names of one group's data and pages: unique among the site's
+/// readings, and among the groups of its readings.
+struct Names<'a> {
+    readings: &'a str,
+    group: &'a str,
+}
+
+/// A group's values as one name for [`unique_slugs`] (`all` for none):
+/// joined by a separator no value holds, so ["a b", "c"] ≠ ["a", "b c"].
+fn group_key(group: &[String]) -> String {
+    if group.is_empty() {
+        "all".to_string()
+    } else {
+        group.join("\u{1f}")
+    }
+}
+
 /// The data files, manifest and pages of one group of one set of rollups.
 async fn build_group(
     session: &PondSession,
     writer: &mut Writer,
     rollups: &Rollups,
     group: &[String],
+    names: &Names<'_>,
     assets: &str,
     site_title: &str,
 ) -> Result<Vec<IndexRow>, String> {
-    let readings = slug(&rollups.source);
+    let (readings, group_slug) = (names.readings, names.group);
     let group_name = group.join(" ");
-    let group_slug = if group.is_empty() {
-        "all".to_string()
-    } else {
-        slug(&group_name)
-    };
     let dir = format!("data/{readings}/{group_slug}");
     let finest_ms = rollups.levels[0].bucket_ms.max(1);
     // Finest first: raw rows (a one-table source has no groups), then the rollups.
@@ -289,7 +311,10 @@ async fn build_group(
         ));
     }
     let paths: Vec<&str> = rollups.levels.iter().map(|l| l.path.as_str()).collect();
-    for (level, name) in rollups.levels.iter().zip(level_names(&paths)) {
+    let level_names = level_names(&paths);
+    let level_slugs = unique_slugs(level_names.iter().map(String::as_str));
+    for (level, name) in rollups.levels.iter().zip(&level_names) {
+        let name = level_slugs[name].clone();
         levels.push((
             name,
             level.path.clone(),
@@ -367,8 +392,12 @@ async fn build_group(
         manifest.to_string().as_bytes(),
     )?;
     let mut rows = Vec::new();
+    let measure_slugs = unique_slugs(rollups.measures.iter().map(String::as_str));
     for (m, measure) in rollups.measures.iter().enumerate() {
-        let page = format!("series/{readings}--{group_slug}--{}.html", slug(measure));
+        let page = format!(
+            "series/{readings}--{group_slug}--{}.html",
+            measure_slugs[measure]
+        );
         let heading = if group.is_empty() {
             format!("{measure} ({})", rollups.source)
         } else {
@@ -393,7 +422,7 @@ async fn build_group(
 
 /// Short names for levels: what their paths do not share
 /// (`/rollups/1h/lake`, `/rollups/1d/lake` → `1h`, `1d`); never `raw`,
-/// which names the raw level.
+/// which names the raw level. Not yet file names: see [`unique_slugs`].
 fn level_names(paths: &[&str]) -> Vec<String> {
     let split: Vec<Vec<&str>> = paths
         .iter()
@@ -422,7 +451,7 @@ fn level_names(paths: &[&str]) -> Vec<String> {
             if name == "raw" {
                 "raw-rollup".to_string()
             } else {
-                slug(&name)
+                name
             }
         })
         .collect()
@@ -448,6 +477,51 @@ fn unit_of(measure: &str) -> Option<String> {
 
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The longest readable part of a slug (a page name holds three, and a
+/// file name 255 bytes).
+const SLUG_CHARS: usize = 60;
+
+/// A file name for each of `names`, one to one: the readable [`slug`], cut
+/// to [`SLUG_CHARS`]; where that is not the name itself and another name
+/// shares it, or it was cut, or starts with a dot, it ends in `-` and 12
+/// hex digits of the name's sha256 ("x y" and "x-y" → `x-y-…` and `x-y`;
+/// "東京" and "大阪" → `x-…` and `x-…`).
+fn unique_slugs<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
+    use sha2::Digest;
+    let names: BTreeSet<&str> = names.into_iter().collect();
+    let readable = |name: &str| -> String {
+        let full = slug(name);
+        let cut: String = full
+            .trim_start_matches('.')
+            .chars()
+            .take(SLUG_CHARS)
+            .collect();
+        if cut.is_empty() {
+            "x".into()
+        } else {
+            cut
+        }
+    };
+    let mut sharing: BTreeMap<String, usize> = BTreeMap::new();
+    for name in &names {
+        *sharing.entry(readable(name)).or_default() += 1;
+    }
+    names
+        .iter()
+        .map(|name| {
+            let base = readable(name);
+            let exact = base == *name;
+            let slug = if exact || (sharing[&base] == 1 && base == slug(name)) {
+                base
+            } else {
+                let digest = hex::encode(sha2::Sha256::digest(name.as_bytes()));
+                format!("{base}-{}", &digest[..12])
+            };
+            (name.to_string(), slug)
+        })
+        .collect()
 }
 
 /// A file-name-safe form: letters, digits, `_`, `.` and `-` kept, runs of anything else as one `-`.
@@ -624,6 +698,29 @@ mod tests {
         );
         assert_eq!(slug("temp.degC"), "temp.degC");
         assert_eq!(slug("/"), "x");
+    }
+
+    #[test]
+    fn unique_slugs_are_one_to_one_bounded_and_readable_where_they_can_be() {
+        let long = "s".repeat(250);
+        let names = [
+            "x y",
+            "x-y",
+            "東京",
+            "大阪",
+            "/lake/raw",
+            "..",
+            long.as_str(),
+        ];
+        let slugs = unique_slugs(names);
+        assert_eq!(slugs["x-y"], "x-y");
+        assert_eq!(slugs["/lake/raw"], "lake-raw");
+        assert!(slugs["x y"].starts_with("x-y-") && slugs["x y"].len() == 16);
+        assert!(slugs["東京"].starts_with("x-") && slugs["大阪"].starts_with("x-"));
+        assert!(slugs[".."].starts_with("x-"));
+        assert_eq!(slugs[long.as_str()].len(), SLUG_CHARS + 13);
+        let distinct: BTreeSet<&String> = slugs.values().collect();
+        assert_eq!(distinct.len(), names.len());
     }
 
     #[test]

@@ -285,3 +285,70 @@ async fn site_build_says_what_is_missing() {
         assert_eq!(stderr(&run).lines().count(), 1, "{}", stderr(&run));
     }
 }
+
+/// Station names that slug alike ("x y" and "x-y", "東京" and "大阪") get
+/// pages and data of their own, and a 250-byte name builds: each page's
+/// data is its own station's (one station's data once showed under
+/// another's name, and a long name failed the build).
+#[tokio::test]
+async fn stations_whose_names_slug_alike_keep_their_own_pages() {
+    let pond = TestPond::new().await;
+    let long = "s".repeat(250);
+    let stations = ["x y", "x-y", "東京", "大阪", long.as_str()];
+    for (i, station) in stations.iter().enumerate() {
+        pond.ok(&format!(
+            "CREATE DIRECTORY '/st/{station}'; CREATE TABLE \"/st/{station}/r\" AS SELECT CAST(to_timestamp_seconds(1704067200 + 900 * v) AS TIMESTAMP) AS ts, {i}.0 + 0 * v AS level FROM generate_series(0, 7) t(v)"
+        ))
+        .await;
+    }
+    pond.ok("CREATE MATERIALIZED VIEW \"/st_1h\" AS SELECT * FROM downsample('/st/{station}/r', INTERVAL '1 hour')").await;
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    build(&pond.pond_path(), &site);
+    let pages: Vec<PathBuf> = std::fs::read_dir(site.join("series"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(pages.len(), stations.len(), "{pages:?}");
+    // Each page names a manifest of its own, whose group is the page's
+    // station, and whose data holds that station's value.
+    let mut groups = Vec::new();
+    for page in &pages {
+        let html = std::fs::read_to_string(page).unwrap();
+        let at = html.find("../data/").expect("the page names its manifest") + 3;
+        let manifest_path = &html[at..at + html[at..].find("manifest.json").unwrap() + 13];
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(site.join(manifest_path)).unwrap())
+                .unwrap();
+        let group = manifest["group"].as_str().unwrap().to_string();
+        let i = stations.iter().position(|s| *s == group).unwrap();
+        let data_dir = site.join(manifest_path).parent().unwrap().to_path_buf();
+        let data: String = walk(&data_dir)
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("manifest.json"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
+        assert!(
+            data.contains(&format!("{i}.0")) || data.contains(&format!("{i},")),
+            "{group}: {data}"
+        );
+        groups.push(group);
+    }
+    groups.sort();
+    let mut expected: Vec<String> = stations.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(groups, expected);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
