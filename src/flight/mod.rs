@@ -116,6 +116,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             ""
         }
     );
+    let sweeper = {
+        let service = service.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                service.drop_unclaimed();
+            }
+        })
+    };
     let flight =
         FlightServiceServer::from_arc(service.clone()).max_decoding_message_size(MAX_MESSAGE);
     server
@@ -123,6 +132,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal())
         .await
         .map_err(|e| format!("the server stopped: {e}"))?;
+    sweeper.abort();
     // Open blocks of sessions are dropped uncommitted, as at a disconnect.
     service.auth().close_all();
     eprintln!("pondsql serve: stopped");

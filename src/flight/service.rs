@@ -5,7 +5,8 @@
 //! A statement runs when its FlightInfo is asked for (GetFlightInfo), so it
 //! runs once and its schema is the one the rows have; the rows wait under
 //! an unguessable ticket for the DoGet that fetches them (or are dropped,
-//! and the query with them, on cancel or after [`UNCLAIMED`]).
+//! and the query with them, on cancel, after [`UNCLAIMED`], or for newer
+//! ones past [`WAITING_PER_USER`]).
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -59,7 +60,20 @@ use crate::storage::PondPath;
 use crate::{Output, Reply};
 
 /// Rows nobody fetched are dropped (and their query stopped) after this.
-const UNCLAIMED: Duration = Duration::from_secs(600);
+/// A client fetches right after GetFlightInfo; an unfetched result holds
+/// what its query has computed ahead (a sort holds all its rows).
+const UNCLAIMED: Duration = Duration::from_secs(120);
+
+/// At most this many results wait unfetched for one user: the oldest goes
+/// (its query stopped) when another arrives.
+const WAITING_PER_USER: usize = 16;
+
+/// At most this many results wait unfetched on the server: past it a
+/// statement is refused (RESOURCE_EXHAUSTED) until some are fetched.
+const WAITING_IN_ALL: usize = 64;
+
+/// At most this many prepared statements stay open for one user.
+const PREPARED_PER_USER: usize = 256;
 
 type Rows = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send>>;
 
@@ -156,6 +170,22 @@ impl PondFlightService {
             .with_ordered(true);
         let mut pending = lock(&self.pending);
         pending.retain(|_, p| p.since.elapsed() < UNCLAIMED);
+        let mut mine: Vec<(&String, Instant)> = pending
+            .iter()
+            .filter(|(_, p)| p.user == user)
+            .map(|(k, p)| (k, p.since))
+            .collect();
+        if mine.len() >= WAITING_PER_USER {
+            mine.sort_by_key(|(_, since)| *since);
+            let oldest = mine[0].0.clone();
+            pending.remove(&oldest);
+        }
+        if pending.len() >= WAITING_IN_ALL {
+            return Err(Status::resource_exhausted(format!(
+                "{WAITING_IN_ALL} results wait unfetched on this server: fetch them (DoGet) or cancel them, or wait {}s for them to expire",
+                UNCLAIMED.as_secs()
+            )));
+        }
         pending.insert(
             handle,
             Pending {
@@ -165,6 +195,13 @@ impl PondFlightService {
             },
         );
         Ok(info)
+    }
+
+    /// Drops the results nobody fetched in time (and stops their queries);
+    /// the server calls it now and then, so they go even when no new
+    /// statement comes.
+    pub(crate) fn drop_unclaimed(&self) {
+        lock(&self.pending).retain(|_, p| p.since.elapsed() < UNCLAIMED);
     }
 
     /// The FlightInfo of a statement's result, running it now.
@@ -576,7 +613,7 @@ impl FlightSqlService for PondFlightService {
             }
         };
         let pending = pending.ok_or_else(|| {
-            Status::not_found("no rows wait under this ticket: they were fetched already, cancelled, or expired (run the statement again)")
+            Status::not_found(format!("no rows wait under this ticket: they were fetched already, cancelled, expired ({}s), or dropped for newer ones ({WAITING_PER_USER} results at most wait for one user): run the statement again", UNCLAIMED.as_secs()))
         })?;
         Ok(Response::new(encode(pending.stream)))
     }
@@ -992,7 +1029,14 @@ impl FlightSqlService for PondFlightService {
         );
         let dataset = metadata::wire_schema(&described.dataset);
         let handle = uuid::Uuid::new_v4().simple().to_string();
-        lock(&self.prepared).insert(
+        let mut prepared = lock(&self.prepared);
+        if prepared.values().filter(|p| p.user == client.user).count() >= PREPARED_PER_USER {
+            return Err(Status::resource_exhausted(format!(
+                "{PREPARED_PER_USER} prepared statements are open for {}: close those no longer used (ClosePreparedStatement; a driver does it when a statement is closed)",
+                client.user
+            )));
+        }
+        prepared.insert(
             handle.clone(),
             Prepared {
                 user: client.user.clone(),
