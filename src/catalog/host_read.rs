@@ -28,6 +28,7 @@ use futures::TryStreamExt;
 
 use super::host_access::HostAccess;
 use super::host_files::check_csv_file;
+use super::narrow_batches::NarrowBatches;
 use crate::udf::exact_cast;
 use crate::udf::time_text::{self, parse_time};
 
@@ -329,7 +330,9 @@ pub(crate) async fn open(
         let config = ListingTableConfig::new(url)
             .with_listing_options(listing.clone())
             .with_schema(file_schema.clone());
-        Ok(Arc::new(ListingTable::try_new(config)?))
+        Ok(NarrowBatches::wrap(Arc::new(ListingTable::try_new(
+            config,
+        )?)))
     };
     if conversions.is_empty() && !options.filename {
         return table(table_url);

@@ -12,6 +12,7 @@ pub(crate) mod correction;
 pub(crate) mod host_access;
 pub(crate) mod host_files;
 pub(crate) mod host_read;
+pub(crate) mod narrow_batches;
 pub(crate) mod scan;
 pub(crate) mod session_pond;
 pub(crate) mod system;
