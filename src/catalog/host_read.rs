@@ -104,8 +104,12 @@ impl ReadOptions {
             );
         };
         let mut read = ReadOptions::default();
+        let mut seen = std::collections::BTreeSet::new();
         for (i, field) in array.fields().iter().enumerate() {
             let name = field.name().as_str();
+            if !seen.insert(name) {
+                return plan_err!("{function}(): option '{name}' is given twice: give it once");
+            }
             let value = ScalarValue::try_from_array(array.column(i), 0)?;
             let known = COMMON_OPTIONS.contains(&name)
                 || (format == FileFormat::Csv && CSV_OPTIONS.contains(&name));
@@ -153,7 +157,13 @@ impl ReadOptions {
                     }
                 }
                 "header" => read.header = flag()?,
-                "timestamp_format" => read.timestamp_format = Some(text()?),
+                "timestamp_format" => {
+                    let format = text()?;
+                    time_text::check_format(&format).map_err(|why| {
+                        plan_datafusion_err!("{function}(): timestamp_format '{format}' {why}")
+                    })?;
+                    read.timestamp_format = Some(format);
+                }
                 "null" => read.null = Some(text()?),
                 "filename" => read.filename = flag()?,
                 "columns" => read.columns = column_types(function, &value)?,
@@ -278,10 +288,24 @@ pub(crate) async fn open(
             let config = ListingTableConfig::new(table_url.clone())
                 .infer_options(state)
                 .await?;
-            config
+            let listing = config
                 .options
                 .clone()
-                .ok_or_else(|| plan_datafusion_err!("{url}: cannot tell how to read it"))?
+                .ok_or_else(|| plan_datafusion_err!("{url}: cannot tell how to read it"))?;
+            // The file's name decides its reader: read_json of a .csv file
+            // would read CSV. Refuse instead.
+            let named = listing.format.get_ext();
+            let wanted = match format {
+                FileFormat::Json => "json",
+                _ => "parquet",
+            };
+            if named != wanted {
+                return plan_err!(
+                    "{}('{url}'): the file is named as {named}, not {wanted}: read it with read_{named}(), or rename it",
+                    format.function()
+                );
+            }
+            listing
         }
     };
     // Columns and types come from the first file (in path order), as for
@@ -444,7 +468,19 @@ fn csv_conversions(
                 .map(|v| (v, time_text::parse(v, format)))
                 .collect();
             let first_is_time = parsed.first().is_some_and(|(_, p)| p.is_ok());
-            if first_is_time || declared_zone.is_some() {
+            // DataFusion took it for a time too: its reading would fold or
+            // drop what pondsql refuses (a leap second, a zone).
+            let inferred_time = matches!(field.data_type(), DataType::Timestamp(..));
+            if first_is_time || declared_zone.is_some() || inferred_time {
+                if let Some((value, _)) = parsed
+                    .iter()
+                    .find(|(_, p)| matches!(p, Err(time_text::NotATime::LeapSecond)))
+                {
+                    return plan_err!(
+                        "reading {file}: column '{name}': '{value}' {}",
+                        time_text::LEAP_SECOND
+                    );
+                }
                 if let Some((value, _)) = parsed.iter().find(|(_, p)| p.is_err()) {
                     let example = parsed.first().map_or("", |(v, _)| **v);
                     if let Some(format) = options

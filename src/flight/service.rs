@@ -80,6 +80,8 @@ type Rows = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> 
 /// Rows waiting for their DoGet.
 struct Pending {
     user: String,
+    /// The statement, for the log line of a cancel.
+    sql: String,
     stream: SendableRecordBatchStream,
     since: Instant,
 }
@@ -151,6 +153,7 @@ impl PondFlightService {
     fn park(
         &self,
         user: &str,
+        sql: &str,
         stream: SendableRecordBatchStream,
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
@@ -190,6 +193,7 @@ impl PondFlightService {
             handle,
             Pending {
                 user: user.to_string(),
+                sql: sql.to_string(),
                 stream,
                 since: Instant::now(),
             },
@@ -208,6 +212,7 @@ impl PondFlightService {
     async fn statement_info(
         &self,
         client: &ClientSession,
+        sql: &str,
         reply: Reply,
         descriptor: FlightDescriptor,
     ) -> Result<FlightInfo, Status> {
@@ -215,7 +220,7 @@ impl PondFlightService {
             Reply::Rows(stream) => stream,
             Reply::Done(output) => batches_stream(output.schema, output.batches),
         };
-        self.park(&client.user, stream, descriptor)
+        self.park(&client.user, sql, stream, descriptor)
     }
 
     /// The rows of a small fixed answer (metadata) as a FlightInfo whose
@@ -401,19 +406,29 @@ pub(crate) fn status_of(err: &DataFusionError) -> Status {
 
 /// One line per statement on stderr: when, who, how long, outcome, what.
 fn log_statement(user: &str, sql: &str, started: Instant, error: Option<&DataFusionError>) {
+    let outcome = match error {
+        None => "ok".to_string(),
+        Some(err) => format!("error: {}", user_message(err)),
+    };
+    let took = format!(
+        "{:.1}ms {outcome}",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    log_line(user, &took, sql);
+}
+
+/// One log line: when, who, what happened, the statement (its first 300
+/// characters, on one line). A query's "ok" says it started; a later
+/// "cancelled" line says a client dropped its rows unfetched.
+fn log_line(user: &str, what: &str, sql: &str) {
     let text: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     let text = match text.char_indices().nth(300) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text,
     };
-    let outcome = match error {
-        None => "ok".to_string(),
-        Some(err) => format!("error: {}", user_message(err)),
-    };
     eprintln!(
-        "{} {user} {:.1}ms {outcome} | {text}",
+        "{} {user} {what} | {text}",
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-        started.elapsed().as_secs_f64() * 1000.0
     );
 }
 
@@ -550,7 +565,7 @@ impl FlightSqlService for PondFlightService {
         let client = self.session(&request)?;
         let reply = self.run(&client, &query.query).await?;
         let info = self
-            .statement_info(&client, reply, request.into_inner())
+            .statement_info(&client, &query.query, reply, request.into_inner())
             .await?;
         Ok(Response::new(info))
     }
@@ -593,7 +608,7 @@ impl FlightSqlService for PondFlightService {
             }
         };
         let info = self
-            .statement_info(&client, reply, request.into_inner())
+            .statement_info(&client, &sql, reply, request.into_inner())
             .await?;
         Ok(Response::new(info))
     }
@@ -1095,7 +1110,9 @@ impl FlightSqlService for PondFlightService {
             let mut pending = lock(&self.pending);
             if pending.get(&key).is_some_and(|p| p.user == client.user) {
                 // Dropping the stream stops the query.
-                pending.remove(&key);
+                if let Some(cancelled) = pending.remove(&key) {
+                    log_line(&client.user, "cancelled", &cancelled.sql);
+                }
                 status = CancelStatus::Cancelled;
             }
         }

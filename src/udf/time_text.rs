@@ -37,6 +37,25 @@ pub(crate) enum NotATime {
     Unreadable,
     /// A fraction finer than a microsecond: storing it would cut it.
     FinerThanMicros,
+    /// Second 60: timestamps (as Arrow, Parquet and chrono count them) have
+    /// no leap seconds, and folding it into :59 would move the reading.
+    LeapSecond,
+}
+
+/// Why a leap second is refused, and what to do.
+pub(crate) const LEAP_SECOND: &str = "is a leap second (:60), which timestamps do not hold: write it as :59.999999 or the next second, or read the column as text (columns option)";
+
+/// Is `format` a layout chrono reads (strftime codes it knows, something
+/// to read at all)? The error says what is wrong, to follow the format.
+pub(crate) fn check_format(format: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if format.trim().is_empty() {
+        return Err("is empty: give the layout the file uses, e.g. '%d.%m.%Y %H:%M'".into());
+    }
+    if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
+        return Err("has a code chrono's strftime does not know: use codes such as %Y %m %d %H %M %S %.f %z (docs.rs/chrono, format::strftime)".into());
+    }
+    Ok(())
 }
 
 /// Reads `text` as a time, in the default layouts or in `format`.
@@ -114,6 +133,9 @@ fn default_layout(text: &str) -> Result<(NaiveDateTime, Option<i32>), NotATime> 
             i = end;
         }
     }
+    if second == 60 {
+        return Err(NotATime::LeapSecond);
+    }
     let time =
         NaiveTime::from_hms_nano_opt(hour, minute, second, nanos).ok_or(NotATime::Unreadable)?;
     let offset = offset_seconds(&rest[i..])?;
@@ -190,6 +212,7 @@ impl ParseTime {
         let reason = match why {
             NotATime::Unreadable => format!("is not a time in {layout}"),
             NotATime::FinerThanMicros => "has a part finer than a microsecond, which tables do not hold: truncate it in the file, or read the column as text (columns option)".into(),
+            NotATime::LeapSecond => LEAP_SECOND.into(),
         };
         DataFusionError::Execution(format!(
             "{}: column '{}': '{value}' {reason}",

@@ -291,7 +291,7 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         format!("copy to FlightUnauthorizedError | Flight returned unauthorized error, with message: COPY … TO '/tmp/pondsql-flight-x.csv': {files}"),
         "bad sql ArrowInvalid | Flight returned invalid argument error, with message: SQL error: ParserError(\"Expected: an SQL statement, found: SELEC at Line: 1, Column: 1\")".into(),
         "garbage ticket ArrowInvalid | Flight returned invalid argument error, with message: DecodeError { description: InvalidTag, stack: [] }".into(),
-        "stale ticket ArrowKeyError | Flight returned not found error, with message: no rows wait under this ticket: they were fetched already, cancelled, or expired (run the statement again)".into(),
+        "stale ticket ArrowKeyError | Flight returned not found error, with message: no rows wait under this ticket: they were fetched already, cancelled, expired (120s), or dropped for newer ones (16 results at most wait for one user): run the statement again".into(),
         "unknown command ArrowInvalid | Flight returned invalid argument error, with message: abc is not a command this server runs: send statements (CommandStatementQuery), prepared statements or metadata commands".into(),
         "unknown action ArrowInvalid | Flight returned invalid argument error, with message: unknown action \"Explode\": this server offers the Flight SQL actions and CancelFlightInfo".into(),
         "prepared [('$1', 'double'), ('$2', 'string')] ['name']".into(),
@@ -302,11 +302,18 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         "unbound ArrowInvalid | Flight returned invalid argument error, with message: the statement takes 1 parameter(s): bind them before executing it".into(),
         // CANCELLED (1), then NOT_CANCELLABLE (3): it is gone.
         "cancel 0801 again 0803".into(),
-        "fetch cancelled ArrowKeyError | Flight returned not found error, with message: no rows wait under this ticket: they were fetched already, cancelled, or expired (run the statement again)".into(),
+        "fetch cancelled ArrowKeyError | Flight returned not found error, with message: no rows wait under this ticket: they were fetched already, cancelled, expired (120s), or dropped for newer ones (16 results at most wait for one user): run the statement again".into(),
         "still serving [{'one': 1}]".into(),
     ];
     assert_eq!(lines, expected);
     assert!(server.alive());
+    // The log says the cancelled query was cancelled (it said only "ok").
+    assert!(
+        server.log().lines().any(|l| l
+            .contains(" alice cancelled | SELECT count(*) FROM generate_series(1, 1000000000000)")),
+        "{}",
+        server.log()
+    );
     // Nothing the refused statements tried was committed.
     assert_eq!(transactions(), before);
     assert!(!Path::new("/tmp/pondsql-flight-x.csv").exists());
