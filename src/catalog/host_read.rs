@@ -468,19 +468,18 @@ fn csv_conversions(
                 .map(|v| (v, time_text::parse(v, format)))
                 .collect();
             let first_is_time = parsed.first().is_some_and(|(_, p)| p.is_ok());
-            // DataFusion took it for a time too: its reading would fold or
-            // drop what pondsql refuses (a leap second, a zone).
-            let inferred_time = matches!(field.data_type(), DataType::Timestamp(..));
-            if first_is_time || declared_zone.is_some() || inferred_time {
-                if let Some((value, _)) = parsed
-                    .iter()
-                    .find(|(_, p)| matches!(p, Err(time_text::NotATime::LeapSecond)))
-                {
-                    return plan_err!(
-                        "reading {file}: column '{name}': '{value}' {}",
-                        time_text::LEAP_SECOND
-                    );
-                }
+            // A leap second, also where DataFusion took the column for time
+            // itself: its reading would fold it into :59 and drop the zone.
+            if let Some((value, _)) = parsed
+                .iter()
+                .find(|(_, p)| matches!(p, Err(time_text::NotATime::LeapSecond)))
+            {
+                return plan_err!(
+                    "reading {file}: column '{name}': '{value}' {}",
+                    time_text::LEAP_SECOND
+                );
+            }
+            if first_is_time || declared_zone.is_some() {
                 if let Some((value, _)) = parsed.iter().find(|(_, p)| p.is_err()) {
                     let example = parsed.first().map_or("", |(v, _)| **v);
                     if let Some(format) = options
