@@ -327,6 +327,9 @@ pub(crate) async fn open(
             );
         }
     }
+    if format == FileFormat::Csv {
+        check_header(&first, &inferred, options)?;
+    }
     let conversions = match format {
         FileFormat::Csv => csv_conversions(&first, &inferred, options)?,
         _ => BTreeMap::new(),
@@ -606,6 +609,53 @@ fn decimal_comma_number(text: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, ',' | 'e' | 'E' | '-' | '+'))
         && digits.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// A CSV file's first line gives each column once, and gives some: a
+/// header that repeats a name (DataFusion's inference keeps one, and the
+/// rows then have a field too many) or a file of blank lines is said so.
+fn check_header(file: &str, inferred: &Schema, options: &ReadOptions) -> Result<()> {
+    let open = || File::open(file).map_err(|e| plan_datafusion_err!("reading {file}: {e}"));
+    let (first_line, _) = datafusion::arrow::csv::reader::Format::default()
+        .with_header(false)
+        .with_delimiter(options.delimiter)
+        .infer_schema(open()?, Some(1))?;
+    if first_line.fields().is_empty() || inferred.fields().is_empty() {
+        return plan_err!(
+            "reading {file}: the file has no columns (it is empty, or holds only blank lines): give it a header line and rows"
+        );
+    }
+    if !options.header || first_line.fields().len() == inferred.fields().len() {
+        return Ok(());
+    }
+    let as_text = Arc::new(Schema::new(
+        first_line
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let names = ReaderBuilder::new(as_text)
+        .with_header(false)
+        .with_delimiter(options.delimiter)
+        .with_batch_size(1)
+        .build(open()?)?
+        .next()
+        .transpose()?;
+    let mut seen = std::collections::BTreeSet::new();
+    let repeated = names.as_ref().and_then(|batch| {
+        batch
+            .columns()
+            .iter()
+            .map(|c| c.as_string::<i32>().value(0).to_string())
+            .find(|name| !seen.insert(name.clone()))
+    });
+    match repeated {
+        Some(name) => plan_err!(
+            "reading {file}: the header names column '{name}' twice: give each column its own name, or read the file with {{header: false}}"
+        ),
+        None => Ok(()),
+    }
 }
 
 /// The first rows of a CSV file, every field as text (`None` for NULL).
