@@ -465,7 +465,7 @@ fn collects_what_the_server_holds_then_only_what_is_new() {
         assert!(!text.contains(SECRET), "{query} shows the secret");
         assert!(text.contains("hydrovu_readings") || !query.contains("transactions"));
     }
-    for file in walk(&pond) {
+    for file in crate::common::files_under(&pond) {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
             !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
@@ -473,19 +473,6 @@ fn collects_what_the_server_holds_then_only_what_is_new() {
             file.display()
         );
     }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

@@ -323,7 +323,7 @@ async fn stations_whose_names_slug_alike_keep_their_own_pages() {
         let group = manifest["group"].as_str().unwrap().to_string();
         let i = stations.iter().position(|s| *s == group).unwrap();
         let data_dir = site.join(manifest_path).parent().unwrap().to_path_buf();
-        let data: String = walk(&data_dir)
+        let data: String = crate::common::files_under(&data_dir)
             .iter()
             .filter(|p| p.extension().is_some_and(|e| e == "json") && !p.ends_with("manifest.json"))
             .map(|p| std::fs::read_to_string(p).unwrap())
@@ -338,17 +338,4 @@ async fn stations_whose_names_slug_alike_keep_their_own_pages() {
     let mut expected: Vec<String> = stations.iter().map(|s| s.to_string()).collect();
     expected.sort();
     assert_eq!(groups, expected);
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
