@@ -1,6 +1,7 @@
 //! Named arguments of table functions: `f(a, since => x, max_points => 5)`
 //! is planned as `f(a, {since: x, max_points: 5})`, the options struct that
-//! pondsql's table functions take (DataFusion would refuse the names).
+//! pondsql's table functions take (DataFusion would refuse the names); an
+//! empty `{}` is no options.
 
 use datafusion::common::plan_err;
 use datafusion::error::Result;
@@ -28,6 +29,15 @@ impl RelationPlanner for NamedArguments {
             ..
         } = &mut relation
         {
+            // `{}`: no options (DataFusion would plan it as a named_struct
+            // of no fields, and refuse that in its own words).
+            args.args.retain(|arg| {
+                !matches!(
+                    arg,
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::Dictionary(fields)))
+                        if fields.is_empty()
+                )
+            });
             if let Some(rewritten) = as_options(&name.to_string(), &args.args)? {
                 args.args = rewritten;
             }
