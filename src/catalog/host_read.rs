@@ -628,14 +628,7 @@ fn check_header(file: &str, inferred: &Schema, options: &ReadOptions) -> Result<
     if !options.header || first_line.fields().len() == inferred.fields().len() {
         return Ok(());
     }
-    let as_text = Arc::new(Schema::new(
-        first_line
-            .fields()
-            .iter()
-            .map(|f| Field::new(f.name(), DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ));
-    let names = ReaderBuilder::new(as_text)
+    let names = ReaderBuilder::new(as_text(&first_line))
         .with_header(false)
         .with_delimiter(options.delimiter)
         .with_batch_size(1)
@@ -658,6 +651,18 @@ fn check_header(file: &str, inferred: &Schema, options: &ReadOptions) -> Result<
     }
 }
 
+/// `schema`'s columns, every one as nullable text: how a CSV file's
+/// fields are read to be looked at before their types are decided.
+fn as_text(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// The first rows of a CSV file, every field as text (`None` for NULL).
 fn sample_text(
     file: &str,
@@ -665,15 +670,8 @@ fn sample_text(
     options: &ReadOptions,
 ) -> Result<Vec<Vec<Option<String>>>> {
     const ROWS: usize = 1000;
-    let as_text = Arc::new(Schema::new(
-        inferred
-            .fields()
-            .iter()
-            .map(|f| Field::new(f.name(), DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ));
     let reader = File::open(file).map_err(|e| plan_datafusion_err!("reading {file}: {e}"))?;
-    let mut reader = ReaderBuilder::new(as_text)
+    let mut reader = ReaderBuilder::new(as_text(inferred))
         .with_header(options.header)
         .with_delimiter(options.delimiter)
         .with_batch_size(ROWS)
