@@ -171,8 +171,8 @@ impl PondFlightService {
             .with_descriptor(descriptor)
             .with_total_records(-1)
             .with_ordered(true);
+        self.drop_unclaimed();
         let mut pending = lock(&self.pending);
-        pending.retain(|_, p| p.since.elapsed() < UNCLAIMED);
         let mut mine: Vec<(&String, Instant)> = pending
             .iter()
             .filter(|(_, p)| p.user == user)

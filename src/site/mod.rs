@@ -491,30 +491,32 @@ const SLUG_CHARS: usize = 60;
 fn unique_slugs<'a>(names: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
     use sha2::Digest;
     let names: BTreeSet<&str> = names.into_iter().collect();
-    let readable = |name: &str| -> String {
-        let full = slug(name);
-        let cut: String = full
-            .trim_start_matches('.')
-            .chars()
-            .take(SLUG_CHARS)
-            .collect();
-        if cut.is_empty() {
-            "x".into()
-        } else {
-            cut
-        }
-    };
-    let mut sharing: BTreeMap<String, usize> = BTreeMap::new();
-    for name in &names {
-        *sharing.entry(readable(name)).or_default() += 1;
-    }
-    names
+    // Each name's readable form, and whether it is the whole slug (not cut,
+    // no leading dot dropped).
+    let forms: Vec<(&str, String, bool)> = names
         .iter()
         .map(|name| {
-            let base = readable(name);
-            let exact = base == *name;
-            let slug = if exact || (sharing[&base] == 1 && base == slug(name)) {
-                base
+            let full = slug(name);
+            let cut: String = full
+                .trim_start_matches('.')
+                .chars()
+                .take(SLUG_CHARS)
+                .collect();
+            let base = if cut.is_empty() { "x".to_string() } else { cut };
+            let whole = base == full;
+            (*name, base, whole)
+        })
+        .collect();
+    let mut sharing: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, base, _) in &forms {
+        *sharing.entry(base.as_str()).or_default() += 1;
+    }
+    forms
+        .iter()
+        .map(|(name, base, whole)| {
+            let plain = base == name || (*whole && sharing[base.as_str()] == 1);
+            let slug = if plain {
+                base.clone()
             } else {
                 let digest = hex::encode(sha2::Sha256::digest(name.as_bytes()));
                 format!("{base}-{}", &digest[..12])

@@ -108,28 +108,28 @@ impl StorageError {
     }
 }
 
-/// The kind of the first IO error among `err` and its causes.
-fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+/// The first error of type `T` among `err` and its causes.
+pub(crate) fn cause_of<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut next = Some(err);
     while let Some(e) = next {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
         }
         next = e.source();
     }
     None
 }
 
+/// The kind of the first IO error among `err` and its causes.
+fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    cause_of::<std::io::Error>(err).map(std::io::Error::kind)
+}
+
 /// The IO error's own words (`Permission denied (os error 13)`).
 fn io_cause(err: &StorageError) -> String {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = next {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return io.to_string();
-        }
-        next = e.source();
-    }
-    err.to_string()
+    cause_of::<std::io::Error>(err).map_or_else(|| err.to_string(), |io| io.to_string())
 }
 
 /// An error's first line: some of delta-rs's errors carry a backtrace.

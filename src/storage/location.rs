@@ -20,7 +20,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 use url::Url;
 
-use super::error::{Result, StorageError};
+use super::error::{cause_of, Result, StorageError};
 use super::local_listing::LocalListing;
 
 /// A pond root. For a local directory, `local` is its absolute path and
@@ -256,20 +256,11 @@ impl StorageError {
     }
 }
 
-/// delta-rs knows `file://` and `memory://` without its AWS crate; for
-/// `s3://` it gets its default log store (put-if-absent commits) over
-/// the store pondsql builds.
 /// Did an object-store request end because an attempt timed out (by the
 /// HTTP error's kind anywhere in the chain of causes)?
 fn timed_out(err: &object_store::Error) -> bool {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = next {
-        if let Some(http) = e.downcast_ref::<object_store::client::HttpError>() {
-            return http.kind() == object_store::client::HttpErrorKind::Timeout;
-        }
-        next = e.source();
-    }
-    false
+    cause_of::<object_store::client::HttpError>(err)
+        .is_some_and(|http| http.kind() == object_store::client::HttpErrorKind::Timeout)
 }
 
 /// How long one attempt of an object-store request may take, whole (a
@@ -280,6 +271,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// attempt: a request gives up within REQUEST_TIMEOUT + RETRY_WINDOW.
 const RETRY_WINDOW: Duration = Duration::from_secs(30);
 
+/// delta-rs knows `file://` and `memory://` without its AWS crate; for
+/// `s3://` it gets its default log store (put-if-absent commits) over
+/// the store pondsql builds.
 fn register_s3_log_store() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
