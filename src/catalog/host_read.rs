@@ -300,8 +300,14 @@ pub(crate) async fn open(
                 _ => "parquet",
             };
             if named != wanted {
+                let fix = match named.as_str() {
+                    "csv" | "json" | "parquet" => {
+                        format!("read it with read_{named}(), or rename it")
+                    }
+                    _ => "rename it, or convert it".to_string(),
+                };
                 return plan_err!(
-                    "{}('{url}'): the file is named as {named}, not {wanted}: read it with read_{named}(), or rename it",
+                    "{}('{url}'): the file is named as {named}, not {wanted}: {fix}",
                     format.function()
                 );
             }
@@ -561,8 +567,9 @@ fn csv_conversions(
 
 /// The number type of a column DataFusion inferred as text, by its sample:
 /// DOUBLE when every value is a decimal number or `±inf`/`±Infinity`/`NaN`
-/// (any case); DECIMAL(38, 0) when every value is an integer and one is
-/// beyond BIGINT (exact, never rounded to a DOUBLE); an error naming the
+/// (any case); BIGINT when every value is an integer that fits one,
+/// DECIMAL(38, 0) when one is beyond BIGINT (exact, never rounded to a
+/// DOUBLE); an error naming the
 /// value when an integer has more digits than DECIMAL(38, 0) holds;
 /// `None` for text.
 fn number_column(file: &str, name: &str, values: &[&str]) -> Result<Option<DataType>> {
@@ -588,6 +595,10 @@ fn number_column(file: &str, name: &str, values: &[&str]) -> Result<Option<DataT
             return plan_err!(
                 "reading {file}: column '{name}': the integer {long} has more than 38 digits, more than DECIMAL(38, 0) holds: read it as text with {{columns: {{{name}: 'VARCHAR'}}}}"
             );
+        }
+        // DataFusion leaves `+5` to text too: BIGINT where every value fits.
+        if values.iter().all(|v| v.parse::<i64>().is_ok()) {
+            return Ok(Some(DataType::Int64));
         }
         return Ok(Some(DataType::Decimal128(38, 0)));
     }
@@ -717,4 +728,27 @@ fn names(schema: &Schema) -> String {
         .map(|f| f.name().as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_columns_take_the_type_that_holds_every_value_exactly() {
+        let of = |values: &[&str]| number_column("f.csv", "c", values).unwrap();
+        assert_eq!(
+            of(&["1.5", "Infinity", "-inf", "NaN"]),
+            Some(DataType::Float64)
+        );
+        assert_eq!(of(&["+5", "-3"]), Some(DataType::Int64));
+        assert_eq!(
+            of(&["1", "99999999999999999999"]),
+            Some(DataType::Decimal128(38, 0))
+        );
+        assert_eq!(of(&["1.5", "n/a"]), None);
+        assert_eq!(of(&["inf", "info"]), None);
+        let err = number_column("f.csv", "c", &["1", &"9".repeat(39)]).unwrap_err();
+        assert!(err.to_string().contains("more than 38 digits"), "{err}");
+    }
 }
