@@ -279,6 +279,7 @@ fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
         Field::new("last_refresh_txn", DataType::Int64, false),
         Field::new("consumed", DataType::Utf8, false),
         Field::new("rows", DataType::Int64, false),
+        Field::new("not_aggregated", DataType::Utf8, false),
     ]));
     let mut path = StringBuilder::new();
     let mut sql = StringBuilder::new();
@@ -287,6 +288,7 @@ fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
     let mut last_refresh = Int64Builder::new();
     let mut consumed = StringBuilder::new();
     let mut rows = Int64Builder::new();
+    let mut not_aggregated = StringBuilder::new();
     let Some(root) = view.resolve(&crate::storage::PondPath::root()) else {
         return Err(DataFusionError::Internal("the pond has no root".into()));
     };
@@ -330,6 +332,7 @@ fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
                 .map(|v| v.rows.unwrap_or(0))
                 .sum(),
         );
+        not_aggregated.append_value(state.not_aggregated.join(", "));
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(path.finish()),
@@ -339,6 +342,7 @@ fn stored_queries_batch(view: &View) -> Result<RecordBatch> {
         Arc::new(last_refresh.finish()),
         Arc::new(consumed.finish()),
         Arc::new(rows.finish()),
+        Arc::new(not_aggregated.finish()),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)
 }

@@ -111,6 +111,7 @@ fn state() -> Arc<StoredQuery> {
         mode: RefreshMode::Collect,
         sources: Vec::new(),
         host_pattern: None,
+        not_aggregated: Vec::new(),
     })
 }
 

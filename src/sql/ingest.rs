@@ -338,6 +338,7 @@ pub(super) async fn first_refresh(
         mode: RefreshMode::Ingest,
         sources: Vec::new(),
         host_pattern: Some(pattern),
+        not_aggregated: Vec::new(),
     });
     Ok((
         schema,

@@ -228,11 +228,20 @@ pub(super) async fn create(
     let plan = ctx.state().create_logical_plan(&query).await?;
     let sources = collect_sources(ctx, &plan).await?;
     check_sources(&path, &view, &sources)?;
-    let refresh_mode = if DownsampleTable::of_plan(&plan).is_some() {
+    let downsample = DownsampleTable::of_plan(&plan);
+    let refresh_mode = if downsample.is_some() {
         RefreshMode::Incremental
     } else {
         RefreshMode::Full
     };
+    let not_aggregated = downsample.as_ref().map_or_else(Vec::new, not_aggregated);
+    if !not_aggregated.is_empty() {
+        // Once, when the view is made; its refreshes (cron) stay quiet.
+        tracing::warn!(
+            "materialized view {path}: downsample() leaves out the columns that are not numbers: {} (pond.system.stored_queries lists them)",
+            not_aggregated.join(", ")
+        );
+    }
     let schema = stored_columns(plan.schema().as_arrow());
     let content = run_to_content(ctx, pond, &path, &schema, plan).await?;
     let output = ViewOutput {
@@ -242,6 +251,7 @@ pub(super) async fn create(
             mode: refresh_mode,
             sources: marks(&view, &sources),
             host_pattern: None,
+            not_aggregated,
         }),
         ingested: Vec::new(),
         schema: None,
@@ -267,6 +277,15 @@ fn stage_create(
         output,
         mode,
     })
+}
+
+/// The columns a downsample leaves out, as `name (type)`.
+fn not_aggregated(downsample: &DownsampleTable) -> Vec<String> {
+    downsample
+        .not_aggregated()
+        .iter()
+        .map(|(name, data_type)| format!("{name} ({data_type})"))
+        .collect()
 }
 
 /// A materialized view reads pond nodes, never itself, and host files only by ingesting them.
@@ -370,11 +389,14 @@ pub(super) async fn refresh(
         if !stale {
             None
         } else {
+            let downsample = DownsampleTable::of_plan(&plan);
             let new_state = Arc::new(StoredQuery {
                 sources: now,
+                // A widened source may have brought a text column.
+                not_aggregated: downsample.as_ref().map_or_else(Vec::new, not_aggregated),
                 ..state.as_ref().clone()
             });
-            let incremental = match (full || widened.is_some(), DownsampleTable::of_plan(&plan)) {
+            let incremental = match (full || widened.is_some(), downsample) {
                 (false, Some(downsample)) => {
                     incremental(
                         ctx,

@@ -276,6 +276,10 @@ pub struct StoredQuery {
     /// Ingestion: the host file pattern, absolute.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_pattern: Option<String>,
+    /// Incremental (`downsample()`) views: the source columns left out
+    /// because they are not numbers, as `name (type)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_aggregated: Vec<String>,
 }
 
 /// A host file an ingesting view has read: enough to notice that it changed.

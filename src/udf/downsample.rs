@@ -332,6 +332,10 @@ pub(crate) struct DownsampleTable {
     /// The bucket count: `count(*)` of raw rows, or the sum of finer counts.
     rollup_count: bool,
     measures: Vec<Measure>,
+    /// Source columns that are not aggregated (not numeric, not the time,
+    /// not a group), with their types: said at CREATE and in
+    /// `pond.system.stored_queries`, so that leaving them out is never silent.
+    not_aggregated: Vec<(String, DataType)>,
     schema: SchemaRef,
 }
 
@@ -410,6 +414,7 @@ impl DownsampleTable {
                 })
         };
         let mut measures = Vec::new();
+        let mut not_aggregated = Vec::new();
         let mut parts_of_rollups: Vec<String> = Vec::new();
         for field in source_schema.fields() {
             if let Some((base, "min")) = field.name().rsplit_once('.') {
@@ -425,16 +430,21 @@ impl DownsampleTable {
         }
         for field in source_schema.fields() {
             let name = field.name();
-            let skip = *name == time
+            let placed = *name == time
                 || (rollup_count && name == COUNT_COLUMN)
                 || parts_of_rollups.contains(name)
                 || groups.contains(name)
-                || !field.data_type().is_numeric();
-            if !skip {
+                || name == PATH_COLUMN;
+            if placed {
+                continue;
+            }
+            if field.data_type().is_numeric() {
                 measures.push(Measure::Raw {
                     column: name.clone(),
                     data_type: field.data_type().clone(),
                 });
+            } else {
+                not_aggregated.push((name.clone(), field.data_type().clone()));
             }
         }
         // Keep the source's column order.
@@ -467,6 +477,7 @@ impl DownsampleTable {
             groups,
             rollup_count,
             measures,
+            not_aggregated,
             schema: Arc::new(Schema::new(fields)),
         })
     }
@@ -517,6 +528,11 @@ impl DownsampleTable {
     }
 
     /// The columns that, with the time column, identify a bucket.
+    /// Source columns left out because they are not numbers, with their types.
+    pub(crate) fn not_aggregated(&self) -> &[(String, DataType)] {
+        &self.not_aggregated
+    }
+
     pub(crate) fn groups(&self) -> &[String] {
         &self.groups
     }

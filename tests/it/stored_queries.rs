@@ -390,6 +390,44 @@ async fn downsample_buckets_and_columns() {
     );
 }
 
+/// Leaving a text column out of a rollup is said once, when the view is
+/// made (on stderr, so cron's REFRESH stays quiet), and stays visible in
+/// pond.system.stored_queries.
+#[test]
+fn a_rollup_says_once_which_columns_it_leaves_out() {
+    let (_dir, pond) = crate::common::init_pond();
+    let made = run_cli(
+        &pond,
+        &[
+            "CREATE TABLE \"/t\" (ts TIMESTAMP, v DOUBLE, flag VARCHAR)",
+            "INSERT INTO \"/t\" VALUES ('2024-01-01 00:10:00', 1.5, 'A')",
+            "CREATE MATERIALIZED VIEW \"/v\" AS SELECT * FROM downsample('/t', INTERVAL '1 hour')",
+        ],
+    );
+    assert!(made.status.success(), "{}", stderr(&made));
+    let said = stderr(&made);
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(
+        said.contains("materialized view /v: downsample() leaves out the columns that are not numbers: flag (Utf8"),
+        "{said}"
+    );
+    let refreshed = run_cli(
+        &pond,
+        &[
+            "INSERT INTO \"/t\" VALUES ('2024-01-01 02:10:00', 2.5, 'B')",
+            "REFRESH ALL",
+            "SELECT not_aggregated FROM pond.system.stored_queries",
+        ],
+    );
+    assert!(refreshed.status.success(), "{}", stderr(&refreshed));
+    assert_eq!(stderr(&refreshed), "");
+    assert!(
+        stdout(&refreshed).contains("flag (Utf8"),
+        "{}",
+        stdout(&refreshed)
+    );
+}
+
 #[tokio::test]
 async fn refresh_all_goes_in_dependency_order_and_stops_at_a_failure() {
     let p = TestPond::new().await;
