@@ -153,7 +153,7 @@ pub fn command() -> Command {
                 .arg(Arg::new("tls-key").long("tls-key").value_name("PEM").value_parser(clap::value_parser!(PathBuf)).requires("tls-cert").help("TLS private key"))
                 .arg(Arg::new("read-only").long("read-only").action(ArgAction::SetTrue).help("Refuse every write, whatever the user's role"))
                 .arg(Arg::new("allow-host-files").long("allow-host-files").value_name("DIR").value_parser(clap::value_parser!(PathBuf)).help("Let clients read and write host files under DIR (off by default)"))
-                .arg(Arg::new("memory-limit").long("memory-limit").value_name("SIZE").value_parser(parse_size).help("Memory per session for sorts, joins and aggregates, e.g. 512M")),
+                .arg(Arg::new("memory-limit").long("memory-limit").value_name("SIZE").value_parser(parse_size).help("Memory for the sorts, joins and aggregates of all sessions together, e.g. 4G (default: half the machine's memory)")),
         )
         .subcommand(
             Command::new("user")
@@ -689,7 +689,9 @@ fn open_target(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> Resul
         }
     };
     let options = SessionOptions {
-        memory_limit: matches.get_one::<usize>("memory-limit").copied(),
+        memory_pool: matches
+            .get_one::<usize>("memory-limit")
+            .map(|bytes| crate::sql::session::memory_pool(*bytes)),
         ..SessionOptions::default()
     };
     Ok(Target::Local(PondSession::new(pond, options)))

@@ -20,7 +20,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::catalog::host_access::HostAccess;
-use crate::sql::session::SessionOptions;
+use crate::sql::session::{memory_pool, SessionOptions};
 use crate::Pond;
 use auth::Authority;
 use service::PondFlightService;
@@ -39,6 +39,7 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub read_only: bool,
     pub allow_host_files: Option<PathBuf>,
+    /// For all sessions together; `None`: [`default_memory_limit`].
     pub memory_limit: Option<usize>,
 }
 
@@ -76,9 +77,12 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         None => HostAccess::Nowhere,
     };
     let pond = Arc::new(Pond::open(&options.pond).await.map_err(|e| e.to_string())?);
+    let memory_limit = options.memory_limit.unwrap_or_else(default_memory_limit);
     let session_options = SessionOptions {
         host_access,
-        memory_limit: options.memory_limit,
+        // One pool for every session: what unfetched results and running
+        // queries hold together is bounded, however many clients connect.
+        memory_pool: Some(memory_pool(memory_limit)),
         read_only: options.read_only,
     };
     let service = Arc::new(PondFlightService::new(
@@ -107,14 +111,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         "grpc"
     };
     println!(
-        "pondsql {} serving {} on {scheme}://{bound}{}",
+        "pondsql {} serving {} on {scheme}://{bound}{} (memory limit {} MiB)",
         env!("CARGO_PKG_VERSION"),
         options.pond.display(),
         if options.read_only {
             " (read-only)"
         } else {
             ""
-        }
+        },
+        memory_limit >> 20
     );
     let sweeper = {
         let service = service.clone();
@@ -139,6 +144,22 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// Half the memory of the machine, or of its cgroup in a container (as
+/// DuckDB, the server bounds itself by default; the other half is the
+/// system's and the page cache's). 256 MiB where neither is known.
+pub(crate) fn default_memory_limit() -> usize {
+    let mut system = sysinfo::System::new();
+    system.refresh_memory();
+    let machine = system.total_memory();
+    let total = match system.cgroup_limits() {
+        Some(cgroup) if cgroup.total_memory > 0 => cgroup.total_memory.min(machine.max(1)),
+        _ => machine,
+    };
+    usize::try_from(total / 2)
+        .unwrap_or(usize::MAX)
+        .max(256 << 20)
+}
+
 /// SIGTERM (systemd, docker stop) or Ctrl-C.
 async fn shutdown_signal() {
     let term = async {
@@ -154,4 +175,18 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {},
     }
     eprintln!("pondsql serve: shutting down (calls under way finish first)");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_memory_limit_is_half_the_machine_and_at_least_256_mib() {
+        let mut system = sysinfo::System::new();
+        system.refresh_memory();
+        let limit = super::default_memory_limit() as u64;
+        assert!(limit >= 256 << 20, "{limit}");
+        if system.total_memory() >= 512 << 20 {
+            assert!(limit <= system.total_memory() / 2, "{limit}");
+        }
+    }
 }

@@ -397,7 +397,9 @@ pub(crate) fn status_of(err: &DataFusionError) -> Status {
         cause = e.source();
     }
     match err.find_root() {
-        DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(message),
+        DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(format!(
+            "{message} (the server's limit is shared by all sessions; results waiting to be fetched hold theirs until fetched or cancelled)"
+        )),
         DataFusionError::NotImplemented(_) => Status::unimplemented(message),
         DataFusionError::Internal(_) => Status::internal(message),
         _ => Status::invalid_argument(message),

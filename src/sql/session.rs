@@ -9,6 +9,7 @@
 //! queries to DataFusion.
 
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use datafusion::common::{exec_err, plan_datafusion_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::SendableRecordBatchStream;
@@ -69,10 +71,20 @@ pub struct SessionOptions {
     /// sessions unless the operator allows a directory.
     pub host_access: HostAccess,
     /// Memory for DataFusion's operators that buffer (sort, join, aggregate);
-    /// past it they spill to disk or fail. `None`: unbounded.
-    pub memory_limit: Option<usize>,
+    /// past it they spill to disk or fail. Sessions given the same pool share
+    /// its bound (the server's). `None`: unbounded.
+    pub memory_pool: Option<Arc<dyn MemoryPool>>,
     /// Refuse every write (a `read` user of `pondsql serve`, `--read-only`).
     pub read_only: bool,
+}
+
+/// A pool of `bytes` for [`SessionOptions::memory_pool`]; its errors name
+/// the five largest consumers (as DataFusion's `--memory-limit` does).
+pub(crate) fn memory_pool(bytes: usize) -> Arc<dyn MemoryPool> {
+    Arc::new(TrackConsumersPool::new(
+        GreedyMemoryPool::new(bytes),
+        NonZeroUsize::new(5).expect("5 is not zero"),
+    ))
 }
 
 /// What a prepared statement returns and takes ([`PondSession::describe`]).
@@ -183,8 +195,8 @@ impl PondSession {
             );
         let config = options.host_access.into_config(config);
         let mut runtime = RuntimeEnvBuilder::new();
-        if let Some(bytes) = options.memory_limit {
-            runtime = runtime.with_memory_limit(bytes, 1.0);
+        if let Some(pool) = options.memory_pool {
+            runtime = runtime.with_memory_pool(pool);
         }
         let runtime = runtime
             .build_arc()

@@ -268,6 +268,21 @@ fn unfetched_results_and_open_prepared_statements_are_bounded() {
     );
 }
 
+/// The memory limit bounds all sessions together, unfetched results
+/// included: per-session limits let every new connection take as much again.
+#[test]
+fn memory_limit_is_one_bound_for_all_sessions() {
+    let (_dir, pond, _users) = pond_with_users();
+    let server = Server::start(&pond, &["--memory-limit", "64M"]);
+    let lines = run_client(&server, "shared_memory.py", &[]);
+    assert_eq!(lines[0], "refused True", "{lines:?}");
+    assert!(
+        lines[1].starts_with("every refusal says why True"),
+        "{lines:?}"
+    );
+    assert_eq!(lines[2], "alone afterwards 1000000", "{lines:?}");
+}
+
 #[test]
 fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     let (_dir, pond, users) = pond_with_users();
@@ -508,7 +523,7 @@ fn serve_without_users_listens_on_loopback_only_and_stops_on_sigterm() {
 }
 
 #[test]
-fn allow_host_files_opens_one_directory_and_memory_limit_bounds_sessions() {
+fn allow_host_files_opens_one_directory() {
     let (dir, pond, _users) = pond_with_users();
     let shared = dir.path().join("drop");
     std::fs::create_dir(&shared).unwrap();
