@@ -13,38 +13,20 @@ pub mod cli;
 mod demo;
 pub mod flight;
 mod progress;
+mod runtime;
 pub mod site;
 mod sources;
 mod sql;
 mod storage;
+mod tls;
 mod udf;
+mod values;
 
 pub use catalog::host_access::HostAccess;
+pub use runtime::runtime;
 pub use sql::error::user_message;
 pub use sql::session::{Output, PondSession, Reply, ScriptError, SessionOptions};
+pub use storage::grace::IN_FLIGHT_GRACE;
 pub use storage::local_listing::LocalListing;
-pub use storage::vacuum::{vacuum, Orphan, IN_FLIGHT_GRACE};
+pub use storage::vacuum::{vacuum, Orphan};
 pub use storage::{Pond, StorageError};
-
-/// The stack of every thread that parses, plans or runs a statement (the
-/// CLI's, the runtime's workers, planning helpers). A statement's expression
-/// may nest thousands deep; the walks over it (sqlparser's
-/// derived Clone, Drop and Visit, pondsql's checks) recurse once per level.
-/// Reserved address space; only the pages a statement touches are used.
-pub(crate) const STATEMENT_STACK_BYTES: usize = 256 * 1024 * 1024;
-
-/// The multi-threaded runtime statements run on, with workers of
-/// [`STATEMENT_STACK_BYTES`].
-pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_stack_size(STATEMENT_STACK_BYTES)
-        .build()
-}
-
-/// Chooses rustls's crypto backend before any TLS or HTTP client is made
-/// (deltalake and tonic link in two; with both and none chosen, clients
-/// fail to build); idempotent.
-pub(crate) fn choose_tls_backend() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}

@@ -28,7 +28,7 @@ use datafusion::physical_plan::{
 use super::session_pond::SessionPond;
 use super::table::{write_content, PondTable, VERSION_COLUMN};
 use crate::storage::{Change, NodeVersion, PondPath};
-use crate::udf::exact_cast::exact_cast;
+use crate::values::exact_cast::exact_cast;
 
 /// What a correction does to the rows that match its filters.
 #[derive(Debug, Clone)]

@@ -26,11 +26,11 @@ use datafusion::functions::expr_fn::{nullif, replace};
 use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder};
 use futures::TryStreamExt;
 
+use super::csv_quotes::check_csv_file;
 use super::host_access::HostAccess;
-use super::host_files::check_csv_file;
 use super::narrow_batches::NarrowBatches;
-use crate::udf::exact_cast;
-use crate::udf::time_text::{self, parse_time};
+use crate::values::exact_cast;
+use crate::values::time_text::{self, parse_time};
 
 /// How to read host files: the options of `read_csv` and its siblings.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,6 +9,7 @@
 //! layer decides when staged changes commit.
 
 pub(crate) mod correction;
+mod csv_quotes;
 pub(crate) mod host_access;
 pub(crate) mod host_files;
 pub(crate) mod host_read;

@@ -400,7 +400,7 @@ pub fn main() -> u8 {
     // stack a deep statement needs, not the main thread's 8 MiB.
     std::thread::Builder::new()
         .name("pondsql".into())
-        .stack_size(crate::STATEMENT_STACK_BYTES)
+        .stack_size(crate::runtime::STATEMENT_STACK_BYTES)
         .spawn(run)
         .map_or_else(
             |err| {
@@ -435,7 +435,7 @@ fn run() -> u8 {
             tracing_subscriber::filter::Targets::new().with_target("pondsql", tracing::Level::WARN),
         );
     let _ = tracing::subscriber::set_global_default(warnings);
-    let runtime = match crate::runtime() {
+    let runtime = match crate::runtime::runtime() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the runtime: {err}");

@@ -55,7 +55,7 @@ impl RemoteSession {
         let mut endpoint =
             Endpoint::from_shared(address).map_err(|e| format!("--connect {url}: {e}"))?;
         if tls {
-            crate::choose_tls_backend();
+            crate::tls::choose_backend();
             let config = match ca {
                 Some(path) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(
                     std::fs::read(path)

@@ -91,7 +91,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     ));
     let mut server = Server::builder();
     if let Some((cert, key)) = &options.tls {
-        crate::choose_tls_backend();
+        crate::tls::choose_backend();
         let read =
             |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
         let identity = Identity::from_pem(read(cert)?, read(key)?);

@@ -62,7 +62,7 @@ pub(crate) struct ApiClient {
 
 impl ApiClient {
     pub(crate) fn new(source: &'static str, auth: Option<OAuth2>) -> Result<Self> {
-        crate::choose_tls_backend();
+        crate::tls::choose_backend();
         let http = Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)

@@ -25,7 +25,7 @@ use crate::catalog::table::{check_storable, declared_columns, stored_columns, wr
 use crate::catalog::SessionPond;
 use crate::storage::content::time_column;
 use crate::storage::{Change, CreateMode, Kind};
-use crate::udf::exact_cast::fit_to;
+use crate::values::exact_cast::fit_to;
 
 /// `ALTER TABLE`: RENAME TO, ADD COLUMN, SET TBLPROPERTIES ('time_column' = …).
 pub(super) async fn alter_table(ctx: &SessionContext, alter: &ast::AlterTable) -> Result<Change> {

@@ -24,7 +24,7 @@ use deltalake::DeltaTableBuilder;
 use futures::StreamExt;
 
 use crate::catalog::table::stored_columns;
-use crate::udf::exact_cast::fit_to;
+use crate::values::exact_cast::fit_to;
 
 /// Is this `COPY … STORED AS <format>` / `OPTIONS (format <format>)`?
 pub(super) fn format_is(copy: &CopyToStatement, format: &str) -> bool {

@@ -34,7 +34,7 @@ use crate::catalog::table::{stored_columns, write_content};
 use crate::storage::content::time_column;
 use crate::storage::node::{IngestedFile, RefreshMode, StoredQuery};
 use crate::storage::{Placement, PondPath, Resolved, ViewOutput};
-use crate::udf::exact_cast::exact_cast;
+use crate::values::exact_cast::exact_cast;
 
 /// What an ingesting view reads: its host file pattern, and how to read
 /// the files (`read_csv('…', {options})`; by extension for `'pattern'`).

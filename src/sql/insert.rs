@@ -1,7 +1,7 @@
 //! INSERT, planned by the pond: the query is planned on its own, checked
 //! against the table column by column (a mismatch names the column), and
 //! fitted to the table with casts that never cut a value
-//! ([`exact_cast`](super::exact_cast)).
+//! ([`exact_cast`](crate::values::exact_cast)).
 //!
 //! DataFusion's own INSERT planning types a VALUES list by the table, which
 //! truncates `'00:00:00.5'` into a column of whole seconds, and fails on a
@@ -24,7 +24,7 @@ use super::names::object_name_path;
 use super::references;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::storage::{Kind, PondPath, StorageError};
-use crate::udf::exact_cast::exact_cast;
+use crate::values::exact_cast::exact_cast;
 
 /// The plan of `INSERT INTO table [(columns)] query`.
 pub(super) async fn plan(

@@ -53,8 +53,8 @@ use crate::storage::{
     Change, Content, CreateMode, Kind, NodeId, Placement, PondPath, Resolved, View, ViewOutput,
 };
 use crate::udf::downsample::{DownsampleSource, DownsampleTable};
-use crate::udf::exact_cast::fit_to;
 use crate::udf::glob::GlobTable;
+use crate::values::exact_cast::fit_to;
 
 /// What REFRESH did to one view: a row of its result.
 pub(super) struct Refreshed {

@@ -18,7 +18,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::optimizer::AnalyzerRule;
 
 use crate::storage::event_time::UTC;
-use crate::udf::time_text;
+use crate::values::time_text;
 
 #[derive(Debug, Default)]
 pub(crate) struct TimeLiterals;

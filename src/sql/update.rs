@@ -2,7 +2,7 @@
 //! planner casts each SET value to its column's type, and the optimizer
 //! folds a constant cast, cutting `00:00:00.000000001` to the microsecond
 //! before the table sees it. Those casts become
-//! [`exact_cast`](crate::udf::exact_cast)s, which refuse to cut.
+//! [`exact_cast`](crate::values::exact_cast)s, which refuse to cut.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, Projection, WriteOp};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 
-use crate::udf::exact_cast::exact_cast;
+use crate::values::exact_cast::exact_cast;
 
 /// The plan of `UPDATE table SET … [WHERE …]`.
 pub(super) async fn plan(ctx: &SessionContext, update: &Statement) -> Result<LogicalPlan> {

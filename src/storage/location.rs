@@ -102,7 +102,7 @@ impl Location {
         if !url.path().ends_with('/') {
             url.set_path(&format!("{}/", url.path()));
         }
-        crate::choose_tls_backend();
+        crate::tls::choose_backend();
         // Fail in seconds, not minutes, when the endpoint is unreachable,
         // and within a bound when it accepts connections but never answers
         // (a stalled server or proxy): every attempt ends after the request

@@ -17,6 +17,7 @@ pub(crate) mod durable;
 pub(crate) mod error;
 pub(crate) mod event_time;
 pub(crate) mod glob;
+pub(crate) mod grace;
 pub(crate) mod index;
 pub(crate) mod local_listing;
 pub(crate) mod location;

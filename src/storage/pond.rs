@@ -39,6 +39,7 @@ use super::content::{ContentStore, Written};
 use super::delta_log::{self, HidingStore};
 use super::durable;
 use super::error::{Result, StorageError};
+use super::grace::{protect_staged_blob, IN_FLIGHT_GRACE};
 use super::index::{OplogIndex, ReadFile, View};
 use super::location::Location;
 use super::metrics::Metrics;
@@ -46,7 +47,6 @@ use super::node::{ContentRef, NodeId, NodeVersion};
 use super::oplog::{self, OplogColumns, RowToWrite};
 use super::transfer::{file_chunks, put_stream};
 use super::txn::{Change, Content, Staging};
-use super::vacuum::{protect_staged_blob, IN_FLIGHT_GRACE};
 
 /// Delta checkpoint every this many commits, so opening reads a checkpoint
 /// plus at most this many JSON commits.

@@ -10,7 +10,7 @@
 //! - A file no commit references may belong to a commit still in flight, so
 //!   it is kept while younger than `max(RETAIN, IN_FLIGHT_GRACE)`. A writer
 //!   whose staged blob is older than half the grace renews its mtime before
-//!   it commits ([`protect_staged_blob`]), so the grace always covers it.
+//!   it commits (`storage::grace`), so the grace always covers it.
 //! - An oplog data file that compaction replaced was committed; it is kept
 //!   for `max(RETAIN, IN_FLIGHT_GRACE)` after the Delta log removed it (other
 //!   processes and open `BEGIN` blocks may still read it), judged by the
@@ -34,18 +34,14 @@ use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::error::{Result, StorageError};
+use super::error::Result;
+use super::grace::{off_runtime, IN_FLIGHT_GRACE};
 use super::index::View;
-use super::location::Location;
 use super::oplog::PARTITION_COLUMN;
 use super::pond::Pond;
 
 /// Files younger than this are never removed unless VACUUM says otherwise (as Delta Lake).
 pub(crate) const DEFAULT_RETAIN_HOURS: u64 = 168;
-
-/// Unreferenced files younger than this are kept whatever `RETAIN` says:
-/// they may belong to a statement or `BEGIN` block that has not committed yet.
-pub const IN_FLIGHT_GRACE: Duration = Duration::from_secs(3600);
 
 /// Marks a file VACUUM has renamed aside before deleting it.
 const ASIDE: &str = ".vacuum-";
@@ -182,77 +178,6 @@ pub async fn vacuum(
         Ok(orphans)
     })
     .await
-}
-
-/// Runs blocking file work on the blocking pool, off the async runtime.
-async fn off_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
-}
-
-/// Renews the mtime of a staged blob that is older than half the grace, so
-/// that a VACUUM cannot take it before the commit that references it
-/// lands. Fails when the blob is gone (a VACUUM took it while the
-/// transaction was open): nothing may commit a reference to it.
-pub(crate) async fn protect_staged_blob(
-    location: &Location,
-    checksum: &str,
-    now: SystemTime,
-) -> Result<()> {
-    let Some(root) = location.local_dir() else {
-        return protect_staged_object(location.store().as_ref(), checksum, now).await;
-    };
-    let root = root.to_path_buf();
-    let checksum = checksum.to_string();
-    off_runtime(move || protect_staged_file(&root, &checksum, now)).await
-}
-
-/// [`protect_staged_blob`] on an object store, which cannot touch an
-/// object: a blob is renewed by copying it aside and back (server-side).
-async fn protect_staged_object(
-    store: &dyn ObjectStore,
-    checksum: &str,
-    now: SystemTime,
-) -> Result<()> {
-    let path = ObjectPath::from(format!("blobs/{checksum}"));
-    let meta = match store.head(&path).await {
-        Ok(meta) => meta,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Err(StorageError::StagedContentGone(format!("blobs/{checksum}")))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let modified = SystemTime::from(meta.last_modified);
-    if now.duration_since(modified).unwrap_or_default() > IN_FLIGHT_GRACE / 2 {
-        let aside = ObjectPath::from(format!(
-            "blobs/.tmp/{}.renew",
-            uuid::Uuid::new_v4().simple()
-        ));
-        store.copy(&path, &aside).await?;
-        let renewed = store.copy(&aside, &path).await;
-        let _ = store.delete(&aside).await;
-        renewed?;
-    }
-    Ok(())
-}
-
-fn protect_staged_file(root: &Path, checksum: &str, now: SystemTime) -> Result<()> {
-    let path = root.join("blobs").join(checksum);
-    let file = match fs::File::options().write(true).open(&path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(StorageError::StagedContentGone(format!("blobs/{checksum}")))
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let modified = file.metadata()?.modified()?;
-    if now.duration_since(modified).unwrap_or_default() > IN_FLIGHT_GRACE / 2 {
-        file.set_modified(now)?;
-    }
-    Ok(())
 }
 
 fn millis_to_time(millis: i64) -> SystemTime {

@@ -2,13 +2,11 @@
 //! `history('/path')` and `glob('/pattern')`. Each reads the calling session's view.
 
 pub(crate) mod downsample;
-pub(crate) mod exact_cast;
 pub(crate) mod float_min_max;
 pub(crate) mod gapfill;
 pub(crate) mod glob;
 pub(crate) mod read_files;
 pub(crate) mod series;
-pub(crate) mod time_text;
 
 pub(crate) use downsample::Downsample;
 pub(crate) use glob::Glob;
@@ -33,7 +31,7 @@ pub(crate) fn while_planning<T: Send>(
 ) -> Result<T> {
     std::thread::scope(|scope| {
         std::thread::Builder::new()
-            .stack_size(crate::STATEMENT_STACK_BYTES)
+            .stack_size(crate::runtime::STATEMENT_STACK_BYTES)
             .spawn_scoped(scope, || {
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()

@@ -7,7 +7,7 @@
 //! fails, naming the table, column and value, when something would be cut.
 
 use crate::storage::event_time::{nanos_per, unit_name};
-use crate::udf::time_text;
+use crate::values::time_text;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, TimestampNanosecondBuilder};

@@ -1,0 +1,6 @@
+//! Values and their types, below the catalog and the table functions that
+//! both use them: casts that refuse to cut ([`exact_cast`]) and times
+//! written as text read exactly ([`time_text`]).
+
+pub(crate) mod exact_cast;
+pub(crate) mod time_text;
