@@ -153,6 +153,7 @@ pub fn command() -> Command {
                 .arg(Arg::new("tls-key").long("tls-key").value_name("PEM").value_parser(clap::value_parser!(PathBuf)).requires("tls-cert").help("TLS private key"))
                 .arg(Arg::new("read-only").long("read-only").action(ArgAction::SetTrue).help("Refuse every write, whatever the user's role"))
                 .arg(Arg::new("allow-host-files").long("allow-host-files").value_name("DIR").value_parser(clap::value_parser!(PathBuf)).help("Let clients read and write host files under DIR (off by default)"))
+                .arg(Arg::new("allow-sources").long("allow-sources").action(ArgAction::SetTrue).help("Let clients call API sources (hydrovu_readings() …) with the server's credentials (off by default)"))
                 .arg(Arg::new("memory-limit").long("memory-limit").value_name("SIZE").value_parser(parse_size).help("Memory for the sorts, joins and aggregates of all sessions together, e.g. 4G (default: half the machine's memory)")),
         )
         .subcommand(
@@ -523,6 +524,7 @@ fn run() -> u8 {
                 tls: path("tls-cert").zip(path("tls-key")),
                 read_only: serve.get_flag("read-only"),
                 allow_host_files: path("allow-host-files"),
+                allow_sources: serve.get_flag("allow-sources"),
                 memory_limit: serve.get_one::<usize>("memory-limit").copied(),
             };
             match runtime.block_on(crate::flight::serve(options)) {

@@ -39,6 +39,8 @@ pub struct ServeOptions {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub read_only: bool,
     pub allow_host_files: Option<PathBuf>,
+    /// Let remote sessions call API sources (with the server's credentials).
+    pub allow_sources: bool,
     /// For all sessions together; `None`: [`default_memory_limit`].
     pub memory_limit: Option<usize>,
 }
@@ -84,6 +86,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         // queries hold together is bounded, however many clients connect.
         memory_pool: Some(memory_pool(memory_limit)),
         read_only: options.read_only,
+        no_api_sources: !options.allow_sources,
     };
     let service = Arc::new(PondFlightService::new(
         Authority::new(pond, users, session_options),

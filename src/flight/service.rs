@@ -53,6 +53,7 @@ use super::metadata;
 use crate::catalog::host_access::HostFilesRefused;
 use crate::catalog::session_pond::WriteRefused;
 use crate::catalog::CATALOG;
+use crate::sources::SourcesRefused;
 use crate::sql::params::{self, Parameterised};
 use crate::sql::session::{INPUT_CATALOG, INPUT_SCHEMA};
 use crate::sql::user_message;
@@ -391,7 +392,7 @@ pub(crate) fn status_of(err: &DataFusionError) -> Status {
     let message = user_message(err);
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cause {
-        if e.is::<WriteRefused>() || e.is::<HostFilesRefused>() {
+        if e.is::<WriteRefused>() || e.is::<HostFilesRefused>() || e.is::<SourcesRefused>() {
             return Status::permission_denied(message);
         }
         cause = e.source();

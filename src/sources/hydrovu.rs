@@ -403,6 +403,7 @@ impl TableFunctionImpl for Locations {
         if !args.exprs().is_empty() {
             return plan_err!("hydrovu_locations() takes no arguments");
         }
+        super::SourceAccess::check(args.session().config(), "hydrovu_locations")?;
         let locations = crate::udf::while_planning("hydrovu_locations()", async {
             Session::open()?.locations().await
         })?;
@@ -444,6 +445,7 @@ impl TableFunctionImpl for Parameters {
         if !args.exprs().is_empty() {
             return plan_err!("hydrovu_parameters() takes no arguments");
         }
+        super::SourceAccess::check(args.session().config(), "hydrovu_parameters")?;
         let names = crate::udf::while_planning("hydrovu_parameters()", async {
             Session::open()?.names().await
         })?;

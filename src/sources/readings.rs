@@ -280,6 +280,7 @@ impl ReadingsFunction {
 
 impl TableFunctionImpl for ReadingsFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        super::SourceAccess::check(args.session().config(), self.source.function())?;
         let call = ReadingsCall::parse(self.source.function(), args.exprs())?;
         let source = self.source.clone();
         let (place, window) = (call.place.clone(), call.window.clone());

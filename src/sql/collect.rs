@@ -60,6 +60,7 @@ impl Collected {
     /// The call's arguments, evaluated as DataFusion would (they are constants).
     async fn call(&self, ctx: &SessionContext) -> Result<ReadingsCall> {
         let function = self.source.function();
+        crate::sources::SourceAccess::check(ctx.state().config(), function)?;
         let args = as_options(function, &self.args)?.unwrap_or_else(|| self.args.clone());
         let texts: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         let values = if texts.is_empty() {

@@ -76,6 +76,9 @@ pub struct SessionOptions {
     pub memory_pool: Option<Arc<dyn MemoryPool>>,
     /// Refuse every write (a `read` user of `pondsql serve`, `--read-only`).
     pub read_only: bool,
+    /// Refuse API sources (`hydrovu_readings()` …), which fetch with this
+    /// process's credentials: remote sessions unless the operator allows them.
+    pub no_api_sources: bool,
 }
 
 /// A pool of `bytes` for [`SessionOptions::memory_pool`]; its errors name
@@ -194,6 +197,10 @@ impl PondSession {
                 false,
             );
         let config = options.host_access.into_config(config);
+        let config = crate::sources::SourceAccess {
+            allowed: !options.no_api_sources,
+        }
+        .into_config(config);
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(pool) = options.memory_pool {
             runtime = runtime.with_memory_pool(pool);

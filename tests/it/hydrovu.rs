@@ -753,3 +753,67 @@ fn the_cron_script_collects_downsamples_and_answers_the_chart() {
         stdout(&out)
     );
 }
+
+/// `pondsql serve` started with the fake's URL and credentials; its URL.
+fn serve(fake: &FakeHydroVu, pond: &Path, args: &[&str]) -> (Child, String) {
+    let mut child = fake
+        .pondsql()
+        .args(["serve", "--pond"])
+        .arg(pond)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = first_line(&mut child);
+    let address = line
+        .split_whitespace()
+        .find(|w| w.starts_with("grpc://"))
+        .unwrap_or_else(|| panic!("serve printed no address: {line:?}"))
+        .to_string();
+    (child, address)
+}
+
+/// A remote session fetches with the server's credentials, so API sources
+/// are the operator's choice: refused by default (PERMISSION_DENIED, exit
+/// code 1, nothing fetched), answered with --allow-sources.
+#[test]
+fn remote_sessions_call_api_sources_only_when_the_operator_allows() {
+    let fake = FakeHydroVu::start(&state(&lake_history(), json!([]), 1_000_000));
+    let (_dir, pond) = new_pond(&fake);
+    let remote = |url: &str, sql: &str| {
+        pondsql()
+            .args(["--connect", url, "--format", "csv", "-c", sql])
+            .output()
+            .unwrap()
+    };
+    let readings = "SELECT count(*) AS n FROM hydrovu_readings(6582334)";
+    let (mut server, url) = serve(&fake, &pond, &[]);
+    for sql in [readings, "SELECT * FROM hydrovu_locations()"] {
+        let out = remote(&url, sql);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("this session may not call API sources (they fetch with the server's credentials): the operator can allow them with `pondsql serve --allow-sources`"),
+            "{sql}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(fake.log().is_empty(), "{:?}", fake.log());
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let (mut server, url) = serve(&fake, &pond, &["--allow-sources"]);
+    let out = remote(&url, readings);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "n\n176\n");
+    // Fetched once: one first page (the others follow its cursor).
+    let log = fake.log();
+    let first_pages = data_requests(&log)
+        .into_iter()
+        .filter(|r| r["start_page"].is_null())
+        .count();
+    assert_eq!(first_pages, 1, "{log:?}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
