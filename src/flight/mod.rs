@@ -6,6 +6,7 @@
 //! what a client can do and the errors it gets are the CLI's.
 
 mod auth;
+mod authenticate;
 pub mod client;
 mod metadata;
 mod service;
@@ -23,6 +24,7 @@ use crate::catalog::host_access::HostAccess;
 use crate::sql::session::{memory_pool, SessionOptions};
 use crate::Pond;
 use auth::Authority;
+use authenticate::AuthenticateFirst;
 use service::PondFlightService;
 use users::Users;
 
@@ -88,10 +90,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         read_only: options.read_only,
         no_api_sources: !options.allow_sources,
     };
-    let service = Arc::new(PondFlightService::new(
-        Authority::new(pond, users, session_options),
-        options.read_only,
-    ));
+    let authority = Arc::new(Authority::new(pond, users, session_options));
+    let service = Arc::new(PondFlightService::new(authority.clone(), options.read_only));
     let mut server = Server::builder();
     if let Some((cert, key)) = &options.tls {
         crate::tls::choose_backend();
@@ -136,6 +136,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let flight =
         FlightServiceServer::from_arc(service.clone()).max_decoding_message_size(MAX_MESSAGE);
     server
+        .layer(AuthenticateFirst::new(authority))
         .add_service(flight)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown_signal())
         .await

@@ -97,7 +97,7 @@ struct Prepared {
 
 /// The Flight SQL service of one pond.
 pub(crate) struct PondFlightService {
-    auth: Authority,
+    auth: Arc<Authority>,
     sql_info: SqlInfoData,
     xdbc: XdbcTypeInfoData,
     pending: Mutex<HashMap<String, Pending>>,
@@ -106,7 +106,7 @@ pub(crate) struct PondFlightService {
 }
 
 impl PondFlightService {
-    pub(crate) fn new(auth: Authority, read_only: bool) -> Self {
+    pub(crate) fn new(auth: Arc<Authority>, read_only: bool) -> Self {
         PondFlightService {
             auth,
             sql_info: metadata::sql_info(read_only),
@@ -121,8 +121,14 @@ impl PondFlightService {
         &self.auth
     }
 
+    /// The caller's session, resolved before the call reached the service
+    /// (authenticate.rs).
     fn session<T>(&self, request: &Request<T>) -> Result<Arc<ClientSession>, Status> {
-        self.auth.session(request.metadata())
+        request
+            .extensions()
+            .get::<Arc<ClientSession>>()
+            .cloned()
+            .ok_or_else(|| Status::internal("the call reached the service unauthenticated"))
     }
 
     /// Runs one statement in the caller's session, logging who ran what.

@@ -19,7 +19,7 @@ def attempt(what, call):
     try:
         call()
         print(what, "accepted")
-    except (flight.FlightError, pa.ArrowException) as e:
+    except (flight.FlightError, pa.ArrowException, OSError) as e:
         message = str(e).split(". gRPC client debug context")[0].split(". Detail:")[0]
         print(what, type(e).__name__, "|", message)
 
@@ -43,6 +43,11 @@ attempt("wrong password", lambda: client.authenticate_basic_token("alice", "nope
 attempt("unknown user", lambda: client.authenticate_basic_token("mallory", "alice-pw"))
 attempt("no credentials", lambda: client.get_flight_info(command(sql.CommandStatementQuery(query="SELECT 1"))))
 attempt("bad token", lambda: query(flight.FlightCallOptions(headers=[(b"authorization", b"Bearer 1234")]), "SELECT 1"))
+# Every call authenticates before anything else reads it, implemented or not.
+attempt("no credentials: list flights", lambda: list(client.list_flights()))
+attempt("no credentials: list actions", lambda: client.list_actions())
+attempt("no credentials: get schema", lambda: client.get_schema(command(sql.CommandStatementQuery(query="SELECT 1"))))
+attempt("no credentials: garbage ticket", lambda: client.do_get(flight.Ticket(b"\x00garbage")).read_all())
 
 alice = as_user("alice", "alice-pw")
 bob = as_user("bob", "bob-pw")
