@@ -155,9 +155,14 @@ pub(crate) fn default_memory_limit() -> usize {
     let mut system = sysinfo::System::new();
     system.refresh_memory();
     let machine = system.total_memory();
-    let total = match system.cgroup_limits() {
-        Some(cgroup) if cgroup.total_memory > 0 => cgroup.total_memory.min(machine.max(1)),
-        _ => machine,
+    let cgroup = system
+        .cgroup_limits()
+        .map(|c| c.total_memory)
+        .filter(|bytes| *bytes > 0);
+    let total = match (cgroup, machine) {
+        (Some(cgroup), 0) => cgroup,
+        (Some(cgroup), machine) => cgroup.min(machine),
+        (None, machine) => machine,
     };
     usize::try_from(total / 2)
         .unwrap_or(usize::MAX)

@@ -235,15 +235,9 @@ pub(super) async fn create(
         RefreshMode::Full
     };
     let not_aggregated = downsample.as_ref().map_or_else(Vec::new, not_aggregated);
-    if !not_aggregated.is_empty() {
-        // Once, when the view is made; its refreshes (cron) stay quiet.
-        tracing::warn!(
-            "materialized view {path}: downsample() leaves out the columns that are not numbers: {} (pond.system.stored_queries lists them)",
-            not_aggregated.join(", ")
-        );
-    }
     let schema = stored_columns(plan.schema().as_arrow());
     let content = run_to_content(ctx, pond, &path, &schema, plan).await?;
+    let left_out = not_aggregated.join(", ");
     let output = ViewOutput {
         content,
         placement: Placement::Replace,
@@ -256,7 +250,14 @@ pub(super) async fn create(
         ingested: Vec::new(),
         schema: None,
     };
-    stage_create(pond, path, query, schema, output, mode)
+    stage_create(pond, path.clone(), query, schema, output, mode)?;
+    if !left_out.is_empty() {
+        // Once, when the view is made; its refreshes (cron) stay quiet.
+        tracing::warn!(
+            "materialized view {path}: downsample() leaves out the columns that are not numbers: {left_out} (pond.system.stored_queries lists them)"
+        );
+    }
+    Ok(())
 }
 
 fn stage_create(
