@@ -307,6 +307,7 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         "host file ArrowInvalid | Flight returned invalid argument error, with message: /etc/passwd does not exist in the pond: see what is there with SELECT * FROM ls('/etc')".into(),
         format!("host csv FlightUnauthorizedError | Flight returned unauthorized error, with message: reading '/etc/x.csv': {files}"),
         format!("read_csv FlightUnauthorizedError | Flight returned unauthorized error, with message: read_csv() '/etc/passwd': {files}"),
+        "api source FlightUnauthorizedError | Flight returned unauthorized error, with message: hydrovu_locations(): this session may not call API sources (they fetch with the server's credentials): the operator can allow them with `pondsql serve --allow-sources`".into(),
         format!("copy to FlightUnauthorizedError | Flight returned unauthorized error, with message: COPY … TO '/tmp/pondsql-flight-x.csv': {files}"),
         "bad sql ArrowInvalid | Flight returned invalid argument error, with message: SQL error: ParserError(\"Expected: an SQL statement, found: SELEC at Line: 1, Column: 1\")".into(),
         "garbage ticket ArrowInvalid | Flight returned invalid argument error, with message: DecodeError { description: InvalidTag, stack: [] }".into(),

@@ -57,6 +57,7 @@ print("read user reads", query(bob, 'SELECT count(*) AS n FROM "/s/t"').to_pylis
 attempt("host file", lambda: query(alice, "SELECT * FROM '/etc/passwd'"))
 attempt("host csv", lambda: query(alice, "SELECT * FROM '/etc/x.csv'"))
 attempt("read_csv", lambda: query(alice, "SELECT * FROM read_csv('/etc/passwd')"))
+attempt("api source", lambda: query(alice, "SELECT * FROM hydrovu_locations()"))
 attempt("copy to", lambda: query(alice, "COPY (SELECT 1) TO '/tmp/pondsql-flight-x.csv'"))
 attempt("bad sql", lambda: query(alice, "SELEC 1"))
 attempt("garbage ticket", lambda: client.do_get(flight.Ticket(b"\x00garbage"), alice).read_all())
