@@ -479,8 +479,7 @@ fn run() -> u8 {
             let target = backup
                 .get_one::<String>("target")
                 .expect("required by clap");
-            let sql = format!("BACKUP TO '{}'", target.replace('\'', "''"));
-            run_one_statement(&runtime, pond, &sql)
+            run_backup(&runtime, pond, target)
         }
         Some(("restore", restore)) => {
             let source = restore
@@ -625,7 +624,8 @@ fn build_site(runtime: &tokio::runtime::Runtime, args: &ArgMatches) -> u8 {
 
 /// Runs one statement on a local pond for a subcommand (`pondsql backup`),
 /// with the exit codes of script mode and a progress line on a terminal.
-fn run_one_statement(runtime: &tokio::runtime::Runtime, pond: &str, sql: &str) -> u8 {
+/// `pondsql backup`: `BACKUP TO target` on the pond, with a progress line.
+fn run_backup(runtime: &tokio::runtime::Runtime, pond: &str, target: &str) -> u8 {
     let pond = match runtime.block_on(Pond::open(pond)) {
         Ok(pond) => Arc::new(pond),
         Err(err) => {
@@ -643,7 +643,7 @@ fn run_one_statement(runtime: &tokio::runtime::Runtime, pond: &str, sql: &str) -
     };
     let result = runtime.block_on(async {
         let _progress = ProgressLine::start(session.pond().clone(), settings.progress);
-        session.execute(sql).await
+        session.backup(target).await
     });
     match result
         .map_err(|e| user_message(&e))

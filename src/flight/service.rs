@@ -55,10 +55,10 @@ use crate::catalog::session_pond::WriteRefused;
 use crate::catalog::CATALOG;
 use crate::sources::SourcesRefused;
 use crate::sql::params::{self, Parameterised};
-use crate::sql::session::{INPUT_CATALOG, INPUT_SCHEMA};
+
 use crate::sql::user_message;
 use crate::storage::PondPath;
-use crate::{Output, Reply};
+use crate::{IngestMode, Output, Reply};
 
 /// Rows nobody fetched are dropped (and their query stopped) after this.
 /// A client fetches right after GetFlightInfo; an unfetched result holds
@@ -102,7 +102,6 @@ pub(crate) struct PondFlightService {
     xdbc: XdbcTypeInfoData,
     pending: Mutex<HashMap<String, Pending>>,
     prepared: Mutex<HashMap<String, Prepared>>,
-    next_input: AtomicU64,
 }
 
 impl PondFlightService {
@@ -113,7 +112,6 @@ impl PondFlightService {
             xdbc: metadata::xdbc_types(),
             pending: Mutex::new(HashMap::new()),
             prepared: Mutex::new(HashMap::new()),
-            next_input: AtomicU64::new(0),
         }
     }
 
@@ -301,25 +299,25 @@ impl PondFlightService {
         client: &ClientSession,
         statements: &[String],
     ) -> Result<i64, Status> {
-        if statements.len() == 1 || client.session.pond().in_block() {
-            let mut total = 0;
-            for sql in statements {
-                total += self.run_update(client, sql).await?;
-            }
-            return Ok(total);
+        let wrap = statements.len() > 1 && !client.session.in_block();
+        if wrap {
+            client.session.begin().await.map_err(|e| status_of(&e))?;
         }
-        self.run_update(client, "BEGIN").await?;
         let mut total = 0;
         for sql in statements {
             match self.run_update(client, sql).await {
                 Ok(n) => total += n,
                 Err(status) => {
-                    let _ = self.run_update(client, "ROLLBACK").await;
+                    if wrap {
+                        let _ = client.session.rollback();
+                    }
                     return Err(status);
                 }
             }
         }
-        self.run_update(client, "COMMIT").await?;
+        if wrap {
+            client.session.commit().await.map_err(|e| status_of(&e))?;
+        }
         Ok(total)
     }
 }
@@ -914,20 +912,10 @@ impl FlightSqlService for PondFlightService {
         let table =
             StreamingTable::try_new(schema, vec![Arc::new(one_shot)]).map_err(|e| status_of(&e))?;
 
-        let name = format!("batch{}", self.next_input.fetch_add(1, Ordering::Relaxed));
-        let source = format!("SELECT * FROM {INPUT_CATALOG}.{INPUT_SCHEMA}.{name}");
         let exists = client.session.pond().view().resolve(&path).is_some();
-        let quoted = format!("\"{}\"", path.to_string().replace('"', "\"\""));
-        // What runs: a DROP first when replacing, then the statement that
-        // reads the client's data.
-        let (drop, write) = match (exists, if_exists, if_missing) {
-            (true, TableExistsOption::Append, _) => {
-                (None, format!("INSERT INTO {quoted} {source}"))
-            }
-            (true, TableExistsOption::Replace, _) => (
-                Some(format!("DROP TABLE {quoted}")),
-                format!("CREATE TABLE {quoted} AS {source}"),
-            ),
+        let mode = match (exists, if_exists, if_missing) {
+            (true, TableExistsOption::Append, _) => IngestMode::Append,
+            (true, TableExistsOption::Replace, _) => IngestMode::Replace,
             (true, _, _) => {
                 return Err(Status::already_exists(format!(
                     "{path} exists: ingest in append mode to add rows to it"
@@ -938,39 +926,15 @@ impl FlightSqlService for PondFlightService {
                     "{path} does not exist: ingest in create mode to create it"
                 )))
             }
-            (false, _, _) => (None, format!("CREATE TABLE {quoted} AS {source}")),
+            (false, _, _) => IngestMode::Create,
         };
-        let table: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(table);
         let _turn = client.turn.lock().await;
-        // A replace is one commit: in a block of its own unless one is open.
-        let wrap = drop.is_some() && !client.session.pond().in_block();
         let started = Instant::now();
-        let run = async {
-            if wrap {
-                client.session.execute("BEGIN").await?;
-            }
-            if let Some(drop) = &drop {
-                client.session.execute(drop).await?;
-            }
-            client
-                .session
-                .execute_with_input(&write, &name, table)
-                .await?;
-            if wrap {
-                client.session.execute("COMMIT").await?;
-            }
-            Ok::<(), DataFusionError>(())
-        };
-        let result = run.await;
-        if result.is_err() && wrap {
-            let _ = client.session.execute("ROLLBACK").await;
-        }
-        let statements: Vec<&str> = drop
-            .iter()
-            .map(String::as_str)
-            .chain([write.as_str()])
-            .collect();
-        let what = format!("bulk ingest into {path}: {}", statements.join("; "));
+        let result = client
+            .session
+            .ingest(path.as_str(), mode, Arc::new(table))
+            .await;
+        let what = format!("bulk ingest into {path} ({mode})");
         log_statement(&client.user, &what, started, result.as_ref().err());
         result.map_err(|e| status_of(&e))?;
         Ok(rows.load(Ordering::Relaxed) as i64)

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
-use datafusion::common::{plan_datafusion_err, plan_err};
+use datafusion::common::{plan_datafusion_err, plan_err, DFSchema};
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{CreateMemoryTable, CreateView, LogicalPlan};
+use datafusion::logical_expr::{CreateMemoryTable, CreateView, ExprSchemable, LogicalPlan};
 use datafusion::physical_plan::stream::{RecordBatchReceiverStream, RecordBatchStreamAdapter};
 use datafusion::physical_plan::ExecutionPlanProperties;
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
@@ -24,7 +24,7 @@ use super::refresh;
 use crate::catalog::table::{check_storable, declared_columns, stored_columns, write_content};
 use crate::catalog::SessionPond;
 use crate::storage::content::time_column;
-use crate::storage::{Change, CreateMode, Kind};
+use crate::storage::{Change, CreateMode, Kind, PondPath};
 use crate::values::exact_cast::fit_to;
 
 /// `ALTER TABLE`: RENAME TO, ADD COLUMN, SET TBLPROPERTIES ('time_column' = …).
@@ -54,7 +54,7 @@ pub(super) async fn alter_table(ctx: &SessionContext, alter: &ast::AlterTable) -
                 .options
                 .iter()
                 .any(|o| matches!(o.option, ast::ColumnOption::NotNull));
-            let data_type = arrow_type(ctx, &column_def.data_type).await?;
+            let data_type = arrow_type(ctx, &column_def.data_type)?;
             let column = Arc::new(Field::new(
                 column_def.name.value.clone(),
                 data_type,
@@ -104,13 +104,25 @@ pub(super) async fn alter_table(ctx: &SessionContext, alter: &ast::AlterTable) -
     }
 }
 
-/// The Arrow type DataFusion gives an SQL type name.
-async fn arrow_type(ctx: &SessionContext, data_type: &ast::DataType) -> Result<DataType> {
-    let plan = ctx
-        .state()
-        .create_logical_plan(&format!("SELECT CAST(NULL AS {data_type}) AS c"))
-        .await?;
-    Ok(plan.schema().field(0).data_type().clone())
+/// The Arrow type DataFusion gives an SQL type name: the type of
+/// `CAST(NULL AS data_type)`, planned from its syntax tree.
+fn arrow_type(ctx: &SessionContext, data_type: &ast::DataType) -> Result<DataType> {
+    let cast = ast::Expr::Cast {
+        kind: ast::CastKind::Cast,
+        expr: Box::new(ast::Expr::value(ast::Value::Null)),
+        data_type: data_type.clone(),
+        array: false,
+        format: None,
+    };
+    let empty = DFSchema::empty();
+    let expr = ctx.state().create_logical_expr_from_sql_expr(
+        ast::ExprWithAlias {
+            expr: cast,
+            alias: None,
+        },
+        &empty,
+    )?;
+    expr.get_type(&empty)
 }
 
 pub(super) async fn create_table(
@@ -120,23 +132,32 @@ pub(super) async fn create_table(
 ) -> Result<()> {
     let path = table_path(&create.name)?;
     let mode = CreateMode::of(create.or_replace, create.if_not_exists);
-    // Not held on to: staging while a copy of the view is alive would copy
-    // everything a BEGIN block has staged.
-    let existing = pond.view().resolve(&path).map(|r| r.kind());
-    if mode == CreateMode::IfNotExists && existing == Some(Kind::Table) {
-        return Ok(());
-    }
     let declared = create.input.schema().as_arrow();
     // A column list declares nullability; a query's columns stay open to NULLs.
     let schema: SchemaRef = match create.input.as_ref() {
         LogicalPlan::EmptyRelation(_) => declared_columns(declared),
         _ => stored_columns(declared),
     };
-    let input = fit_to(
-        create.input.as_ref().clone(),
-        &schema,
-        &format!("CREATE TABLE {path}"),
-    )?;
+    create_table_from(ctx, pond, path, mode, schema, create.input.as_ref().clone()).await
+}
+
+/// Creates the table at `path` with columns `schema`, holding the rows of
+/// `input` (cast exactly to those columns).
+pub(super) async fn create_table_from(
+    ctx: &SessionContext,
+    pond: &SessionPond,
+    path: PondPath,
+    mode: CreateMode,
+    schema: SchemaRef,
+    input: LogicalPlan,
+) -> Result<()> {
+    // Not held on to: staging while a copy of the view is alive would copy
+    // everything a BEGIN block has staged.
+    let existing = pond.view().resolve(&path).map(|r| r.kind());
+    if mode == CreateMode::IfNotExists && existing == Some(Kind::Table) {
+        return Ok(());
+    }
+    let input = fit_to(input, &schema, &format!("CREATE TABLE {path}"))?; // why: names the statement in errors
     check_storable(&path, &schema)?;
     let time_column = time_column(&schema);
     // Validate before running the query, so a bad name fails fast.

@@ -83,38 +83,52 @@ pub(super) async fn fitted(
     if let Some((_, what)) = unsupported.iter().find(|(used, _)| *used) {
         return plan_err!("INSERT INTO {path}: {what} is not supported; a pond table takes plain INSERT INTO … SELECT/VALUES");
     }
-    let view = pond.view();
-    let Some(target) = view.resolve(&path) else {
+    check_target(pond, &path)?;
+    let Some(source) = &insert.source else {
+        return plan_err!("INSERT INTO {path}: give the rows, with VALUES (…) or SELECT …");
+    };
+    let query = DFStatement::Statement(Box::new(Statement::Query(source.clone())));
+    let state = ctx.state();
+    let host_files = references::check(&state, &pond.view(), &query).await?;
+    let source_plan = state
+        .statement_to_plan(query)
+        .await
+        .map_err(|e| references::name_host_files(e, &host_files))?;
+    let columns: Vec<String> = insert.columns.iter().map(column_name).collect();
+    fit(ctx, path, &columns, source_plan).await
+}
+
+/// Fails unless `path` is a table rows can be inserted into.
+pub(super) fn check_target(pond: &SessionPond, path: &PondPath) -> Result<()> {
+    let Some(target) = pond.view().resolve(path) else {
         return plan_err!(
             "table {path} does not exist: create it with CREATE TABLE \"{path}\" AS SELECT …"
         );
     };
     match target.kind() {
-        Kind::Table => {}
-        Kind::MaterializedView => {
-            return plan_err!("{path} is a materialized view: its rows come from REFRESH MATERIALIZED VIEW \"{path}\"; insert into its sources instead")
-        }
-        other => {
-            return Err(external(StorageError::WrongKind {
-                path,
-                actual: other.as_str(),
-                expected: "table",
-            }))
-        }
+        Kind::Table => Ok(()),
+        Kind::MaterializedView => plan_err!("{path} is a materialized view: its rows come from REFRESH MATERIALIZED VIEW \"{path}\"; insert into its sources instead"),
+        other => Err(external(StorageError::WrongKind {
+            path: path.clone(),
+            actual: other.as_str(),
+            expected: "table",
+        })),
     }
-    let Some(source) = &insert.source else {
-        return plan_err!("INSERT INTO {path}: give the rows, with VALUES (…) or SELECT …");
-    };
+}
+
+/// Fits the rows of `source_plan` to the table at `path` (a checked
+/// target): `columns` names the table column each source column fills, in
+/// order (empty: all of them, in the table's order).
+pub(super) async fn fit(
+    ctx: &SessionContext,
+    path: PondPath,
+    columns: &[String],
+    source_plan: LogicalPlan,
+) -> Result<Fitted> {
     let reference = TableReference::bare(path.as_str());
     let provider = ctx.table_provider(reference.clone()).await?;
     let table_schema = provider.schema();
-    let query = DFStatement::Statement(Box::new(Statement::Query(source.clone())));
     let state = ctx.state();
-    let host_files = references::check(&state, &view, &query).await?;
-    let source_plan = state
-        .statement_to_plan(query)
-        .await
-        .map_err(|e| references::name_host_files(e, &host_files))?;
     // Coerce types now (a UNION of µs and ns gives ns only after analysis),
     // so the casts below fit the types the rows will have.
     let source_plan =
@@ -124,14 +138,13 @@ pub(super) async fn fitted(
     let source_fields: Vec<FieldRef> = source_plan.schema().fields().iter().cloned().collect();
     let table_fields: Vec<FieldRef> = table_schema.fields().iter().cloned().collect();
     // Which table column each query column fills.
-    let targets: Vec<usize> = if insert.columns.is_empty() {
+    let targets: Vec<usize> = if columns.is_empty() {
         check_column_count(&path, &table_fields, &source_fields)?;
         (0..table_fields.len()).collect()
     } else {
-        let mut targets = Vec::with_capacity(insert.columns.len());
-        for column in &insert.columns {
-            let name = column_name(column);
-            let Some(i) = table_fields.iter().position(|f| f.name() == &name) else {
+        let mut targets = Vec::with_capacity(columns.len());
+        for name in columns {
+            let Some(i) = table_fields.iter().position(|f| f.name() == name) else {
                 return plan_err!(
                     "INSERT INTO {path}: the table has no column '{name}' (it has {})",
                     names(&table_fields)
@@ -152,7 +165,7 @@ pub(super) async fn fitted(
         }
         targets
     };
-    let context = format!("INSERT INTO {path}");
+    let context = format!("INSERT INTO {path}"); // why: names the statement in errors
     let source_schema = source_plan.schema().clone();
     let mut exprs = Vec::with_capacity(table_fields.len());
     for (i, table_field) in table_fields.iter().enumerate() {

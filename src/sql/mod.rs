@@ -1,6 +1,7 @@
 //! SQL over the pond: the session that runs each statement as one
 //! transaction (session.rs), and one module per kind of statement or check.
 
+pub(crate) mod bulk_ingest;
 mod collect;
 mod copy_chart;
 mod copy_target;

@@ -17,9 +17,7 @@ use crate::storage::event_time::UTC;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::DynamicFileCatalog;
-use datafusion::catalog::{
-    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider, TableProvider,
-};
+use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::common::{exec_err, plan_datafusion_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
@@ -35,6 +33,7 @@ use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, ObjectName, Set, St
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 
+use super::bulk_ingest::{self, IngestMode};
 use super::copy_chart;
 use super::copy_target::check_copy_target;
 use super::ddl;
@@ -57,7 +56,7 @@ use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
-use crate::storage::{Change, Kind, Pond, StorageError};
+use crate::storage::{Change, Kind, Pond, PondPath, StorageError};
 use crate::udf::float_min_max;
 use crate::udf::gapfill::Gapfill;
 use crate::udf::read_files::ReadFiles;
@@ -97,10 +96,6 @@ pub struct Described {
     /// `$1…$n`; `None` where the statement does not decide the type.
     pub parameters: Vec<Option<DataType>>,
 }
-
-/// Where [`PondSession::execute_with_input`] puts its table.
-pub(crate) const INPUT_CATALOG: &str = "client";
-pub(crate) const INPUT_SCHEMA: &str = "input";
 
 /// What a statement returns: rows to stream, or a finished command's output.
 pub enum Reply {
@@ -328,32 +323,68 @@ impl PondSession {
         }
     }
 
-    /// Runs `statement` with `table` readable as `client.input.<name>` (bulk
-    /// ingest: `INSERT INTO "/t" SELECT * FROM client.input.batch`).
-    pub async fn execute_with_input(
+    /// Bulk ingest: `rows` (a client's stream) into the table at `path`,
+    /// as one statement: one commit, or part of an open block.
+    pub async fn ingest(
         &self,
-        statement: &str,
-        name: &str,
-        table: Arc<dyn TableProvider>,
+        path: &str,
+        mode: IngestMode,
+        rows: Arc<dyn TableProvider>,
     ) -> Result<Output> {
-        let schema = match self
-            .ctx
-            .catalog(INPUT_CATALOG)
-            .and_then(|c| c.schema(INPUT_SCHEMA))
-        {
-            Some(schema) => schema,
-            None => {
-                let schema: Arc<dyn SchemaProvider> = Arc::new(MemorySchemaProvider::new());
-                let catalog = MemoryCatalogProvider::new();
-                catalog.register_schema(INPUT_SCHEMA, schema.clone())?;
-                self.ctx.register_catalog(INPUT_CATALOG, Arc::new(catalog));
-                schema
+        let path = PondPath::parse(path).map_err(|e| plan_datafusion_err!("{e}"))?;
+        self.pond.begin_statement().await?;
+        let result = async {
+            match bulk_ingest::plan(&self.ctx, &self.pond, path.clone(), mode, rows).await? {
+                Some(insert) => self.execute_command_plan(insert).await,
+                None => Ok(Output::empty()),
             }
-        };
-        schema.register_table(name.to_string(), table)?;
-        let result = self.execute(statement).await;
-        schema.deregister_table(name)?;
-        result
+        }
+        .await;
+        let what = format!("bulk ingest into {path} ({mode})"); // why: the log's description, not SQL
+        self.end_statement(&what, result).await
+    }
+
+    /// `BACKUP TO target` (`pondsql backup`): copies what the backup lacks.
+    pub async fn backup(&self, target: &str) -> Result<Output> {
+        self.pond.begin_statement().await?;
+        let result = self.run_backup(target).await;
+        let what = format!("BACKUP TO {target}"); // why: the log's description, not SQL
+        self.end_statement(&what, result).await
+    }
+
+    async fn run_backup(&self, target: &str) -> Result<Output> {
+        if self.pond.in_block() {
+            return plan_err!("BACKUP cannot run inside BEGIN … COMMIT: it copies committed transactions; COMMIT first");
+        }
+        self.pond.require_writable()?;
+        if !crate::storage::location::is_url(target) {
+            HostAccess::of(self.ctx.state().config()).check("BACKUP TO", target)?;
+        }
+        Ok(Output::of(
+            maintenance::run_backup(&self.pond, target).await?,
+        ))
+    }
+
+    /// `BEGIN`: the statements that follow are one commit, at [`PondSession::commit`].
+    pub async fn begin(&self) -> Result<()> {
+        self.pond.begin_statement().await?;
+        self.pond.begin_block()
+    }
+
+    /// `COMMIT`: commits the open block; its txn, if it changed anything.
+    pub async fn commit(&self) -> Result<Option<i64>> {
+        // The log's description, as a COMMIT statement's:
+        self.pond.commit_block("COMMIT").await // why: a description, not SQL
+    }
+
+    /// `ROLLBACK`: forgets the open block.
+    pub fn rollback(&self) -> Result<()> {
+        self.pond.rollback_block()
+    }
+
+    /// Whether a `BEGIN` block is open.
+    pub fn in_block(&self) -> bool {
+        self.pond.in_block()
     }
 
     /// Runs one statement as one transaction (or as part of an open BEGIN block).
@@ -458,15 +489,7 @@ impl PondSession {
                     return Ok(Reply::Done(Output::of(batch)));
                 }
                 PondStatement::Backup { target } => {
-                    if self.pond.in_block() {
-                        return plan_err!("BACKUP cannot run inside BEGIN … COMMIT: it copies committed transactions; COMMIT first");
-                    }
-                    self.pond.require_writable()?;
-                    if !crate::storage::location::is_url(&target) {
-                        HostAccess::of(self.ctx.state().config()).check("BACKUP TO", &target)?;
-                    }
-                    let batch = maintenance::run_backup(&self.pond, &target).await?;
-                    return Ok(Reply::Done(Output::of(batch)));
+                    return self.run_backup(&target).await.map(Reply::Done);
                 }
                 PondStatement::Check { all_versions, path } => {
                     let (batch, failure) =

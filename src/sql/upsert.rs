@@ -40,7 +40,7 @@ pub(super) async fn run(
     };
     let fitted = fitted(ctx, pond, insert).await?;
     let path = fitted.path;
-    let what = format!("INSERT INTO {path} ON CONFLICT");
+    let what = format!("INSERT INTO {path} ON CONFLICT"); // why: names the statement in errors
     if insert.overwrite {
         return plan_err!("{what}: INSERT OVERWRITE replaces every row; it takes no ON CONFLICT");
     }

@@ -12,6 +12,7 @@ mod faults;
 mod flight;
 mod fuzz;
 mod hydrovu;
+mod library_api;
 mod object_store;
 mod pruning;
 mod repl;
