@@ -10,6 +10,7 @@
 
 pub(crate) mod backup;
 pub(crate) mod check;
+pub(crate) mod committer;
 pub(crate) mod compaction;
 pub(crate) mod content;
 pub(crate) mod delta_log;

@@ -34,6 +34,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use super::committer::{Committer, DeltaCommitter};
 use super::compaction::plan_oplog_merge;
 use super::content::{ContentStore, Written};
 use super::delta_log::{self, HidingStore};
@@ -76,6 +77,15 @@ pub struct Pond {
     metrics: Arc<Metrics>,
     table: Mutex<DeltaTable>,
     index: RwLock<Arc<OplogIndex>>,
+    committer: Arc<dyn Committer>,
+}
+
+/// What a landed commit leaves for the maintenance after it.
+struct Landed {
+    /// The Delta version before the commit.
+    before: u64,
+    /// The directory partitions it wrote oplog files into.
+    parts: Vec<String>,
 }
 
 impl std::fmt::Debug for Pond {
@@ -162,6 +172,7 @@ impl Pond {
             root_store,
             table: Mutex::new(table),
             index: RwLock::new(Arc::default()),
+            committer: Arc::new(DeltaCommitter),
         };
         pond.refresh().await?;
         Ok(pond)
@@ -276,6 +287,13 @@ impl Pond {
     }
 
     /// Read counters since this process opened the pond.
+    /// This pond committing through `committer` (a test's, which loses races).
+    #[cfg(test)]
+    pub(crate) fn with_committer(mut self, committer: Arc<dyn Committer>) -> Self {
+        self.committer = committer;
+        self
+    }
+
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
     }
@@ -382,12 +400,27 @@ impl Pond {
     /// Commits `changes` as one transaction. Returns the txn number, or
     /// `None` when the changes change nothing (nothing is committed).
     pub(crate) async fn commit(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
-        self.commit_attempts(changes, sql)
+        let landed = self
+            .commit_attempts(changes, sql)
             .await
-            .map_err(|e| e.at(&self.location))
+            .map_err(|e| e.at(&self.location))?;
+        let Some((txn, landed)) = landed else {
+            return Ok(None);
+        };
+        // The commit is durable and acknowledged; maintenance is a step of
+        // its own, so writers waiting for the table get in before it.
+        self.maintain(landed).await;
+        Ok(Some(txn))
     }
 
-    async fn commit_attempts(&self, changes: &[Change], sql: &str) -> Result<Option<i64>> {
+    /// Stages, writes and lands one transaction, starting over when another
+    /// writer takes the next Delta version first. Holds the table only for
+    /// an attempt.
+    async fn commit_attempts(
+        &self,
+        changes: &[Change],
+        sql: &str,
+    ) -> Result<Option<(i64, Landed)>> {
         for attempt in 0..MAX_COMMIT_ATTEMPTS {
             let mut table = self.table.lock().await;
             // The first attempt commits on the log as last read (a statement
@@ -436,9 +469,13 @@ impl Pond {
             // `None`: too slow to be safe from VACUUM; try again with fresh files.
             let result = if started.elapsed() < IN_FLIGHT_GRACE / 2 {
                 Some(
-                    CommitBuilder::from(properties)
-                        .with_actions(adds.iter().cloned().map(Action::Add).collect())
-                        .build(Some(table.snapshot()?), table.log_store(), operation)
+                    self.committer
+                        .put_version(
+                            &table,
+                            adds.iter().cloned().map(Action::Add).collect(),
+                            properties,
+                            operation,
+                        )
                         .await,
                 )
             } else {
@@ -455,44 +492,11 @@ impl Pond {
                     // no need to read the log again.
                     table.state = Some(landed.snapshot);
                     self.refresh_locked(&table).await?;
-                    // Best effort, like the checkpoint: the commit has landed
-                    // whatever happens here; a skipped compaction is retried
-                    // by the next commit to the directory.
-                    for part in adds
+                    let parts = adds
                         .iter()
                         .filter_map(|a| a.partition_values.values().next().cloned().flatten())
-                    {
-                        if let Err(err) = self
-                            .compact_oplog(&mut table, &NodeId::from_stored(&part))
-                            .await
-                        {
-                            tracing::warn!("oplog compaction of partition {part} skipped (the next commit retries it): {err}");
-                        }
-                    }
-                    let interval = CHECKPOINT_INTERVAL as u64;
-                    if table.version().unwrap_or(0) / interval > before / interval {
-                        // Best effort: without it, opening reads a few more JSON commits.
-                        let version = table.version().unwrap_or(0);
-                        let written =
-                            match deltalake::checkpoints::create_checkpoint(&table, None).await {
-                                Ok(()) => self.sync_checkpoint(version as i64).await,
-                                Err(err) => Err(err.into()),
-                            };
-                        if let Err(err) = written {
-                            tracing::warn!("checkpoint at Delta version {version} not written (opening reads a few more commits until the next one): {err}");
-                        }
-                    }
-                    if table.version().unwrap_or(0) / LOG_CLEANUP_INTERVAL
-                        > before / LOG_CLEANUP_INTERVAL
-                    {
-                        // Best effort: what it leaves is removed next time.
-                        if let Err(err) =
-                            deltalake::checkpoints::cleanup_metadata(&table, None).await
-                        {
-                            tracing::warn!("expired Delta log files not removed (the next cleanup retries): {err}");
-                        }
-                    }
-                    return Ok(Some(txn));
+                        .collect();
+                    return Ok(Some((txn, Landed { before, parts })));
                 }
                 Some(Err(err)) if !lost_race(&err) => return Err(err.into()),
                 _ => {
@@ -507,6 +511,43 @@ impl Pond {
             }
         }
         Err(StorageError::TooManyConflicts(MAX_COMMIT_ATTEMPTS))
+    }
+
+    /// After a landed commit: merges the small oplog files of the
+    /// directories it wrote, writes a checkpoint and cleans the log when it
+    /// crossed their intervals. Best effort: the commit has landed whatever
+    /// happens here, and what is skipped the next commit retries.
+    async fn maintain(&self, landed: Landed) {
+        let Landed { before, parts } = landed;
+        let mut table = self.table.lock().await;
+        for part in parts {
+            if let Err(err) = self
+                .compact_oplog(&mut table, &NodeId::from_stored(&part))
+                .await
+            {
+                tracing::warn!("oplog compaction of partition {part} skipped (the next commit retries it): {err}");
+            }
+        }
+        let version = table.version().unwrap_or(0);
+        let interval = CHECKPOINT_INTERVAL as u64;
+        if version / interval > before / interval {
+            // Without it, opening reads a few more JSON commits.
+            let written = match deltalake::checkpoints::create_checkpoint(&table, None).await {
+                Ok(()) => self.sync_checkpoint(version as i64).await,
+                Err(err) => Err(err.into()),
+            };
+            if let Err(err) = written {
+                tracing::warn!("checkpoint at Delta version {version} not written (opening reads a few more commits until the next one): {err}");
+            }
+        }
+        if version / LOG_CLEANUP_INTERVAL > before / LOG_CLEANUP_INTERVAL {
+            // What it leaves is removed next time.
+            if let Err(err) = deltalake::checkpoints::cleanup_metadata(&table, None).await {
+                tracing::warn!(
+                    "expired Delta log files not removed (the next cleanup retries): {err}"
+                );
+            }
+        }
     }
 
     /// Merges the small oplog files of one directory partition into one, as
