@@ -9,8 +9,8 @@ use arrow_flight::sql::metadata::{
     SqlInfoData, SqlInfoDataBuilder, XdbcTypeInfo, XdbcTypeInfoData, XdbcTypeInfoDataBuilder,
 };
 use arrow_flight::sql::{
-    CommandGetDbSchemas, CommandGetTables, Nullable, Searchable, SqlInfo,
-    SqlSupportedCaseSensitivity, SqlSupportedTransaction, XdbcDataType,
+    Any, CommandGetDbSchemas, CommandGetPrimaryKeys, CommandGetTables, Nullable, Searchable,
+    SqlInfo, SqlSupportedCaseSensitivity, SqlSupportedTransaction, XdbcDataType,
 };
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -259,4 +259,42 @@ pub(crate) fn is_wire_ready(schema: &SchemaRef) -> bool {
         .fields()
         .iter()
         .all(|f| wire_type(f.data_type()) == *f.data_type())
+}
+
+pub(super) fn primary_keys_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("catalog_name", DataType::Utf8, true),
+        Field::new("db_schema_name", DataType::Utf8, true),
+        Field::new("table_name", DataType::Utf8, false),
+        Field::new("column_name", DataType::Utf8, false),
+        Field::new("key_name", DataType::Utf8, true),
+        Field::new("key_sequence", DataType::Int32, false),
+    ])
+}
+
+pub(super) fn foreign_keys_schema() -> Schema {
+    Schema::new(vec![
+        Field::new("pk_catalog_name", DataType::Utf8, true),
+        Field::new("pk_db_schema_name", DataType::Utf8, true),
+        Field::new("pk_table_name", DataType::Utf8, false),
+        Field::new("pk_column_name", DataType::Utf8, false),
+        Field::new("fk_catalog_name", DataType::Utf8, true),
+        Field::new("fk_db_schema_name", DataType::Utf8, true),
+        Field::new("fk_table_name", DataType::Utf8, false),
+        Field::new("fk_column_name", DataType::Utf8, false),
+        Field::new("key_sequence", DataType::Int32, false),
+        Field::new("fk_key_name", DataType::Utf8, true),
+        Field::new("pk_key_name", DataType::Utf8, true),
+        Field::new("update_rule", DataType::UInt8, false),
+        Field::new("delete_rule", DataType::UInt8, false),
+    ])
+}
+
+/// The (empty) answer to a keys command: the pond has no keys.
+pub(super) fn empty_keys_schema(message: &Any) -> SchemaRef {
+    if message.is::<CommandGetPrimaryKeys>() {
+        Arc::new(primary_keys_schema())
+    } else {
+        Arc::new(foreign_keys_schema())
+    }
 }

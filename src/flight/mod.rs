@@ -8,9 +8,14 @@
 mod auth;
 mod authenticate;
 pub mod client;
+mod ingest;
 mod metadata;
+mod prepared;
+mod results;
 mod service;
+mod status;
 pub mod users;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

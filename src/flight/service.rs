@@ -3,20 +3,13 @@
 //! commits, same errors), results streamed.
 //!
 //! A statement runs when its FlightInfo is asked for (GetFlightInfo), so it
-//! runs once and its schema is the one the rows have; the rows wait under
-//! an unguessable ticket for the DoGet that fetches them (or are dropped,
-//! and the query with them, on cancel, after [`UNCLAIMED`], or for newer
-//! ones past [`WAITING_PER_USER`]).
+//! runs once and its schema is the one the rows have; the rows wait for
+//! their DoGet in [`WaitingResults`].
 
-use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
-use arrow_flight::decode::FlightRecordBatchStream;
-use arrow_flight::encode::FlightDataEncoderBuilder;
-use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::{SqlInfoData, XdbcTypeInfoData};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
@@ -27,81 +20,38 @@ use arrow_flight::sql::{
     CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
     CommandPreparedStatementQuery, CommandPreparedStatementUpdate, CommandStatementIngest,
     CommandStatementQuery, CommandStatementUpdate, DoPutPreparedStatementResult, ProstMessageExt,
-    SqlInfo, TableExistsOption, TableNotExistOption, TicketStatementQuery,
+    SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
     Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, FlightDescriptor,
-    FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc,
-    Ticket,
+    FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
 };
 use datafusion::arrow::array::{Array, RecordBatch};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::ipc::writer::IpcWriteOptions;
-use datafusion::catalog::streaming::StreamingTable;
-use datafusion::error::DataFusionError;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::streaming::PartitionStream;
-use futures::{Stream, StreamExt, TryStreamExt};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use futures::{Stream, TryStreamExt};
 use prost::Message;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::{Authority, ClientSession};
 use super::metadata;
-use crate::catalog::host_access::HostFilesRefused;
-use crate::catalog::session_pond::WriteRefused;
+use super::prepared::PreparedStatements;
+use super::results::WaitingResults;
+use super::status::{log_statement, status_of};
+use super::wire::{batches_stream, encode, received, schema_bytes, Rows};
 use crate::catalog::CATALOG;
-use crate::sources::SourcesRefused;
-use crate::sql::params::{self, Parameterised};
+use crate::sql::params;
 
-use crate::sql::user_message;
-use crate::storage::PondPath;
-use crate::{IngestMode, Output, Reply};
-
-/// Rows nobody fetched are dropped (and their query stopped) after this.
-/// A client fetches right after GetFlightInfo; an unfetched result holds
-/// what its query has computed ahead (a sort holds all its rows).
-const UNCLAIMED: Duration = Duration::from_secs(120);
-
-/// At most this many results wait unfetched for one user: the oldest goes
-/// (its query stopped) when another arrives.
-const WAITING_PER_USER: usize = 16;
-
-/// At most this many results wait unfetched on the server: past it a
-/// statement is refused (RESOURCE_EXHAUSTED) until some are fetched.
-const WAITING_IN_ALL: usize = 64;
-
-/// At most this many prepared statements stay open for one user.
-const PREPARED_PER_USER: usize = 256;
-
-type Rows = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send>>;
-
-/// Rows waiting for their DoGet.
-struct Pending {
-    user: String,
-    /// The statement, for the log line of a cancel.
-    sql: String,
-    stream: SendableRecordBatchStream,
-    since: Instant,
-}
-
-/// A prepared statement: its text and the values last bound to it.
-struct Prepared {
-    user: String,
-    sql: String,
-    parameters: Option<Parameterised>,
-    bound: Option<RecordBatch>,
-}
+use crate::{Output, Reply};
 
 /// The Flight SQL service of one pond.
 pub(crate) struct PondFlightService {
     auth: Arc<Authority>,
     sql_info: SqlInfoData,
     xdbc: XdbcTypeInfoData,
-    pending: Mutex<HashMap<String, Pending>>,
-    prepared: Mutex<HashMap<String, Prepared>>,
+    waiting: WaitingResults,
+    prepared: PreparedStatements,
 }
 
 impl PondFlightService {
@@ -110,8 +60,8 @@ impl PondFlightService {
             auth,
             sql_info: metadata::sql_info(read_only),
             xdbc: metadata::xdbc_types(),
-            pending: Mutex::new(HashMap::new()),
-            prepared: Mutex::new(HashMap::new()),
+            waiting: WaitingResults::default(),
+            prepared: PreparedStatements::default(),
         }
     }
 
@@ -121,6 +71,11 @@ impl PondFlightService {
 
     /// The caller's session, resolved before the call reached the service
     /// (authenticate.rs).
+    /// Drops the results nobody fetched in time (the server's sweeper).
+    pub(crate) fn drop_unclaimed(&self) {
+        self.waiting.drop_unclaimed();
+    }
+
     fn session<T>(&self, request: &Request<T>) -> Result<Arc<ClientSession>, Status> {
         request
             .extensions()
@@ -154,65 +109,6 @@ impl PondFlightService {
         }
     }
 
-    /// Keeps rows for their DoGet; returns the FlightInfo that points at them.
-    fn park(
-        &self,
-        user: &str,
-        sql: &str,
-        stream: SendableRecordBatchStream,
-        descriptor: FlightDescriptor,
-    ) -> Result<FlightInfo, Status> {
-        let schema = metadata::wire_schema(&stream.schema());
-        let handle = uuid::Uuid::new_v4().simple().to_string();
-        let ticket = TicketStatementQuery {
-            statement_handle: handle.clone().into(),
-        };
-        let info = FlightInfo::new()
-            .try_with_schema(&schema)
-            .map_err(|e| Status::internal(format!("cannot encode the result schema: {e}")))?
-            .with_endpoint(
-                FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec())),
-            )
-            .with_descriptor(descriptor)
-            .with_total_records(-1)
-            .with_ordered(true);
-        self.drop_unclaimed();
-        let mut pending = lock(&self.pending);
-        let mut mine: Vec<(&String, Instant)> = pending
-            .iter()
-            .filter(|(_, p)| p.user == user)
-            .map(|(k, p)| (k, p.since))
-            .collect();
-        if mine.len() >= WAITING_PER_USER {
-            mine.sort_by_key(|(_, since)| *since);
-            let oldest = mine[0].0.clone();
-            pending.remove(&oldest);
-        }
-        if pending.len() >= WAITING_IN_ALL {
-            return Err(Status::resource_exhausted(format!(
-                "{WAITING_IN_ALL} results wait unfetched on this server: fetch them (DoGet) or cancel them, or wait {}s for them to expire",
-                UNCLAIMED.as_secs()
-            )));
-        }
-        pending.insert(
-            handle,
-            Pending {
-                user: user.to_string(),
-                sql: sql.to_string(),
-                stream,
-                since: Instant::now(),
-            },
-        );
-        Ok(info)
-    }
-
-    /// Drops the results nobody fetched in time (and stops their queries);
-    /// the server calls it now and then, so they go even when no new
-    /// statement comes.
-    pub(crate) fn drop_unclaimed(&self) {
-        lock(&self.pending).retain(|_, p| p.since.elapsed() < UNCLAIMED);
-    }
-
     /// The FlightInfo of a statement's result, running it now.
     async fn statement_info(
         &self,
@@ -225,7 +121,7 @@ impl PondFlightService {
             Reply::Rows(stream) => stream,
             Reply::Done(output) => batches_stream(output.schema, output.batches),
         };
-        self.park(&client.user, sql, stream, descriptor)
+        self.waiting.park(&client.user, sql, stream, descriptor)
     }
 
     /// The rows of a small fixed answer (metadata) as a FlightInfo whose
@@ -244,52 +140,6 @@ impl PondFlightService {
             )
             .with_descriptor(descriptor);
         Ok(Response::new(info))
-    }
-
-    fn take_prepared_text(
-        &self,
-        client: &ClientSession,
-        handle: &[u8],
-    ) -> Result<(String, Option<Parameterised>, Option<RecordBatch>), Status> {
-        let key = String::from_utf8_lossy(handle).to_string();
-        let prepared = lock(&self.prepared);
-        let statement = prepared
-            .get(&key)
-            .filter(|p| p.user == client.user)
-            .ok_or_else(|| {
-                Status::not_found(
-                    "no such prepared statement: it was closed, or belongs to another session",
-                )
-            })?;
-        Ok((
-            statement.sql.clone(),
-            statement.parameters.clone(),
-            statement.bound.clone(),
-        ))
-    }
-
-    /// The statements to run for a prepared statement with `bound` values:
-    /// one per row of values, or the text as it is when it takes none.
-    fn bound_statements(
-        sql: &str,
-        parameters: Option<&Parameterised>,
-        bound: Option<&RecordBatch>,
-    ) -> Result<Vec<String>, Status> {
-        match (parameters, bound) {
-            (None, None) => Ok(vec![sql.to_string()]),
-            (None, Some(values)) if values.num_columns() == 0 => Ok(vec![sql.to_string()]),
-            (None, Some(values)) => Err(Status::invalid_argument(format!(
-                "the statement takes no parameters, but {} were bound",
-                values.num_columns()
-            ))),
-            (Some(p), None) => Err(Status::invalid_argument(format!(
-                "the statement takes {} parameter(s): bind them before executing it",
-                p.count
-            ))),
-            (Some(p), Some(values)) => (0..values.num_rows())
-                .map(|row| p.bind(values, row).map_err(|e| status_of(&e)))
-                .collect(),
-        }
     }
 
     /// Runs updates as one commit: inside the session's own block if it
@@ -365,14 +215,14 @@ impl PondFlightService {
             query.into_builder(&self.sql_info).build()
         } else if let Ok(Some(query)) = message.unpack::<CommandGetXdbcTypeInfo>() {
             query.into_builder(&self.xdbc).build()
-        } else if let Ok(Some(_)) = message.unpack::<CommandGetPrimaryKeys>() {
-            Ok(RecordBatch::new_empty(empty_keys_schema(&message)))
-        } else if let Ok(Some(_)) = message.unpack::<CommandGetExportedKeys>() {
-            Ok(RecordBatch::new_empty(empty_keys_schema(&message)))
-        } else if let Ok(Some(_)) = message.unpack::<CommandGetImportedKeys>() {
-            Ok(RecordBatch::new_empty(empty_keys_schema(&message)))
-        } else if let Ok(Some(_)) = message.unpack::<CommandGetCrossReference>() {
-            Ok(RecordBatch::new_empty(empty_keys_schema(&message)))
+        } else if message.is::<CommandGetPrimaryKeys>()
+            || message.is::<CommandGetExportedKeys>()
+            || message.is::<CommandGetImportedKeys>()
+            || message.is::<CommandGetCrossReference>()
+        {
+            Ok(RecordBatch::new_empty(metadata::empty_keys_schema(
+                &message,
+            )))
         } else {
             return Err(Status::invalid_argument(format!(
                 "this ticket is not one the server gave: {}",
@@ -383,60 +233,6 @@ impl PondFlightService {
         let stream = batches_stream(batch.schema(), vec![batch]);
         Ok(Response::new(encode(stream)))
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing under these locks panics.
-    mutex.lock().expect("server lock poisoned")
-}
-
-/// What a client is told of a failed statement: the CLI's one-line
-/// message, with the gRPC code its cause calls for.
-pub(crate) fn status_of(err: &DataFusionError) -> Status {
-    let message = user_message(err);
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cause {
-        if e.is::<WriteRefused>() || e.is::<HostFilesRefused>() || e.is::<SourcesRefused>() {
-            return Status::permission_denied(message);
-        }
-        cause = e.source();
-    }
-    match err.find_root() {
-        DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(format!(
-            "{message} (the server's limit is shared by all sessions; results waiting to be fetched hold theirs until fetched or cancelled)"
-        )),
-        DataFusionError::NotImplemented(_) => Status::unimplemented(message),
-        DataFusionError::Internal(_) => Status::internal(message),
-        _ => Status::invalid_argument(message),
-    }
-}
-
-/// One line per statement on stderr: when, who, how long, outcome, what.
-fn log_statement(user: &str, sql: &str, started: Instant, error: Option<&DataFusionError>) {
-    let outcome = match error {
-        None => "ok".to_string(),
-        Some(err) => format!("error: {}", user_message(err)),
-    };
-    let took = format!(
-        "{:.1}ms {outcome}",
-        started.elapsed().as_secs_f64() * 1000.0
-    );
-    log_line(user, &took, sql);
-}
-
-/// One log line: when, who, what happened, the statement (its first 300
-/// characters, on one line). A query's "ok" says it started; a later
-/// "cancelled" line says a client dropped its rows unfetched.
-fn log_line(user: &str, what: &str, sql: &str) {
-    let text: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    let text = match text.char_indices().nth(300) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
-    };
-    eprintln!(
-        "{} {user} {what} | {text}",
-        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-    );
 }
 
 /// Rows a statement changed: the count DataFusion's writes return; 0 for
@@ -456,88 +252,6 @@ fn affected(output: &Output) -> i64 {
                 .map(|a| a.iter().flatten().sum::<i64>())
         })
         .sum()
-}
-
-fn batches_stream(schema: SchemaRef, batches: Vec<RecordBatch>) -> SendableRecordBatchStream {
-    Box::pin(RecordBatchStreamAdapter::new(
-        schema,
-        futures::stream::iter(batches.into_iter().map(Ok)),
-    ))
-}
-
-/// Rows as Flight data, in their wire types ([`metadata::wire_schema`]).
-fn encode(stream: SendableRecordBatchStream) -> Rows {
-    let schema = Arc::new(metadata::wire_schema(&stream.schema()));
-    let convert = !metadata::is_wire_ready(&stream.schema());
-    let wire = schema.clone();
-    let batches = stream.map(move |batch| {
-        let batch = batch.map_err(|e| FlightError::Tonic(Box::new(status_of(&e))))?;
-        if !convert {
-            return Ok(batch);
-        }
-        let columns = batch
-            .columns()
-            .iter()
-            .zip(wire.fields())
-            .map(|(c, f)| cast(c, f.data_type()))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(RecordBatch::try_new(wire.clone(), columns)?)
-    });
-    let flight = FlightDataEncoderBuilder::new()
-        .with_schema(schema)
-        .build(batches)
-        .map_err(|e| match e {
-            FlightError::Tonic(status) => *status,
-            other => Status::internal(other.to_string()),
-        });
-    Box::pin(flight)
-}
-
-fn schema_bytes(schema: &Schema) -> Result<bytes::Bytes, Status> {
-    let message: IpcMessage = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
-        .try_into()
-        .map_err(|e| Status::internal(format!("cannot encode a schema: {e}")))?;
-    Ok(message.0)
-}
-
-/// Reads the record batches a client sent with DoPut.
-async fn received(request: Request<PeekableFlightDataStream>) -> Result<Vec<RecordBatch>, Status> {
-    FlightRecordBatchStream::new_from_flight_data(request.into_inner().map_err(FlightError::from))
-        .try_collect()
-        .await
-        .map_err(|e| Status::invalid_argument(format!("cannot read the data sent: {e}")))
-}
-
-/// A client's DoPut stream as a table scanned once (bulk ingest).
-struct OneShot {
-    schema: SchemaRef,
-    stream: Mutex<Option<SendableRecordBatchStream>>,
-}
-
-impl std::fmt::Debug for OneShot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "OneShot({:?})", self.schema)
-    }
-}
-
-impl PartitionStream for OneShot {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        match lock(&self.stream).take() {
-            Some(stream) => stream,
-            None => Box::pin(RecordBatchStreamAdapter::new(
-                self.schema.clone(),
-                futures::stream::once(async {
-                    Err(DataFusionError::Execution(
-                        "the ingested data can be read once only".into(),
-                    ))
-                }),
-            )),
-        }
-    }
 }
 
 #[tonic::async_trait]
@@ -583,9 +297,10 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let client = self.session(&request)?;
-        let (sql, parameters, bound) =
-            self.take_prepared_text(&client, &query.prepared_statement_handle)?;
-        let statements = Self::bound_statements(&sql, parameters.as_ref(), bound.as_ref())?;
+        let prepared = self
+            .prepared
+            .get(&client.user, &query.prepared_statement_handle)?;
+        let statements = prepared.statements(None)?;
         let reply = match statements.as_slice() {
             [one] => self.run(&client, one).await?,
             many => {
@@ -615,7 +330,7 @@ impl FlightSqlService for PondFlightService {
             }
         };
         let info = self
-            .statement_info(&client, &sql, reply, request.into_inner())
+            .statement_info(&client, &prepared.sql, reply, request.into_inner())
             .await?;
         Ok(Response::new(info))
     }
@@ -626,18 +341,9 @@ impl FlightSqlService for PondFlightService {
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         let client = self.session(&request)?;
-        let key = String::from_utf8_lossy(&ticket.statement_handle).to_string();
-        let pending = {
-            let mut pending = lock(&self.pending);
-            match pending.get(&key) {
-                Some(p) if p.user == client.user => pending.remove(&key),
-                _ => None,
-            }
-        };
-        let pending = pending.ok_or_else(|| {
-            Status::not_found(format!("no rows wait under this ticket: they were fetched already, cancelled, expired ({}s), or dropped for newer ones ({WAITING_PER_USER} results at most wait for one user): run the statement again", UNCLAIMED.as_secs()))
-        })?;
-        Ok(Response::new(encode(pending.stream)))
+        let key = String::from_utf8_lossy(&ticket.statement_handle);
+        let rows = self.waiting.take(&client.user, &key)?;
+        Ok(Response::new(encode(rows)))
     }
 
     async fn do_get_fallback(
@@ -806,7 +512,7 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.session(&request)?;
-        let schema = primary_keys_schema();
+        let schema = metadata::primary_keys_schema();
         self.command_info(query, &schema, request.into_inner())
     }
 
@@ -816,7 +522,11 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.session(&request)?;
-        self.command_info(query, &foreign_keys_schema(), request.into_inner())
+        self.command_info(
+            query,
+            &metadata::foreign_keys_schema(),
+            request.into_inner(),
+        )
     }
 
     async fn get_flight_info_imported_keys(
@@ -825,7 +535,11 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.session(&request)?;
-        self.command_info(query, &foreign_keys_schema(), request.into_inner())
+        self.command_info(
+            query,
+            &metadata::foreign_keys_schema(),
+            request.into_inner(),
+        )
     }
 
     async fn get_flight_info_cross_reference(
@@ -834,7 +548,11 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         self.session(&request)?;
-        self.command_info(query, &foreign_keys_schema(), request.into_inner())
+        self.command_info(
+            query,
+            &metadata::foreign_keys_schema(),
+            request.into_inner(),
+        )
     }
 
     async fn do_put_statement_update(
@@ -852,92 +570,7 @@ impl FlightSqlService for PondFlightService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         let client = self.session(&request)?;
-        if command.temporary {
-            return Err(Status::invalid_argument(
-                "temporary tables are not supported: ingest into a pond table",
-            ));
-        }
-        if command
-            .catalog
-            .as_deref()
-            .is_some_and(|c| !c.is_empty() && c != CATALOG)
-        {
-            return Err(Status::invalid_argument(format!(
-                "catalog {:?} is not this server's: use {CATALOG}",
-                command.catalog.unwrap_or_default()
-            )));
-        }
-        let path = ingest_path(command.schema.as_deref(), &command.table)
-            .map_err(Status::invalid_argument)?;
-        let options = command.table_definition_options.unwrap_or_default();
-        let if_missing = TableNotExistOption::try_from(options.if_not_exist)
-            .unwrap_or(TableNotExistOption::Unspecified);
-        let if_exists = TableExistsOption::try_from(options.if_exists)
-            .unwrap_or(TableExistsOption::Unspecified);
-
-        // The data streams into the statement; its schema comes first.
-        let mut stream = FlightRecordBatchStream::new_from_flight_data(
-            request.into_inner().map_err(FlightError::from),
-        );
-        let first = stream
-            .next()
-            .await
-            .transpose()
-            .map_err(|e| Status::invalid_argument(format!("cannot read the data sent: {e}")))?;
-        let schema = match (&first, stream.schema()) {
-            (Some(batch), _) => batch.schema(),
-            (None, Some(schema)) => schema.clone(),
-            (None, None) => {
-                return Err(Status::invalid_argument(
-                    "no data was sent: bulk ingest needs at least a schema",
-                ))
-            }
-        };
-        let rows = Arc::new(AtomicU64::new(0));
-        let counted = rows.clone();
-        let input = futures::stream::iter(first.map(Ok))
-            .chain(stream)
-            .map(move |batch| {
-                let batch = batch.map_err(|e| DataFusionError::External(Box::new(e)))?;
-                counted.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-                Ok(batch)
-            });
-        let one_shot = OneShot {
-            schema: schema.clone(),
-            stream: Mutex::new(Some(Box::pin(RecordBatchStreamAdapter::new(
-                schema.clone(),
-                input,
-            )))),
-        };
-        let table =
-            StreamingTable::try_new(schema, vec![Arc::new(one_shot)]).map_err(|e| status_of(&e))?;
-
-        let exists = client.session.pond().view().resolve(&path).is_some();
-        let mode = match (exists, if_exists, if_missing) {
-            (true, TableExistsOption::Append, _) => IngestMode::Append,
-            (true, TableExistsOption::Replace, _) => IngestMode::Replace,
-            (true, _, _) => {
-                return Err(Status::already_exists(format!(
-                    "{path} exists: ingest in append mode to add rows to it"
-                )))
-            }
-            (false, _, TableNotExistOption::Fail) => {
-                return Err(Status::not_found(format!(
-                    "{path} does not exist: ingest in create mode to create it"
-                )))
-            }
-            (false, _, _) => IngestMode::Create,
-        };
-        let _turn = client.turn.lock().await;
-        let started = Instant::now();
-        let result = client
-            .session
-            .ingest(path.as_str(), mode, Arc::new(table))
-            .await;
-        let what = format!("bulk ingest into {path} ({mode})");
-        log_statement(&client.user, &what, started, result.as_ref().err());
-        result.map_err(|e| status_of(&e))?;
-        Ok(rows.load(Ordering::Relaxed) as i64)
+        super::ingest::ingest(&client, command, request).await
     }
 
     async fn do_put_prepared_statement_query(
@@ -947,22 +580,8 @@ impl FlightSqlService for PondFlightService {
     ) -> Result<DoPutPreparedStatementResult, Status> {
         let client = self.session(&request)?;
         let values = params::concat(&received(request).await?).map_err(|e| status_of(&e))?;
-        let key = String::from_utf8_lossy(&query.prepared_statement_handle).to_string();
-        let mut prepared = lock(&self.prepared);
-        let statement = prepared
-            .get_mut(&key)
-            .filter(|p| p.user == client.user)
-            .ok_or_else(|| Status::not_found("no such prepared statement: it was closed"))?;
-        if let (Some(p), Some(v)) = (&statement.parameters, &values) {
-            if v.num_columns() != p.count {
-                return Err(Status::invalid_argument(format!(
-                    "the statement takes {} parameter(s), but {} were bound",
-                    p.count,
-                    v.num_columns()
-                )));
-            }
-        }
-        statement.bound = values;
+        self.prepared
+            .bind(&client.user, &query.prepared_statement_handle, values)?;
         Ok(DoPutPreparedStatementResult {
             prepared_statement_handle: Some(query.prepared_statement_handle),
         })
@@ -975,10 +594,10 @@ impl FlightSqlService for PondFlightService {
     ) -> Result<i64, Status> {
         let client = self.session(&request)?;
         let sent = params::concat(&received(request).await?).map_err(|e| status_of(&e))?;
-        let (sql, parameters, bound) =
-            self.take_prepared_text(&client, &query.prepared_statement_handle)?;
-        let values = sent.filter(|v| v.num_columns() > 0).or(bound);
-        let statements = Self::bound_statements(&sql, parameters.as_ref(), values.as_ref())?;
+        let prepared = self
+            .prepared
+            .get(&client.user, &query.prepared_statement_handle)?;
+        let statements = prepared.statements(sent.filter(|v| v.num_columns() > 0).as_ref())?;
         self.run_updates(&client, &statements).await
     }
 
@@ -1016,23 +635,7 @@ impl FlightSqlService for PondFlightService {
                 .collect::<Vec<_>>(),
         );
         let dataset = metadata::wire_schema(&described.dataset);
-        let handle = uuid::Uuid::new_v4().simple().to_string();
-        let mut prepared = lock(&self.prepared);
-        if prepared.values().filter(|p| p.user == client.user).count() >= PREPARED_PER_USER {
-            return Err(Status::resource_exhausted(format!(
-                "{PREPARED_PER_USER} prepared statements are open for {}: close those no longer used (ClosePreparedStatement; a driver does it when a statement is closed)",
-                client.user
-            )));
-        }
-        prepared.insert(
-            handle.clone(),
-            Prepared {
-                user: client.user.clone(),
-                parameters: Parameterised::parse(&query.query),
-                sql: query.query,
-                bound: None,
-            },
-        );
+        let handle = self.prepared.open(&client.user, query.query)?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
             dataset_schema: schema_bytes(&dataset)?,
@@ -1046,11 +649,8 @@ impl FlightSqlService for PondFlightService {
         request: Request<Action>,
     ) -> Result<(), Status> {
         let client = self.session(&request)?;
-        let key = String::from_utf8_lossy(&query.prepared_statement_handle).to_string();
-        let mut prepared = lock(&self.prepared);
-        if prepared.get(&key).is_some_and(|p| p.user == client.user) {
-            prepared.remove(&key);
-        }
+        self.prepared
+            .close(&client.user, &query.prepared_statement_handle);
         Ok(())
     }
 
@@ -1079,13 +679,9 @@ impl FlightSqlService for PondFlightService {
             let Ok(Some(statement)) = any.unpack::<TicketStatementQuery>() else {
                 continue;
             };
-            let key = String::from_utf8_lossy(&statement.statement_handle).to_string();
-            let mut pending = lock(&self.pending);
-            if pending.get(&key).is_some_and(|p| p.user == client.user) {
-                // Dropping the stream stops the query.
-                if let Some(cancelled) = pending.remove(&key) {
-                    log_line(&client.user, "cancelled", &cancelled.sql);
-                }
+            let key = String::from_utf8_lossy(&statement.statement_handle);
+            // Dropping the stream stops the query.
+            if self.waiting.cancel(&client.user, &key) {
                 status = CancelStatus::Cancelled;
             }
         }
@@ -1099,70 +695,4 @@ impl FlightSqlService for PondFlightService {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
-}
-
-/// A pond path from a client's catalog/schema/table triple (bulk ingest):
-/// the table in schema (directory) `schema`, or an absolute path.
-fn ingest_path(schema: Option<&str>, table: &str) -> std::result::Result<PondPath, String> {
-    let text = match schema.filter(|s| !s.is_empty()) {
-        Some(dir) if !table.starts_with('/') => format!("{}/{table}", dir.trim_end_matches('/')),
-        _ if table.starts_with('/') => table.to_string(),
-        _ => format!("/{table}"),
-    };
-    PondPath::parse(&text).map_err(|e| format!("'{text}' is not a pond path: {e}"))
-}
-
-fn primary_keys_schema() -> Schema {
-    Schema::new(vec![
-        Field::new("catalog_name", DataType::Utf8, true),
-        Field::new("db_schema_name", DataType::Utf8, true),
-        Field::new("table_name", DataType::Utf8, false),
-        Field::new("column_name", DataType::Utf8, false),
-        Field::new("key_name", DataType::Utf8, true),
-        Field::new("key_sequence", DataType::Int32, false),
-    ])
-}
-
-fn foreign_keys_schema() -> Schema {
-    Schema::new(vec![
-        Field::new("pk_catalog_name", DataType::Utf8, true),
-        Field::new("pk_db_schema_name", DataType::Utf8, true),
-        Field::new("pk_table_name", DataType::Utf8, false),
-        Field::new("pk_column_name", DataType::Utf8, false),
-        Field::new("fk_catalog_name", DataType::Utf8, true),
-        Field::new("fk_db_schema_name", DataType::Utf8, true),
-        Field::new("fk_table_name", DataType::Utf8, false),
-        Field::new("fk_column_name", DataType::Utf8, false),
-        Field::new("key_sequence", DataType::Int32, false),
-        Field::new("fk_key_name", DataType::Utf8, true),
-        Field::new("pk_key_name", DataType::Utf8, true),
-        Field::new("update_rule", DataType::UInt8, false),
-        Field::new("delete_rule", DataType::UInt8, false),
-    ])
-}
-
-/// The (empty) answer to a keys command: the pond has no keys.
-fn empty_keys_schema(message: &Any) -> SchemaRef {
-    if message.is::<CommandGetPrimaryKeys>() {
-        Arc::new(primary_keys_schema())
-    } else {
-        Arc::new(foreign_keys_schema())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ingest_targets_are_a_directory_and_name_or_an_absolute_path() {
-        let path =
-            |schema: Option<&str>, table: &str| ingest_path(schema, table).map(|p| p.to_string());
-        assert_eq!(path(Some("/s"), "t").unwrap(), "/s/t");
-        assert_eq!(path(Some("/s/"), "t").unwrap(), "/s/t");
-        assert_eq!(path(None, "t").unwrap(), "/t");
-        assert_eq!(path(Some(""), "t").unwrap(), "/t");
-        assert_eq!(path(Some("/ignored"), "/a/b").unwrap(), "/a/b");
-        assert!(path(Some("/s"), "../x").is_err());
-    }
 }

@@ -1,0 +1,128 @@
+//! Prepared statements of the server's clients: their text, the values
+//! last bound to them, and the bound on how many one user keeps open.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use datafusion::arrow::array::RecordBatch;
+use tonic::Status;
+
+use super::status::status_of;
+use crate::sql::params::Parameterised;
+
+/// At most this many prepared statements stay open for one user.
+const PREPARED_PER_USER: usize = 256;
+
+/// A prepared statement: its text and the values last bound to it.
+#[derive(Clone)]
+pub(super) struct Prepared {
+    user: String,
+    pub(super) sql: String,
+    pub(super) parameters: Option<Parameterised>,
+    pub(super) bound: Option<RecordBatch>,
+}
+
+impl Prepared {
+    /// The statements to run with `values` (or the values last bound): one
+    /// per row of values, or the text as it is when it takes none.
+    pub(super) fn statements(&self, values: Option<&RecordBatch>) -> Result<Vec<String>, Status> {
+        match (&self.parameters, values.or(self.bound.as_ref())) {
+            (None, None) => Ok(vec![self.sql.clone()]),
+            (None, Some(values)) if values.num_columns() == 0 => Ok(vec![self.sql.clone()]),
+            (None, Some(values)) => Err(Status::invalid_argument(format!(
+                "the statement takes no parameters, but {} were bound",
+                values.num_columns()
+            ))),
+            (Some(p), None) => Err(Status::invalid_argument(format!(
+                "the statement takes {} parameter(s): bind them before executing it",
+                p.count
+            ))),
+            (Some(p), Some(values)) => (0..values.num_rows())
+                .map(|row| p.bind(values, row).map_err(|e| status_of(&e)))
+                .collect(),
+        }
+    }
+}
+
+/// The open prepared statements of one server, by handle.
+#[derive(Default)]
+pub(super) struct PreparedStatements {
+    open: Mutex<HashMap<String, Prepared>>,
+}
+
+impl PreparedStatements {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Prepared>> {
+        // Nothing under this lock panics.
+        self.open.lock().expect("prepared statements lock poisoned")
+    }
+
+    /// Keeps `sql` for `user`; its handle.
+    pub(super) fn open(&self, user: &str, sql: String) -> Result<String, Status> {
+        let mut open = self.lock();
+        if open.values().filter(|p| p.user == user).count() >= PREPARED_PER_USER {
+            return Err(Status::resource_exhausted(format!(
+                "{PREPARED_PER_USER} prepared statements are open for {user}: close those no longer used (ClosePreparedStatement; a driver does it when a statement is closed)"
+            )));
+        }
+        let handle = uuid::Uuid::new_v4().simple().to_string();
+        open.insert(
+            handle.clone(),
+            Prepared {
+                user: user.to_string(),
+                parameters: Parameterised::parse(&sql),
+                sql,
+                bound: None,
+            },
+        );
+        Ok(handle)
+    }
+
+    /// `user`'s statement under `handle`.
+    pub(super) fn get(&self, user: &str, handle: &[u8]) -> Result<Prepared, Status> {
+        let key = String::from_utf8_lossy(handle);
+        self.lock()
+            .get(key.as_ref())
+            .filter(|p| p.user == user)
+            .cloned()
+            .ok_or_else(|| {
+                Status::not_found(
+                    "no such prepared statement: it was closed, or belongs to another session",
+                )
+            })
+    }
+
+    /// Binds `values` to `user`'s statement under `handle` for its next runs.
+    pub(super) fn bind(
+        &self,
+        user: &str,
+        handle: &[u8],
+        values: Option<RecordBatch>,
+    ) -> Result<(), Status> {
+        let key = String::from_utf8_lossy(handle);
+        let mut open = self.lock();
+        let statement = open
+            .get_mut(key.as_ref())
+            .filter(|p| p.user == user)
+            .ok_or_else(|| Status::not_found("no such prepared statement: it was closed"))?;
+        if let (Some(p), Some(v)) = (&statement.parameters, &values) {
+            if v.num_columns() != p.count {
+                return Err(Status::invalid_argument(format!(
+                    "the statement takes {} parameter(s), but {} were bound",
+                    p.count,
+                    v.num_columns()
+                )));
+            }
+        }
+        statement.bound = values;
+        Ok(())
+    }
+
+    /// Closes `user`'s statement under `handle` (nothing when there is none).
+    pub(super) fn close(&self, user: &str, handle: &[u8]) {
+        let key = String::from_utf8_lossy(handle);
+        let mut open = self.lock();
+        if open.get(key.as_ref()).is_some_and(|p| p.user == user) {
+            open.remove(key.as_ref());
+        }
+    }
+}

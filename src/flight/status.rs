@@ -1,0 +1,66 @@
+//! What a client and the server's log are told of a statement: the
+//! gRPC code a failure's cause calls for, and one log line per statement.
+
+use std::time::Instant;
+
+use datafusion::error::DataFusionError;
+use tonic::Status;
+
+use crate::catalog::host_access::HostFilesRefused;
+use crate::catalog::session_pond::WriteRefused;
+use crate::sources::SourcesRefused;
+use crate::sql::user_message;
+
+/// What a client is told of a failed statement: the CLI's one-line
+/// message, with the gRPC code its cause calls for.
+pub(crate) fn status_of(err: &DataFusionError) -> Status {
+    let message = user_message(err);
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cause {
+        if e.is::<WriteRefused>() || e.is::<HostFilesRefused>() || e.is::<SourcesRefused>() {
+            return Status::permission_denied(message);
+        }
+        cause = e.source();
+    }
+    match err.find_root() {
+        DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(format!(
+            "{message} (the server's limit is shared by all sessions; results waiting to be fetched hold theirs until fetched or cancelled)"
+        )),
+        DataFusionError::NotImplemented(_) => Status::unimplemented(message),
+        DataFusionError::Internal(_) => Status::internal(message),
+        _ => Status::invalid_argument(message),
+    }
+}
+
+/// One line per statement on stderr: when, who, how long, outcome, what.
+pub(super) fn log_statement(
+    user: &str,
+    sql: &str,
+    started: Instant,
+    error: Option<&DataFusionError>,
+) {
+    let outcome = match error {
+        None => "ok".to_string(),
+        Some(err) => format!("error: {}", user_message(err)),
+    };
+    let took = format!(
+        "{:.1}ms {outcome}",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    log_line(user, &took, sql);
+}
+
+/// One log line: when, who, what happened, the statement (its first 300
+/// characters, on one line). A query's "ok" says it started; a later
+/// "cancelled" line says a client dropped its rows unfetched.
+pub(super) fn log_line(user: &str, what: &str, sql: &str) {
+    let text: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = match text.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    };
+    eprintln!(
+        "{} {user} {what} | {text}",
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+    );
+}
