@@ -154,7 +154,9 @@ pub fn command() -> Command {
                 .arg(Arg::new("read-only").long("read-only").action(ArgAction::SetTrue).help("Refuse every write, whatever the user's role"))
                 .arg(Arg::new("allow-host-files").long("allow-host-files").value_name("DIR").value_parser(clap::value_parser!(PathBuf)).help("Let clients read and write host files under DIR (off by default)"))
                 .arg(Arg::new("allow-sources").long("allow-sources").action(ArgAction::SetTrue).help("Let clients call API sources (hydrovu_readings() …) with the server's credentials (off by default)"))
-                .arg(Arg::new("memory-limit").long("memory-limit").value_name("SIZE").value_parser(parse_size).help("Memory for the sorts, joins and aggregates of all sessions together, e.g. 4G (default: half the machine's memory)")),
+                .arg(Arg::new("memory-limit").long("memory-limit").value_name("SIZE").value_parser(parse_size).help("Memory for the sorts, joins and aggregates of all sessions together, e.g. 4G (default: half the machine's memory)"))
+                .arg(Arg::new("result-timeout").long("result-timeout").value_name("DURATION").value_parser(parse_duration).help("How long a result waits for its client to fetch it, e.g. 30s or 5m (default 2m)"))
+                .arg(Arg::new("idle-timeout").long("idle-timeout").value_name("DURATION").value_parser(parse_duration).help("How long a session and a prepared statement live unused, e.g. 30m or 8h (default 8h)")),
         )
         .subcommand(
             Command::new("user")
@@ -196,6 +198,28 @@ pub fn command() -> Command {
                 .about("Create a pond of synthetic station readings and run sql/demo.sql on it")
                 .arg(Arg::new("path").value_name("PATH").help("Where to create the demo pond (default: a new temp dir)")),
         )
+}
+
+/// A duration such as `90` or `90s`, `5m`, `8h` (whole numbers, at least 1 second).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let factor: u64 = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|n| *n > 0)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("'{text}' is not a duration: use whole seconds, minutes or hours, e.g. 90s, 5m or 8h"))
 }
 
 /// A byte size such as `1048576`, `512K`, `512M` or `2G` (powers of 1024).
@@ -525,6 +549,12 @@ fn run() -> u8 {
                 allow_host_files: path("allow-host-files"),
                 allow_sources: serve.get_flag("allow-sources"),
                 memory_limit: serve.get_one::<usize>("memory-limit").copied(),
+                result_timeout: serve
+                    .get_one::<std::time::Duration>("result-timeout")
+                    .copied(),
+                idle_timeout: serve
+                    .get_one::<std::time::Duration>("idle-timeout")
+                    .copied(),
             };
             match runtime.block_on(crate::flight::serve(options)) {
                 Ok(()) => EXIT_OK,

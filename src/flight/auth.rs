@@ -20,8 +20,9 @@ use super::users::{Role, Users};
 use crate::sql::session::SessionOptions;
 use crate::{Pond, PondSession};
 
-/// Sessions idle this long are forgotten (an open block is rolled back).
-const IDLE: Duration = Duration::from_secs(8 * 3600);
+/// Sessions and prepared statements idle this long are forgotten (an open
+/// block is rolled back), unless `pondsql serve --idle-timeout` says otherwise.
+pub(crate) const IDLE: Duration = Duration::from_secs(8 * 3600);
 
 /// Standard base64 with or without padding: the ADBC Go driver omits it.
 const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -44,17 +45,36 @@ pub(crate) struct Authority {
     users: Option<Users>,
     options: SessionOptions,
     sessions: Mutex<HashMap<String, Arc<ClientSession>>>,
+    /// How long a session (its token) lives unused.
+    idle: Duration,
 }
 
 impl Authority {
     /// `options` are every session's; a `read` user's are read-only besides.
-    pub(crate) fn new(pond: Arc<Pond>, users: Option<Users>, options: SessionOptions) -> Self {
+    pub(crate) fn new(
+        pond: Arc<Pond>,
+        users: Option<Users>,
+        options: SessionOptions,
+        idle: Duration,
+    ) -> Self {
         Authority {
             pond,
             users,
             options,
             sessions: Mutex::new(HashMap::new()),
+            idle,
         }
+    }
+
+    /// Forgets the sessions unused for the idle timeout (an open block of
+    /// theirs is dropped uncommitted, as at a disconnect).
+    pub(crate) fn drop_idle(&self) {
+        self.sessions().retain(|_, s| {
+            s.last_used
+                .lock()
+                .map(|t| t.elapsed() < self.idle)
+                .unwrap_or(false)
+        });
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<ClientSession>>> {
@@ -91,14 +111,8 @@ impl Authority {
             uuid::Uuid::new_v4().simple()
         );
         let session = self.new_session(&user, role);
-        let mut sessions = self.sessions();
-        sessions.retain(|_, s| {
-            s.last_used
-                .lock()
-                .map(|t| t.elapsed() < IDLE)
-                .unwrap_or(false)
-        });
-        sessions.insert(token.clone(), session);
+        self.drop_idle();
+        self.sessions().insert(token.clone(), session);
         Ok(token)
     }
 

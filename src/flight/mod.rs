@@ -20,6 +20,7 @@ mod wire;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use tonic::transport::server::TcpIncoming;
@@ -50,6 +51,10 @@ pub struct ServeOptions {
     pub allow_sources: bool,
     /// For all sessions together; `None`: [`default_memory_limit`].
     pub memory_limit: Option<usize>,
+    /// How long a result waits for its DoGet; `None`: 2 minutes.
+    pub result_timeout: Option<Duration>,
+    /// How long a session and a prepared statement live unused; `None`: 8 hours.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Serves until SIGTERM or Ctrl-C; calls under way finish first. Prints
@@ -95,8 +100,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         read_only: options.read_only,
         no_api_sources: !options.allow_sources,
     };
-    let authority = Arc::new(Authority::new(pond, users, session_options));
-    let service = Arc::new(PondFlightService::new(authority.clone(), options.read_only));
+    let result_timeout = options.result_timeout.unwrap_or(results::UNCLAIMED);
+    let idle_timeout = options.idle_timeout.unwrap_or(auth::IDLE);
+    let authority = Arc::new(Authority::new(pond, users, session_options, idle_timeout));
+    let service = Arc::new(PondFlightService::new(
+        authority.clone(),
+        options.read_only,
+        result_timeout,
+        idle_timeout,
+    ));
     let mut server = Server::builder();
     if let Some((cert, key)) = &options.tls {
         crate::tls::choose_backend();
@@ -129,12 +141,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         },
         memory_limit >> 20
     );
+    // Often enough that nothing outlives its timeout by much.
+    let sweep_every = (result_timeout.min(idle_timeout) / 4)
+        .clamp(Duration::from_millis(100), Duration::from_secs(10));
     let sweeper = {
         let service = service.clone();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(10)).await;
-                service.drop_unclaimed();
+                tokio::time::sleep(sweep_every).await;
+                service.sweep();
             }
         })
     };

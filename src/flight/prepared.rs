@@ -1,13 +1,16 @@
 //! Prepared statements of the server's clients: their text, the values
-//! last bound to them, and the bound on how many one user keeps open.
+//! last bound to them, the bound on how many one user keeps open, and
+//! their expiry when unused for the server's idle timeout (a client that
+//! went away never closes its own).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
 use tonic::Status;
 
-use super::status::status_of;
+use super::status::{log_line, status_of};
 use crate::sql::params::Parameterised;
 
 /// At most this many prepared statements stay open for one user.
@@ -20,6 +23,7 @@ pub(super) struct Prepared {
     pub(super) sql: String,
     pub(super) parameters: Option<Parameterised>,
     pub(super) bound: Option<RecordBatch>,
+    last_used: Instant,
 }
 
 impl Prepared {
@@ -45,12 +49,31 @@ impl Prepared {
 }
 
 /// The open prepared statements of one server, by handle.
-#[derive(Default)]
 pub(super) struct PreparedStatements {
     open: Mutex<HashMap<String, Prepared>>,
+    /// How long a statement stays open unused.
+    idle: Duration,
 }
 
 impl PreparedStatements {
+    pub(super) fn new(idle: Duration) -> Self {
+        PreparedStatements {
+            open: Mutex::default(),
+            idle,
+        }
+    }
+
+    /// Closes the statements unused for the idle timeout.
+    pub(super) fn drop_idle(&self) {
+        self.lock().retain(|_, p| {
+            let keep = p.last_used.elapsed() < self.idle;
+            if !keep {
+                log_line(&p.user, "expired prepared statement", &p.sql);
+            }
+            keep
+        });
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Prepared>> {
         // Nothing under this lock panics.
         self.open.lock().expect("prepared statements lock poisoned")
@@ -72,6 +95,7 @@ impl PreparedStatements {
                 parameters: Parameterised::parse(&sql),
                 sql,
                 bound: None,
+                last_used: Instant::now(),
             },
         );
         Ok(handle)
@@ -81,9 +105,12 @@ impl PreparedStatements {
     pub(super) fn get(&self, user: &str, handle: &[u8]) -> Result<Prepared, Status> {
         let key = String::from_utf8_lossy(handle);
         self.lock()
-            .get(key.as_ref())
+            .get_mut(key.as_ref())
             .filter(|p| p.user == user)
-            .cloned()
+            .map(|p| {
+                p.last_used = Instant::now();
+                p.clone()
+            })
             .ok_or_else(|| {
                 Status::not_found(
                     "no such prepared statement: it was closed, or belongs to another session",
@@ -114,6 +141,7 @@ impl PreparedStatements {
             }
         }
         statement.bound = values;
+        statement.last_used = Instant::now();
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Results waiting for their DoGet. A statement runs when its FlightInfo
 //! is asked for; its rows wait under an unguessable ticket until fetched,
-//! and are dropped (their query stopped) on cancel, after [`UNCLAIMED`],
+//! and are dropped (their query stopped) on cancel, when unclaimed for the
+//! server's result timeout ([`UNCLAIMED`] by default),
 //! or for newer ones past [`WAITING_PER_USER`]; past [`WAITING_IN_ALL`] a
 //! statement is refused.
 
@@ -17,10 +18,11 @@ use tonic::Status;
 use super::metadata;
 use super::status::log_line;
 
-/// Rows nobody fetched are dropped (and their query stopped) after this.
-/// A client fetches right after GetFlightInfo; an unfetched result holds
-/// what its query has computed ahead (a sort holds all its rows).
-const UNCLAIMED: Duration = Duration::from_secs(120);
+/// Rows nobody fetched are dropped (and their query stopped) after this,
+/// unless `pondsql serve --result-timeout` says otherwise. A client
+/// fetches right after GetFlightInfo; an unfetched result holds what its
+/// query has computed ahead (a sort holds all its rows).
+pub(crate) const UNCLAIMED: Duration = Duration::from_secs(120);
 
 /// At most this many results wait unfetched for one user: the oldest goes
 /// (its query stopped) when another arrives.
@@ -40,12 +42,20 @@ struct Pending {
 }
 
 /// The results waiting on one server, by ticket handle.
-#[derive(Default)]
 pub(super) struct WaitingResults {
     pending: Mutex<HashMap<String, Pending>>,
+    /// How long a result waits unfetched.
+    unclaimed: Duration,
 }
 
 impl WaitingResults {
+    pub(super) fn new(unclaimed: Duration) -> Self {
+        WaitingResults {
+            pending: Mutex::default(),
+            unclaimed,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
         // Nothing under this lock panics.
         self.pending.lock().expect("results lock poisoned")
@@ -88,7 +98,7 @@ impl WaitingResults {
         if pending.len() >= WAITING_IN_ALL {
             return Err(Status::resource_exhausted(format!(
                 "{WAITING_IN_ALL} results wait unfetched on this server: fetch them (DoGet) or cancel them, or wait {}s for them to expire",
-                UNCLAIMED.as_secs()
+                self.unclaimed.as_secs()
             )));
         }
         pending.insert(
@@ -107,7 +117,13 @@ impl WaitingResults {
     /// the server calls it now and then, so they go even when no new
     /// statement comes.
     pub(crate) fn drop_unclaimed(&self) {
-        self.lock().retain(|_, p| p.since.elapsed() < UNCLAIMED);
+        self.lock().retain(|_, p| {
+            let keep = p.since.elapsed() < self.unclaimed;
+            if !keep {
+                log_line(&p.user, "expired unfetched", &p.sql);
+            }
+            keep
+        });
     }
 
     /// The rows under `handle` if `user` parked them; they are fetched once.
@@ -119,7 +135,7 @@ impl WaitingResults {
         let mut pending = self.lock();
         match pending.get(handle) {
             Some(p) if p.user == user => Ok(pending.remove(handle).expect("just found").stream),
-            _ => Err(Status::not_found(format!("no rows wait under this ticket: they were fetched already, cancelled, expired ({}s), or dropped for newer ones ({WAITING_PER_USER} results at most wait for one user): run the statement again", UNCLAIMED.as_secs()))),
+            _ => Err(Status::not_found(format!("no rows wait under this ticket: they were fetched already, cancelled, expired ({}s), or dropped for newer ones ({WAITING_PER_USER} results at most wait for one user): run the statement again", self.unclaimed.as_secs()))),
         }
     }
 

@@ -8,7 +8,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::{SqlInfoData, XdbcTypeInfoData};
@@ -55,13 +55,18 @@ pub(crate) struct PondFlightService {
 }
 
 impl PondFlightService {
-    pub(crate) fn new(auth: Arc<Authority>, read_only: bool) -> Self {
+    pub(crate) fn new(
+        auth: Arc<Authority>,
+        read_only: bool,
+        result_timeout: Duration,
+        idle_timeout: Duration,
+    ) -> Self {
         PondFlightService {
             auth,
             sql_info: metadata::sql_info(read_only),
             xdbc: metadata::xdbc_types(),
-            waiting: WaitingResults::default(),
-            prepared: PreparedStatements::default(),
+            waiting: WaitingResults::new(result_timeout),
+            prepared: PreparedStatements::new(idle_timeout),
         }
     }
 
@@ -71,9 +76,13 @@ impl PondFlightService {
 
     /// The caller's session, resolved before the call reached the service
     /// (authenticate.rs).
-    /// Drops the results nobody fetched in time (the server's sweeper).
-    pub(crate) fn drop_unclaimed(&self) {
+    /// Frees what clients left behind: results nobody fetched in time,
+    /// prepared statements and sessions unused for the idle timeout (the
+    /// server's sweeper calls it, so they go even when no client comes).
+    pub(crate) fn sweep(&self) {
         self.waiting.drop_unclaimed();
+        self.prepared.drop_idle();
+        self.auth.drop_idle();
     }
 
     fn session<T>(&self, request: &Request<T>) -> Result<Arc<ClientSession>, Status> {

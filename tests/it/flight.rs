@@ -283,6 +283,45 @@ fn memory_limit_is_one_bound_for_all_sessions() {
     assert_eq!(lines[2], "alone afterwards 1000000", "{lines:?}");
 }
 
+/// What a client that went away leaves behind (a result it never fetched,
+/// a prepared statement it never closed) is freed after the server's
+/// timeouts, and the log says so; no wall-time assertion, only a bound
+/// that fails the test instead of hanging it.
+#[test]
+fn what_a_departed_client_left_is_freed_after_the_timeouts() {
+    let (_dir, pond, _users) = pond_with_users();
+    let out = pondsql()
+        .args(["serve", "--pond"])
+        .arg(&pond)
+        .args(["--idle-timeout", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(
+            "'soon' is not a duration: use whole seconds, minutes or hours, e.g. 90s, 5m or 8h"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let mut server = Server::start(&pond, &["--result-timeout", "1s", "--idle-timeout", "2s"]);
+    assert_eq!(run_client(&server, "left_behind.py", &[]), ["left"]);
+    let expected = [
+        " local expired unfetched | SELECT 42 AS left_unfetched",
+        " local expired prepared statement | SELECT 7 AS left_prepared",
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !expected.iter().all(|line| server.log().contains(line)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not freed within 60 s:\n{}",
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(server.alive());
+}
+
 #[test]
 fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     let (_dir, pond, users) = pond_with_users();
