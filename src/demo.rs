@@ -176,8 +176,9 @@ pub(crate) async fn run(dir: Option<PathBuf>) -> u8 {
         timing: false,
         progress: false,
     };
-    if !cli::run_script(&session, "sql/demo.sql", DEMO_SQL, &settings).await {
-        return cli::EXIT_SQL_ERROR;
+    let code = cli::run_script(&session, "sql/demo.sql", DEMO_SQL, &settings).await;
+    if code != cli::EXIT_OK {
+        return code;
     }
     println!("\nChart: {}", dir.join("water-temperature.png").display());
     println!("Explore it: pondsql --pond {}", pond_path.display());

@@ -25,7 +25,7 @@ mod values;
 pub use catalog::host_access::HostAccess;
 pub use runtime::runtime;
 pub use sql::bulk_ingest::IngestMode;
-pub use sql::error::user_message;
+pub use sql::error::{error_kind, user_message, ErrorKind};
 pub use sql::session::{Output, PondSession, Reply, ScriptError, SessionOptions};
 pub use storage::grace::IN_FLIGHT_GRACE;
 pub use storage::local_listing::LocalListing;

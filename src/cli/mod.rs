@@ -21,10 +21,10 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::flight::client::RemoteSession;
 use crate::sql::parser::split_statements;
 use crate::sql::session::{Output, SessionOptions};
-use crate::{user_message, Pond, PondSession, ScriptError};
+use crate::{user_message, ErrorKind, Pond, PondSession, ScriptError};
 use format::Format;
 use progress::ProgressLine;
-use target::Target;
+use target::{Failure, Target};
 
 /// Exit codes (documented in the README).
 pub const EXIT_OK: u8 = 0;
@@ -363,28 +363,41 @@ async fn run_statements(
         line: 1,
         text: String::new(),
         message,
+        kind: None,
     })?;
     for statement in statements {
         // A statement's time runs from the end of the previous one (printing
         // excluded) to its output.
         let started = Instant::now();
         let result = match target.execute(&statement.text).await {
-            Ok(output) => print_output(&output, settings, Some(started.elapsed())),
-            Err(message) => Err(message),
+            Ok(output) => {
+                print_output(&output, settings, Some(started.elapsed())).map_err(Failure::from)
+            }
+            Err(failure) => Err(failure),
         };
-        if let Err(message) = result {
+        if let Err(failure) = result {
             return Err(ScriptError {
                 line: statement.line,
                 text: statement.text.clone(),
-                message,
+                message: failure.message,
+                kind: failure.kind,
             });
         }
     }
     Ok(())
 }
 
-/// Runs a script; on failure prints `name:line: message` and returns false.
-pub async fn run_script(target: &Target, name: &str, sql: &str, settings: &Settings) -> bool {
+/// The exit code of a failed statement: 3 when the pond itself cannot be
+/// used (unreachable, unwritable, damaged), 1 otherwise.
+fn exit_code(kind: Option<ErrorKind>) -> u8 {
+    match kind {
+        Some(ErrorKind::Unavailable | ErrorKind::Corrupt) => EXIT_POND_UNAVAILABLE,
+        _ => EXIT_SQL_ERROR,
+    }
+}
+
+/// Runs a script; on failure prints `name:line: message`. Its exit code.
+pub async fn run_script(target: &Target, name: &str, sql: &str, settings: &Settings) -> u8 {
     let started = Instant::now();
     let result = run_statements(target, sql, settings).await;
     match result {
@@ -392,7 +405,7 @@ pub async fn run_script(target: &Target, name: &str, sql: &str, settings: &Setti
             if settings.timing && !settings.quiet {
                 println!("{name}: {:.3} s", started.elapsed().as_secs_f64());
             }
-            true
+            EXIT_OK
         }
         Err(err) => {
             let first = err.text.lines().next().unwrap_or("");
@@ -405,7 +418,7 @@ pub async fn run_script(target: &Target, name: &str, sql: &str, settings: &Setti
                 "error: {name}:{}: {}\n  in: {first}{more}",
                 err.line, err.message
             );
-            false
+            exit_code(err.kind)
         }
     }
 }
@@ -767,13 +780,14 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
                     quiet: true,
                     ..settings.clone()
                 };
-                if !runtime.block_on(run_script(
+                let code = runtime.block_on(run_script(
                     &session,
                     &rc.display().to_string(),
                     &sql,
                     &quiet,
-                )) {
-                    return EXIT_SQL_ERROR;
+                ));
+                if code != EXIT_OK {
+                    return code;
                 }
             }
             Err(err) => {
@@ -791,8 +805,9 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
             eprintln!("error: cannot read standard input: {err}");
             return EXIT_USAGE;
         }
-        if !runtime.block_on(run_script(&session, "<stdin>", &sql, &settings)) {
-            return EXIT_SQL_ERROR;
+        let code = runtime.block_on(run_script(&session, "<stdin>", &sql, &settings));
+        if code != EXIT_OK {
+            return code;
         }
         return end_of_input(&session);
     }
@@ -807,8 +822,9 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
                 }
             },
         };
-        if !runtime.block_on(run_script(&session, &name, &sql, &settings)) {
-            return EXIT_SQL_ERROR;
+        let code = runtime.block_on(run_script(&session, &name, &sql, &settings));
+        if code != EXIT_OK {
+            return code;
         }
     }
     end_of_input(&session)

@@ -5,7 +5,36 @@
 use std::future::Future;
 
 use crate::flight::client::RemoteSession;
-use crate::{user_message, Output, PondSession};
+use crate::{error_kind, user_message, ErrorKind, Output, PondSession};
+
+/// A statement that failed: the one-line message the user sees, and its
+/// kind where the pond is local (it decides the exit code).
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub kind: Option<ErrorKind>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<Failure> for String {
+    fn from(failure: Failure) -> String {
+        failure.message
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            kind: None,
+        }
+    }
+}
 
 pub enum Target {
     Local(PondSession),
@@ -19,21 +48,26 @@ impl Target {
         &self,
         sql: &str,
         cancel: impl Future<Output = ()>,
-    ) -> Result<Output, String> {
+    ) -> Result<Output, Failure> {
         match self {
-            Target::Local(session) => session
-                .execute_until(sql, cancel)
-                .await
-                .map_err(|e| user_message(&e)),
+            Target::Local(session) => {
+                session
+                    .execute_until(sql, cancel)
+                    .await
+                    .map_err(|e| Failure {
+                        message: user_message(&e),
+                        kind: Some(error_kind(&e)),
+                    })
+            }
             // Dropping the call stops the server's work on it.
             Target::Remote(remote) => tokio::select! {
-                result = remote.execute(sql) => result,
-                _ = cancel => Err("cancelled".to_string()),
+                result = remote.execute(sql) => result.map_err(Failure::from),
+                _ = cancel => Err(Failure::from("cancelled".to_string())),
             },
         }
     }
 
-    pub async fn execute(&self, sql: &str) -> Result<Output, String> {
+    pub async fn execute(&self, sql: &str) -> Result<Output, Failure> {
         self.execute_until(sql, std::future::pending()).await
     }
 

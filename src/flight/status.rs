@@ -6,29 +6,25 @@ use std::time::Instant;
 use datafusion::error::DataFusionError;
 use tonic::Status;
 
-use crate::catalog::host_access::HostFilesRefused;
-use crate::catalog::session_pond::WriteRefused;
-use crate::sources::SourcesRefused;
-use crate::sql::user_message;
+use crate::{error_kind, user_message, ErrorKind};
 
 /// What a client is told of a failed statement: the CLI's one-line
-/// message, with the gRPC code its cause calls for.
+/// message, with the gRPC code its kind calls for.
 pub(crate) fn status_of(err: &DataFusionError) -> Status {
     let message = user_message(err);
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cause {
-        if e.is::<WriteRefused>() || e.is::<HostFilesRefused>() || e.is::<SourcesRefused>() {
-            return Status::permission_denied(message);
-        }
-        cause = e.source();
-    }
-    match err.find_root() {
-        DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(format!(
+    match error_kind(err) {
+        ErrorKind::NotFound => Status::not_found(message),
+        ErrorKind::AlreadyExists => Status::already_exists(message),
+        ErrorKind::Conflict => Status::aborted(message),
+        ErrorKind::PermissionDenied => Status::permission_denied(message),
+        ErrorKind::Unavailable => Status::unavailable(message),
+        ErrorKind::Corrupt => Status::data_loss(message),
+        ErrorKind::ResourceExhausted => Status::resource_exhausted(format!(
             "{message} (the server's limit is shared by all sessions; results waiting to be fetched hold theirs until fetched or cancelled)"
         )),
-        DataFusionError::NotImplemented(_) => Status::unimplemented(message),
-        DataFusionError::Internal(_) => Status::internal(message),
-        _ => Status::invalid_argument(message),
+        ErrorKind::Unimplemented => Status::unimplemented(message),
+        ErrorKind::Internal => Status::internal(message),
+        ErrorKind::InvalidInput => Status::invalid_argument(message),
     }
 }
 

@@ -58,3 +58,141 @@ fn external_message(e: &(dyn std::error::Error + Send + Sync + 'static)) -> Stri
     }
     e.to_string()
 }
+
+/// What kind of failure an error is, decided from its types (never its
+/// text): the one fact a front door maps to a gRPC code or an exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A path, table or ticket that is not there.
+    NotFound,
+    /// A path that is already taken.
+    AlreadyExists,
+    /// Lost to another writer, or to a VACUUM: nothing was committed; run again.
+    Conflict,
+    /// Not allowed: a read-only session, host files, API sources.
+    PermissionDenied,
+    /// The pond's storage cannot be reached or written (disk, network, S3).
+    Unavailable,
+    /// Stored data failed its checks: restore from a backup.
+    Corrupt,
+    /// Past a memory or count limit.
+    ResourceExhausted,
+    /// Not supported by pondsql or DataFusion.
+    Unimplemented,
+    /// A bug: pondsql or a library broke an invariant.
+    Internal,
+    /// Anything else the statement or its data got wrong.
+    InvalidInput,
+}
+
+/// The kind of `err`, from the first typed cause that has one.
+pub fn error_kind(err: &DataFusionError) -> ErrorKind {
+    use crate::catalog::host_access::HostFilesRefused;
+    use crate::catalog::session_pond::WriteRefused;
+    use crate::sources::SourcesRefused;
+    use crate::storage::error::cause_of;
+
+    if cause_of::<WriteRefused>(err).is_some()
+        || cause_of::<HostFilesRefused>(err).is_some()
+        || cause_of::<SourcesRefused>(err).is_some()
+    {
+        return ErrorKind::PermissionDenied;
+    }
+    if let Some(storage) = cause_of::<StorageError>(err) {
+        if let Some(kind) = storage_kind(storage) {
+            return kind;
+        }
+    }
+    match err.find_root() {
+        DataFusionError::ResourcesExhausted(_) => ErrorKind::ResourceExhausted,
+        DataFusionError::NotImplemented(_) => ErrorKind::Unimplemented,
+        DataFusionError::Internal(_) => ErrorKind::Internal,
+        _ => ErrorKind::InvalidInput,
+    }
+}
+
+/// The kind of a storage error; `None` for those that say nothing of one
+/// (a wrapped library error whose cause decides).
+fn storage_kind(err: &StorageError) -> Option<ErrorKind> {
+    Some(match err {
+        StorageError::NotFound(_)
+        | StorageError::MissingDirectory(_)
+        | StorageError::NotAPond(_) => ErrorKind::NotFound,
+        StorageError::AlreadyExists { .. } | StorageError::AlreadyAPond(_) => {
+            ErrorKind::AlreadyExists
+        }
+        StorageError::TooManyConflicts(_) | StorageError::StagedContentGone(_) => {
+            ErrorKind::Conflict
+        }
+        StorageError::NotWritable { .. }
+        | StorageError::DiskFull { .. }
+        | StorageError::Unreachable { .. }
+        | StorageError::NotDurable(..) => ErrorKind::Unavailable,
+        StorageError::ChecksumMismatch { .. }
+        | StorageError::MissingContent(_)
+        | StorageError::DamagedCommit { .. }
+        | StorageError::CorruptOplog(_) => ErrorKind::Corrupt,
+        StorageError::WrongKind { .. }
+        | StorageError::NotEmpty { .. }
+        | StorageError::Invalid(_)
+        | StorageError::Path(_) => ErrorKind::InvalidInput,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::PondPath;
+
+    fn external(err: StorageError) -> DataFusionError {
+        // As the catalog wraps them, and DataFusion wraps again in context.
+        DataFusionError::Context(
+            "reading".into(),
+            Box::new(DataFusionError::External(Box::new(err))),
+        )
+    }
+
+    #[test]
+    fn kinds_come_from_the_error_types() {
+        let path = PondPath::parse("/t").unwrap();
+        let cases = [
+            (
+                external(StorageError::NotFound(path.clone())),
+                ErrorKind::NotFound,
+            ),
+            (
+                external(StorageError::AlreadyExists {
+                    path,
+                    kind: "table",
+                    hint: "",
+                }),
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                external(StorageError::TooManyConflicts(200)),
+                ErrorKind::Conflict,
+            ),
+            (
+                external(StorageError::ChecksumMismatch {
+                    what: "blob".into(),
+                    expected: "a".into(),
+                    found: "b".into(),
+                }),
+                ErrorKind::Corrupt,
+            ),
+            (
+                external(StorageError::DiskFull { root: "/p".into() }),
+                ErrorKind::Unavailable,
+            ),
+            (
+                DataFusionError::ResourcesExhausted("pool".into()),
+                ErrorKind::ResourceExhausted,
+            ),
+            (DataFusionError::Plan("bad".into()), ErrorKind::InvalidInput),
+        ];
+        for (err, kind) in cases {
+            assert_eq!(error_kind(&err), kind, "{err}");
+        }
+    }
+}

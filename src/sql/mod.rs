@@ -23,5 +23,3 @@ pub(crate) mod session;
 mod time_literals;
 mod update;
 mod upsert;
-
-pub(crate) use error::user_message;

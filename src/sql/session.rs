@@ -149,6 +149,8 @@ pub struct ScriptError {
     pub line: u64,
     pub text: String,
     pub message: String,
+    /// What kind of failure, where known (a local statement's).
+    pub kind: Option<crate::ErrorKind>,
 }
 
 pub struct PondSession {

@@ -264,6 +264,16 @@ async fn a_damaged_block_of_a_blob_fails_the_queries_that_read_it_only() {
         )),
         "{message}"
     );
+    // Typed through the Parquet reader's wrapping, not read from the text;
+    // the CLI says the pond is damaged with exit code 3, though it opened.
+    assert_eq!(pondsql::error_kind(&err), pondsql::ErrorKind::Corrupt);
+    let out = crate::common::run_cli(&p.pond_path(), &["SELECT 1", "SELECT sum(h) FROM \"/big\""]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        crate::common::stderr(&out)
+    );
     assert_eq!(message.lines().count(), 1, "{message}");
 }
 

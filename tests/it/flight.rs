@@ -349,6 +349,9 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         "api source FlightUnauthorizedError | Flight returned unauthorized error, with message: hydrovu_locations(): this session may not call API sources (they fetch with the server's credentials): the operator can allow them with `pondsql serve --allow-sources`".into(),
         format!("copy to FlightUnauthorizedError | Flight returned unauthorized error, with message: COPY … TO '/tmp/pondsql-flight-x.csv': {files}"),
         "bad sql ArrowInvalid | Flight returned invalid argument error, with message: SQL error: ParserError(\"Expected: an SQL statement, found: SELEC at Line: 1, Column: 1\")".into(),
+        // The kind of the error picks the code (they were all INVALID_ARGUMENT).
+        "drop missing ArrowKeyError | Flight returned not found error, with message: /nope does not exist".into(),
+        "create existing ArrowException | Unknown: Flight returned already exists error, with message: /s already exists (a directory): use CREATE DIRECTORY IF NOT EXISTS to allow that".into(),
         "garbage ticket ArrowInvalid | Flight returned invalid argument error, with message: DecodeError { description: InvalidTag, stack: [] }".into(),
         "stale ticket ArrowKeyError | Flight returned not found error, with message: no rows wait under this ticket: they were fetched already, cancelled, expired (120s), or dropped for newer ones (16 results at most wait for one user): run the statement again".into(),
         "unknown command ArrowInvalid | Flight returned invalid argument error, with message: abc is not a command this server runs: send statements (CommandStatementQuery), prepared statements or metadata commands".into(),

@@ -60,6 +60,8 @@ attempt("read_csv", lambda: query(alice, "SELECT * FROM read_csv('/etc/passwd')"
 attempt("api source", lambda: query(alice, "SELECT * FROM hydrovu_locations()"))
 attempt("copy to", lambda: query(alice, "COPY (SELECT 1) TO '/tmp/pondsql-flight-x.csv'"))
 attempt("bad sql", lambda: query(alice, "SELEC 1"))
+attempt("drop missing", lambda: query(alice, 'DROP TABLE "/nope"'))
+attempt("create existing", lambda: query(alice, "CREATE DIRECTORY '/s'"))
 attempt("garbage ticket", lambda: client.do_get(flight.Ticket(b"\x00garbage"), alice).read_all())
 attempt("stale ticket", lambda: client.do_get(flight.Ticket(
     any_pb2.Any(type_url="type.googleapis.com/arrow.flight.protocol.sql.TicketStatementQuery",
