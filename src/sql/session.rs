@@ -150,7 +150,7 @@ pub struct ScriptError {
     pub text: String,
     pub message: String,
     /// What kind of failure, where known (a local statement's).
-    pub kind: Option<crate::ErrorKind>,
+    pub kind: Option<super::error::ErrorKind>,
 }
 
 pub struct PondSession {

@@ -286,7 +286,6 @@ impl Pond {
         Ok(read.into_iter().flatten().collect())
     }
 
-    /// Read counters since this process opened the pond.
     /// This pond committing through `committer` (a test's, which loses races).
     #[cfg(test)]
     pub(crate) fn with_committer(mut self, committer: Arc<dyn Committer>) -> Self {
@@ -294,6 +293,7 @@ impl Pond {
         self
     }
 
+    /// Read counters since this process opened the pond.
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.metrics
     }
