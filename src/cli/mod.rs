@@ -462,15 +462,20 @@ fn run() -> u8 {
         }
     };
     // The pond's best-effort work (checkpoints, oplog merges) warns on
-    // stderr when it fails; other crates' logs stay quiet.
+    // stderr when it fails; the server logs one line per statement
+    // (flight/status.rs); other crates' logs stay quiet.
     let warnings = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
         .without_time()
-        .with_max_level(tracing::Level::WARN)
+        // Colour only on a terminal: logs go to files and journals too.
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_max_level(tracing::Level::INFO)
         .finish()
         .with(
-            tracing_subscriber::filter::Targets::new().with_target("pondsql", tracing::Level::WARN),
+            tracing_subscriber::filter::Targets::new()
+                .with_target("pondsql", tracing::Level::WARN)
+                .with_target(crate::flight::STATEMENT_LOG, tracing::Level::INFO),
         );
     let _ = tracing::subscriber::set_global_default(warnings);
     let runtime = match crate::runtime::runtime() {

@@ -34,6 +34,10 @@ use authenticate::AuthenticateFirst;
 use service::PondFlightService;
 use users::Users;
 
+/// The tracing target of the server's statement log (one INFO line per
+/// statement: when, who, outcome, what).
+pub const STATEMENT_LOG: &str = "pondsql::statements";
+
 /// Largest message a client may send (a bulk-ingest batch, bound values).
 const MAX_MESSAGE: usize = 256 << 20;
 

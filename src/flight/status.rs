@@ -55,7 +55,8 @@ pub(super) fn log_line(user: &str, what: &str, sql: &str) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text,
     };
-    eprintln!(
+    tracing::info!(
+        target: super::STATEMENT_LOG,
         "{} {user} {what} | {text}",
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
     );

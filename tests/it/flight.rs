@@ -369,6 +369,16 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     ];
     assert_eq!(lines, expected);
     assert!(server.alive());
+    // The statement log is plain text (no colour codes), one INFO line each.
+    assert!(!server.log().contains('\u{1b}'), "{}", server.log());
+    assert!(
+        server
+            .log()
+            .lines()
+            .any(|l| l.starts_with(" INFO ") && l.contains(" alice ")),
+        "{}",
+        server.log()
+    );
     // The log says the cancelled query was cancelled (it said only "ok").
     assert!(
         server.log().lines().any(|l| l
