@@ -14,6 +14,7 @@ pub(crate) mod host_access;
 pub(crate) mod host_files;
 pub(crate) mod host_read;
 pub(crate) mod narrow_batches;
+pub(crate) mod open_first;
 pub(crate) mod scan;
 pub(crate) mod session_pond;
 pub(crate) mod system;

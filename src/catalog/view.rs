@@ -15,6 +15,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::ExecutionPlan;
 
+use super::open_first::plan_sql;
 use crate::storage::{NodeId, PondPath};
 
 #[derive(Debug)]
@@ -97,7 +98,7 @@ impl TableProvider for StoredView {
         chain.push(self.path.clone());
         PLANNING_VIEWS
             .scope(chain, async {
-                let plan = state.create_logical_plan(&self.query).await.map_err(|e| {
+                let plan = plan_sql(state, &self.query).await.map_err(|e| {
                     plan_datafusion_err!(
                         "view {} no longer plans: {e}; fix its sources or recreate it with CREATE OR REPLACE VIEW",
                         self.path

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::{TableFunctionArgs, TableProvider};
 use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err};
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
@@ -33,6 +33,7 @@ use serde::Deserialize;
 use super::credentials;
 use super::http::{ApiClient, OAuth2, Response};
 use super::readings::{ReadingsFunction, ReadingsSource, WideReadings, Window};
+use crate::catalog::open_first::{table_function, Opening, OpensTable};
 use crate::catalog::system::mem_table;
 
 const DEFAULT_URL: &str = "https://www.hydrovu.com";
@@ -44,11 +45,11 @@ const MICROS: i64 = 1_000_000;
 
 /// Registers the HydroVu table functions.
 pub(crate) fn register(ctx: &SessionContext) {
-    ctx.register_udtf("hydrovu_locations", Arc::new(Locations));
-    ctx.register_udtf("hydrovu_parameters", Arc::new(Parameters));
+    ctx.register_udtf("hydrovu_locations", table_function(Locations));
+    ctx.register_udtf("hydrovu_parameters", table_function(Parameters));
     ctx.register_udtf(
         "hydrovu_readings",
-        Arc::new(ReadingsFunction::new(Arc::new(HydroVu))),
+        table_function(ReadingsFunction::new(Arc::new(HydroVu))),
     );
 }
 
@@ -398,78 +399,92 @@ fn id_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D::Er
 #[derive(Debug)]
 struct Locations;
 
-impl TableFunctionImpl for Locations {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+impl OpensTable for Locations {
+    fn name(&self) -> &str {
+        "hydrovu_locations"
+    }
+
+    fn prepare(&self, args: &TableFunctionArgs) -> Result<Opening> {
         if !args.exprs().is_empty() {
             return plan_err!("hydrovu_locations() takes no arguments");
         }
         super::SourceAccess::check(args.session().config(), "hydrovu_locations")?;
-        let locations = crate::udf::while_planning("hydrovu_locations()", async {
-            Session::open()?.locations().await
-        })?;
-        let gps = |l: &Location, f: fn(&Gps) -> Option<f64>| l.gps.as_ref().and_then(f);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
-            Field::new("name", DataType::Utf8, true),
-            Field::new("description", DataType::Utf8, true),
-            Field::new("latitude", DataType::Float64, true),
-            Field::new("longitude", DataType::Float64, true),
-        ]));
-        mem_table(RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(Int64Array::from_iter_values(locations.iter().map(|l| l.id))),
-                Arc::new(StringArray::from_iter(
-                    locations.iter().map(|l| l.name.clone()),
-                )),
-                Arc::new(StringArray::from_iter(
-                    locations.iter().map(|l| l.description.clone()),
-                )),
-                Arc::new(Float64Array::from_iter(
-                    locations.iter().map(|l| gps(l, |g| g.latitude)),
-                )),
-                Arc::new(Float64Array::from_iter(
-                    locations.iter().map(|l| gps(l, |g| g.longitude)),
-                )),
-            ],
-        )?)
+        Ok(Box::pin(async {
+            locations_table(Session::open()?.locations().await?)
+        }))
     }
+}
+
+fn locations_table(locations: Vec<Location>) -> Result<Arc<dyn TableProvider>> {
+    let gps = |l: &Location, f: fn(&Gps) -> Option<f64>| l.gps.as_ref().and_then(f);
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("description", DataType::Utf8, true),
+        Field::new("latitude", DataType::Float64, true),
+        Field::new("longitude", DataType::Float64, true),
+    ]));
+    mem_table(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from_iter_values(locations.iter().map(|l| l.id))),
+            Arc::new(StringArray::from_iter(
+                locations.iter().map(|l| l.name.clone()),
+            )),
+            Arc::new(StringArray::from_iter(
+                locations.iter().map(|l| l.description.clone()),
+            )),
+            Arc::new(Float64Array::from_iter(
+                locations.iter().map(|l| gps(l, |g| g.latitude)),
+            )),
+            Arc::new(Float64Array::from_iter(
+                locations.iter().map(|l| gps(l, |g| g.longitude)),
+            )),
+        ],
+    )?)
 }
 
 /// `hydrovu_parameters()`: kind ('parameter' or 'unit'), id, name.
 #[derive(Debug)]
 struct Parameters;
 
-impl TableFunctionImpl for Parameters {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+impl OpensTable for Parameters {
+    fn name(&self) -> &str {
+        "hydrovu_parameters"
+    }
+
+    fn prepare(&self, args: &TableFunctionArgs) -> Result<Opening> {
         if !args.exprs().is_empty() {
             return plan_err!("hydrovu_parameters() takes no arguments");
         }
         super::SourceAccess::check(args.session().config(), "hydrovu_parameters")?;
-        let names = crate::udf::while_planning("hydrovu_parameters()", async {
-            Session::open()?.names().await
-        })?;
-        let mut rows: Vec<(&str, &String, &String)> = Vec::new();
-        for (kind, map) in [("parameter", &names.parameters), ("unit", &names.units)] {
-            let mut entries: Vec<_> = map.iter().collect();
-            // Numeric ids in numeric order.
-            entries.sort_by_key(|(id, _)| (id.parse::<i64>().unwrap_or(i64::MAX), (*id).clone()));
-            rows.extend(entries.into_iter().map(|(id, name)| (kind, id, name)));
-        }
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("kind", DataType::Utf8, false),
-            Field::new("id", DataType::Utf8, false),
-            Field::new("name", DataType::Utf8, false),
-        ]));
-        mem_table(RecordBatch::try_new(
-            schema,
-            vec![
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
-            ],
-        )?)
+        Ok(Box::pin(async {
+            parameters_table(Session::open()?.names().await?)
+        }))
     }
+}
+
+fn parameters_table(names: FriendlyNames) -> Result<Arc<dyn TableProvider>> {
+    let mut rows: Vec<(&str, &String, &String)> = Vec::new();
+    for (kind, map) in [("parameter", &names.parameters), ("unit", &names.units)] {
+        let mut entries: Vec<_> = map.iter().collect();
+        // Numeric ids in numeric order.
+        entries.sort_by_key(|(id, _)| (id.parse::<i64>().unwrap_or(i64::MAX), (*id).clone()));
+        rows.extend(entries.into_iter().map(|(id, name)| (kind, id, name)));
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("id", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+    ]));
+    mem_table(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+        ],
+    )?)
 }
 
 #[cfg(test)]

@@ -15,13 +15,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::{Session, TableFunctionArgs, TableProvider};
 use datafusion::common::{exec_datafusion_err, plan_err, ScalarValue};
 use datafusion::datasource::{MemTable, TableType};
 use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::catalog::open_first::{Opening, OpensTable};
 use crate::storage::event_time::{to_micros, UTC};
 
 /// The time column of every readings table.
@@ -266,7 +267,7 @@ fn count(function: &str, value: &ScalarValue) -> Result<usize> {
 }
 
 /// The `<source>_readings(…)` table function of one source. It fetches
-/// while DataFusion plans (the columns depend on the series found).
+/// before DataFusion plans (the columns depend on the series found).
 #[derive(Debug)]
 pub(crate) struct ReadingsFunction {
     source: Arc<dyn ReadingsSource>,
@@ -278,19 +279,21 @@ impl ReadingsFunction {
     }
 }
 
-impl TableFunctionImpl for ReadingsFunction {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        super::SourceAccess::check(args.session().config(), self.source.function())?;
-        let call = ReadingsCall::parse(self.source.function(), args.exprs())?;
+impl OpensTable for ReadingsFunction {
+    fn name(&self) -> &str {
+        self.source.function()
+    }
+
+    fn prepare(&self, args: &TableFunctionArgs) -> Result<Opening> {
+        let function = self.source.function();
+        super::SourceAccess::check(args.session().config(), function)?;
+        let call = ReadingsCall::parse(function, args.exprs())?;
         let source = self.source.clone();
-        let (place, window) = (call.place.clone(), call.window.clone());
-        let readings = crate::udf::while_planning(self.source.function(), async move {
-            source.fetch(&place, &window).await
-        })?;
-        Ok(Arc::new(ReadingsTable::new(
-            self.source.function(),
-            &readings,
-        )?))
+        Ok(Box::pin(async move {
+            let readings = source.fetch(&call.place, &call.window).await?;
+            let table: Arc<dyn TableProvider> = Arc::new(ReadingsTable::new(function, &readings)?);
+            Ok(table)
+        }))
     }
 }
 

@@ -23,6 +23,7 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::DeltaTableBuilder;
 use futures::StreamExt;
 
+use crate::catalog::open_first::plan_statement;
 use crate::catalog::table::stored_columns;
 use crate::values::exact_cast::fit_to;
 
@@ -76,7 +77,7 @@ pub(super) async fn source_plan(
             .into_unoptimized_plan(),
         CopyToSource::Query(query) => {
             let statement = DFStatement::Statement(Box::new(Statement::Query(query.clone())));
-            ctx.state().statement_to_plan(statement).await?
+            plan_statement(&ctx.state(), &statement).await?
         }
     })
 }

@@ -22,6 +22,7 @@ use datafusion::sql::sqlparser::ast::{self, Statement, TableObject};
 
 use super::names::object_name_path;
 use super::references;
+use crate::catalog::open_first::plan_statement;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::storage::{Kind, PondPath, StorageError};
 use crate::values::exact_cast::exact_cast;
@@ -90,8 +91,7 @@ pub(super) async fn fitted(
     let query = DFStatement::Statement(Box::new(Statement::Query(source.clone())));
     let state = ctx.state();
     let host_files = references::check(&state, &pond.view(), &query).await?;
-    let source_plan = state
-        .statement_to_plan(query)
+    let source_plan = plan_statement(&state, &query)
         .await
         .map_err(|e| references::name_host_files(e, &host_files))?;
     let columns: Vec<String> = insert.columns.iter().map(column_name).collect();

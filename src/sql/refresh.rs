@@ -40,6 +40,7 @@ use super::collect;
 use super::ingest;
 use super::names::object_name_path;
 use super::references;
+use crate::catalog::open_first::{plan_sql, plan_statement};
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::{
     check_storable, stored_columns, write_content, PondTable, VERSION_COLUMN,
@@ -128,7 +129,7 @@ pub(super) async fn collect_sources(ctx: &SessionContext, plan: &LogicalPlan) ->
         })?;
         for query in view_queries {
             if seen_views.insert(query.clone()) {
-                pending.push(ctx.state().create_logical_plan(&query).await?);
+                pending.push(plan_sql(&ctx.state(), &query).await?);
             }
         }
     }
@@ -225,7 +226,7 @@ pub(super) async fn create(
         let (schema, output) = ingest::first_refresh(ctx, pond, &path, &source).await?;
         return stage_create(pond, path, query, schema, output, mode);
     }
-    let plan = ctx.state().create_logical_plan(&query).await?;
+    let plan = plan_sql(&ctx.state(), &query).await?;
     let sources = collect_sources(ctx, &plan).await?;
     check_sources(&path, &view, &sources)?;
     let downsample = DownsampleTable::of_plan(&plan);
@@ -472,7 +473,7 @@ async fn plan_stored_query(ctx: &SessionContext, view: &View, query: &str) -> Re
     };
     let state = ctx.state();
     references::check(&state, view, &statement).await?;
-    state.statement_to_plan(statement).await
+    plan_statement(&state, &statement).await
 }
 
 /// Recomputes the buckets that the sources' new versions touch. `None`
@@ -834,7 +835,7 @@ pub(super) async fn refresh_order(
         let reads = if !reads_pond {
             Vec::new()
         } else {
-            match ctx.state().create_logical_plan(&query).await {
+            match plan_sql(&ctx.state(), &query).await {
                 Ok(plan) => collect_sources(ctx, &plan)
                     .await
                     .map(|s| s.nodes.into_keys().collect())

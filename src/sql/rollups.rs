@@ -7,6 +7,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::error::Result;
 
 use super::session::PondSession;
+use crate::catalog::open_first::plan_sql;
 use crate::storage::node::RefreshMode;
 use crate::udf::downsample::{DownsampleSource, DownsampleTable};
 
@@ -56,7 +57,7 @@ impl PondSession {
             let (Some(query), true) = (node.latest.attrs.query.clone(), incremental) else {
                 continue;
             };
-            let Ok(plan) = self.context().state().create_logical_plan(&query).await else {
+            let Ok(plan) = plan_sql(&self.context().state(), &query).await else {
                 continue; // a view whose sources are gone is not drawn
             };
             if let Some(table) = DownsampleTable::of_plan(&plan) {

@@ -54,6 +54,7 @@ use super::{export, update, upsert};
 use crate::catalog::host_access::HostAccess;
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
+use crate::catalog::open_first::{plan_statement, table_function};
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::{Change, Kind, Pond, PondPath, StorageError};
@@ -229,11 +230,11 @@ impl PondSession {
         );
         ctx.register_udtf(
             "series",
-            Arc::new(crate::udf::series::Series::new(session_pond.clone())),
+            table_function(crate::udf::series::Series::new(session_pond.clone())),
         );
         ctx.register_udtf("gapfill", Arc::new(Gapfill::new(session_pond.clone())));
         for format in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
-            ctx.register_udtf(format.function(), Arc::new(ReadFiles::new(format)));
+            ctx.register_udtf(format.function(), table_function(ReadFiles::new(format)));
         }
         PondSession {
             ctx: with_host_file_tables(ctx),
@@ -318,7 +319,7 @@ impl PondSession {
             &statement,
             DFStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_))
         ) || matches!(&statement, DFStatement::Explain(_));
-        match self.ctx.state().statement_to_plan(statement).await {
+        match plan_statement(&self.ctx.state(), &statement).await {
             Ok(plan) => Ok((Some(plan), is_query)),
             Err(err) if is_query => Err(err),
             Err(_) => Ok((None, false)),
@@ -570,8 +571,7 @@ impl PondSession {
         }
         let state = self.ctx.state();
         let host_files = references::check(&state, &self.pond.view(), &statement).await?;
-        let plan = state
-            .statement_to_plan(statement)
+        let plan = plan_statement(&state, &statement)
             .await
             .map_err(|e| references::name_host_files(e, &host_files))?;
         self.execute_plan(plan)

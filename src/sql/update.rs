@@ -14,12 +14,13 @@ use datafusion::logical_expr::{Expr, LogicalPlan, Projection, WriteOp};
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::Statement;
 
+use crate::catalog::open_first::plan_statement;
 use crate::values::exact_cast::exact_cast;
 
 /// The plan of `UPDATE table SET … [WHERE …]`.
 pub(super) async fn plan(ctx: &SessionContext, update: &Statement) -> Result<LogicalPlan> {
     let statement = DFStatement::Statement(Box::new(update.clone()));
-    let plan = ctx.state().statement_to_plan(statement).await?;
+    let plan = plan_statement(&ctx.state(), &statement).await?;
     let LogicalPlan::Dml(dml) = plan else {
         return plan_err!("UPDATE did not plan as an update");
     };

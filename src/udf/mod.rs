@@ -14,36 +14,13 @@ pub(crate) use glob::Glob;
 use std::sync::Arc;
 
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err, ScalarValue};
+use datafusion::common::{plan_datafusion_err, plan_err, ScalarValue};
 use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::system::{entries_batch, mem_table, versions_table};
 use crate::storage::{Kind, PondPath};
-
-/// Runs `work` to its end while DataFusion plans (table functions are
-/// called synchronously): on a thread of its own with its own runtime, so
-/// no runtime thread is blocked waiting on itself.
-pub(crate) fn while_planning<T: Send>(
-    what: &str,
-    work: impl std::future::Future<Output = Result<T>> + Send,
-) -> Result<T> {
-    std::thread::scope(|scope| {
-        std::thread::Builder::new()
-            .stack_size(crate::runtime::STATEMENT_STACK_BYTES)
-            .spawn_scoped(scope, || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| exec_datafusion_err!("{what}: {e}"))?
-                    .block_on(work)
-            })
-            .map_err(|e| exec_datafusion_err!("{what}: {e}"))?
-            .join()
-            .map_err(|_| exec_datafusion_err!("{what} failed while planning"))?
-    })
-}
 
 /// The single string argument of a table function.
 pub(crate) fn path_argument(function: &str, args: &TableFunctionArgs) -> Result<String> {

@@ -2,14 +2,14 @@
 //! files as a table, with the options a file's dialect needs
 //! ([`ReadOptions`]). `path` is a file, a directory or a glob.
 
-use std::sync::Arc;
-
-use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::TableFunctionArgs;
 use datafusion::common::{exec_datafusion_err, plan_err, ScalarValue};
 use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
 
 use crate::catalog::host_read::{self, FileFormat, ReadOptions};
+use crate::catalog::open_first::{Opening, OpensTable};
+use crate::catalog::view::session_state;
 
 /// One of the `read_*` table functions. Reaches only the host files the
 /// session's [`HostAccess`](crate::catalog::host_access::HostAccess) allows
@@ -25,8 +25,12 @@ impl ReadFiles {
     }
 }
 
-impl TableFunctionImpl for ReadFiles {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+impl OpensTable for ReadFiles {
+    fn name(&self) -> &str {
+        self.format.function()
+    }
+
+    fn prepare(&self, args: &TableFunctionArgs) -> Result<Opening> {
         let function = self.format.function();
         let literal = |e: &Expr| match e {
             Expr::Literal(value, _) => Some(value.clone()),
@@ -59,21 +63,12 @@ impl TableFunctionImpl for ReadFiles {
             }
         };
         let path = absolute(&path)?;
-        opened(args.session(), &path, self.format, &options)
+        let state = session_state(args.session())?.clone();
+        let format = self.format;
+        Ok(Box::pin(async move {
+            host_read::open(&state, &path, format, &options).await
+        }))
     }
-}
-
-/// Opens the files while planning, which DataFusion does synchronously.
-fn opened(
-    session: &dyn Session,
-    path: &str,
-    format: FileFormat,
-    options: &ReadOptions,
-) -> Result<Arc<dyn TableProvider>> {
-    super::while_planning(
-        &format!("{}('{path}')", format.function()),
-        host_read::open(session, path, format, options),
-    )
 }
 
 /// Relative paths are taken from the current directory, as `'f.csv'` is.

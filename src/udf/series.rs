@@ -9,7 +9,7 @@
 //! the window number at most N, where a rollup's points are the buckets that
 //! start in the window (known from its bucket width, no IO) and raw data's
 //! are its rows there (counted, reading at most N + 1). When none fits, the
-//! coarsest. The level is chosen while planning, so the output has that
+//! coarsest. The level is chosen before planning, so the output has that
 //! level's columns, plus `level` (its name) and `bucket` (its width; NULL
 //! for raw data). Reads are filtered on the level's time column, so only
 //! that level's versions overlapping the window are opened.
@@ -19,15 +19,15 @@ use std::sync::Arc;
 use datafusion::arrow::array::Array;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::catalog::view::ViewTable;
-use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::catalog::{TableFunctionArgs, TableProvider};
 use datafusion::common::{plan_datafusion_err, plan_err, Column, ScalarValue};
 use datafusion::datasource::provider_as_source;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::context::SessionContext;
+use datafusion::execution::context::{SessionContext, SessionState};
 use datafusion::logical_expr::{col, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 
 use super::downsample::{time_bound, DownsampleTable};
-use super::while_planning;
+use crate::catalog::open_first::{plan_sql, Opening, OpensTable};
 use crate::catalog::provider_for;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::view::session_state;
@@ -64,8 +64,13 @@ struct Level {
     rollup: Option<DownsampleTable>,
 }
 
-impl TableFunctionImpl for Series {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+impl OpensTable for Series {
+    fn name(&self) -> &str {
+        "series"
+    }
+
+    /// The level is chosen before planning: it may count raw rows.
+    fn prepare(&self, args: &TableFunctionArgs) -> Result<Opening> {
         let exprs = args.exprs();
         if !(3..=4).contains(&exprs.len()) {
             return plan_err!("series(): {USAGE}");
@@ -82,20 +87,21 @@ impl TableFunctionImpl for Series {
             Some(expr) => max_points(expr)?,
         };
         let state = session_state(args.session())?.clone();
-        let levels = self.levels(&exprs[0], &state)?;
-        let chosen = choose(&levels, from, to, max_points, &state, &self.pond)?;
-        let plan = level_plan(&self.pond, chosen, from, to)?;
-        Ok(Arc::new(ViewTable::new(plan, None)))
+        let named = self.named_levels(&exprs[0])?;
+        let pond = self.pond.clone();
+        Ok(Box::pin(async move {
+            let levels = levels(named, &state).await?;
+            let chosen = choose(&levels, from, to, max_points, &state, &pond).await?;
+            let plan = level_plan(&pond, chosen, from, to)?;
+            let table: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, None));
+            Ok(table)
+        }))
     }
 }
 
 impl Series {
-    /// The levels the first argument names, finest first.
-    fn levels(
-        &self,
-        spec: &Expr,
-        state: &datafusion::execution::SessionState,
-    ) -> Result<Vec<Level>> {
+    /// The levels the first argument names, with their names.
+    fn named_levels(&self, spec: &Expr) -> Result<Vec<(String, Resolved)>> {
         let view = self.pond.view();
         let named: Vec<(String, Resolved)> = match spec {
             Expr::Literal(ScalarValue::Utf8(Some(pattern)), _) => {
@@ -135,41 +141,42 @@ impl Series {
             }
             _ => return plan_err!("series(): {USAGE}"),
         };
-        let mut levels = Vec::new();
-        for (name, node) in named {
-            levels.push(level_of(name, node, state)?);
-        }
-        levels.sort_by_key(|l| l.rollup.as_ref().map_or(i64::MIN, |r| r.bucket().nanos()));
-        for pair in levels.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
-            match (&a.rollup, &b.rollup) {
-                (None, None) => {
-                    return plan_err!(
-                        "series(): {} and {} are both raw data (not downsample() views): give one",
-                        a.node.path,
-                        b.node.path
-                    )
-                }
-                (Some(x), Some(y)) if x.bucket().nanos() == y.bucket().nanos() => {
-                    return plan_err!(
-                        "series(): {} and {} have the same bucket width: give one",
-                        a.node.path,
-                        b.node.path
-                    )
-                }
-                _ => {}
-            }
-        }
-        Ok(levels)
+        Ok(named)
     }
 }
 
+/// The levels, finest first.
+async fn levels(named: Vec<(String, Resolved)>, state: &SessionState) -> Result<Vec<Level>> {
+    let mut levels = Vec::new();
+    for (name, node) in named {
+        levels.push(level_of(name, node, state).await?);
+    }
+    levels.sort_by_key(|l| l.rollup.as_ref().map_or(i64::MIN, |r| r.bucket().nanos()));
+    for pair in levels.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        match (&a.rollup, &b.rollup) {
+            (None, None) => {
+                return plan_err!(
+                    "series(): {} and {} are both raw data (not downsample() views): give one",
+                    a.node.path,
+                    b.node.path
+                )
+            }
+            (Some(x), Some(y)) if x.bucket().nanos() == y.bucket().nanos() => {
+                return plan_err!(
+                    "series(): {} and {} have the same bucket width: give one",
+                    a.node.path,
+                    b.node.path
+                )
+            }
+            _ => {}
+        }
+    }
+    Ok(levels)
+}
+
 /// A level: a downsample view, or raw data.
-fn level_of(
-    name: String,
-    node: Resolved,
-    state: &datafusion::execution::SessionState,
-) -> Result<Level> {
+async fn level_of(name: String, node: Resolved, state: &SessionState) -> Result<Level> {
     // A materialized view is a rollup when it refreshes incrementally (only
     // downsample views do); planning an ingesting or collecting view's query
     // would read host files or call an API.
@@ -177,11 +184,7 @@ fn level_of(
     let rollup = match (node.kind(), node.latest.attrs.query.clone()) {
         (Kind::MaterializedView, Some(_)) if !incremental => None,
         (Kind::MaterializedView | Kind::View, Some(query)) => {
-            let state = state.clone();
-            let plan = while_planning("series()", async move {
-                state.create_logical_plan(&query).await
-            })?;
-            DownsampleTable::of_plan(&plan)
+            DownsampleTable::of_plan(&plan_sql(state, &query).await?)
         }
         (Kind::Directory, _) => {
             return plan_err!(
@@ -234,12 +237,12 @@ fn level_of(
 
 /// The finest level with at most `max_points` in `[from, to)`; the coarsest
 /// when none has.
-fn choose<'a>(
+async fn choose<'a>(
     levels: &'a [Level],
     from: i64,
     to: i64,
     max_points: u64,
-    state: &datafusion::execution::SessionState,
+    state: &SessionState,
     pond: &Arc<SessionPond>,
 ) -> Result<&'a Level> {
     for level in levels {
@@ -249,7 +252,7 @@ fn choose<'a>(
                 // What the pond recorded decides it without reading.
                 (at_least, _) if at_least > max_points => at_least,
                 (_, Some(at_most)) if at_most <= max_points => at_most,
-                _ => count_rows(pond, level, from, to, max_points + 1, state)?,
+                _ => count_rows(pond, level, from, to, max_points + 1, state).await?,
             },
         };
         if points <= max_points {
@@ -291,22 +294,20 @@ fn recorded_rows(pond: &Arc<SessionPond>, level: &Level, from: i64, to: i64) -> 
 }
 
 /// Raw rows in the window, counting no further than `cap`.
-fn count_rows(
+async fn count_rows(
     pond: &Arc<SessionPond>,
     level: &Level,
     from: i64,
     to: i64,
     cap: u64,
-    state: &datafusion::execution::SessionState,
+    state: &SessionState,
 ) -> Result<u64> {
     let plan = LogicalPlanBuilder::from(level_plan(pond, level, from, to)?)
         .project(vec![col(Column::from_name(&level.time_column))])?
         .limit(0, Some(usize::try_from(cap).unwrap_or(usize::MAX)))?
         .build()?;
     let ctx = SessionContext::new_with_state(state.clone());
-    let batches = while_planning("series()", async move {
-        ctx.execute_logical_plan(plan).await?.collect().await
-    })?;
+    let batches = ctx.execute_logical_plan(plan).await?.collect().await?;
     Ok(batches.iter().map(|b| b.num_rows() as u64).sum())
 }
 
