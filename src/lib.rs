@@ -11,6 +11,7 @@ mod catalog;
 pub mod chart;
 pub mod cli;
 mod demo;
+mod error;
 pub mod flight;
 mod progress;
 mod runtime;
@@ -23,9 +24,9 @@ mod udf;
 mod values;
 
 pub use catalog::host_access::HostAccess;
+pub use error::{error_kind, user_message, ErrorKind};
 pub use runtime::runtime;
 pub use sql::bulk_ingest::IngestMode;
-pub use sql::error::{error_kind, user_message, ErrorKind};
 pub use sql::session::{Output, PondSession, Reply, ScriptError, SessionOptions};
 pub use storage::grace::IN_FLIGHT_GRACE;
 pub use storage::local_listing::LocalListing;

@@ -10,13 +10,16 @@
 
 pub(crate) mod correction;
 mod csv_quotes;
+pub(crate) mod fetched;
 pub(crate) mod host_access;
 pub(crate) mod host_files;
 pub(crate) mod host_read;
 pub(crate) mod narrow_batches;
 pub(crate) mod open_first;
+pub(crate) mod refresh_strategy;
 pub(crate) mod scan;
 pub(crate) mod session_pond;
+pub(crate) mod source_access;
 pub(crate) mod system;
 pub(crate) mod table;
 pub(crate) mod view;

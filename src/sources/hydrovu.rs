@@ -34,6 +34,7 @@ use super::credentials;
 use super::http::{ApiClient, OAuth2, Response};
 use super::readings::{ReadingsFunction, ReadingsSource, WideReadings, Window};
 use crate::catalog::open_first::{table_function, Opening, OpensTable};
+use crate::catalog::source_access::SourceAccess;
 use crate::catalog::system::mem_table;
 
 const DEFAULT_URL: &str = "https://www.hydrovu.com";
@@ -408,7 +409,7 @@ impl OpensTable for Locations {
         if !args.exprs().is_empty() {
             return plan_err!("hydrovu_locations() takes no arguments");
         }
-        super::SourceAccess::check(args.session().config(), "hydrovu_locations")?;
+        SourceAccess::check(args.session().config(), "hydrovu_locations")?;
         Ok(Box::pin(async {
             locations_table(Session::open()?.locations().await?)
         }))
@@ -457,7 +458,7 @@ impl OpensTable for Parameters {
         if !args.exprs().is_empty() {
             return plan_err!("hydrovu_parameters() takes no arguments");
         }
-        super::SourceAccess::check(args.session().config(), "hydrovu_parameters")?;
+        SourceAccess::check(args.session().config(), "hydrovu_parameters")?;
         Ok(Box::pin(async {
             parameters_table(Session::open()?.names().await?)
         }))

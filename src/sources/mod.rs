@@ -5,8 +5,9 @@
 //! readings table with its `<source>_readings(…)` function (`readings`).
 //! A source is one module that fetches and names its series (`hydrovu`);
 //! a materialized view over its readings collects incrementally
-//! (`sql::collect`).
+//! (`collect`, a refresh strategy each source registers).
 
+pub(crate) mod collect;
 pub(crate) mod credentials;
 pub(crate) mod http;
 pub(crate) mod hydrovu;
@@ -14,54 +15,18 @@ pub(crate) mod readings;
 
 use std::sync::Arc;
 
-use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::context::SessionContext;
 
 use readings::ReadingsSource;
 
-/// Registers every source's table functions.
+use crate::catalog::refresh_strategy::RefreshStrategies;
+
+/// Registers every source's table functions, and the strategy that keeps
+/// a materialized view over its readings collected.
 pub(crate) fn register(ctx: &SessionContext) {
     hydrovu::register(ctx);
-}
-
-/// The source whose readings function is `function` (for collecting views).
-pub(crate) fn readings_source(function: &str) -> Option<Arc<dyn ReadingsSource>> {
     let sources: [Arc<dyn ReadingsSource>; 1] = [Arc::new(hydrovu::HydroVu)];
-    sources
-        .into_iter()
-        .find(|s| s.function().eq_ignore_ascii_case(function))
-}
-
-/// Whether a session may call API sources, which fetch with the
-/// credentials of the process they run in: the local CLI may; a remote
-/// session of `pondsql serve` only when its operator allows it
-/// (`--allow-sources`). Kept in the session's config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SourceAccess {
-    pub(crate) allowed: bool,
-}
-
-/// A source call a session may not make; typed so that the front door
-/// answers PERMISSION_DENIED without reading text.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct SourcesRefused(String);
-
-impl SourceAccess {
-    pub(crate) fn into_config(self, config: SessionConfig) -> SessionConfig {
-        config.with_extension(Arc::new(self))
-    }
-
-    /// Fails unless the session of `config` may call `function()`
-    /// (allowed when unset: sessions made outside a server).
-    pub(crate) fn check(config: &SessionConfig, function: &str) -> Result<()> {
-        match config.get_extension::<SourceAccess>() {
-            Some(access) if !access.allowed => Err(DataFusionError::External(Box::new(
-                SourcesRefused(format!(
-                    "{function}(): this session may not call API sources (they fetch with the server's credentials): the operator can allow them with `pondsql serve --allow-sources`"
-                )),
-            ))),
-            _ => Ok(()),
-        }
+    for source in sources {
+        RefreshStrategies::register(ctx, Arc::new(collect::Collect::new(source)));
     }
 }

@@ -6,7 +6,7 @@
 //! series); everything else is shared: the `<source>_readings(place [,
 //! since => …] [, until => …] [, max_points => …])` table function
 //! ([`ReadingsFunction`]), the arguments ([`ReadingsCall`]), and the
-//! collecting materialized view (`sql::collect`).
+//! collecting materialized view (`collect`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
@@ -14,15 +14,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, TimestampMicrosecondArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::catalog::{Session, TableFunctionArgs, TableProvider};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::catalog::{TableFunctionArgs, TableProvider};
 use datafusion::common::{exec_datafusion_err, plan_err, ScalarValue};
-use datafusion::datasource::{MemTable, TableType};
 use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
-use datafusion::physical_plan::ExecutionPlan;
 
+use crate::catalog::fetched::FetchedTable;
 use crate::catalog::open_first::{Opening, OpensTable};
+use crate::catalog::source_access::SourceAccess;
 use crate::storage::event_time::{to_micros, UTC};
 
 /// The time column of every readings table.
@@ -286,57 +286,15 @@ impl OpensTable for ReadingsFunction {
 
     fn prepare(&self, args: &TableFunctionArgs) -> Result<Opening> {
         let function = self.source.function();
-        super::SourceAccess::check(args.session().config(), function)?;
+        SourceAccess::check(args.session().config(), function)?;
         let call = ReadingsCall::parse(function, args.exprs())?;
         let source = self.source.clone();
         Ok(Box::pin(async move {
             let readings = source.fetch(&call.place, &call.window).await?;
-            let table: Arc<dyn TableProvider> = Arc::new(ReadingsTable::new(function, &readings)?);
+            let table: Arc<dyn TableProvider> =
+                Arc::new(FetchedTable::new(function, readings.to_batch(None)?)?);
             Ok(table)
         }))
-    }
-}
-
-/// The rows of one call of a readings function: a table DataFusion scans,
-/// and that `sql::refresh` recognises (it refuses to re-run a fetch inside
-/// a larger materialized view: collect into a view of its own instead).
-#[derive(Debug)]
-pub(crate) struct ReadingsTable {
-    function: &'static str,
-    rows: MemTable,
-}
-
-impl ReadingsTable {
-    fn new(function: &'static str, readings: &WideReadings) -> Result<Self> {
-        let batch = readings.to_batch(None)?;
-        let rows = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-        Ok(ReadingsTable { function, rows })
-    }
-
-    /// The function that made it (`hydrovu_readings`).
-    pub(crate) fn function(&self) -> &'static str {
-        self.function
-    }
-}
-
-#[async_trait]
-impl TableProvider for ReadingsTable {
-    fn schema(&self) -> SchemaRef {
-        self.rows.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.rows.scan(state, projection, filters, limit).await
     }
 }
 

@@ -12,6 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err, ScalarValue};
 use datafusion::dataframe::DataFrame;
@@ -20,20 +21,20 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::ident;
 use datafusion::prelude::{JsonReadOptions, ParquetReadOptions};
-use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast;
-use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::{FutureExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
 use crate::catalog::host_files::damaged;
 use crate::catalog::host_read::{self, FileFormat, ReadOptions};
+use crate::catalog::refresh_strategy::{only_relation, RefreshStrategy, ViewJob};
 use crate::catalog::session_pond::SessionPond;
 use crate::catalog::table::{stored_columns, write_content};
 use crate::storage::content::time_column;
 use crate::storage::node::{IngestedFile, RefreshMode, StoredQuery};
 use crate::storage::{Placement, PondPath, Resolved, ViewOutput};
+use crate::values::constants::fold;
 use crate::values::exact_cast::exact_cast;
 
 /// What an ingesting view reads: its host file pattern, and how to read
@@ -41,38 +42,6 @@ use crate::values::exact_cast::exact_cast;
 pub(super) struct HostSource {
     pub(super) pattern: String,
     function: Option<(FileFormat, Option<ast::Expr>)>,
-}
-
-/// A materialized view's stored query text, parsed (None if it is not a query).
-pub(super) fn stored_query(text: &str) -> Option<Box<ast::Query>> {
-    let mut parsed = DFParser::parse_sql_with_dialect(text, &GenericDialect {}).ok()?;
-    match parsed.pop_front()? {
-        DFStatement::Statement(statement) => match *statement {
-            ast::Statement::Query(query) => Some(query),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// The one relation of a query that is exactly `SELECT * FROM relation`
-/// (the shape of views that ingest host files or collect readings).
-pub(super) fn only_relation(query: &ast::Query) -> Option<&ast::TableFactor> {
-    let ast::SetExpr::Select(select) = query.body.as_ref() else {
-        return None;
-    };
-    let plain = query.order_by.is_none()
-        && query.limit_clause.is_none()
-        && query.with.is_none()
-        && select.selection.is_none()
-        && select.having.is_none()
-        && select.distinct.is_none()
-        && matches!(&select.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty())
-        && matches!(select.projection.as_slice(), [ast::SelectItem::Wildcard(_)]);
-    let [from] = select.from.as_slice() else {
-        return None;
-    };
-    (plain && from.joins.is_empty()).then_some(&from.relation)
 }
 
 /// The host source of a query that is exactly `SELECT * FROM 'pattern'` or
@@ -125,23 +94,10 @@ async fn read_options(
     let Some(options) = options else {
         return Ok((Some(*format), ReadOptions::default()));
     };
-    // The options are constants: evaluate them as DataFusion would.
-    let batches = ctx
-        .sql(&format!("SELECT {options}"))
-        .await?
-        .collect()
-        .await?;
-    let value = batches
-        .iter()
-        .find(|b| b.num_rows() > 0)
-        .map(|b| ScalarValue::try_from_array(b.column(0), 0))
-        .transpose()?
-        .ok_or_else(|| {
-            plan_datafusion_err!(
-                "{}(): options must be constants in braces",
-                format.function()
-            )
-        })?;
+    let what = format!("{}() options", format.function());
+    let [value] =
+        <[ScalarValue; 1]>::try_from(fold(&ctx.state(), std::slice::from_ref(options), &what)?)
+            .map_err(|_| plan_datafusion_err!("{what} are one value in braces"))?;
     Ok((Some(*format), ReadOptions::from_struct(*format, &value)?))
 }
 
@@ -312,12 +268,45 @@ fn reading(files: &[HostFile], err: DataFusionError) -> DataFusionError {
     exec_datafusion_err!(
         "reading {}: {}",
         names.join(", "),
-        super::error::user_message(&err)
+        crate::error::user_message(&err)
     )
 }
 
 /// CREATE: learns the columns from every matching file and ingests them.
-pub(super) async fn first_refresh(
+/// Ingesting views, as a refresh strategy.
+#[derive(Debug)]
+pub(super) struct HostIngest;
+
+#[async_trait]
+impl RefreshStrategy for HostIngest {
+    fn mode(&self) -> RefreshMode {
+        RefreshMode::Ingest
+    }
+
+    fn claims(&self, query: &ast::Query) -> bool {
+        host_source(query).is_some()
+    }
+
+    async fn create(&self, job: &ViewJob<'_>) -> Result<(SchemaRef, ViewOutput)> {
+        let source = host_source(job.query).ok_or_else(|| {
+            DataFusionError::Internal(format!("{}: not an ingesting query", job.path))
+        })?;
+        first_refresh(job.ctx, job.pond, job.path, &source).await
+    }
+
+    async fn refresh(
+        &self,
+        job: &ViewJob<'_>,
+        node: &Resolved,
+        full: bool,
+    ) -> Result<Option<ViewOutput>> {
+        refresh(job, node, full).await
+    }
+}
+
+/// CREATE: ingests every file that matches now; the first file's columns
+/// are the view's.
+async fn first_refresh(
     ctx: &SessionContext,
     pond: &SessionPond,
     path: &PondPath,
@@ -353,22 +342,19 @@ pub(super) async fn first_refresh(
 }
 
 /// REFRESH: appends the files not seen before; `full` rebuilds from every file.
-pub(super) async fn refresh(
-    ctx: &SessionContext,
-    pond: &Arc<SessionPond>,
-    node: &Resolved,
-    state: &Arc<StoredQuery>,
-    schema: &SchemaRef,
-    full: bool,
-) -> Result<Option<ViewOutput>> {
+async fn refresh(job: &ViewJob<'_>, node: &Resolved, full: bool) -> Result<Option<ViewOutput>> {
+    let (ctx, pond, path) = (job.ctx, job.pond, job.path);
+    let attrs = &node.latest.attrs;
+    let (Some(state), Some(schema)) = (&attrs.stored_query, &attrs.schema) else {
+        return Err(DataFusionError::Internal(format!(
+            "{path} has no stored query"
+        )));
+    };
     let pattern = state.host_pattern.clone().unwrap_or_default();
     let files = list(ctx, &pattern).await?;
-    let path = &node.path;
     // How to read the files is in the view's query (its read_* options).
-    let query = node.latest.attrs.query.as_deref().unwrap_or_default();
-    let source = stored_query(query).and_then(|q| host_source(&q));
-    let how = match &source {
-        Some(source) => read_options(ctx, source).await?,
+    let how = match host_source(job.query) {
+        Some(source) => read_options(ctx, &source).await?,
         None => (None, ReadOptions::default()),
     };
     if full {

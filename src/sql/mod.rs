@@ -2,17 +2,14 @@
 //! transaction (session.rs), and one module per kind of statement or check.
 
 pub(crate) mod bulk_ingest;
-mod collect;
 mod copy_chart;
 mod copy_target;
 mod ddl;
-pub(crate) mod error;
 mod export;
 mod ingest;
 mod insert;
 mod literals;
 mod maintenance;
-mod named_args;
 mod names;
 pub(crate) mod params;
 pub(crate) mod parser;

@@ -14,9 +14,9 @@ use datafusion::execution::context::SessionState;
 use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{ObjectName, Statement, TableFactor, Visit, Visitor};
 
-use super::error::user_message;
 use super::names::{object_name_path, table_path};
 use crate::catalog::host_access::HostAccess;
+use crate::error::user_message;
 use crate::storage::View;
 
 /// The host files a statement reads (`'data.csv'`), after checking that

@@ -10,7 +10,8 @@
 //!   those buckets are recomputed from the whole source and replace their
 //!   old rows.
 //! - Host-file views ingest new files (`sql::ingest`).
-//! - API readings views collect what is new (`sql::collect`).
+//! - API readings views collect what is new (`sources::collect`); both are
+//!   `RefreshStrategy`s found in the session's `RefreshStrategies`.
 //! - Anything else runs again in full when a source changed.
 //!
 //! A source's compacted chunks (OPTIMIZE) hold rows already consumed, so
@@ -36,17 +37,16 @@ use datafusion::sql::parser::DFParser;
 use datafusion::sql::sqlparser::ast;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 
-use super::collect;
-use super::ingest;
 use super::names::object_name_path;
 use super::references;
+use crate::catalog::fetched::FetchedTable;
 use crate::catalog::open_first::{plan_sql, plan_statement};
+use crate::catalog::refresh_strategy::{stored_query, RefreshStrategies, ViewJob};
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::{
     check_storable, stored_columns, write_content, PondTable, VERSION_COLUMN,
 };
 use crate::catalog::view::{same_columns, StoredView};
-use crate::sources::readings::ReadingsTable;
 use crate::storage::content::time_column;
 use crate::storage::event_time::from_micros;
 use crate::storage::node::{RefreshMode, SourceMark, StoredQuery, VersionOp};
@@ -173,7 +173,7 @@ fn note_provider(
             .nodes
             .insert(view.node().clone(), view.path().to_string());
         view_queries.push(view.query().to_string());
-    } else if let Some(readings) = provider.downcast_ref::<ReadingsTable>() {
+    } else if let Some(readings) = provider.downcast_ref::<FetchedTable>() {
         sources.readings.push(readings.function().to_string());
     } else if let Some(listing) = provider.downcast_ref::<ListingTable>() {
         sources
@@ -218,12 +218,14 @@ pub(super) async fn create(
     }
     let mode = CreateMode::of(create.or_replace, create.if_not_exists);
     let query = create.query.to_string();
-    if let Some(collected) = collect::readings_call(&create.query) {
-        let (schema, output) = collect::first_refresh(ctx, pond, &collected).await?;
-        return stage_create(pond, path, query, schema, output, mode);
-    }
-    if let Some(source) = ingest::host_source(&create.query) {
-        let (schema, output) = ingest::first_refresh(ctx, pond, &path, &source).await?;
+    if let Some(strategy) = RefreshStrategies::claiming(ctx, &create.query) {
+        let job = ViewJob {
+            ctx,
+            pond,
+            path: &path,
+            query: &create.query,
+        };
+        let (schema, output) = strategy.create(&job).await?;
         return stage_create(pond, path, query, schema, output, mode);
     }
     let plan = plan_sql(&ctx.state(), &query).await?;
@@ -359,13 +361,22 @@ pub(super) async fn refresh(
     let failed = |what: &str, err: DataFusionError| {
         plan_datafusion_err!(
             "REFRESH MATERIALIZED VIEW {path}: {what}: {}; fix or recreate its sources, or replace it with CREATE OR REPLACE MATERIALIZED VIEW (or DROP MATERIALIZED VIEW \"{path}\")",
-            super::error::user_message(&err)
+            crate::error::user_message(&err)
         )
     };
-    let output = if state.mode == RefreshMode::Ingest {
-        ingest::refresh(ctx, pond, &node, &state, &schema, full).await?
-    } else if state.mode == RefreshMode::Collect {
-        collect::refresh(ctx, pond, &node, &schema, full).await?
+    let output = if let Some(strategy) = RefreshStrategies::of_mode(ctx, state.mode) {
+        let Some(parsed) = stored_query(&query) else {
+            return plan_err!(
+                "REFRESH MATERIALIZED VIEW {path}: its stored query no longer parses: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
+            );
+        };
+        let job = ViewJob {
+            ctx,
+            pond,
+            path,
+            query: &parsed,
+        };
+        strategy.refresh(&job, &node, full).await?
     } else {
         let plan = plan_stored_query(ctx, &view, &query)
             .await

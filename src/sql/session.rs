@@ -37,10 +37,10 @@ use super::bulk_ingest::{self, IngestMode};
 use super::copy_chart;
 use super::copy_target::check_copy_target;
 use super::ddl;
+use super::ingest::HostIngest;
 use super::insert;
 use super::literals;
 use super::maintenance;
-use super::named_args::NamedArguments;
 use super::names::{object_name_path, table_path};
 use super::params::Parameterised;
 use super::parser::{
@@ -55,11 +55,14 @@ use crate::catalog::host_access::HostAccess;
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
 use crate::catalog::open_first::{plan_statement, table_function};
+use crate::catalog::refresh_strategy::RefreshStrategies;
 use crate::catalog::scan::CONTENT_STORE_URL;
+use crate::catalog::source_access::SourceAccess;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::storage::{Change, Kind, Pond, PondPath, StorageError};
 use crate::udf::float_min_max;
 use crate::udf::gapfill::Gapfill;
+use crate::udf::named_args::NamedArguments;
 use crate::udf::read_files::ReadFiles;
 use crate::udf::{Downsample, Glob, History, Ls};
 
@@ -151,7 +154,7 @@ pub struct ScriptError {
     pub text: String,
     pub message: String,
     /// What kind of failure, where known (a local statement's).
-    pub kind: Option<super::error::ErrorKind>,
+    pub kind: Option<crate::error::ErrorKind>,
 }
 
 pub struct PondSession {
@@ -194,8 +197,8 @@ impl PondSession {
                 "datafusion.optimizer.enable_join_dynamic_filter_pushdown",
                 false,
             );
-        let config = options.host_access.into_config(config);
-        let config = crate::sources::SourceAccess {
+        let config = RefreshStrategies::into_config(options.host_access.into_config(config));
+        let config = SourceAccess {
             allowed: !options.no_api_sources,
         }
         .into_config(config);
@@ -217,8 +220,9 @@ impl PondSession {
         let ctx = SessionContext::new_with_state(state);
         ctx.register_catalog(CATALOG, Arc::new(PondCatalog::new(session_pond.clone())));
         ctx.add_analyzer_rule(Arc::new(TimeLiterals));
-        crate::sources::register(&ctx);
-        // Grouped float min/max in the same order as ungrouped ones (NaN on top).
+        RefreshStrategies::register(&ctx, Arc::new(HostIngest));
+        crate::sources::register(&ctx); // why: the session is where the API sources are plugged in
+                                        // Grouped float min/max in the same order as ungrouped ones (NaN on top).
         ctx.register_udaf(Arc::unwrap_or_clone(float_min_max::min_udaf_total()));
         ctx.register_udaf(Arc::unwrap_or_clone(float_min_max::max_udaf_total()));
         ctx.register_udtf("ls", Arc::new(Ls::new(session_pond.clone())));
@@ -598,7 +602,7 @@ impl PondSession {
                         .count();
                     return plan_err!(
                         "REFRESH ALL stopped at {path} ({before} view(s) before it committed, the rest not run): {}",
-                        super::error::user_message(&err)
+                        crate::error::user_message(&err)
                     );
                 }
             };

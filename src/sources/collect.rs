@@ -10,93 +10,124 @@
 //! NULL. A failed fetch fails the refresh: no partial set of pages is ever
 //! staged. `max_points` bounds one refresh, so years of history arrive
 //! over several runs.
+//!
+//! A strategy per source (`Collect`), registered with the session in
+//! `sources::register`.
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
-use datafusion::common::{plan_datafusion_err, plan_err, ScalarValue};
-use datafusion::error::Result;
+use datafusion::common::{plan_datafusion_err, plan_err};
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{lit, Expr};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::sqlparser::ast;
 
-use super::ingest::{only_relation, stored_query};
-use super::named_args::as_options;
+use super::readings::{show_time, ReadingsCall, ReadingsSource, WideReadings};
+use crate::catalog::refresh_strategy::{only_relation, RefreshStrategy, ViewJob};
 use crate::catalog::session_pond::SessionPond;
+use crate::catalog::source_access::SourceAccess;
 use crate::catalog::table::{stored_columns, write_content};
-use crate::sources::readings::{show_time, ReadingsCall, ReadingsSource, WideReadings};
+use crate::error::user_message;
 use crate::storage::content::time_column;
 use crate::storage::node::{RefreshMode, StoredQuery};
-use crate::storage::{Placement, Resolved, ViewOutput};
+use crate::storage::{Placement, PondPath, Resolved, ViewOutput};
+use crate::udf::named_args::as_options;
+use crate::values::constants::fold;
 
-/// What a collecting view reads: a source and the call's arguments.
-pub(super) struct Collected {
+/// Collecting views over one source's readings function, as a refresh strategy.
+#[derive(Debug)]
+pub(crate) struct Collect {
     source: Arc<dyn ReadingsSource>,
-    args: Vec<ast::FunctionArg>,
 }
 
-/// The readings call of a query that is exactly `SELECT * FROM <source>_readings(…)`.
-pub(super) fn readings_call(query: &ast::Query) -> Option<Collected> {
-    let ast::TableFactor::Table {
-        name,
-        args: Some(args),
-        ..
-    } = only_relation(query)?
-    else {
-        return None;
-    };
-    let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
-        return None;
-    };
-    let source = crate::sources::readings_source(&ident.value)?;
-    Some(Collected {
-        source,
-        args: args.args.clone(),
-    })
-}
+impl Collect {
+    pub(crate) fn new(source: Arc<dyn ReadingsSource>) -> Self {
+        Collect { source }
+    }
 
-impl Collected {
-    /// The call's arguments, evaluated as DataFusion would (they are constants).
-    async fn call(&self, ctx: &SessionContext) -> Result<ReadingsCall> {
-        let function = self.source.function();
-        crate::sources::SourceAccess::check(ctx.state().config(), function)?;
-        let args = as_options(function, &self.args)?.unwrap_or_else(|| self.args.clone());
-        let texts: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        let values = if texts.is_empty() {
-            Vec::new()
-        } else {
-            let batches = ctx
-                .sql(&format!("SELECT {}", texts.join(", ")))
-                .await
-                .map_err(|e| {
-                    plan_datafusion_err!(
-                        "{function}(): its arguments must be constants: {}",
-                        super::error::user_message(&e)
-                    )
-                })?
-                .collect()
-                .await?;
-            let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
-                return plan_err!("{function}(): its arguments must be constants");
-            };
-            (0..batch.num_columns())
-                .map(|i| ScalarValue::try_from_array(batch.column(i), 0).map(lit))
-                .collect::<Result<Vec<Expr>>>()?
+    /// The arguments of the query's call, when it is exactly
+    /// `SELECT * FROM <function>(…)`.
+    fn call_args<'q>(&self, query: &'q ast::Query) -> Option<&'q [ast::FunctionArg]> {
+        let ast::TableFactor::Table {
+            name,
+            args: Some(args),
+            ..
+        } = only_relation(query)?
+        else {
+            return None;
         };
+        let [ast::ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
+            return None;
+        };
+        ident
+            .value
+            .eq_ignore_ascii_case(self.source.function())
+            .then_some(args.args.as_slice())
+    }
+
+    /// The call's arguments, evaluated as DataFusion would (they are constants).
+    fn call(
+        &self,
+        ctx: &SessionContext,
+        query: &ast::Query,
+        path: &PondPath,
+    ) -> Result<ReadingsCall> {
+        let function = self.source.function();
+        SourceAccess::check(ctx.state().config(), function)?;
+        let Some(args) = self.call_args(query) else {
+            return plan_err!(
+                "REFRESH MATERIALIZED VIEW {path}: its query no longer names {function}(): recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
+            );
+        };
+        let args = as_options(function, args)?.unwrap_or_else(|| args.to_vec());
+        let exprs = args
+            .iter()
+            .map(|arg| match arg {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(expr)) => Ok(expr.clone()),
+                other => plan_err!("{function}(): {other} is not a value"),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let what = format!("{function}(): its arguments");
+        let values: Vec<Expr> = fold(&ctx.state(), &exprs, &what)?
+            .into_iter()
+            .map(lit)
+            .collect();
         ReadingsCall::parse(function, &values)
     }
 }
 
+#[async_trait]
+impl RefreshStrategy for Collect {
+    fn mode(&self) -> RefreshMode {
+        RefreshMode::Collect
+    }
+
+    fn claims(&self, query: &ast::Query) -> bool {
+        self.call_args(query).is_some()
+    }
+
+    async fn create(&self, job: &ViewJob<'_>) -> Result<(SchemaRef, ViewOutput)> {
+        first_refresh(job, self).await
+    }
+
+    async fn refresh(
+        &self,
+        job: &ViewJob<'_>,
+        node: &Resolved,
+        full: bool,
+    ) -> Result<Option<ViewOutput>> {
+        refresh(job, self, node, full).await
+    }
+}
+
 /// CREATE: the first collection; the view's columns are the series found.
-pub(super) async fn first_refresh(
-    ctx: &SessionContext,
-    pond: &SessionPond,
-    collected: &Collected,
-) -> Result<(SchemaRef, ViewOutput)> {
-    let call = collected.call(ctx).await?;
-    let readings = collected.source.fetch(&call.place, &call.window).await?;
-    let (schema, content) = write(pond, &readings, None).await?;
+async fn first_refresh(job: &ViewJob<'_>, collect: &Collect) -> Result<(SchemaRef, ViewOutput)> {
+    let call = collect.call(job.ctx, job.query, job.path)?;
+    let readings = collect.source.fetch(&call.place, &call.window).await?;
+    let (schema, content) = write(job.pond, &readings, None).await?;
     let output = ViewOutput {
         content,
         placement: Placement::Replace,
@@ -118,21 +149,19 @@ fn state() -> Arc<StoredQuery> {
 
 /// REFRESH: appends the readings after the newest the view holds; `full`
 /// collects everything again as a new base.
-pub(super) async fn refresh(
-    ctx: &SessionContext,
-    pond: &Arc<SessionPond>,
+async fn refresh(
+    job: &ViewJob<'_>,
+    collect: &Collect,
     node: &Resolved,
-    schema: &SchemaRef,
     full: bool,
 ) -> Result<Option<ViewOutput>> {
-    let path = &node.path;
-    let query = node.latest.attrs.query.as_deref().unwrap_or_default();
-    let Some(collected) = stored_query(query).and_then(|q| readings_call(&q)) else {
-        return plan_err!(
-            "REFRESH MATERIALIZED VIEW {path}: its query no longer names a readings function: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
-        );
+    let (pond, path) = (job.pond, job.path);
+    let Some(schema) = node.latest.attrs.schema.clone() else {
+        return Err(DataFusionError::Internal(format!(
+            "{path} has no stored schema"
+        )));
     };
-    let mut call = collected.call(ctx).await?;
+    let mut call = collect.call(job.ctx, job.query, path)?;
     let held = if full { None } else { newest(pond, node)? };
     if let Some(newest) = held {
         call.window.from = Some(call.window.from.map_or(newest + 1, |f| f.max(newest + 1)));
@@ -144,14 +173,14 @@ pub(super) async fn refresh(
     {
         return Ok(None); // collected up to `until` already
     }
-    let readings = collected
+    let readings = collect
         .source
         .fetch(&call.place, &call.window)
         .await
         .map_err(|e| {
             plan_datafusion_err!(
                 "REFRESH MATERIALIZED VIEW {path}: {}; nothing was collected: the next REFRESH asks again for {}",
-                super::error::user_message(&e),
+                user_message(&e),
                 held.map_or("every reading".into(), |t| format!("the readings after {}", show_time(t)))
             )
         })?;

@@ -89,7 +89,7 @@ pub enum ErrorKind {
 pub fn error_kind(err: &DataFusionError) -> ErrorKind {
     use crate::catalog::host_access::HostFilesRefused;
     use crate::catalog::session_pond::WriteRefused;
-    use crate::sources::SourcesRefused;
+    use crate::catalog::source_access::SourcesRefused;
     use crate::storage::error::cause_of;
 
     if cause_of::<WriteRefused>(err).is_some()
