@@ -6,6 +6,7 @@ mod copy_chart;
 mod copy_target;
 mod ddl;
 mod export;
+mod incremental;
 mod ingest;
 mod insert;
 mod literals;

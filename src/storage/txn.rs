@@ -344,11 +344,13 @@ impl Staging {
             ..Attrs::default()
         };
         self.stage(self.new_version(
-            id.clone(),
-            id.clone(),
-            Kind::Directory,
-            VersionOp::Create,
-            1,
+            NewVersion {
+                part_id: id.clone(),
+                node_id: id.clone(),
+                kind: Kind::Directory,
+                op: VersionOp::Create,
+                version: 1,
+            },
             attrs,
             None,
         ));
@@ -412,11 +414,13 @@ impl Staging {
                 let id = NodeId::random();
                 self.stage_content(content);
                 let version = self.new_version(
-                    parent.id().clone(),
-                    id.clone(),
-                    kind,
-                    VersionOp::Create,
-                    1,
+                    NewVersion {
+                        part_id: parent.id().clone(),
+                        node_id: id.clone(),
+                        kind,
+                        op: VersionOp::Create,
+                        version: 1,
+                    },
                     attrs,
                     content,
                 );
@@ -446,11 +450,13 @@ impl Staging {
                 self.stage_content(content);
                 let next = existing.latest.version + 1;
                 let version = self.new_version(
-                    parent.id().clone(),
-                    existing.id().clone(),
-                    kind,
-                    VersionOp::Replace,
-                    next,
+                    NewVersion {
+                        part_id: parent.id().clone(),
+                        node_id: existing.id().clone(),
+                        kind,
+                        op: VersionOp::Replace,
+                        version: next,
+                    },
                     attrs,
                     content,
                 );
@@ -479,11 +485,13 @@ impl Staging {
         };
         let attrs = carried_attrs(&table.latest);
         let version = self.new_version(
-            parent.id().clone(),
-            table.id().clone(),
-            Kind::Table,
-            op,
-            table.latest.version + 1,
+            NewVersion {
+                part_id: parent.id().clone(),
+                node_id: table.id().clone(),
+                kind: Kind::Table,
+                op,
+                version: table.latest.version + 1,
+            },
             attrs,
             content,
         );
@@ -537,11 +545,13 @@ impl Staging {
         };
         self.stage_content(output.content.as_ref());
         let version = self.new_version(
-            parent.id().clone(),
-            view.id().clone(),
-            Kind::MaterializedView,
-            op,
-            view.latest.version + 1,
+            NewVersion {
+                part_id: parent.id().clone(),
+                node_id: view.id().clone(),
+                kind: Kind::MaterializedView,
+                op,
+                version: view.latest.version + 1,
+            },
             attrs,
             output.content.as_ref(),
         );
@@ -664,11 +674,13 @@ impl Staging {
         };
         self.stage_content(content);
         let version = self.new_version(
-            parent.id().clone(),
-            table.id().clone(),
-            table.kind(),
-            op,
-            table.latest.version + 1,
+            NewVersion {
+                part_id: parent.id().clone(),
+                node_id: table.id().clone(),
+                kind: table.kind(),
+                op,
+                version: table.latest.version + 1,
+            },
             attrs,
             content,
         );
@@ -701,11 +713,13 @@ impl Staging {
     fn update_table(&mut self, table: &Resolved, attrs: Attrs) -> Result<()> {
         let parent = self.view.require_directory(&parent_of(&table.path)?)?;
         let version = self.new_version(
-            parent.id().clone(),
-            table.id().clone(),
-            Kind::Table,
-            VersionOp::Update,
-            table.latest.version + 1,
+            NewVersion {
+                part_id: parent.id().clone(),
+                node_id: table.id().clone(),
+                kind: Kind::Table,
+                op: VersionOp::Update,
+                version: table.latest.version + 1,
+            },
             attrs,
             None,
         );
@@ -807,7 +821,17 @@ impl Staging {
             ),
         };
         let id = dir.id().clone();
-        let mut next = self.new_version(id.clone(), id, Kind::Directory, op, version, attrs, None);
+        let mut next = self.new_version(
+            NewVersion {
+                part_id: id.clone(),
+                node_id: id,
+                kind: Kind::Directory,
+                op,
+                version,
+            },
+            attrs,
+            None,
+        );
         next.listing = OnceLock::from((listing, changes));
         self.stage(next);
     }
@@ -827,17 +851,14 @@ impl Staging {
         self.view.overlay_mut().push(version);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn new_version(
-        &self,
-        part_id: NodeId,
-        node_id: NodeId,
-        kind: Kind,
-        op: VersionOp,
-        version: i64,
-        attrs: Attrs,
-        content: Option<&Content>,
-    ) -> NodeVersion {
+    fn new_version(&self, at: NewVersion, attrs: Attrs, content: Option<&Content>) -> NodeVersion {
+        let NewVersion {
+            part_id,
+            node_id,
+            kind,
+            op,
+            version,
+        } = at;
         NodeVersion {
             part_id,
             node_id,
@@ -888,6 +909,16 @@ fn parent_of(path: &PondPath) -> Result<PondPath> {
             "the oplog names the root '/' as something other than a directory: the pond is damaged; restore it from a backup".into(),
         )
     })
+}
+
+/// Which version a transaction stages: of which node, in which
+/// directory's partition, made by which operation.
+struct NewVersion {
+    part_id: NodeId,
+    node_id: NodeId,
+    kind: Kind,
+    op: VersionOp,
+    version: i64,
 }
 
 #[cfg(test)]
