@@ -1,9 +1,91 @@
-//! Turning errors into the one-line message a user sees.
+//! pondsql's errors: [`Error`] (a kind and the one line a user sees),
+//! its conversion to and from DataFusion's error, and how any error's
+//! message and kind are found ([`user_message`], [`error_kind`]).
 
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
+use datafusion::parquet::errors::ParquetError;
 
 use crate::storage::StorageError;
+
+/// A failure as pondsql reports it: its kind (what a front door maps to a
+/// gRPC code or an exit code) and its message (one line, no library's
+/// prefix). Made from a [`DataFusionError`] with `?`; turned back into one
+/// (as an external error that keeps both) where DataFusion needs it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Input that is wrong: a bad argument, option or file.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// Something the machine or the network cannot give now: a port, a
+    /// server, a file to write.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same failure, with what was being done first: `what: message`.
+    pub fn context(self, what: impl std::fmt::Display) -> Self {
+        Error {
+            message: format!("{what}: {}", self.message),
+            ..self
+        }
+    }
+}
+
+/// A message a front door wrote itself (a bad flag, a file it cannot
+/// read): wrong input unless it says otherwise with [`Error::new`].
+impl From<String> for Error {
+    fn from(message: String) -> Self {
+        Error::invalid(message)
+    }
+}
+
+impl From<&str> for Error {
+    fn from(message: &str) -> Self {
+        Error::invalid(message)
+    }
+}
+
+impl From<StorageError> for Error {
+    fn from(err: StorageError) -> Self {
+        Error::from(DataFusionError::External(Box::new(err)))
+    }
+}
+
+impl From<DataFusionError> for Error {
+    fn from(err: DataFusionError) -> Self {
+        Error::new(error_kind(&err), user_message(&err))
+    }
+}
+
+impl From<Error> for DataFusionError {
+    fn from(err: Error) -> Self {
+        DataFusionError::External(Box::new(err))
+    }
+}
 
 /// The message for `err`: the pond's own errors without DataFusion's
 /// wrapping ("External error: …"), DataFusion's as DataFusion words them,
@@ -41,6 +123,10 @@ fn innermost(err: &DataFusionError) -> Option<String> {
             ArrowError::ExternalError(e) => Some(external_message(e.as_ref())),
             _ => None,
         },
+        DataFusionError::ParquetError(parquet) => match parquet.as_ref() {
+            ParquetError::External(e) => Some(external_message(e.as_ref())),
+            _ => None,
+        },
         DataFusionError::ObjectStore(store) => match store.as_ref() {
             object_store::Error::Generic { source, .. } => Some(external_message(source.as_ref())),
             _ => None,
@@ -50,11 +136,17 @@ fn innermost(err: &DataFusionError) -> Option<String> {
 }
 
 fn external_message(e: &(dyn std::error::Error + Send + Sync + 'static)) -> String {
+    if let Some(error) = e.downcast_ref::<Error>() {
+        return error.message.clone();
+    }
     if let Some(df) = e.downcast_ref::<DataFusionError>() {
         return user_message(df);
     }
     if let Some(storage) = e.downcast_ref::<StorageError>() {
         return storage.to_string();
+    }
+    if let Some(object_store::Error::Generic { source, .. }) = e.downcast_ref() {
+        return external_message(source.as_ref());
     }
     e.to_string()
 }
@@ -92,6 +184,9 @@ pub fn error_kind(err: &DataFusionError) -> ErrorKind {
     use crate::catalog::source_access::SourcesRefused;
     use crate::storage::error::cause_of;
 
+    if let Some(error) = cause_of::<Error>(err) {
+        return error.kind;
+    }
     if cause_of::<WriteRefused>(err).is_some()
         || cause_of::<HostFilesRefused>(err).is_some()
         || cause_of::<SourcesRefused>(err).is_some()
@@ -194,5 +289,17 @@ mod tests {
         for (err, kind) in cases {
             assert_eq!(error_kind(&err), kind, "{err}");
         }
+    }
+
+    #[test]
+    fn an_error_keeps_its_kind_and_message_through_datafusion() {
+        let error = Error::unavailable("port 1 is taken");
+        let wrapped = DataFusionError::Context(
+            "serving".into(),
+            Box::new(DataFusionError::from(error.clone())),
+        );
+        assert_eq!(error_kind(&wrapped), ErrorKind::Unavailable);
+        assert_eq!(user_message(&wrapped), "port 1 is taken");
+        assert_eq!(Error::from(wrapped), error);
     }
 }

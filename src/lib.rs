@@ -24,7 +24,7 @@ mod udf;
 mod values;
 
 pub use catalog::host_access::HostAccess;
-pub use error::{error_kind, user_message, ErrorKind};
+pub use error::{error_kind, user_message, Error, ErrorKind};
 pub use runtime::runtime;
 pub use sql::bulk_ingest::IngestMode;
 pub use sql::session::{Output, PondSession, Reply, ScriptError, SessionOptions};

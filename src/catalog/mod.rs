@@ -22,6 +22,7 @@ pub(crate) mod session_pond;
 pub(crate) mod source_access;
 pub(crate) mod system;
 pub(crate) mod table;
+mod typed_reads;
 pub(crate) mod view;
 
 use std::sync::Arc;

@@ -15,10 +15,9 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::{pruning::PruningStatistics, Column, DFSchema, ScalarValue};
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::Result;
 use datafusion::execution::object_store::ObjectStoreUrl;
@@ -28,6 +27,7 @@ use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 
+use super::typed_reads::TypedReads;
 use crate::storage::content::{self, ContentStore};
 use crate::storage::event_time::from_micros;
 use crate::storage::{Metrics, NodeVersion};
@@ -102,17 +102,27 @@ impl VersionScan<'_> {
             .collect();
         let target = state.config().target_partitions().max(1);
         let groups = FileGroup::new(partitioned).split_files(target);
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        let options = state.table_options().parquet.clone();
         let table_schema = TableSchema::builder(self.file_schema)
             .with_table_partition_cols(self.constant_fields)
             .build();
-        let source = Arc::new(ParquetSource::new(table_schema));
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(CONTENT_STORE_URL)?, source)
+        // As ParquetFormat plans a scan, but with readers that keep a
+        // failed footer fetch's type (typed_reads.rs).
+        let url = ObjectStoreUrl::parse(CONTENT_STORE_URL)?;
+        let store = state.runtime_env().object_store(&url)?;
+        let cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+        let mut source = ParquetSource::new(table_schema)
+            .with_table_parquet_options(options.clone())
+            .with_parquet_file_reader_factory(Arc::new(TypedReads::new(store, cache)));
+        if let Some(hint) = options.global.metadata_size_hint {
+            source = source.with_metadata_size_hint(hint);
+        }
+        let config = FileScanConfigBuilder::new(url, Arc::new(source))
             .with_file_groups(groups)
             .with_projection_indices(projection.cloned())?
             .with_limit(limit)
             .build();
-        format.create_physical_plan(state, config).await
+        Ok(DataSourceExec::from_data_source(config))
     }
 }
 

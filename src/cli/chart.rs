@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::target::Target;
 use crate::chart::{self, ChartOptions};
+use crate::error::Error;
 use crate::user_message;
 
 /// Runs `sql` and writes its chart to `path`; returns the rows drawn.
@@ -15,7 +16,7 @@ pub(crate) async fn draw(
     sql: &str,
     path: &Path,
     options: &ChartOptions,
-) -> Result<usize, String> {
+) -> Result<usize, Error> {
     // The format first: a wrong name fails before the query runs.
     chart::ChartFormat::of_path(path).map_err(|e| user_message(&e))?;
     let output = target.execute(sql).await?;
@@ -52,7 +53,7 @@ pub(crate) fn open_in_viewer(path: &Path) {
 }
 
 /// `\chart [-o FILE] SELECT …`: the file and the query.
-pub(crate) fn parse_backslash(argument: &str) -> Result<(PathBuf, &str), String> {
+pub(crate) fn parse_backslash(argument: &str) -> Result<(PathBuf, &str), Error> {
     let usage = "usage: \\chart [-o FILE.png|FILE.svg] SELECT …";
     let (path, sql) = match argument.strip_prefix("-o") {
         Some(rest) if rest.starts_with(char::is_whitespace) => {
@@ -64,7 +65,7 @@ pub(crate) fn parse_backslash(argument: &str) -> Result<(PathBuf, &str), String>
     };
     let sql = sql.trim().trim_end_matches(';').trim();
     if sql.is_empty() {
-        return Err(usage.to_string());
+        return Err(usage.into());
     }
     Ok((path, sql))
 }

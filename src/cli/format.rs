@@ -1,5 +1,6 @@
 //! Printing query results: table, csv, tsv, json, ndjson, markdown.
 
+use crate::error::Error;
 use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
@@ -25,7 +26,7 @@ pub enum Format {
 pub const FORMAT_NAMES: &[&str] = &["table", "csv", "tsv", "json", "ndjson", "markdown"];
 
 impl FromStr for Format {
-    type Err = String;
+    type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
@@ -38,7 +39,8 @@ impl FromStr for Format {
             other => Err(format!(
                 "unknown format '{other}': use one of {}",
                 FORMAT_NAMES.join(", ")
-            )),
+            )
+            .into()),
         }
     }
 }
@@ -79,7 +81,7 @@ fn limit(batches: &[RecordBatch], max_rows: Option<usize>) -> (Vec<RecordBatch>,
 
 /// Refuses, before anything is printed, a result that `format` cannot show
 /// (CSV and TSV have no nested values).
-pub fn check(format: Format, schema: &datafusion::arrow::datatypes::Schema) -> Result<(), String> {
+pub fn check(format: Format, schema: &datafusion::arrow::datatypes::Schema) -> Result<(), Error> {
     if !matches!(format, Format::Csv | Format::Tsv) {
         return Ok(());
     }
@@ -89,7 +91,7 @@ pub fn check(format: Format, schema: &datafusion::arrow::datatypes::Schema) -> R
             field.name(),
             field.data_type(),
             field.name()
-        )),
+        ).into()),
         None => Ok(()),
     }
 }

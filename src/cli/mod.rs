@@ -18,13 +18,14 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::error::Error;
 use crate::flight::client::RemoteSession;
 use crate::sql::parser::split_statements;
 use crate::sql::session::{Output, SessionOptions};
-use crate::{user_message, ErrorKind, Pond, PondSession, ScriptError};
+use crate::{ErrorKind, Pond, PondSession, ScriptError};
 use format::Format;
 use progress::ProgressLine;
-use target::{Failure, Target};
+use target::Target;
 
 /// Exit codes (documented in the README).
 pub const EXIT_OK: u8 = 0;
@@ -201,7 +202,7 @@ pub fn command() -> Command {
 }
 
 /// A duration such as `90` or `90s`, `5m`, `8h` (whole numbers, at least 1 second).
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+fn parse_duration(text: &str) -> Result<std::time::Duration, Error> {
     let text = text.trim();
     let (digits, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())
@@ -219,11 +220,11 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .and_then(|n| n.checked_mul(factor))
         .filter(|n| *n > 0)
         .map(std::time::Duration::from_secs)
-        .ok_or_else(|| format!("'{text}' is not a duration: use whole seconds, minutes or hours, e.g. 90s, 5m or 8h"))
+        .ok_or_else(|| Error::invalid(format!("'{text}' is not a duration: use whole seconds, minutes or hours, e.g. 90s, 5m or 8h")))
 }
 
 /// A byte size such as `1048576`, `512K`, `512M` or `2G` (powers of 1024).
-fn parse_size(text: &str) -> Result<usize, String> {
+fn parse_size(text: &str) -> Result<usize, Error> {
     let text = text.trim();
     let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
         Some((i, _)) => text.split_at(i),
@@ -235,9 +236,9 @@ fn parse_size(text: &str) -> Result<usize, String> {
         "M" => 1 << 20,
         "G" => 1 << 30,
         _ => {
-            return Err(format!(
-                "'{text}' is not a size: use a number with K, M or G, e.g. 512M"
-            ))
+            return Err(
+                format!("'{text}' is not a size: use a number with K, M or G, e.g. 512M").into(),
+            )
         }
     };
     digits
@@ -245,7 +246,11 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .ok()
         .and_then(|n| n.checked_mul(factor))
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("'{text}' is not a size: use a number with K, M or G, e.g. 512M"))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "'{text}' is not a size: use a number with K, M or G, e.g. 512M"
+            ))
+        })
 }
 
 /// How results are shown; the REPL's backslash commands change it.
@@ -265,8 +270,14 @@ pub fn print_output(
     output: &Output,
     settings: &Settings,
     elapsed: Option<std::time::Duration>,
-) -> Result<(), String> {
-    let failed = || output.failure.clone().map_or(Ok(()), Err);
+) -> Result<(), Error> {
+    // A CHECK that found damage ran, and says so: exit 1 (docs/cli.md).
+    let failed = || {
+        output
+            .failure
+            .clone()
+            .map_or(Ok(()), |f| Err(Error::invalid(f)))
+    };
     if settings.quiet {
         return failed();
     }
@@ -359,28 +370,26 @@ async fn run_statements(
     sql: &str,
     settings: &Settings,
 ) -> Result<(), ScriptError> {
-    let statements = split_statements(sql).map_err(|message| ScriptError {
+    let statements = split_statements(sql).map_err(|err| ScriptError {
         line: 1,
         text: String::new(),
-        message,
-        kind: None,
+        message: crate::error::user_message(&err),
+        kind: Some(crate::error::error_kind(&err)),
     })?;
     for statement in statements {
         // A statement's time runs from the end of the previous one (printing
         // excluded) to its output.
         let started = Instant::now();
         let result = match target.execute(&statement.text).await {
-            Ok(output) => {
-                print_output(&output, settings, Some(started.elapsed())).map_err(Failure::from)
-            }
+            Ok(output) => print_output(&output, settings, Some(started.elapsed())),
             Err(failure) => Err(failure),
         };
         if let Err(failure) = result {
             return Err(ScriptError {
                 line: statement.line,
                 text: statement.text.clone(),
-                message: failure.message,
-                kind: failure.kind,
+                message: failure.message().to_string(),
+                kind: Some(failure.kind()),
             });
         }
     }
@@ -694,7 +703,7 @@ fn run_backup(runtime: &tokio::runtime::Runtime, pond: &str, target: &str) -> u8
         session.backup(target).await
     });
     match result
-        .map_err(|e| user_message(&e))
+        .map_err(Error::from)
         .and_then(|output| print_output(&output, &settings, None))
     {
         Ok(()) => EXIT_OK,

@@ -121,7 +121,7 @@ async fn run_statements(session: &Target, input: &str, settings: &Settings) {
     let statements = match split_statements(input) {
         Ok(s) => s,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", crate::error::user_message(&err));
             return;
         }
     };

@@ -5,36 +5,7 @@
 use std::future::Future;
 
 use crate::flight::client::RemoteSession;
-use crate::{error_kind, user_message, ErrorKind, Output, PondSession};
-
-/// A statement that failed: the one-line message the user sees, and its
-/// kind where the pond is local (it decides the exit code).
-#[derive(Debug)]
-pub struct Failure {
-    pub message: String,
-    pub kind: Option<ErrorKind>,
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl From<Failure> for String {
-    fn from(failure: Failure) -> String {
-        failure.message
-    }
-}
-
-impl From<String> for Failure {
-    fn from(message: String) -> Failure {
-        Failure {
-            message,
-            kind: None,
-        }
-    }
-}
+use crate::{Error, Output, PondSession};
 
 pub enum Target {
     Local(PondSession),
@@ -48,26 +19,21 @@ impl Target {
         &self,
         sql: &str,
         cancel: impl Future<Output = ()>,
-    ) -> Result<Output, Failure> {
+    ) -> Result<Output, Error> {
         match self {
-            Target::Local(session) => {
-                session
-                    .execute_until(sql, cancel)
-                    .await
-                    .map_err(|e| Failure {
-                        message: user_message(&e),
-                        kind: Some(error_kind(&e)),
-                    })
-            }
+            Target::Local(session) => session
+                .execute_until(sql, cancel)
+                .await
+                .map_err(Error::from),
             // Dropping the call stops the server's work on it.
             Target::Remote(remote) => tokio::select! {
-                result = remote.execute(sql) => result.map_err(Failure::from),
-                _ = cancel => Err(Failure::from("cancelled".to_string())),
+                result = remote.execute(sql) => result,
+                _ = cancel => Err(Error::invalid("cancelled")),
             },
         }
     }
 
-    pub async fn execute(&self, sql: &str) -> Result<Output, Failure> {
+    pub async fn execute(&self, sql: &str) -> Result<Output, Error> {
         self.execute_until(sql, std::future::pending()).await
     }
 

@@ -19,6 +19,7 @@ use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Request, Status};
 
+use crate::error::Error;
 use crate::Output;
 
 /// A connection to a pondsql server.
@@ -30,8 +31,9 @@ pub struct RemoteSession {
 }
 
 /// A tonic error as one line for the user.
-fn said(status: Status) -> String {
-    status.message().to_string()
+/// What the server said, with the kind its code stands for.
+fn said(status: Status) -> Error {
+    Error::new(super::status::kind_of(status.code()), status.message())
 }
 
 impl RemoteSession {
@@ -42,15 +44,15 @@ impl RemoteSession {
         url: &str,
         ca: Option<&std::path::Path>,
         credentials: Option<(&str, &str)>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         let (tls, address) = if let Some(rest) = url.strip_prefix("grpc+tls://") {
             (true, format!("https://{rest}"))
         } else if let Some(rest) = url.strip_prefix("grpc://") {
             (false, format!("http://{rest}"))
         } else {
-            return Err(format!(
-                "--connect {url}: use grpc://HOST:PORT (or grpc+tls://HOST:PORT)"
-            ));
+            return Err(
+                format!("--connect {url}: use grpc://HOST:PORT (or grpc+tls://HOST:PORT)").into(),
+            );
         };
         let mut endpoint =
             Endpoint::from_shared(address).map_err(|e| format!("--connect {url}: {e}"))?;
@@ -67,10 +69,9 @@ impl RemoteSession {
                 .tls_config(config)
                 .map_err(|e| format!("--connect {url}: {e}"))?;
         }
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| format!("cannot connect to {url}: {}", source_text(&e)))?;
+        let channel = endpoint.connect().await.map_err(|e| {
+            Error::unavailable(format!("cannot connect to {url}: {}", source_text(&e)))
+        })?;
         let mut client = FlightServiceClient::new(channel).max_decoding_message_size(usize::MAX);
         let token = match credentials {
             None => None,
@@ -103,7 +104,7 @@ impl RemoteSession {
         })
     }
 
-    fn request<T>(&self, message: T) -> Result<Request<T>, String> {
+    fn request<T>(&self, message: T) -> Result<Request<T>, Error> {
         let mut request = Request::new(message);
         if let Some(token) = &self.token {
             request.metadata_mut().insert(
@@ -115,7 +116,7 @@ impl RemoteSession {
         Ok(request)
     }
 
-    async fn fetch(&self, info: FlightInfo) -> Result<Output, String> {
+    async fn fetch(&self, info: FlightInfo) -> Result<Output, Error> {
         let schema: SchemaRef = Arc::new(
             info.clone()
                 .try_decode_schema()
@@ -139,7 +140,7 @@ impl RemoteSession {
                 FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from));
             let mut part: Vec<RecordBatch> = decoded.try_collect().await.map_err(|e| match e {
                 FlightError::Tonic(status) => said(*status),
-                other => other.to_string(),
+                other => Error::invalid(other.to_string()),
             })?;
             batches.append(&mut part);
         }
@@ -152,7 +153,7 @@ impl RemoteSession {
     }
 
     /// The FlightInfo the server gives for a Flight SQL command.
-    async fn info(&self, command: impl ProstMessageExt) -> Result<FlightInfo, String> {
+    async fn info(&self, command: impl ProstMessageExt) -> Result<FlightInfo, Error> {
         let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
         let request = self.request(descriptor)?;
         let info = self
@@ -166,7 +167,7 @@ impl RemoteSession {
     }
 
     /// Runs one statement on the server.
-    pub async fn execute(&self, sql: &str) -> Result<Output, String> {
+    pub async fn execute(&self, sql: &str) -> Result<Output, Error> {
         let info = self
             .info(CommandStatementQuery {
                 query: sql.to_string(),
@@ -177,7 +178,7 @@ impl RemoteSession {
     }
 
     /// Every table's path and its columns, for completion.
-    pub async fn tables(&self) -> Result<Vec<(String, Vec<String>)>, String> {
+    pub async fn tables(&self) -> Result<Vec<(String, Vec<String>)>, Error> {
         let info = self
             .info(CommandGetTables {
                 include_schema: true,

@@ -21,6 +21,7 @@ use tonic::{Request, Status};
 use super::auth::ClientSession;
 use super::status::{log_statement, status_of};
 use crate::catalog::CATALOG;
+use crate::error::Error;
 use crate::storage::PondPath;
 use crate::IngestMode;
 
@@ -45,8 +46,8 @@ pub(super) async fn ingest(
             command.catalog.unwrap_or_default()
         )));
     }
-    let path =
-        ingest_path(command.schema.as_deref(), &command.table).map_err(Status::invalid_argument)?;
+    let path = ingest_path(command.schema.as_deref(), &command.table)
+        .map_err(|e| Status::invalid_argument(e.message()))?;
     let options = command.table_definition_options.unwrap_or_default();
     let if_missing = TableNotExistOption::try_from(options.if_not_exist)
         .unwrap_or(TableNotExistOption::Unspecified);
@@ -120,13 +121,13 @@ pub(super) async fn ingest(
 
 /// A pond path from a client's catalog/schema/table triple (bulk ingest):
 /// the table in schema (directory) `schema`, or an absolute path.
-fn ingest_path(schema: Option<&str>, table: &str) -> std::result::Result<PondPath, String> {
+fn ingest_path(schema: Option<&str>, table: &str) -> std::result::Result<PondPath, Error> {
     let text = match schema.filter(|s| !s.is_empty()) {
         Some(dir) if !table.starts_with('/') => format!("{}/{table}", dir.trim_end_matches('/')),
         _ if table.starts_with('/') => table.to_string(),
         _ => format!("/{table}"),
     };
-    PondPath::parse(&text).map_err(|e| format!("'{text}' is not a pond path: {e}"))
+    PondPath::parse(&text).map_err(|e| Error::invalid(format!("'{text}' is not a pond path: {e}")))
 }
 
 /// A client's DoPut stream as a table scanned once (bulk ingest).

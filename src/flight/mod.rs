@@ -27,6 +27,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
 use crate::catalog::host_access::HostAccess;
+use crate::error::Error;
 use crate::sql::session::{memory_pool, SessionOptions};
 use crate::Pond;
 use auth::Authority;
@@ -63,7 +64,7 @@ pub struct ServeOptions {
 
 /// Serves until SIGTERM or Ctrl-C; calls under way finish first. Prints
 /// the address it listens on (`grpc://127.0.0.1:PORT`) once it does.
-pub async fn serve(options: ServeOptions) -> Result<(), String> {
+pub async fn serve(options: ServeOptions) -> Result<(), Error> {
     let address: SocketAddr = options.listen.parse().map_err(|_| {
         format!(
             "--listen {}: not an address: use IP:PORT, e.g. 127.0.0.1:50051 (port 0 picks a free one)",
@@ -78,14 +79,14 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
                     "the users file {} has no users: add one with `pondsql user add --users {} NAME`",
                     path.display(),
                     path.display()
-                ));
+                ).into());
             }
             Some(users)
         }
         None if !address.ip().is_loopback() => {
             return Err(format!(
                 "--listen {address}: without --users FILE the server accepts anyone, so it listens on loopback only (127.0.0.1 or ::1); add users with `pondsql user add`"
-            ))
+            ).into())
         }
         None => None,
     };

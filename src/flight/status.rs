@@ -28,6 +28,24 @@ pub(crate) fn status_of(err: &DataFusionError) -> Status {
     }
 }
 
+/// The kind of failure a gRPC code stands for: the inverse of
+/// [`status_of`], so a `--connect` script exits as a local one would.
+pub(crate) fn kind_of(code: tonic::Code) -> ErrorKind {
+    use tonic::Code;
+    match code {
+        Code::NotFound => ErrorKind::NotFound,
+        Code::AlreadyExists => ErrorKind::AlreadyExists,
+        Code::Aborted => ErrorKind::Conflict,
+        Code::PermissionDenied | Code::Unauthenticated => ErrorKind::PermissionDenied,
+        Code::Unavailable | Code::DeadlineExceeded => ErrorKind::Unavailable,
+        Code::DataLoss => ErrorKind::Corrupt,
+        Code::ResourceExhausted => ErrorKind::ResourceExhausted,
+        Code::Unimplemented => ErrorKind::Unimplemented,
+        Code::Internal | Code::Unknown => ErrorKind::Internal,
+        _ => ErrorKind::InvalidInput,
+    }
+}
+
 /// One line per statement on stderr: when, who, how long, outcome, what.
 pub(super) fn log_statement(
     user: &str,
@@ -60,4 +78,36 @@ pub(super) fn log_line(user: &str, what: &str, sql: &str) {
         "{} {user} {what} | {text}",
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    /// Every kind has its own code, and a `--connect` client reads the
+    /// kind back from it (so it exits as a local script would).
+    #[test]
+    fn each_kind_has_a_code_that_reads_back_as_the_kind() {
+        let kinds = [
+            ErrorKind::NotFound,
+            ErrorKind::AlreadyExists,
+            ErrorKind::Conflict,
+            ErrorKind::PermissionDenied,
+            ErrorKind::Unavailable,
+            ErrorKind::Corrupt,
+            ErrorKind::ResourceExhausted,
+            ErrorKind::Unimplemented,
+            ErrorKind::Internal,
+            ErrorKind::InvalidInput,
+        ];
+        let mut codes = Vec::new();
+        for kind in kinds {
+            let status = status_of(&DataFusionError::from(Error::new(kind, "m")));
+            assert_eq!(kind_of(status.code()), kind, "{status:?}");
+            codes.push(status.code());
+        }
+        codes.dedup();
+        assert_eq!(codes.len(), kinds.len(), "{codes:?}");
+    }
 }

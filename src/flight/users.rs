@@ -8,6 +8,7 @@
 //!
 //! `pondsql user add` writes it (replacing the file whole, mode 0600).
 
+use crate::error::Error;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -26,12 +27,12 @@ pub enum Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
         match s {
             "read" => Ok(Role::Read),
             "write" => Ok(Role::Write),
-            other => Err(format!("'{other}' is not a role: use read or write")),
+            other => Err(format!("'{other}' is not a role: use read or write").into()),
         }
     }
 }
@@ -53,7 +54,7 @@ pub struct Users {
 
 impl Users {
     /// Reads a users file; a missing file is an error (serve needs users).
-    pub fn load(path: &Path) -> Result<Users, String> {
+    pub fn load(path: &Path) -> Result<Users, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the users file {}: {e}", path.display()))?;
         let users: Users = toml::from_str(&text).map_err(|e| {
@@ -98,11 +99,11 @@ const DUMMY_HASH: &str =
 /// Adds `name` (or replaces their password and role) in the users file at
 /// `path`, creating it. The file is replaced whole, so a reader never sees
 /// half of it.
-pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(), String> {
+pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(), Error> {
     if name.is_empty() || name.contains([':', ' ', '\n']) {
-        return Err(format!(
-            "'{name}' is not a user name: use letters, digits, '-', '_' or '.'"
-        ));
+        return Err(
+            format!("'{name}' is not a user name: use letters, digits, '-', '_' or '.'").into(),
+        );
     }
     if password.is_empty() {
         return Err("the password is empty: give it on standard input".into());
@@ -126,8 +127,12 @@ pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(
     );
     let text = toml::to_string(&users).map_err(|e| format!("cannot write the users file: {e}"))?;
     let text = format!("# pondsql users: `pondsql user add --users FILE --role read|write NAME` (password on stdin)\n{text}");
-    write_private(path, text.as_bytes())
-        .map_err(|e| format!("cannot write the users file {}: {e}", path.display()))
+    write_private(path, text.as_bytes()).map_err(|e| {
+        Error::unavailable(format!(
+            "cannot write the users file {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Writes `bytes` to a new file beside `path` readable by its owner only,

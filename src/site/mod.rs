@@ -26,6 +26,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMillisecondType};
 use serde_json::{json, Value};
 
+use crate::error::Error;
 use crate::sql::rollups::Rollups;
 use crate::{user_message, PondSession};
 
@@ -87,7 +88,7 @@ struct IndexRow {
 }
 
 /// Builds (or brings up to date) the site under `options.out`.
-pub async fn build(session: &PondSession, options: &SiteOptions) -> Result<BuildReport, String> {
+pub async fn build(session: &PondSession, options: &SiteOptions) -> Result<BuildReport, Error> {
     let all = session.rollups().await.map_err(|e| user_message(&e))?;
     if all.is_empty() {
         return Err("site: the pond has no rollups to chart: create materialized views of downsample() first (docs/charts.md)".into());
@@ -140,10 +141,7 @@ pub async fn build(session: &PondSession, options: &SiteOptions) -> Result<Build
 }
 
 /// The values of the rollups' group columns (one empty set when it has none).
-async fn group_values(
-    session: &PondSession,
-    rollups: &Rollups,
-) -> Result<Vec<Vec<String>>, String> {
+async fn group_values(session: &PondSession, rollups: &Rollups) -> Result<Vec<Vec<String>>, Error> {
     if rollups.groups.is_empty() {
         return Ok(vec![Vec::new()]);
     }
@@ -190,7 +188,7 @@ async fn level_rows(
     raw: bool,
     rollups: &Rollups,
     group: &[String],
-) -> Result<LevelRows, String> {
+) -> Result<LevelRows, Error> {
     let mut columns = vec![quote_ident(time)];
     for m in &rollups.measures {
         if raw {
@@ -295,7 +293,7 @@ async fn build_group(
     names: &Names<'_>,
     assets: &str,
     site_title: &str,
-) -> Result<Vec<IndexRow>, String> {
+) -> Result<Vec<IndexRow>, Error> {
     let (readings, group_slug) = (names.readings, names.group);
     let group_name = group.join(" ");
     let dir = format!("data/{readings}/{group_slug}");
@@ -623,7 +621,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(root: &Path) -> Result<Writer, String> {
+    fn new(root: &Path) -> Result<Writer, Error> {
         std::fs::create_dir_all(root)
             .map_err(|e| format!("site: cannot create {}: {e}", root.display()))?;
         Ok(Writer {
@@ -633,7 +631,7 @@ impl Writer {
         })
     }
 
-    fn put(&mut self, relative: &str, bytes: &[u8]) -> Result<(), String> {
+    fn put(&mut self, relative: &str, bytes: &[u8]) -> Result<(), Error> {
         let path = self.root.join(relative);
         self.kept.insert(path.clone());
         if std::fs::read(&path).is_ok_and(|old| old == bytes) {
@@ -654,7 +652,7 @@ impl Writer {
     }
 
     /// Removes what earlier builds wrote under data/ and series/ and this one did not.
-    fn finish(mut self) -> Result<BuildReport, String> {
+    fn finish(mut self) -> Result<BuildReport, Error> {
         for dir in ["data", "series"] {
             let mut stack = vec![self.root.join(dir)];
             while let Some(dir) = stack.pop() {

@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_datafusion_err, plan_err, ScalarValue};
+use datafusion::common::{exec_datafusion_err, exec_err, plan_err, ScalarValue};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::sqlparser::ast::{
     self, visit_expressions_mut, CastKind, Expr, Statement, Value,
@@ -74,7 +74,7 @@ impl Parameterised {
         let literals = (0..self.count)
             .map(|i| {
                 let value = ScalarValue::try_from_array(values.column(i).as_ref(), row)?;
-                literal(&value).map_err(|why| exec_datafusion_err!("parameter ${}: {why}", i + 1))
+                literal(&value, i + 1)
             })
             .collect::<Result<Vec<Expr>>>()?;
         let mut statement = self.statement.clone();
@@ -98,7 +98,7 @@ impl Parameterised {
 
 /// A bound value as a SQL literal of the same type (`CAST('…' AS T)` where
 /// SQL has no literal for it); the session's exact casts take it from there.
-fn literal(value: &ScalarValue) -> std::result::Result<Expr, String> {
+fn literal(value: &ScalarValue, number: usize) -> Result<Expr> {
     let plain = |v: Value| Expr::Value(v.with_empty_span());
     let cast = |text: String, data_type: ast::DataType| Expr::Cast {
         kind: CastKind::Cast,
@@ -136,7 +136,9 @@ fn literal(value: &ScalarValue) -> std::result::Result<Expr, String> {
             let float = match value {
                 ScalarValue::Float32(Some(f)) => f64::from(*f),
                 ScalarValue::Float64(Some(f)) => *f,
-                _ => text().parse::<f64>().map_err(|e| e.to_string())?,
+                _ => text()
+                    .parse::<f64>()
+                    .map_err(|e| exec_datafusion_err!("parameter ${number}: {e}"))?,
             };
             // A double either way: `1.5` alone would be read as a double too,
             // but NaN and infinities have no literal.
@@ -158,9 +160,9 @@ fn literal(value: &ScalarValue) -> std::result::Result<Expr, String> {
             cast(text(), ast::DataType::Timestamp(None, with_zone))
         }
         other => {
-            return Err(format!(
-                "a {other} value cannot be bound: bind it as text and CAST it in the statement"
-            ))
+            return exec_err!(
+                "parameter ${number}: a {other} value cannot be bound: bind it as text and CAST it in the statement"
+            )
         }
     })
 }

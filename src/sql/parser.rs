@@ -2,6 +2,8 @@
 //! are pond-specific (`CREATE DIRECTORY`, `DROP DIRECTORY`, `OPTIMIZE`,
 //! `VACUUM`, `REFRESH`). Everything else is parsed by DataFusion's parser.
 
+use datafusion::common::plan_err;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace, Word};
@@ -17,10 +19,10 @@ pub(crate) struct SqlStatement {
 
 /// Splits SQL text at top-level `;` (not inside strings, quoted names or
 /// comments). Empty statements are dropped.
-pub(crate) fn split_statements(sql: &str) -> Result<Vec<SqlStatement>, String> {
+pub(crate) fn split_statements(sql: &str) -> Result<Vec<SqlStatement>> {
     let tokens = Tokenizer::new(&GenericDialect {}, sql)
         .tokenize_with_location()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| DataFusionError::Plan(e.to_string()))?;
     let offsets = LineOffsets::new(sql);
     let mut out = Vec::new();
     let mut start: Option<&TokenWithSpan> = None;
@@ -69,7 +71,7 @@ pub(crate) const MAX_TOKENS_AT_ONE_LEVEL: usize = 10_000;
 /// of a statement's thread holds (see [`MAX_TOKENS_AT_ONE_LEVEL`]), before
 /// anything parses it. Lists (`IN (…)`, `VALUES (…), (…)`) are cut by their
 /// commas and cost nothing.
-pub(crate) fn check_expression_length(sql: &str) -> Result<(), String> {
+pub(crate) fn check_expression_length(sql: &str) -> Result<()> {
     let mut tokenizer = Tokenizer::new(&GenericDialect {}, sql);
     let Ok(tokens) = tokenizer.tokenize_with_location() else {
         // The parser reports the same error with its position.
@@ -102,9 +104,9 @@ pub(crate) fn check_expression_length(sql: &str) -> Result<(), String> {
             }
             *count += 1;
             if *count > MAX_TOKENS_AT_ONE_LEVEL {
-                return Err(format!(
+                return plan_err!(
                     "the expression from line {line} chains more than {MAX_TOKENS_AT_ONE_LEVEL} tokens without a comma or parenthesis, which would nest too deep to plan: split it (a long OR of values is an IN (…) list; many rows are a VALUES list or a table)"
-                ));
+                );
             }
         }
     }
@@ -223,7 +225,7 @@ pub(crate) enum PondStatement {
 }
 
 /// Parses the pond's own statements; `Ok(None)` for anything else.
-pub(crate) fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, String> {
+pub(crate) fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>> {
     let tokens: Vec<Token> = match Tokenizer::new(&GenericDialect {}, sql).tokenize() {
         Ok(t) => t,
         Err(_) => return Ok(None), // let DataFusion's parser report it
@@ -287,17 +289,17 @@ pub(crate) fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, S
     let path_text = match words.next() {
         Some(Token::SingleQuotedString(s)) => s,
         Some(Token::Word(w)) if w.quote_style == Some('"') => w.value,
-        _ => return Err(usage),
+        _ => return Err(DataFusionError::Plan(usage)),
     };
-    let path = PondPath::parse(&path_text).map_err(|e| e.to_string())?;
+    let path = PondPath::parse(&path_text).map_err(|e| DataFusionError::Plan(e.to_string()))?;
     let cascade = match words.next() {
         Some(Token::Word(w)) if verb == "DROP" && w.keyword == Keyword::CASCADE => true,
         Some(Token::Word(w)) if verb == "DROP" && w.keyword == Keyword::RESTRICT => false,
         None => false,
-        Some(_) => return Err(usage),
+        Some(_) => return Err(DataFusionError::Plan(usage)),
     };
     if words.next().is_some() {
-        return Err(usage);
+        return Err(DataFusionError::Plan(usage));
     }
     Ok(Some(match verb {
         "CREATE" => PondStatement::CreateDirectory {
@@ -312,24 +314,24 @@ pub(crate) fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>, S
     }))
 }
 
-fn parse_optimize(mut words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+fn parse_optimize(mut words: impl Iterator<Item = Token>) -> Result<PondStatement> {
     let usage = || "usage: OPTIMIZE [\"/path/of/table\"]".to_string();
     let path = match words.next() {
         None => None,
         Some(Token::SingleQuotedString(s)) => Some(s),
         Some(Token::Word(w)) if w.quote_style == Some('"') => Some(w.value),
-        Some(_) => return Err(usage()),
+        Some(_) => return Err(DataFusionError::Plan(usage())),
     };
     if words.next().is_some() {
-        return Err(usage());
+        return Err(DataFusionError::Plan(usage()));
     }
     let path = path
-        .map(|p| PondPath::parse(&p).map_err(|e| e.to_string()))
+        .map(|p| PondPath::parse(&p).map_err(|e| DataFusionError::Plan(e.to_string())))
         .transpose()?;
     Ok(PondStatement::Optimize { path })
 }
 
-fn parse_refresh(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+fn parse_refresh(words: impl Iterator<Item = Token>) -> Result<PondStatement> {
     let usage =
         || "usage: REFRESH MATERIALIZED VIEW \"/path\" [FULL], or REFRESH ALL [FULL]".to_string();
     let words: Vec<Token> = words.collect();
@@ -340,19 +342,19 @@ fn parse_refresh(words: impl Iterator<Item = Token>) -> Result<PondStatement, St
             let text = match name {
                 Token::SingleQuotedString(s) => s.clone(),
                 Token::Word(w) if w.quote_style == Some('"') => w.value.clone(),
-                _ => return Err(usage()),
+                _ => return Err(DataFusionError::Plan(usage())),
             };
             (
-                Some(PondPath::parse(&text).map_err(|e| e.to_string())?),
+                Some(PondPath::parse(&text).map_err(|e| DataFusionError::Plan(e.to_string()))?),
                 rest,
             )
         }
-        _ => return Err(usage()),
+        _ => return Err(DataFusionError::Plan(usage())),
     };
     let full = match rest {
         [] => false,
         [f] if is(f, "FULL") => true,
-        _ => return Err(usage()),
+        _ => return Err(DataFusionError::Plan(usage())),
     };
     Ok(PondStatement::Refresh { path, full })
 }
@@ -361,7 +363,7 @@ fn is_word(w: &Word, word: &str) -> bool {
     w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word)
 }
 
-fn parse_backup(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+fn parse_backup(words: impl Iterator<Item = Token>) -> Result<PondStatement> {
     let usage = || "usage: BACKUP TO 's3://bucket/path' (or a local directory)".to_string();
     match words.collect::<Vec<_>>().as_slice() {
         [Token::Word(to), Token::SingleQuotedString(target)] if is_word(to, "TO") => {
@@ -369,11 +371,11 @@ fn parse_backup(words: impl Iterator<Item = Token>) -> Result<PondStatement, Str
                 target: target.clone(),
             })
         }
-        _ => Err(usage()),
+        _ => Err(DataFusionError::Plan(usage())),
     }
 }
 
-fn parse_check(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+fn parse_check(words: impl Iterator<Item = Token>) -> Result<PondStatement> {
     let usage = || "usage: CHECK [ALL VERSIONS] [\"/path\"]".to_string();
     let words: Vec<Token> = words.collect();
     let (all_versions, rest) = match words.as_slice() {
@@ -388,15 +390,15 @@ fn parse_check(words: impl Iterator<Item = Token>) -> Result<PondStatement, Stri
         [] => None,
         [Token::SingleQuotedString(p)] => Some(p.clone()),
         [Token::Word(w)] if w.quote_style == Some('"') => Some(w.value.clone()),
-        _ => return Err(usage()),
+        _ => return Err(DataFusionError::Plan(usage())),
     };
     let path = path
-        .map(|p| PondPath::parse(&p).map_err(|e| e.to_string()))
+        .map(|p| PondPath::parse(&p).map_err(|e| DataFusionError::Plan(e.to_string())))
         .transpose()?;
     Ok(PondStatement::Check { all_versions, path })
 }
 
-fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement, String> {
+fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement> {
     let usage = || "usage: VACUUM [RETAIN <hours> HOURS] [DRY RUN]".to_string();
     let mut words = words.peekable();
     let mut retain_hours = None;
@@ -404,12 +406,12 @@ fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement, Str
         if w.keyword == Keyword::RETAIN {
             words.next();
             let Some(Token::Number(n, _)) = words.next() else {
-                return Err(usage());
+                return Err(DataFusionError::Plan(usage()));
             };
-            retain_hours = Some(n.parse().map_err(|_| usage())?);
+            retain_hours = Some(n.parse().map_err(|_| DataFusionError::Plan(usage()))?);
             match words.next() {
                 Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("HOURS") => {}
-                _ => return Err(usage()),
+                _ => return Err(DataFusionError::Plan(usage())),
             }
         }
     }
@@ -420,10 +422,10 @@ fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement, Str
         {
             true
         }
-        _ => return Err(usage()),
+        _ => return Err(DataFusionError::Plan(usage())),
     };
     if words.next().is_some() {
-        return Err(usage());
+        return Err(DataFusionError::Plan(usage()));
     }
     Ok(PondStatement::Vacuum {
         retain_hours,
@@ -434,6 +436,7 @@ fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::user_message;
 
     #[test]
     fn splits_at_top_level_semicolons() {
@@ -458,7 +461,9 @@ mod tests {
     #[test]
     fn long_chains_are_refused_before_parsing_and_lists_are_not() {
         let chain = vec!["1"; 6000].join(" + ");
-        let err = check_expression_length(&format!("SELECT 0;\nSELECT {chain}")).unwrap_err();
+        let err = user_message(
+            &check_expression_length(&format!("SELECT 0;\nSELECT {chain}")).unwrap_err(),
+        );
         assert!(
             err.starts_with("the expression from line 2 chains more than 10000 tokens"),
             "{err}"
@@ -470,7 +475,8 @@ mod tests {
         check_expression_length(&format!("SELECT 1 IN ({list})")).unwrap();
         check_expression_length(&format!("SELECT [{list}]")).unwrap();
         // Inside parentheses a chain is counted at its own level.
-        let err = check_expression_length(&format!("SELECT f(1, ({chain}))")).unwrap_err();
+        let err =
+            user_message(&check_expression_length(&format!("SELECT f(1, ({chain}))")).unwrap_err());
         assert!(err.contains("from line 1"), "{err}");
     }
 
@@ -569,6 +575,7 @@ mod tests {
         assert!(parse_pond_statement("REFRESH \"/r\"").is_err());
         assert!(parse_pond_statement("CREATE DIRECTORY 'rel/x'")
             .unwrap_err()
+            .to_string()
             .contains("relative"));
     }
 }

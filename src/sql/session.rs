@@ -21,7 +21,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::common::{exec_err, plan_datafusion_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -266,7 +266,7 @@ impl PondSession {
     /// the output of the last one.
     pub async fn sql(&self, sql: &str) -> Result<Output> {
         let mut last = Output::empty();
-        for statement in split_statements(sql).map_err(DataFusionError::Plan)? {
+        for statement in split_statements(sql)? {
             last = self.execute(&statement.text).await?;
         }
         Ok(last)
@@ -276,7 +276,7 @@ impl PondSession {
     /// running it: the schema of a query's rows (empty for commands) and
     /// each parameter's type where the statement decides it.
     pub async fn describe(&self, sql: &str) -> Result<Described> {
-        check_expression_length(sql).map_err(DataFusionError::Plan)?;
+        check_expression_length(sql)?;
         let numbered = Parameterised::parse(sql);
         let count = numbered.as_ref().map_or(0, |p| p.count);
         let text = numbered
@@ -307,10 +307,7 @@ impl PondSession {
     /// query that cannot be planned is an error now; other statements are
     /// checked when they run (the pond plans many of them itself).
     async fn plan_only(&self, sql: &str) -> Result<(Option<LogicalPlan>, bool)> {
-        if parse_pond_statement(sql)
-            .map_err(DataFusionError::Plan)?
-            .is_some()
-        {
+        if parse_pond_statement(sql)?.is_some() {
             return Ok((None, false));
         }
         let with_options_keyword = copy_options_keyword(sql);
@@ -477,8 +474,8 @@ impl PondSession {
     }
 
     async fn execute_inner(&self, sql: &str) -> Result<Reply> {
-        check_expression_length(sql).map_err(DataFusionError::Plan)?;
-        if let Some(statement) = parse_pond_statement(sql).map_err(DataFusionError::Plan)? {
+        check_expression_length(sql)?;
+        if let Some(statement) = parse_pond_statement(sql)? {
             let change = match statement {
                 PondStatement::Optimize { path } => {
                     let batch = maintenance::optimize(&self.ctx, &self.pond, path).await?;

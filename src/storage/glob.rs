@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use super::error::StorageError;
 use super::index::{Resolved, View};
 use super::node::Kind;
 use super::path::PondPath;
@@ -40,8 +41,8 @@ pub(crate) struct GlobMatch {
 }
 
 impl PathGlob {
-    pub(crate) fn parse(text: &str) -> Result<PathGlob, String> {
-        let usage = |why: &str| format!("glob pattern '{text}' {why}");
+    pub(crate) fn parse(text: &str) -> Result<PathGlob, StorageError> {
+        let usage = |why: &str| StorageError::Invalid(format!("glob pattern '{text}' {why}"));
         let body = text
             .strip_prefix('/')
             .ok_or_else(|| usage("must be absolute, like '/sensors/*/temp'"))?;
@@ -263,7 +264,7 @@ mod tests {
             ("/../a", "'..'"),
         ] {
             let err = PathGlob::parse(pattern).unwrap_err();
-            assert!(err.contains(why), "{pattern}: {err}");
+            assert!(err.to_string().contains(why), "{pattern}: {err}");
         }
     }
 }

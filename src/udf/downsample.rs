@@ -103,7 +103,8 @@ impl TableFunctionImpl for Downsample {
         };
         let view = self.pond.view();
         let source = if source_text.contains(['*', '{']) {
-            let glob = PathGlob::parse(&source_text).map_err(DataFusionError::Plan)?;
+            let glob =
+                PathGlob::parse(&source_text).map_err(|e| DataFusionError::Plan(e.to_string()))?;
             let matches = glob.matches(&view);
             DownsampleSource::Glob(glob, matches)
         } else {

@@ -46,8 +46,8 @@ impl TableFunctionImpl for Glob {
                 "glob() takes a pattern in single quotes, e.g. glob('/sensors/{{station}}/*')"
             );
         }
-        let glob =
-            PathGlob::parse(&path_argument("glob", &args)?).map_err(DataFusionError::Plan)?;
+        let glob = PathGlob::parse(&path_argument("glob", &args)?)
+            .map_err(|e| DataFusionError::Plan(e.to_string()))?;
         let matches = glob.matches(&self.pond.view());
         Ok(Arc::new(GlobTable::new(self.pond.clone(), glob, matches)?))
     }

@@ -105,7 +105,8 @@ impl Series {
         let view = self.pond.view();
         let named: Vec<(String, Resolved)> = match spec {
             Expr::Literal(ScalarValue::Utf8(Some(pattern)), _) => {
-                let glob = PathGlob::parse(pattern).map_err(DataFusionError::Plan)?;
+                let glob =
+                    PathGlob::parse(pattern).map_err(|e| DataFusionError::Plan(e.to_string()))?;
                 if glob.captures() != [LEVEL_COLUMN.to_string()] {
                     return plan_err!(
                         "series('{pattern}'): the pattern must have one wildcard, {{level}}, naming the levels (e.g. '/rollups/{{level}}/lake'); or give a list of paths"

@@ -45,15 +45,24 @@ pub(crate) enum NotATime {
 /// Why a leap second is refused, and what to do.
 pub(crate) const LEAP_SECOND: &str = "is a leap second (:60), which timestamps do not hold: write it as :59.999999 or the next second, or read the column as text (columns option)";
 
+/// Why a time format is no layout to read with; said after the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum BadFormat {
+    #[error("is empty: give the layout the file uses, e.g. '%d.%m.%Y %H:%M'")]
+    Empty,
+    #[error("has a code chrono's strftime does not know: use codes such as %Y %m %d %H %M %S %.f %z (docs.rs/chrono, format::strftime)")]
+    UnknownCode,
+}
+
 /// Is `format` a layout chrono reads (strftime codes it knows, something
-/// to read at all)? The error says what is wrong, to follow the format.
-pub(crate) fn check_format(format: &str) -> Result<(), String> {
+/// to read at all)?
+pub(crate) fn check_format(format: &str) -> Result<(), BadFormat> {
     use chrono::format::{Item, StrftimeItems};
     if format.trim().is_empty() {
-        return Err("is empty: give the layout the file uses, e.g. '%d.%m.%Y %H:%M'".into());
+        return Err(BadFormat::Empty);
     }
     if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
-        return Err("has a code chrono's strftime does not know: use codes such as %Y %m %d %H %M %S %.f %z (docs.rs/chrono, format::strftime)".into());
+        return Err(BadFormat::UnknownCode);
     }
     Ok(())
 }

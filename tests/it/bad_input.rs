@@ -296,6 +296,10 @@ async fn a_blob_deleted_by_hand_is_named_as_missing() {
             && message.contains("restore it from a backup"),
         "{message}"
     );
+    // Met where DataFusion fetches the footer, which words failures as
+    // text: still typed (the pond is damaged) and without library prefixes.
+    assert_eq!(pondsql::error_kind(&err), pondsql::ErrorKind::Corrupt);
+    assert!(message.starts_with("content blob"), "{message}");
 }
 
 #[tokio::test]

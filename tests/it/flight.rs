@@ -532,6 +532,25 @@ fn connect_runs_scripts_against_a_server_with_the_cli_exit_codes() {
         &["--pond", "p", "-c", "SELECT 1"],
     );
     assert_eq!(out.status.code(), Some(2), "--connect and --pond together");
+
+    // Damaged data met mid-script on the server: DATA_LOSS, so exit 3, as
+    // a local script (the kind read back from the gRPC code).
+    cli_value(
+        &pond,
+        "CREATE TABLE \"/big\" AS SELECT value AS v, (value * 2654435761) % 4294967291 AS h FROM generate_series(1, 20000)",
+    );
+    let blob = cli_value(
+        &pond,
+        "SELECT blob FROM pond.system.oplog WHERE blob IS NOT NULL",
+    );
+    std::fs::remove_file(pond.join("blobs").join(&blob)).unwrap();
+    let out = connect(
+        &server,
+        alice,
+        &["-c", "SELECT 1", "-c", "SELECT count(*) FROM \"/big\""],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is missing"), "{}", stderr(&out));
 }
 
 #[test]
