@@ -4,6 +4,7 @@
 //! and how results are printed; knows nothing of storage.
 
 mod chart;
+mod command;
 pub mod format;
 pub mod helper;
 pub mod progress;

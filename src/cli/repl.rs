@@ -10,30 +10,26 @@ use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{CompletionType, Config, Editor};
 
-use super::format::Format;
+use super::command::{sql_text, Command};
 use super::helper::{Names, PondHelper};
 use super::progress::ProgressLine;
 use super::target::Target;
 use super::{print_output, Settings, EXIT_OK, EXIT_USAGE};
 use crate::sql::parser::split_statements;
 
-const HELP: &str = "\
-Statements end with ';' and may span lines. Tab completes keywords, names,
+/// `\?`: how input works, then every command (from `Command`'s table).
+fn help() -> String {
+    format!(
+        "Statements end with ';' and may span lines. Tab completes keywords, names,
 and pond paths inside quotes (\"/sen<Tab>).
 
-  \\d                 tables and views in the pond
-  \\d \"/path\"         a table's columns, kind, versions and time range
-  \\l, \\ls [/path]    list a directory (default /)
-  \\chart [-o F] SQL  draw the query's rows into F (.png/.svg; default a temp
-                     PNG), print its path and open it where there is a viewer
-  \\timing            toggle timing of statements
-  \\format FORMAT     table, csv, tsv, json, ndjson, markdown
-  \\maxrows N         rows a table shows at most (0: all)
-  \\?                 this help
-  \\q                 quit (or Ctrl-D)
+{}
 
 Ctrl-C cancels a running statement (nothing of it is committed).
-See docs/sql.md for the SQL.";
+See docs/sql.md for the SQL.",
+        Command::help()
+    )
+}
 
 /// Where history is kept: $PONDSQL_HISTORY, else the XDG state directory.
 fn history_path() -> Option<PathBuf> {
@@ -153,12 +149,6 @@ async fn run_statements(session: &Target, input: &str, settings: &Settings) {
 
 /// A path typed after a backslash command (quoted or not), ready to go
 /// inside a SQL string literal.
-fn path_literal(argument: &str) -> String {
-    argument
-        .trim_matches(|c| c == '"' || c == '\'')
-        .replace('\'', "''")
-}
-
 async fn query(session: &Target, settings: &Settings, sql: String) {
     match session.execute(&sql).await {
         Ok(output) => {
@@ -171,18 +161,24 @@ async fn query(session: &Target, settings: &Settings, sql: String) {
 }
 
 async fn backslash(session: &Target, input: &str, settings: &mut Settings) -> Next {
-    let mut parts = input.splitn(2, char::is_whitespace);
-    let command = parts.next().unwrap_or("");
-    let argument = parts.next().map(str::trim).unwrap_or("");
+    let command = match Command::parse(input) {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return Next::Continue;
+        }
+    };
+    // The listings are queries sent as SQL, so they work alike against a
+    // local pond and a server (whose protocol is SQL).
     match command {
-        "\\q" | "\\quit" => return Next::Quit,
-        "\\?" | "\\h" | "\\help" => println!("{HELP}"),
-        "\\d" if argument.is_empty() => {
+        Command::Quit => return Next::Quit,
+        Command::Help => println!("{}", help()),
+        Command::ListTables => {
             query(session, settings, "SELECT path, kind, rows, modified FROM pond.system.entries WHERE kind <> 'directory' ORDER BY path".into()).await
         }
-        "\\d" => {
-            let path = path_literal(argument);
-            query(session, settings, format!("SELECT path, kind, version, versions, rows, size, min_time, max_time FROM ls('{path}')")).await;
+        Command::Describe(path) => {
+            let path = sql_text(&path);
+            query(session, settings, format!("SELECT path, kind, version, versions, rows, size, min_time, max_time FROM ls('{path}')")).await; // why: \d is SQL to a server too
             query(session, settings, format!(
                 "SELECT column_name, data_type, is_nullable FROM information_schema.columns \
                  WHERE table_schema || '/' || table_name = '{path}' OR (table_schema = '/' AND '/' || table_name = '{path}') \
@@ -190,39 +186,28 @@ async fn backslash(session: &Target, input: &str, settings: &mut Settings) -> Ne
             ))
             .await;
         }
-        "\\l" | "\\ls" => {
-            let path = if argument.is_empty() { "/".to_string() } else { path_literal(argument) };
-            query(session, settings, format!("SELECT name, kind, rows, modified FROM ls('{path}') ORDER BY name")).await
+        Command::ListDirectory(path) => {
+            let path = sql_text(&path);
+            query(session, settings, format!("SELECT name, kind, rows, modified FROM ls('{path}') ORDER BY name")).await // why: \l is SQL to a server too
         }
-        "\\chart" => match super::chart::parse_backslash(argument) {
-            Ok((path, sql)) => {
-                match super::chart::draw(session, sql, &path, &crate::chart::ChartOptions::default()).await {
-                    Ok(rows) => {
-                        println!("wrote {} ({rows} rows)", path.display());
-                        super::chart::open_in_viewer(&path);
-                    }
-                    Err(message) => eprintln!("error: {message}"),
+        Command::Chart { path, sql } => {
+            match super::chart::draw(session, &sql, &path, &crate::chart::ChartOptions::default()).await {
+                Ok(rows) => {
+                    println!("wrote {} ({rows} rows)", path.display());
+                    super::chart::open_in_viewer(&path);
                 }
+                Err(message) => eprintln!("error: {message}"),
             }
-            Err(message) => eprintln!("error: {message}"),
-        },
-        "\\timing" => {
+        }
+        Command::Timing => {
             settings.timing = !settings.timing;
             println!("timing is {}", if settings.timing { "on" } else { "off" });
         }
-        "\\format" => match argument.parse::<Format>() {
-            Ok(format) => {
-                settings.format = format;
-                println!("format is {format}");
-            }
-            Err(err) => eprintln!("error: {err}"),
-        },
-        "\\maxrows" => match argument.parse::<usize>() {
-            Ok(0) => settings.max_rows = None,
-            Ok(n) => settings.max_rows = Some(n),
-            Err(_) => eprintln!("error: \\maxrows takes a number of rows (0: all)"),
-        },
-        other => eprintln!("error: unknown command {other}: \\? lists the commands"),
+        Command::Format(format) => {
+            settings.format = format;
+            println!("format is {format}");
+        }
+        Command::MaxRows(rows) => settings.max_rows = rows,
     }
     Next::Continue
 }

@@ -462,7 +462,7 @@ mod tests {
     fn long_chains_are_refused_before_parsing_and_lists_are_not() {
         let chain = vec!["1"; 6000].join(" + ");
         let err = user_message(
-            &check_expression_length(&format!("SELECT 0;\nSELECT {chain}")).unwrap_err(),
+            &check_expression_length(&format!("SELECT 0;\nSELECT {chain}")).unwrap_err(), // why: test input
         );
         assert!(
             err.starts_with("the expression from line 2 chains more than 10000 tokens"),
@@ -472,11 +472,11 @@ mod tests {
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        check_expression_length(&format!("SELECT 1 IN ({list})")).unwrap();
-        check_expression_length(&format!("SELECT [{list}]")).unwrap();
-        // Inside parentheses a chain is counted at its own level.
+        check_expression_length(&format!("SELECT 1 IN ({list})")).unwrap(); // why: test input
+        check_expression_length(&format!("SELECT [{list}]")).unwrap(); // why: test input
+                                                                       // Inside parentheses a chain is counted at its own level.
         let err =
-            user_message(&check_expression_length(&format!("SELECT f(1, ({chain}))")).unwrap_err());
+            user_message(&check_expression_length(&format!("SELECT f(1, ({chain}))")).unwrap_err()); // why: test input
         assert!(err.contains("from line 1"), "{err}");
     }
 
