@@ -474,7 +474,8 @@ mod tests {
             .join(", ");
         check_expression_length(&format!("SELECT 1 IN ({list})")).unwrap(); // why: test input
         check_expression_length(&format!("SELECT [{list}]")).unwrap(); // why: test input
-                                                                       // Inside parentheses a chain is counted at its own level.
+
+        // Inside parentheses a chain is counted at its own level.
         let err =
             user_message(&check_expression_length(&format!("SELECT f(1, ({chain}))")).unwrap_err()); // why: test input
         assert!(err.contains("from line 1"), "{err}");
