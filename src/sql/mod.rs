@@ -12,6 +12,7 @@ mod insert;
 mod literals;
 mod maintenance;
 mod names;
+mod output;
 pub(crate) mod params;
 pub(crate) mod parser;
 mod references;
