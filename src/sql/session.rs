@@ -9,13 +9,11 @@
 //! queries to DataFusion.
 
 use std::future::Future;
-use std::num::NonZeroUsize;
 use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use crate::storage::event_time::UTC;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::datatypes::Schema;
 use datafusion::catalog::DynamicFileCatalog;
 use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::TreeNode;
@@ -23,7 +21,6 @@ use datafusion::common::{exec_err, plan_datafusion_err, plan_err};
 use datafusion::datasource::dynamic_file::DynamicListTableFactory;
 use datafusion::error::Result;
 use datafusion::execution::context::{SessionConfig, SessionContext};
-use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::SendableRecordBatchStream;
