@@ -16,6 +16,7 @@ pub(crate) mod host_files;
 pub(crate) mod host_read;
 pub(crate) mod narrow_batches;
 pub(crate) mod open_first;
+mod read_options;
 pub(crate) mod refresh_strategy;
 pub(crate) mod scan;
 pub(crate) mod session_pond;
