@@ -26,8 +26,7 @@ use arrow_flight::{
     Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, FlightDescriptor,
     FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
 };
-use datafusion::arrow::array::{Array, RecordBatch};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use futures::{Stream, TryStreamExt};
 use prost::Message;
@@ -38,7 +37,7 @@ use super::auth::{Authority, ClientSession};
 use super::metadata;
 use super::prepared::PreparedStatements;
 use super::results::WaitingResults;
-use super::status::{log_statement, status_of};
+use super::status::{affected, log_statement, status_of};
 use super::wire::{batches_stream, encode, received, schema_bytes, Rows};
 use crate::catalog::CATALOG;
 use crate::sql::params;
@@ -242,25 +241,6 @@ impl PondFlightService {
         let stream = batches_stream(batch.schema(), vec![batch]);
         Ok(Response::new(encode(stream)))
     }
-}
-
-/// Rows a statement changed: the count DataFusion's writes return; 0 for
-/// DDL and other commands.
-fn affected(output: &Output) -> i64 {
-    let fields = output.schema.fields();
-    if fields.len() != 1 || fields[0].name() != "count" || !fields[0].data_type().is_integer() {
-        return 0;
-    }
-    output
-        .batches
-        .iter()
-        .filter_map(|b| cast(b.column(0), &DataType::Int64).ok())
-        .filter_map(|a| {
-            a.as_any()
-                .downcast_ref::<datafusion::arrow::array::Int64Array>()
-                .map(|a| a.iter().flatten().sum::<i64>())
-        })
-        .sum()
 }
 
 #[tonic::async_trait]

@@ -1,12 +1,16 @@
 //! What a client and the server's log are told of a statement: the
-//! gRPC code a failure's cause calls for, and one log line per statement.
+//! gRPC code a failure's cause calls for, the rows a write changed, and
+//! one log line per statement.
 
 use std::time::Instant;
 
+use datafusion::arrow::array::Array;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::error::DataFusionError;
 use tonic::Status;
 
-use crate::{error_kind, user_message, ErrorKind};
+use crate::{error_kind, user_message, ErrorKind, Output};
 
 /// What a client is told of a failed statement: the CLI's one-line
 /// message, with the gRPC code its kind calls for.
@@ -78,6 +82,25 @@ pub(super) fn log_line(user: &str, what: &str, sql: &str) {
         "{} {user} {what} | {text}",
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
     );
+}
+
+/// Rows a statement changed: the count DataFusion's writes return; 0 for
+/// DDL and other commands.
+pub(super) fn affected(output: &Output) -> i64 {
+    let fields = output.schema.fields();
+    if fields.len() != 1 || fields[0].name() != "count" || !fields[0].data_type().is_integer() {
+        return 0;
+    }
+    output
+        .batches
+        .iter()
+        .filter_map(|b| cast(b.column(0), &DataType::Int64).ok())
+        .filter_map(|a| {
+            a.as_any()
+                .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                .map(|a| a.iter().flatten().sum::<i64>())
+        })
+        .sum()
 }
 
 #[cfg(test)]
