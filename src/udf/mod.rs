@@ -1,6 +1,7 @@
 //! Table functions over the pond tree: `ls('/dir')`, `ls('/dir/**')`,
 //! `history('/path')` and `glob('/pattern')`. Each reads the calling session's view.
 
+mod bucket;
 pub(crate) mod downsample;
 pub(crate) mod float_min_max;
 pub(crate) mod gapfill;
