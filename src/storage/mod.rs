@@ -13,6 +13,7 @@ pub(crate) mod check;
 pub(crate) mod committer;
 pub(crate) mod compaction;
 pub(crate) mod content;
+mod content_writer;
 pub(crate) mod delta_log;
 pub(crate) mod durable;
 pub(crate) mod error;
