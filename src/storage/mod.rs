@@ -9,6 +9,7 @@
 //! in here.
 
 pub(crate) mod backup;
+mod change;
 pub(crate) mod check;
 pub(crate) mod committer;
 pub(crate) mod compaction;
