@@ -21,7 +21,7 @@ use datafusion::common::{plan_datafusion_err, plan_err, ScalarValue};
 use datafusion::datasource::{provider_as_source, source_as_provider};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::functions::datetime::date_bin;
-use datafusion::functions_aggregate::expr_fn::{avg, count, sum};
+use datafusion::functions_aggregate::expr_fn::{count, sum};
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{
     cast, ident, lit, BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator,
@@ -31,8 +31,8 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use super::bucket::bucket_units;
 pub(crate) use super::bucket::{bucket_interval, Bucket};
-use super::float_min_max::{max, min};
 use super::glob::{GlobTable, VersionSelection, PATH_COLUMN};
+use super::measures::{measure_aggregates, output_parts, Measure};
 use super::path_argument;
 use crate::catalog::provider_for;
 use crate::catalog::session_pond::{external, SessionPond};
@@ -135,14 +135,6 @@ pub(crate) enum DownsampleSource {
     /// One table, materialized view or view.
     Node(Resolved),
     Glob(PathGlob, Vec<GlobMatch>),
-}
-
-/// One aggregated quantity: a raw numeric column, or the parts of a finer
-/// downsample output.
-#[derive(Clone, Debug)]
-enum Measure {
-    Raw { column: String, data_type: DataType },
-    Rollup { base: String, data_type: DataType },
 }
 
 #[derive(Clone, Debug)]
@@ -479,61 +471,6 @@ impl DownsampleTable {
             .aggregate(keys, aggregates)?
             .project(columns)?
             .build()
-    }
-}
-
-/// The aggregates a measure needs, named `<name>.<part>` (and `.avg` for raw columns).
-fn measure_aggregates(measure: &Measure) -> Vec<Expr> {
-    match measure {
-        Measure::Raw { column, data_type } => {
-            let c = || ident(column);
-            vec![
-                min(c()).alias(format!("{column}.min")),
-                avg(cast(c(), DataType::Float64)).alias(format!("{column}.avg")),
-                max(c()).alias(format!("{column}.max")),
-                count(c()).alias(format!("{column}.count")),
-                sum(cast(c(), sum_type(data_type))).alias(format!("{column}.sum")),
-            ]
-        }
-        Measure::Rollup { base, .. } => {
-            let part = |p: &str| ident(format!("{base}.{p}"));
-            vec![
-                min(part("min")).alias(format!("{base}.min")),
-                max(part("max")).alias(format!("{base}.max")),
-                sum(part("count")).alias(format!("{base}.count")),
-                sum(part("sum")).alias(format!("{base}.sum")),
-            ]
-        }
-    }
-}
-
-/// The output columns of a measure: name, expression over the aggregates, type.
-fn output_parts(measure: &Measure) -> Vec<(String, Expr, DataType)> {
-    let (base, data_type, avg) = match measure {
-        Measure::Raw { column, data_type } => (column, data_type, ident(format!("{column}.avg"))),
-        Measure::Rollup { base, data_type } => (
-            base,
-            data_type,
-            cast(ident(format!("{base}.sum")), DataType::Float64)
-                / cast(ident(format!("{base}.count")), DataType::Float64),
-        ),
-    };
-    let name = |p: &str| format!("{base}.{p}");
-    vec![
-        (name("min"), ident(name("min")), data_type.clone()),
-        (name("avg"), avg, DataType::Float64),
-        (name("max"), ident(name("max")), data_type.clone()),
-        (name("count"), ident(name("count")), DataType::Int64),
-        (name("sum"), ident(name("sum")), sum_type(data_type)),
-    ]
-}
-
-/// Sums of integers stay exact integers; anything else sums as a double.
-fn sum_type(data_type: &DataType) -> DataType {
-    if data_type.is_integer() {
-        DataType::Int64
-    } else {
-        DataType::Float64
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod downsample;
 pub(crate) mod float_min_max;
 pub(crate) mod gapfill;
 pub(crate) mod glob;
+mod measures;
 pub(crate) mod named_args;
 pub(crate) mod read_files;
 pub(crate) mod series;
