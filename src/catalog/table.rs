@@ -347,3 +347,28 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| exec_datafusion_err!("writing a table content: {e}"))?
         .map_err(external)
 }
+
+/// Runs a view's query into a content of the view's columns, cast exactly
+/// to the types they are stored in.
+pub(crate) async fn run_to_content(
+    ctx: &datafusion::execution::context::SessionContext,
+    pond: &SessionPond,
+    path: &PondPath,
+    schema: &SchemaRef,
+    plan: datafusion::logical_expr::LogicalPlan,
+) -> Result<Option<crate::storage::Content>> {
+    let plan =
+        crate::values::exact_cast::fit_to(plan, schema, &format!("materialized view {path}"))?;
+    let stream = ctx
+        .execute_logical_plan(plan)
+        .await?
+        .execute_stream()
+        .await?;
+    write_content(
+        pond,
+        schema.clone(),
+        crate::storage::content::time_column(schema).as_deref(),
+        stream,
+    )
+    .await
+}

@@ -17,8 +17,8 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::utils::disjunction;
 use datafusion::logical_expr::{cast, ident, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 
-use super::refresh::run_to_content;
 use crate::catalog::session_pond::SessionPond;
+use crate::catalog::table::run_to_content;
 use crate::catalog::table::{PondTable, VERSION_COLUMN};
 use crate::storage::event_time::from_micros;
 use crate::storage::node::{SourceMark, StoredQuery, VersionOp};

@@ -40,16 +40,15 @@ use crate::catalog::fetched::FetchedTable;
 use crate::catalog::open_first::{plan_sql, plan_statement};
 use crate::catalog::refresh_strategy::{stored_query, RefreshStrategies, ViewJob};
 use crate::catalog::session_pond::{external, SessionPond};
-use crate::catalog::table::{check_storable, stored_columns, write_content, PondTable};
+use crate::catalog::table::{check_storable, run_to_content, stored_columns, PondTable};
 use crate::catalog::view::{same_columns, StoredView};
 use crate::storage::content::time_column;
 use crate::storage::node::{RefreshMode, SourceMark, StoredQuery};
 use crate::storage::{
-    Change, Content, CreateMode, Kind, NodeId, Placement, PondPath, Resolved, View, ViewOutput,
+    Change, CreateMode, Kind, NodeId, Placement, PondPath, Resolved, View, ViewOutput,
 };
 use crate::udf::downsample::{DownsampleSource, DownsampleTable};
 use crate::udf::glob::GlobTable;
-use crate::values::exact_cast::fit_to;
 
 /// What REFRESH did to one view: a row of its result.
 pub(super) struct Refreshed {
@@ -306,24 +305,6 @@ fn check_sources(path: &PondPath, view: &View, sources: &Sources) -> Result<()> 
         }
     }
     Ok(())
-}
-
-/// Runs a view's query into a content of the view's columns, cast exactly
-/// to the types they are stored in.
-pub(super) async fn run_to_content(
-    ctx: &SessionContext,
-    pond: &SessionPond,
-    path: &PondPath,
-    schema: &SchemaRef,
-    plan: LogicalPlan,
-) -> Result<Option<Content>> {
-    let plan = fit_to(plan, schema, &format!("materialized view {path}"))?;
-    let stream = ctx
-        .execute_logical_plan(plan)
-        .await?
-        .execute_stream()
-        .await?;
-    write_content(pond, schema.clone(), time_column(schema).as_deref(), stream).await
 }
 
 /// Brings one materialized view up to date; stages its new version (if any).
