@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cli::{self, format::Format, Settings};
+use crate::error::Error;
 use crate::sql::session::SessionOptions;
 use crate::{Pond, PondSession};
 
@@ -121,9 +121,20 @@ pub(crate) fn generate(dir: &Path) -> std::io::Result<usize> {
     Ok(total)
 }
 
+/// The demo, ready to run: its directory, a session on its new pond, and
+/// the script to run there (from the demo directory, which the script's
+/// relative paths name).
+pub(crate) struct Demo {
+    pub(crate) dir: PathBuf,
+    pub(crate) pond_path: PathBuf,
+    pub(crate) session: PondSession,
+    pub(crate) script: &'static str,
+}
+
 /// Creates the demo directory (a new temp dir unless given), generates the
-/// data, creates the pond and runs sql/demo.sql, printing its results.
-pub(crate) async fn run(dir: Option<PathBuf>) -> u8 {
+/// data and creates the pond. An existing demo there is invalid input;
+/// a directory that cannot be written is unavailable.
+pub(crate) async fn prepare(dir: Option<PathBuf>) -> Result<Demo, Error> {
     let dir = match dir {
         Some(dir) => dir,
         None => {
@@ -132,55 +143,35 @@ pub(crate) async fn run(dir: Option<PathBuf>) -> u8 {
     };
     let pond_path = dir.join("pond");
     if pond_path.exists() {
-        eprintln!(
-            "error: {} already holds a demo: choose another directory",
+        return Err(Error::invalid(format!(
+            "{} already holds a demo: choose another directory",
             dir.display()
-        );
-        return cli::EXIT_USAGE;
+        )));
     }
-    let readings = match generate(&dir) {
-        Ok(n) => n,
-        Err(err) => {
-            eprintln!(
-                "error: cannot write the demo data in {}: {err}",
-                dir.display()
-            );
-            return cli::EXIT_POND_UNAVAILABLE;
-        }
-    };
+    let readings = generate(&dir).map_err(|err| {
+        Error::unavailable(format!(
+            "cannot write the demo data in {}: {err}",
+            dir.display()
+        ))
+    })?;
     println!(
         "Generated {readings} readings from {} stations in {}",
         STATIONS.len(),
         dir.join("incoming").display()
     );
-    let pond = match Pond::init(&pond_path).await {
-        Ok(p) => Arc::new(p),
-        Err(err) => {
-            eprintln!("error: {err}");
-            return cli::EXIT_POND_UNAVAILABLE;
-        }
-    };
+    let pond = Pond::init(&pond_path)
+        .await
+        .map_err(|err| Error::unavailable(err.to_string()))?;
     println!(
         "Created pond {}; running sql/demo.sql\n",
         pond_path.display()
     );
-    if let Err(err) = std::env::set_current_dir(&dir) {
-        eprintln!("error: cannot enter {}: {err}", dir.display());
-        return cli::EXIT_POND_UNAVAILABLE;
-    }
-    let session = cli::target::Target::Local(PondSession::new(pond, SessionOptions::default()));
-    let settings = Settings {
-        format: Format::Table,
-        max_rows: None,
-        quiet: false,
-        timing: false,
-        progress: false,
-    };
-    let code = cli::run_script(&session, "sql/demo.sql", DEMO_SQL, &settings).await;
-    if code != cli::EXIT_OK {
-        return code;
-    }
-    println!("\nChart: {}", dir.join("water-temperature.png").display());
-    println!("Explore it: pondsql --pond {}", pond_path.display());
-    cli::EXIT_OK
+    std::env::set_current_dir(&dir)
+        .map_err(|err| Error::unavailable(format!("cannot enter {}: {err}", dir.display())))?;
+    Ok(Demo {
+        session: PondSession::new(Arc::new(pond), SessionOptions::default()),
+        dir,
+        pond_path,
+        script: DEMO_SQL,
+    })
 }

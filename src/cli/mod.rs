@@ -383,11 +383,44 @@ fn run() -> u8 {
             Some(("build", args)) => build_site(&runtime, args),
             _ => EXIT_USAGE,
         },
-        Some(("demo", demo)) => runtime.block_on(crate::demo::run(
-            demo.get_one::<String>("path").map(PathBuf::from),
-        )),
+        Some(("demo", demo)) => {
+            runtime.block_on(run_demo(demo.get_one::<String>("path").map(PathBuf::from)))
+        }
         _ => run_sql(&runtime, &matches),
     }
+}
+
+/// `pondsql demo`: the demo's data and pond, then sql/demo.sql run on it
+/// with its results printed.
+async fn run_demo(dir: Option<PathBuf>) -> u8 {
+    let demo = match crate::demo::prepare(dir).await {
+        Ok(demo) => demo,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return match err.kind() {
+                ErrorKind::InvalidInput => EXIT_USAGE,
+                _ => EXIT_POND_UNAVAILABLE,
+            };
+        }
+    };
+    let settings = Settings {
+        format: Format::Table,
+        max_rows: None,
+        quiet: false,
+        timing: false,
+        progress: false,
+    };
+    let target = Target::Local(demo.session);
+    let code = run_script(&target, "sql/demo.sql", demo.script, &settings).await;
+    if code != EXIT_OK {
+        return code;
+    }
+    println!(
+        "\nChart: {}",
+        demo.dir.join("water-temperature.png").display()
+    );
+    println!("Explore it: pondsql --pond {}", demo.pond_path.display());
+    EXIT_OK
 }
 
 /// `pondsql chart`: one query drawn into one file.
