@@ -1,10 +1,11 @@
 //! How materialized views whose query has one known shape are kept up to
 //! date, registered by the layer that knows the shape: `sql` ingests host
 //! files (`SELECT * FROM 'data/*.csv'`), an API source collects its
-//! readings (`SELECT * FROM hydrovu_readings(…)`). Any other query is
+//! readings (`SELECT * FROM hydrovu_readings(…)`); any other query is
 //! planned, and refreshes in full or, for `downsample()`, incrementally
-//! (`sql::refresh`). The strategies live in the session's config, so
-//! `sql` finds a source's without importing it.
+//! (`sql::refresh::Planned`, registered last: it claims every query). The
+//! strategies live in the session's config, so `sql` finds a source's
+//! without importing it.
 
 use std::fmt::Debug;
 use std::sync::{Arc, RwLock};
@@ -32,9 +33,9 @@ pub(crate) struct ViewJob<'a> {
 /// One way of keeping a materialized view up to date.
 #[async_trait]
 pub(crate) trait RefreshStrategy: Debug + Send + Sync {
-    /// The mode it records in the view (`pond.system.stored_queries`);
-    /// REFRESH finds the strategy by it.
-    fn mode(&self) -> RefreshMode;
+    /// Whether it refreshes views whose stored mode is `mode`
+    /// (`pond.system.stored_queries`): REFRESH finds the strategy by it.
+    fn handles(&self, mode: RefreshMode) -> bool;
 
     /// Whether a new view's query is this strategy's, from its shape alone.
     fn claims(&self, query: &ast::Query) -> bool;
@@ -93,12 +94,12 @@ impl RefreshStrategies {
         Self::all(ctx).into_iter().find(|s| s.claims(query))
     }
 
-    /// The strategy that records `mode`, if one does.
+    /// The strategy that refreshes views of `mode`, if one does.
     pub(crate) fn of_mode(
         ctx: &SessionContext,
         mode: RefreshMode,
     ) -> Option<Arc<dyn RefreshStrategy>> {
-        Self::all(ctx).into_iter().find(|s| s.mode() == mode)
+        Self::all(ctx).into_iter().find(|s| s.handles(mode))
     }
 }
 

@@ -101,8 +101,8 @@ impl Collect {
 
 #[async_trait]
 impl RefreshStrategy for Collect {
-    fn mode(&self) -> RefreshMode {
-        RefreshMode::Collect
+    fn handles(&self, mode: RefreshMode) -> bool {
+        mode == RefreshMode::Collect
     }
 
     fn claims(&self, query: &ast::Query) -> bool {

@@ -279,8 +279,8 @@ pub(super) struct HostIngest;
 
 #[async_trait]
 impl RefreshStrategy for HostIngest {
-    fn mode(&self) -> RefreshMode {
-        RefreshMode::Ingest
+    fn handles(&self, mode: RefreshMode) -> bool {
+        mode == RefreshMode::Ingest
     }
 
     fn claims(&self, query: &ast::Query) -> bool {

@@ -20,6 +20,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
@@ -38,7 +39,7 @@ use super::names::object_name_path;
 use super::references;
 use crate::catalog::fetched::FetchedTable;
 use crate::catalog::open_first::{plan_sql, plan_statement};
-use crate::catalog::refresh_strategy::{stored_query, RefreshStrategies, ViewJob};
+use crate::catalog::refresh_strategy::{stored_query, RefreshStrategies, RefreshStrategy, ViewJob};
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::{check_storable, run_to_content, stored_columns, PondTable};
 use crate::catalog::view::{same_columns, StoredView};
@@ -211,41 +212,20 @@ pub(super) async fn create(
     }
     let mode = CreateMode::of(create.or_replace, create.if_not_exists);
     let query = create.query.to_string();
-    if let Some(strategy) = RefreshStrategies::claiming(ctx, &create.query) {
-        let job = ViewJob {
-            ctx,
-            pond,
-            path: &path,
-            query: &create.query,
-        };
-        let (schema, output) = strategy.create(&job).await?;
-        return stage_create(pond, path, query, schema, output, mode);
-    }
-    let plan = plan_sql(&ctx.state(), &query).await?;
-    let sources = collect_sources(ctx, &plan).await?;
-    check_sources(&path, &view, &sources)?;
-    let downsample = DownsampleTable::of_plan(&plan);
-    let refresh_mode = if downsample.is_some() {
-        RefreshMode::Incremental
-    } else {
-        RefreshMode::Full
+    // Planned is registered last and claims any query.
+    let Some(strategy) = RefreshStrategies::claiming(ctx, &create.query) else {
+        return Err(DataFusionError::Internal(format!(
+            "{path}: no refresh strategy claims its query"
+        )));
     };
-    let not_aggregated = downsample.as_ref().map_or_else(Vec::new, not_aggregated);
-    let schema = stored_columns(plan.schema().as_arrow());
-    let content = run_to_content(ctx, pond, &path, &schema, plan).await?;
-    let left_out = not_aggregated.join(", ");
-    let output = ViewOutput {
-        content,
-        placement: Placement::Replace,
-        state: Arc::new(StoredQuery {
-            mode: refresh_mode,
-            sources: marks(&view, &sources),
-            host_pattern: None,
-            not_aggregated,
-        }),
-        ingested: Vec::new(),
-        schema: None,
+    let job = ViewJob {
+        ctx,
+        pond,
+        path: &path,
+        query: &create.query,
     };
+    let (schema, output) = strategy.create(&job).await?;
+    let left_out = output.state.not_aggregated.join(", ");
     stage_create(pond, path.clone(), query, schema, output, mode)?;
     if !left_out.is_empty() {
         // Once, when the view is made; its refreshes (cron) stay quiet.
@@ -254,6 +234,61 @@ pub(super) async fn create(
         );
     }
     Ok(())
+}
+
+/// Views over any other query, planned: refreshed in full when a source
+/// changed, and `downsample()` views incrementally (`sql::incremental`).
+#[derive(Debug)]
+pub(super) struct Planned;
+
+#[async_trait]
+impl RefreshStrategy for Planned {
+    fn handles(&self, mode: RefreshMode) -> bool {
+        matches!(mode, RefreshMode::Full | RefreshMode::Incremental)
+    }
+
+    fn claims(&self, _query: &ast::Query) -> bool {
+        true
+    }
+
+    async fn create(&self, job: &ViewJob<'_>) -> Result<(SchemaRef, ViewOutput)> {
+        let (ctx, pond, path) = (job.ctx, job.pond, job.path);
+        let view = pond.view();
+        let plan = plan_sql(&ctx.state(), &job.query.to_string()).await?;
+        let sources = collect_sources(ctx, &plan).await?;
+        check_sources(path, &view, &sources)?;
+        let downsample = DownsampleTable::of_plan(&plan);
+        let refresh_mode = if downsample.is_some() {
+            RefreshMode::Incremental
+        } else {
+            RefreshMode::Full
+        };
+        let not_aggregated = downsample.as_ref().map_or_else(Vec::new, not_aggregated);
+        let schema = stored_columns(plan.schema().as_arrow());
+        let content = run_to_content(ctx, pond, path, &schema, plan).await?;
+        let output = ViewOutput {
+            content,
+            placement: Placement::Replace,
+            state: Arc::new(StoredQuery {
+                mode: refresh_mode,
+                sources: marks(&view, &sources),
+                host_pattern: None,
+                not_aggregated,
+            }),
+            ingested: Vec::new(),
+            schema: None,
+        };
+        Ok((schema, output))
+    }
+
+    async fn refresh(
+        &self,
+        job: &ViewJob<'_>,
+        node: &Resolved,
+        full: bool,
+    ) -> Result<Option<ViewOutput>> {
+        refresh_planned(job, node, full).await
+    }
 }
 
 fn stage_create(
@@ -324,98 +359,29 @@ pub(super) async fn refresh(
         );
     }
     let attrs = node.latest.attrs.clone();
-    let (Some(state), Some(query), Some(schema)) = (
-        attrs.stored_query.clone(),
-        attrs.query.clone(),
-        attrs.schema.clone(),
-    ) else {
+    let (Some(state), Some(query)) = (attrs.stored_query.clone(), attrs.query.clone()) else {
         return Err(DataFusionError::Internal(format!(
             "{path} has no stored query"
         )));
     };
-    let failed = |what: &str, err: DataFusionError| {
-        plan_datafusion_err!(
-            "REFRESH MATERIALIZED VIEW {path}: {what}: {}; fix or recreate its sources, or replace it with CREATE OR REPLACE MATERIALIZED VIEW (or DROP MATERIALIZED VIEW \"{path}\")",
-            crate::error::user_message(&err)
-        )
+    let Some(strategy) = RefreshStrategies::of_mode(ctx, state.mode) else {
+        return Err(DataFusionError::Internal(format!(
+            "{path}: no refresh strategy for mode {}",
+            state.mode.as_str()
+        )));
     };
-    let output = if let Some(strategy) = RefreshStrategies::of_mode(ctx, state.mode) {
-        let Some(parsed) = stored_query(&query) else {
-            return plan_err!(
-                "REFRESH MATERIALIZED VIEW {path}: its stored query no longer parses: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
-            );
-        };
-        let job = ViewJob {
-            ctx,
-            pond,
-            path,
-            query: &parsed,
-        };
-        strategy.refresh(&job, &node, full).await?
-    } else {
-        let plan = plan_stored_query(ctx, &view, &query)
-            .await
-            .map_err(|e| failed("its query no longer plans", e))?;
-        // Views created before timestamps were stored in µs keep their types.
-        let planned = plan.schema().as_arrow();
-        let stored = stored_columns(planned);
-        // A source that gained a column (a collected series seen for the
-        // first time) widens the view: one full recompute, then as before.
-        let widened = if same_columns(planned, &schema) || same_columns(&stored, &schema) {
-            None
-        } else if adds_columns(&stored, &schema) {
-            Some(stored)
-        } else {
-            return plan_err!(
-                "REFRESH MATERIALIZED VIEW {path}: its query now gives different columns than when it was created: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
-            );
-        };
-        let sources = collect_sources(ctx, &plan).await?;
-        check_sources(path, &view, &sources)?;
-        let now = marks(&view, &sources);
-        let stale = full || widened.is_some() || sources.volatile || now != state.sources;
-        if !stale {
-            None
-        } else {
-            let downsample = DownsampleTable::of_plan(&plan);
-            let new_state = Arc::new(StoredQuery {
-                sources: now,
-                // A widened source may have brought a text column.
-                not_aggregated: downsample.as_ref().map_or_else(Vec::new, not_aggregated),
-                ..state.as_ref().clone()
-            });
-            let incremental = match (full || widened.is_some(), downsample) {
-                (false, Some(downsample)) => {
-                    let target = Target {
-                        ctx,
-                        pond,
-                        view: &view,
-                        node: &node,
-                        schema: &schema,
-                    };
-                    incremental::recompute(&target, &state, new_state.clone(), &downsample).await?
-                }
-                _ => None,
-            };
-            match incremental {
-                Some(output) => Some(output),
-                None => Some(ViewOutput {
-                    content: run_to_content(
-                        ctx,
-                        pond,
-                        path,
-                        widened.as_ref().unwrap_or(&schema),
-                        plan,
-                    )
-                    .await?,
-                    placement: Placement::Replace,
-                    state: new_state,
-                    ingested: Vec::new(),
-                    schema: widened.clone(),
-                }),
-            }
-        }
+    let Some(parsed) = stored_query(&query) else {
+        return plan_err!(
+            "REFRESH MATERIALIZED VIEW {path}: its stored query no longer parses: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
+        );
     };
+    let job = ViewJob {
+        ctx,
+        pond,
+        path,
+        query: &parsed,
+    };
+    let output = strategy.refresh(&job, &node, full).await?;
     let Some(output) = output else {
         return Ok(Refreshed {
             path: path.clone(),
@@ -435,6 +401,88 @@ pub(super) async fn refresh(
         mode: state.mode,
         changed: true,
         rows,
+    })
+}
+
+/// REFRESH of a planned view: nothing when its sources are where it left
+/// them; the touched buckets of a `downsample()` view; else the whole query.
+async fn refresh_planned(
+    job: &ViewJob<'_>,
+    node: &Resolved,
+    full: bool,
+) -> Result<Option<ViewOutput>> {
+    let (ctx, pond, path) = (job.ctx, job.pond, job.path);
+    let view = pond.view();
+    let attrs = &node.latest.attrs;
+    let (Some(state), Some(query), Some(schema)) = (
+        attrs.stored_query.clone(),
+        attrs.query.clone(),
+        attrs.schema.clone(),
+    ) else {
+        return Err(DataFusionError::Internal(format!(
+            "{path} has no stored query"
+        )));
+    };
+    let failed = |what: &str, err: DataFusionError| {
+        plan_datafusion_err!(
+            "REFRESH MATERIALIZED VIEW {path}: {what}: {}; fix or recreate its sources, or replace it with CREATE OR REPLACE MATERIALIZED VIEW (or DROP MATERIALIZED VIEW \"{path}\")",
+            crate::error::user_message(&err)
+        )
+    };
+    let plan = plan_stored_query(ctx, &view, &query)
+        .await
+        .map_err(|e| failed("its query no longer plans", e))?;
+    // Views created before timestamps were stored in µs keep their types.
+    let planned = plan.schema().as_arrow();
+    let stored = stored_columns(planned);
+    // A source that gained a column (a collected series seen for the
+    // first time) widens the view: one full recompute, then as before.
+    let widened = if same_columns(planned, &schema) || same_columns(&stored, &schema) {
+        None
+    } else if adds_columns(&stored, &schema) {
+        Some(stored)
+    } else {
+        return plan_err!(
+            "REFRESH MATERIALIZED VIEW {path}: its query now gives different columns than when it was created: recreate it with CREATE OR REPLACE MATERIALIZED VIEW"
+        );
+    };
+    let sources = collect_sources(ctx, &plan).await?;
+    check_sources(path, &view, &sources)?;
+    let now = marks(&view, &sources);
+    let stale = full || widened.is_some() || sources.volatile || now != state.sources;
+    if !stale {
+        return Ok(None);
+    }
+    let downsample = DownsampleTable::of_plan(&plan);
+    let new_state = Arc::new(StoredQuery {
+        sources: now,
+        // A widened source may have brought a text column.
+        not_aggregated: downsample.as_ref().map_or_else(Vec::new, not_aggregated),
+        ..state.as_ref().clone()
+    });
+    let incremental = match (full || widened.is_some(), downsample) {
+        (false, Some(downsample)) => {
+            let target = Target {
+                ctx,
+                pond,
+                view: &view,
+                node,
+                schema: &schema,
+            };
+            incremental::recompute(&target, &state, new_state.clone(), &downsample).await?
+        }
+        _ => None,
+    };
+    Ok(match incremental {
+        Some(output) => Some(output),
+        None => Some(ViewOutput {
+            content: run_to_content(ctx, pond, path, widened.as_ref().unwrap_or(&schema), plan)
+                .await?,
+            placement: Placement::Replace,
+            state: new_state,
+            ingested: Vec::new(),
+            schema: widened.clone(),
+        }),
     })
 }
 

@@ -46,6 +46,7 @@ use super::parser::{
 };
 use super::references;
 use super::refresh;
+use super::refresh::Planned;
 use super::time_literals::TimeLiterals;
 use super::{export, update, upsert};
 use crate::catalog::host_access::HostAccess;
@@ -131,7 +132,9 @@ impl PondSession {
         ctx.add_analyzer_rule(Arc::new(TimeLiterals));
         RefreshStrategies::register(&ctx, Arc::new(HostIngest));
         crate::sources::register(&ctx); // why: the session is where the API sources are plugged in
-                                        // Grouped float min/max in the same order as ungrouped ones (NaN on top).
+                                        // Last: it claims any query the others do not.
+        RefreshStrategies::register(&ctx, Arc::new(Planned));
+        // Grouped float min/max in the same order as ungrouped ones (NaN on top).
         ctx.register_udaf(Arc::unwrap_or_clone(float_min_max::min_udaf_total()));
         ctx.register_udaf(Arc::unwrap_or_clone(float_min_max::max_udaf_total()));
         ctx.register_udtf("ls", Arc::new(Ls::new(session_pond.clone())));
