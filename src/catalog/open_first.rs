@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{internal_err, plan_err};
 use datafusion::error::Result;
-use datafusion::execution::context::SessionState;
+use datafusion::execution::context::{SessionContext, SessionState};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::sql::parser::Statement as DFStatement;
 use futures::future::BoxFuture;
@@ -40,9 +40,11 @@ pub(crate) trait OpensTable: Debug + Send + Sync {
     fn prepare(&self, args: &TableFunctionArgs) -> Result<Opening>;
 }
 
-/// Registers `function` as a DataFusion table function that opens first.
-pub(crate) fn table_function(function: impl OpensTable + 'static) -> Arc<dyn TableFunctionImpl> {
-    Arc::new(OpenFirst(Box::new(function)))
+/// Registers `function` with `ctx`, under its own name, as a DataFusion
+/// table function that opens first.
+pub(crate) fn register(ctx: &SessionContext, function: impl OpensTable + 'static) {
+    let name = function.name().to_string();
+    ctx.register_udtf(&name, Arc::new(OpenFirst(Box::new(function))));
 }
 
 #[derive(Debug)]
@@ -132,7 +134,6 @@ mod tests {
     use datafusion::arrow::array::{Int64Array, RecordBatch};
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::datasource::MemTable;
-    use datafusion::execution::context::SessionContext;
     use tokio::runtime::{Handle, Id};
 
     use super::*;
@@ -175,7 +176,7 @@ mod tests {
         let numbers = Numbers::default();
         let (opened, runtimes) = (numbers.opened.clone(), numbers.runtimes.clone());
         let ctx = SessionContext::new();
-        ctx.register_udtf("numbers", table_function(numbers));
+        register(&ctx, numbers);
         (ctx, opened, runtimes)
     }
 

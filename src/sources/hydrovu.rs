@@ -33,7 +33,7 @@ use serde::Deserialize;
 use super::credentials;
 use super::http::{ApiClient, OAuth2, Response};
 use super::readings::{ReadingsFunction, ReadingsSource, WideReadings, Window};
-use crate::catalog::open_first::{table_function, Opening, OpensTable};
+use crate::catalog::open_first::{self, Opening, OpensTable};
 use crate::catalog::source_access::SourceAccess;
 use crate::catalog::system::mem_table;
 
@@ -46,12 +46,9 @@ const MICROS: i64 = 1_000_000;
 
 /// Registers the HydroVu table functions.
 pub(crate) fn register(ctx: &SessionContext) {
-    ctx.register_udtf("hydrovu_locations", table_function(Locations));
-    ctx.register_udtf("hydrovu_parameters", table_function(Parameters));
-    ctx.register_udtf(
-        "hydrovu_readings",
-        table_function(ReadingsFunction::new(Arc::new(HydroVu))),
-    );
+    open_first::register(ctx, Locations);
+    open_first::register(ctx, Parameters);
+    open_first::register(ctx, ReadingsFunction::new(Arc::new(HydroVu)));
 }
 
 /// The HydroVu source. Its base URL (`HYDROVU_URL`, default the public

@@ -52,7 +52,7 @@ use super::{export, update, upsert};
 use crate::catalog::host_access::HostAccess;
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
-use crate::catalog::open_first::{plan_statement, table_function};
+use crate::catalog::open_first::{self, plan_statement};
 use crate::catalog::refresh_strategy::RefreshStrategies;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::source_access::SourceAccess;
@@ -144,13 +144,10 @@ impl PondSession {
             "downsample",
             Arc::new(Downsample::new(session_pond.clone())),
         );
-        ctx.register_udtf(
-            "series",
-            table_function(crate::udf::series::Series::new(session_pond.clone())),
-        );
+        open_first::register(&ctx, crate::udf::series::Series::new(session_pond.clone()));
         ctx.register_udtf("gapfill", Arc::new(Gapfill::new(session_pond.clone())));
         for format in [FileFormat::Csv, FileFormat::Json, FileFormat::Parquet] {
-            ctx.register_udtf(format.function(), table_function(ReadFiles::new(format)));
+            open_first::register(&ctx, ReadFiles::new(format));
         }
         PondSession {
             ctx: with_host_file_tables(ctx),
