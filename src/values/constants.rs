@@ -90,7 +90,14 @@ mod tests {
             "{:?}",
             values[2]
         );
+        // A column is no constant, nor is what the simplifier leaves alone.
         let err = fold(&state, &exprs("x"), "f() arguments").unwrap_err();
-        assert!(err.to_string().contains("x"), "{err}");
+        assert!(err.to_string().contains("No field named x"), "{err}");
+        let err = fold(&state, &exprs("1, random()"), "f() arguments").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("f() arguments must be constants, not random()"),
+            "{err}"
+        );
     }
 }

@@ -808,23 +808,23 @@ fn remote_sessions_call_api_sources_only_when_the_operator_allows() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "n\n176\n");
     // Fetched once: one first page (the others follow its cursor).
-    let log = fake.log();
-    let first_pages = data_requests(&log)
-        .into_iter()
-        .filter(|r| r["start_page"].is_null())
-        .count();
-    assert_eq!(first_pages, 1, "{log:?}");
+    let first_pages = || {
+        let log = fake.log();
+        let n = data_requests(&log)
+            .into_iter()
+            .filter(|r| r["start_page"].is_null())
+            .count();
+        (n, log)
+    };
+    let (n, log) = first_pages();
+    assert_eq!(n, 1, "{log:?}");
     // The same call twice in one query is opened once, before planning.
     let twice = "SELECT (SELECT count(*) FROM hydrovu_readings(6582334)) + (SELECT count(*) FROM hydrovu_readings(6582334)) AS n";
     let out = remote(&url, twice);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "n\n352\n");
-    let log = fake.log();
-    let first_pages = data_requests(&log)
-        .into_iter()
-        .filter(|r| r["start_page"].is_null())
-        .count();
-    assert_eq!(first_pages, 2, "{log:?}");
+    let (n, log) = first_pages();
+    assert_eq!(n, 2, "{log:?}");
     server.kill().unwrap();
     server.wait().unwrap();
 }
