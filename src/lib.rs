@@ -27,6 +27,8 @@ pub use catalog::host_access::HostAccess;
 pub use error::{error_kind, user_message, Error, ErrorKind};
 pub use runtime::runtime;
 pub use sql::bulk_ingest::IngestMode;
+pub use sql::parser::Statement;
+pub use sql::script::ScriptStatement;
 pub use sql::session::{Described, Output, PondSession, Reply, ScriptError, SessionOptions};
 pub use storage::grace::IN_FLIGHT_GRACE;
 pub use storage::local_listing::LocalListing;

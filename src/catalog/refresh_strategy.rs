@@ -105,7 +105,7 @@ impl RefreshStrategies {
 
 /// A stored view's query text as a query (`None` when it is not one).
 pub(crate) fn stored_query(text: &str) -> Option<Box<ast::Query>> {
-    let mut parsed = DFParser::parse_sql_with_dialect(text, &GenericDialect {}).ok()?;
+    let mut parsed = DFParser::parse_sql_with_dialect(text, &GenericDialect {}).ok()?; // why: a view's query is stored as text
     match parsed.pop_front()? {
         DFStatement::Statement(statement) => match *statement {
             ast::Statement::Query(query) => Some(query),

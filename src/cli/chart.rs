@@ -19,7 +19,7 @@ pub(crate) async fn draw(
 ) -> Result<usize, Error> {
     // The format first: a wrong name fails before the query runs.
     chart::ChartFormat::of_path(path).map_err(|e| user_message(&e))?;
-    let output = target.execute(sql).await?;
+    let output = target.execute_sql(sql).await?;
     chart::write(path, &output.schema, &output.batches, options).map_err(|e| user_message(&e))?;
     Ok(output.batches.iter().map(|b| b.num_rows()).sum())
 }

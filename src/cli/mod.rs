@@ -22,8 +22,8 @@ use clap::ArgMatches;
 
 use crate::error::Error;
 use crate::flight::client::RemoteSession;
-use crate::sql::parser::split_statements;
 use crate::sql::session::{Output, SessionOptions};
+use crate::ScriptStatement;
 use crate::{ErrorKind, Pond, PondSession, ScriptError};
 use args::command;
 use format::Format;
@@ -153,7 +153,7 @@ async fn run_statements(
     sql: &str,
     settings: &Settings,
 ) -> Result<(), ScriptError> {
-    let statements = split_statements(sql).map_err(|err| ScriptError {
+    let statements = ScriptStatement::split(sql).map_err(|err| ScriptError {
         line: 1,
         text: String::new(),
         message: crate::error::user_message(&err),
@@ -163,14 +163,14 @@ async fn run_statements(
         // A statement's time runs from the end of the previous one (printing
         // excluded) to its output.
         let started = Instant::now();
-        let result = match target.execute(&statement.text).await {
+        let result = match target.execute(&statement).await {
             Ok(output) => print_output(&output, settings, Some(started.elapsed())),
             Err(failure) => Err(failure),
         };
         if let Err(failure) = result {
             return Err(ScriptError {
-                line: statement.line,
-                text: statement.text.clone(),
+                line: statement.line(),
+                text: statement.text().to_string(),
                 message: failure.message().to_string(),
                 kind: Some(failure.kind()),
             });

@@ -15,7 +15,7 @@ use super::helper::{Names, PondHelper};
 use super::progress::ProgressLine;
 use super::target::Target;
 use super::{print_output, Settings, EXIT_OK, EXIT_USAGE};
-use crate::sql::parser::split_statements;
+use crate::ScriptStatement;
 
 /// `\?`: how input works, then every command (from `Command`'s table).
 fn help() -> String {
@@ -114,7 +114,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, session: &Target, settings: &mut S
 
 /// Runs the statements of one REPL entry; Ctrl-C cancels the running one.
 async fn run_statements(session: &Target, input: &str, settings: &Settings) {
-    let statements = match split_statements(input) {
+    let statements = match ScriptStatement::split(input) {
         Ok(s) => s,
         Err(err) => {
             eprintln!("error: {}", crate::error::user_message(&err));
@@ -130,7 +130,7 @@ async fn run_statements(session: &Target, input: &str, settings: &Settings) {
         let cancel = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let result = session.execute_until(&statement.text, cancel).await;
+        let result = session.execute_until(&statement, cancel).await;
         drop(progress);
         match result {
             Ok(output) => {
@@ -150,7 +150,7 @@ async fn run_statements(session: &Target, input: &str, settings: &Settings) {
 /// A path typed after a backslash command (quoted or not), ready to go
 /// inside a SQL string literal.
 async fn query(session: &Target, settings: &Settings, sql: String) {
-    match session.execute(&sql).await {
+    match session.execute_sql(&sql).await {
         Ok(output) => {
             if let Err(message) = print_output(&output, settings, None) {
                 eprintln!("error: {message}");

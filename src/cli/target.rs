@@ -5,7 +5,7 @@
 use std::future::Future;
 
 use crate::flight::client::RemoteSession;
-use crate::{Error, Output, PondSession};
+use crate::{Error, Output, PondSession, ScriptStatement};
 
 pub enum Target {
     Local(PondSession),
@@ -13,28 +13,34 @@ pub enum Target {
 }
 
 impl Target {
-    /// Runs one statement; gives up when `cancel` completes first. An error
-    /// is the one-line message the user sees.
+    /// Runs one statement of a script; gives up when `cancel` completes
+    /// first. An error is the one-line message the user sees.
     pub async fn execute_until(
         &self,
-        sql: &str,
+        statement: &ScriptStatement,
         cancel: impl Future<Output = ()>,
     ) -> Result<Output, Error> {
         match self {
             Target::Local(session) => session
-                .execute_until(sql, cancel)
+                .run_until(statement.parse()?, cancel)
                 .await
                 .map_err(Error::from),
-            // Dropping the call stops the server's work on it.
+            // The server parses the text it is sent; dropping the call
+            // stops its work on it.
             Target::Remote(remote) => tokio::select! {
-                result = remote.execute(sql) => result,
+                result = remote.execute(statement.text()) => result,
                 _ = cancel => Err(Error::invalid("cancelled")),
             },
         }
     }
 
-    pub async fn execute(&self, sql: &str) -> Result<Output, Error> {
-        self.execute_until(sql, std::future::pending()).await
+    pub async fn execute(&self, statement: &ScriptStatement) -> Result<Output, Error> {
+        self.execute_until(statement, std::future::pending()).await
+    }
+
+    /// Runs `sql`, exactly one statement.
+    pub async fn execute_sql(&self, sql: &str) -> Result<Output, Error> {
+        self.execute(&ScriptStatement::one(sql)?).await
     }
 
     /// Changes an open `BEGIN` block holds here (local ponds only: a

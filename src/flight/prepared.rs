@@ -12,36 +12,39 @@ use tonic::Status;
 
 use super::status::{log_line, status_of};
 use crate::sql::params::Parameterised;
+use crate::sql::parser::Statement;
 
 /// At most this many prepared statements stay open for one user.
 const PREPARED_PER_USER: usize = 256;
 
-/// A prepared statement: its text and the values last bound to it.
+/// A prepared statement, parsed, and the values last bound to it.
 #[derive(Clone)]
 pub(super) struct Prepared {
     user: String,
-    pub(super) sql: String,
-    pub(super) parameters: Option<Parameterised>,
+    pub(super) statement: Parameterised,
     pub(super) bound: Option<RecordBatch>,
     last_used: Instant,
 }
 
 impl Prepared {
     /// The statements to run with `values` (or the values last bound): one
-    /// per row of values, or the text as it is when it takes none.
-    pub(super) fn statements(&self, values: Option<&RecordBatch>) -> Result<Vec<String>, Status> {
-        match (&self.parameters, values.or(self.bound.as_ref())) {
-            (None, None) => Ok(vec![self.sql.clone()]),
-            (None, Some(values)) if values.num_columns() == 0 => Ok(vec![self.sql.clone()]),
-            (None, Some(values)) => Err(Status::invalid_argument(format!(
+    /// per row of values, or the statement as it is when it takes none.
+    pub(super) fn statements(
+        &self,
+        values: Option<&RecordBatch>,
+    ) -> Result<Vec<Statement>, Status> {
+        let p = &self.statement;
+        match (p.count, values.or(self.bound.as_ref())) {
+            (0, None) => Ok(vec![p.statement.clone()]),
+            (0, Some(values)) if values.num_columns() == 0 => Ok(vec![p.statement.clone()]),
+            (0, Some(values)) => Err(Status::invalid_argument(format!(
                 "the statement takes no parameters, but {} were bound",
                 values.num_columns()
             ))),
-            (Some(p), None) => Err(Status::invalid_argument(format!(
-                "the statement takes {} parameter(s): bind them before executing it",
-                p.count
+            (count, None) => Err(Status::invalid_argument(format!(
+                "the statement takes {count} parameter(s): bind them before executing it"
             ))),
-            (Some(p), Some(values)) => (0..values.num_rows())
+            (_, Some(values)) => (0..values.num_rows())
                 .map(|row| p.bind(values, row).map_err(|e| status_of(&e)))
                 .collect(),
         }
@@ -68,7 +71,11 @@ impl PreparedStatements {
         self.lock().retain(|_, p| {
             let keep = p.last_used.elapsed() < self.idle;
             if !keep {
-                log_line(&p.user, "expired prepared statement", &p.sql);
+                log_line(
+                    &p.user,
+                    "expired prepared statement",
+                    p.statement.statement.text(),
+                );
             }
             keep
         });
@@ -79,8 +86,8 @@ impl PreparedStatements {
         self.open.lock().expect("prepared statements lock poisoned")
     }
 
-    /// Keeps `sql` for `user`; its handle.
-    pub(super) fn open(&self, user: &str, sql: String) -> Result<String, Status> {
+    /// Keeps `statement` for `user`; its handle.
+    pub(super) fn open(&self, user: &str, statement: Parameterised) -> Result<String, Status> {
         let mut open = self.lock();
         if open.values().filter(|p| p.user == user).count() >= PREPARED_PER_USER {
             return Err(Status::resource_exhausted(format!(
@@ -92,8 +99,7 @@ impl PreparedStatements {
             handle.clone(),
             Prepared {
                 user: user.to_string(),
-                parameters: Parameterised::parse(&sql),
-                sql,
+                statement,
                 bound: None,
                 last_used: Instant::now(),
             },
@@ -131,14 +137,15 @@ impl PreparedStatements {
             .get_mut(key.as_ref())
             .filter(|p| p.user == user)
             .ok_or_else(|| Status::not_found("no such prepared statement: it was closed"))?;
-        if let (Some(p), Some(v)) = (&statement.parameters, &values) {
-            if v.num_columns() != p.count {
-                return Err(Status::invalid_argument(format!(
-                    "the statement takes {} parameter(s), but {} were bound",
-                    p.count,
-                    v.num_columns()
-                )));
-            }
+        let count = statement.statement.count;
+        if let Some(v) = values
+            .as_ref()
+            .filter(|v| count > 0 && v.num_columns() != count)
+        {
+            return Err(Status::invalid_argument(format!(
+                "the statement takes {count} parameter(s), but {} were bound",
+                v.num_columns()
+            )));
         }
         statement.bound = values;
         statement.last_used = Instant::now();

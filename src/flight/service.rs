@@ -40,7 +40,8 @@ use super::results::WaitingResults;
 use super::status::{affected, log_statement, status_of};
 use super::wire::{batches_stream, encode, received, schema_bytes, Rows};
 use crate::catalog::CATALOG;
-use crate::sql::params;
+use crate::sql::params::{self, Parameterised};
+use crate::sql::parser::Statement;
 
 use crate::{Output, Reply};
 
@@ -92,19 +93,33 @@ impl PondFlightService {
             .ok_or_else(|| Status::internal("the call reached the service unauthenticated"))
     }
 
+    /// A client's statement, parsed; a statement that does not parse is
+    /// logged as one that failed.
+    fn parse(client: &ClientSession, sql: &str) -> Result<Statement, Status> {
+        Statement::parse(sql).map_err(|e| {
+            log_statement(&client.user, sql, Instant::now(), Some(&e));
+            status_of(&e)
+        })
+    }
+
     /// Runs one statement in the caller's session, logging who ran what.
-    async fn run(&self, client: &ClientSession, sql: &str) -> Result<Reply, Status> {
+    async fn run(&self, client: &ClientSession, statement: Statement) -> Result<Reply, Status> {
         let _turn = client.turn.lock().await;
         let started = Instant::now();
-        let result = client.session.execute_streaming(sql).await;
-        log_statement(&client.user, sql, started, result.as_ref().err());
+        let text = statement.text().to_string();
+        let result = client.session.run_streaming(statement).await;
+        log_statement(&client.user, &text, started, result.as_ref().err());
         result.map_err(|e| status_of(&e))
     }
 
     /// Runs a statement that returns no rows to the client (an update),
     /// giving the rows it changed.
-    async fn run_update(&self, client: &ClientSession, sql: &str) -> Result<i64, Status> {
-        match self.run(client, sql).await? {
+    async fn run_update(
+        &self,
+        client: &ClientSession,
+        statement: Statement,
+    ) -> Result<i64, Status> {
+        match self.run(client, statement).await? {
             Reply::Done(output) => Ok(affected(&output)),
             Reply::Rows(stream) => {
                 // A query sent as an update: run it, report its rows.
@@ -155,15 +170,15 @@ impl PondFlightService {
     async fn run_updates(
         &self,
         client: &ClientSession,
-        statements: &[String],
+        statements: Vec<Statement>,
     ) -> Result<i64, Status> {
         let wrap = statements.len() > 1 && !client.session.in_block();
         if wrap {
             client.session.begin().await.map_err(|e| status_of(&e))?;
         }
         let mut total = 0;
-        for sql in statements {
-            match self.run_update(client, sql).await {
+        for statement in statements {
+            match self.run_update(client, statement).await {
                 Ok(n) => total += n,
                 Err(status) => {
                     if wrap {
@@ -273,7 +288,9 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let client = self.session(&request)?;
-        let reply = self.run(&client, &query.query).await?;
+        let reply = self
+            .run(&client, Self::parse(&client, &query.query)?)
+            .await?;
         let info = self
             .statement_info(&client, &query.query, reply, request.into_inner())
             .await?;
@@ -289,15 +306,15 @@ impl FlightSqlService for PondFlightService {
         let prepared = self
             .prepared
             .get(&client.user, &query.prepared_statement_handle)?;
-        let statements = prepared.statements(None)?;
-        let reply = match statements.as_slice() {
-            [one] => self.run(&client, one).await?,
-            many => {
+        let mut statements = prepared.statements(None)?;
+        let reply = match statements.len() {
+            1 => self.run(&client, statements.remove(0)).await?,
+            _ => {
                 // One result of the rows of every set of values, in order.
                 let mut schema = None;
                 let mut batches = Vec::new();
-                for sql in many {
-                    let stream = match self.run(&client, sql).await? {
+                for statement in statements {
+                    let stream = match self.run(&client, statement).await? {
                         Reply::Rows(stream) => stream,
                         Reply::Done(output) => batches_stream(output.schema, output.batches),
                     };
@@ -319,7 +336,12 @@ impl FlightSqlService for PondFlightService {
             }
         };
         let info = self
-            .statement_info(&client, &prepared.sql, reply, request.into_inner())
+            .statement_info(
+                &client,
+                prepared.statement.statement.text(),
+                reply,
+                request.into_inner(),
+            )
             .await?;
         Ok(Response::new(info))
     }
@@ -550,7 +572,8 @@ impl FlightSqlService for PondFlightService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         let client = self.session(&request)?;
-        self.run_updates(&client, &[command.query]).await
+        let statement = Self::parse(&client, &command.query)?;
+        self.run_updates(&client, vec![statement]).await
     }
 
     async fn do_put_statement_ingest(
@@ -587,7 +610,7 @@ impl FlightSqlService for PondFlightService {
             .prepared
             .get(&client.user, &query.prepared_statement_handle)?;
         let statements = prepared.statements(sent.filter(|v| v.num_columns() > 0).as_ref())?;
-        self.run_updates(&client, &statements).await
+        self.run_updates(&client, statements).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -596,9 +619,14 @@ impl FlightSqlService for PondFlightService {
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         let client = self.session(&request)?;
-        let described = {
-            let _turn = client.turn.lock().await;
-            client.session.describe(&query.query).await
+        let described = match Statement::parse(&query.query) {
+            Ok(statement) => {
+                let prepared = Parameterised::new(statement);
+                let _turn = client.turn.lock().await;
+                let described = client.session.describe(&prepared.statement).await;
+                described.map(|d| (d, prepared))
+            }
+            Err(e) => Err(e),
         }
         .map_err(|e| {
             log_statement(
@@ -609,6 +637,7 @@ impl FlightSqlService for PondFlightService {
             );
             status_of(&e)
         })?;
+        let (described, prepared) = described;
         let parameters = Schema::new(
             described
                 .parameters
@@ -624,7 +653,7 @@ impl FlightSqlService for PondFlightService {
                 .collect::<Vec<_>>(),
         );
         let dataset = metadata::wire_schema(&described.dataset);
-        let handle = self.prepared.open(&client.user, query.query)?;
+        let handle = self.prepared.open(&client.user, prepared)?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
             dataset_schema: schema_bytes(&dataset)?,

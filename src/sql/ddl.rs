@@ -218,7 +218,7 @@ pub(super) async fn create_view(
 
 /// The query part of a `CREATE VIEW … AS <query>` text.
 fn view_query(definition: &str) -> Option<String> {
-    let statements = DFParser::parse_sql_with_dialect(definition, &GenericDialect {}).ok()?;
+    let statements = DFParser::parse_sql_with_dialect(definition, &GenericDialect {}).ok()?; // why: DataFusion's CREATE VIEW plan carries its statement as text
     match statements.front()? {
         DFStatement::Statement(s) => match s.as_ref() {
             Statement::CreateView(create) => Some(create.query.to_string()),

@@ -18,6 +18,7 @@ pub(crate) mod parser;
 mod references;
 mod refresh;
 pub(crate) mod rollups;
+pub(crate) mod script;
 pub(crate) mod session;
 mod time_literals;
 mod update;

@@ -12,58 +12,41 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_datafusion_err, exec_err, plan_err, ScalarValue};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::sql::sqlparser::ast::{
-    self, visit_expressions_mut, CastKind, Expr, Statement, Value,
-};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{self, visit_expressions_mut, CastKind, Expr, Value};
+
+use super::parser::{Parsed, Statement};
 
 /// One statement with its placeholders numbered `$1…$n`.
 #[derive(Clone, Debug)]
 pub(crate) struct Parameterised {
-    statement: Statement,
-    /// How many parameters it takes (the highest `$n`).
+    pub(crate) statement: Statement,
+    /// How many parameters it takes (the highest `$n`; 0 for none).
     pub(crate) count: usize,
 }
 
 impl Parameterised {
-    /// `None` for statements without placeholders, and for those only the
-    /// pond parses (`CREATE DIRECTORY …`), which take none: they run as written.
-    pub(crate) fn parse(sql: &str) -> Option<Parameterised> {
-        // Too long to parse safely: running it says so.
-        super::parser::check_expression_length(sql).ok()?;
-        let mut statements = Parser::parse_sql(&GenericDialect {}, sql).ok()?;
-        if statements.len() != 1 {
-            return None;
-        }
-        let mut statement = statements.pop()?;
+    /// `statement` with each `?` numbered in order. The pond's own
+    /// statements (`CREATE DIRECTORY …`) take none.
+    pub(crate) fn new(mut statement: Statement) -> Parameterised {
         let mut next = 0usize;
         let mut count = 0usize;
-        let _ = visit_expressions_mut(&mut statement, |expr| {
-            if let Expr::Value(v) = expr {
-                if let Value::Placeholder(name) = &mut v.value {
-                    if name == "?" {
-                        next += 1;
-                        *name = format!("${next}");
-                    }
-                    if let Ok(n) = name[1..].parse::<usize>() {
-                        count = count.max(n);
-                    }
-                }
+        placeholders(&mut statement.parsed, |name| {
+            if name == "?" {
+                next += 1;
+                *name = format!("${next}");
             }
-            ControlFlow::<()>::Continue(())
+            if let Ok(n) = name[1..].parse::<usize>() {
+                count = count.max(n);
+            }
+            None
         });
-        (count > 0).then_some(Parameterised { statement, count })
-    }
-
-    /// The statement's text with `?` written as `$n`, for planning.
-    pub(crate) fn numbered(&self) -> String {
-        self.statement.to_string()
+        Parameterised { statement, count }
     }
 
     /// The statement with row `row` of `values` (one column per parameter)
     /// in place of its placeholders.
-    pub(crate) fn bind(&self, values: &RecordBatch, row: usize) -> Result<String> {
+    pub(crate) fn bind(&self, values: &RecordBatch, row: usize) -> Result<Statement> {
         if values.num_columns() != self.count {
             return plan_err!(
                 "the statement takes {} parameter(s), but {} were bound: bind one value per placeholder",
@@ -77,22 +60,56 @@ impl Parameterised {
                 literal(&value, i + 1)
             })
             .collect::<Result<Vec<Expr>>>()?;
-        let mut statement = self.statement.clone();
-        let _ = visit_expressions_mut(&mut statement, |expr| {
+        let mut parsed = self.statement.parsed.clone();
+        placeholders(&mut parsed, |name| {
+            name[1..]
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| literals.get(n.wrapping_sub(1)))
+                .cloned()
+        });
+        let text = match &parsed {
+            Parsed::DataFusion(statement) => statement.to_string(),
+            Parsed::Pond(_) => self.statement.text.clone(),
+        };
+        Ok(Statement { text, parsed })
+    }
+}
+
+/// How many parameters `statement` takes (the highest `$n`).
+pub(crate) fn count(statement: &Statement) -> usize {
+    Parameterised::new(statement.clone()).count
+}
+
+/// Calls `visit` with the name of each placeholder of a statement (`?`,
+/// `$1`); an expression it returns takes the placeholder's place.
+fn placeholders(parsed: &mut Parsed, mut visit: impl FnMut(&mut String) -> Option<Expr>) {
+    fn walk(statement: &mut DFStatement, visit: &mut dyn FnMut(&mut String) -> Option<Expr>) {
+        let mut on_expr = |expr: &mut Expr| {
             if let Expr::Value(v) = expr {
-                if let Value::Placeholder(name) = &v.value {
-                    if let Some(bound) = name[1..]
-                        .parse::<usize>()
-                        .ok()
-                        .and_then(|n| literals.get(n.wrapping_sub(1)))
-                    {
-                        *expr = bound.clone();
+                if let Value::Placeholder(name) = &mut v.value {
+                    if let Some(bound) = visit(name) {
+                        *expr = bound;
                     }
                 }
             }
             ControlFlow::<()>::Continue(())
-        });
-        Ok(statement.to_string())
+        };
+        let _ = match statement {
+            DFStatement::Statement(s) => visit_expressions_mut(s.as_mut(), &mut on_expr),
+            DFStatement::CopyTo(copy) => match &mut copy.source {
+                CopyToSource::Query(query) => visit_expressions_mut(query.as_mut(), &mut on_expr),
+                CopyToSource::Relation(_) => ControlFlow::Continue(()),
+            },
+            DFStatement::Explain(explain) => {
+                walk(explain.statement.as_mut(), visit);
+                ControlFlow::Continue(())
+            }
+            _ => ControlFlow::Continue(()),
+        };
+    }
+    if let Parsed::DataFusion(statement) = parsed {
+        walk(statement, &mut visit);
     }
 }
 

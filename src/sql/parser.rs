@@ -1,180 +1,110 @@
-//! Splitting SQL text into statements, and parsing the few statements that
-//! are pond-specific (`CREATE DIRECTORY`, `DROP DIRECTORY`, `OPTIMIZE`,
-//! `VACUUM`, `REFRESH`). Everything else is parsed by DataFusion's parser.
+//! Parsing one statement, once, from the tokens its script was cut into
+//! (script.rs): the pond's own statements (`CREATE DIRECTORY`, `DROP
+//! DIRECTORY`, `OPTIMIZE`, `VACUUM`, `BACKUP`, `CHECK`, `REFRESH`) here,
+//! everything else by DataFusion's parser built from the same tokens. From
+//! here on a statement is a value, never text.
 
 use datafusion::common::plan_err;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace, Word};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Whitespace, Word};
 
-use crate::storage::PondPath;
+use super::script::{check_expression_length, ScriptStatement};
+use crate::storage::{Change, PondPath};
 
-/// One statement of a script, with the line it starts on (1-based).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SqlStatement {
-    pub text: String,
-    pub line: u64,
+/// One statement, parsed once: what a session runs. Its text is kept for
+/// the statement log and for messages, never parsed again.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    pub(crate) text: String,
+    pub(crate) parsed: Parsed,
 }
 
-/// Splits SQL text at top-level `;` (not inside strings, quoted names or
-/// comments). Empty statements are dropped.
-pub(crate) fn split_statements(sql: &str) -> Result<Vec<SqlStatement>> {
-    let tokens = Tokenizer::new(&GenericDialect {}, sql)
-        .tokenize_with_location()
-        .map_err(|e| DataFusionError::Plan(e.to_string()))?;
-    let offsets = LineOffsets::new(sql);
-    let mut out = Vec::new();
-    let mut start: Option<&TokenWithSpan> = None;
-    let mut last: Option<&TokenWithSpan> = None;
-    let flush = |start: &mut Option<&TokenWithSpan>, end: usize, out: &mut Vec<SqlStatement>| {
-        if let Some(first) = start.take() {
-            let from = offsets.offset(first.span.start.line, first.span.start.column);
-            let text = sql[from..end].trim().to_string();
-            if !text.is_empty() {
-                out.push(SqlStatement {
-                    text,
-                    line: first.span.start.line,
-                });
-            }
-        }
-    };
-    for token in &tokens {
-        match &token.token {
-            Token::SemiColon => {
-                let end = offsets.offset(token.span.start.line, token.span.start.column);
-                flush(&mut start, end, &mut out);
-            }
-            Token::Whitespace(_) | Token::EOF => {}
-            _ => {
-                if start.is_none() {
-                    start = Some(token);
-                }
-                last = Some(token);
-            }
-        }
-    }
-    let end = last.map_or(0, |t| offsets.offset(t.span.end.line, t.span.end.column));
-    flush(&mut start, end, &mut out);
-    Ok(out)
-}
-
-/// The most tokens a statement may have at one level of parentheses between
-/// commas. A chain of operators (`1 + 1 + …`, `a OR b OR …`) parses into an
-/// expression nested once per term, and every walk over it (sqlparser's,
-/// DataFusion's, pondsql's) recurses that deep; parentheses themselves nest
-/// at most 50 deep (the parser's own limit). 10,000 tokens are about 5,000
-/// terms of `1 + …` or 2,500 of `v = 1 OR …`.
-pub(crate) const MAX_TOKENS_AT_ONE_LEVEL: usize = 10_000;
-
-/// Refuses a statement whose expressions could nest deeper than the stack
-/// of a statement's thread holds (see [`MAX_TOKENS_AT_ONE_LEVEL`]), before
-/// anything parses it. Lists (`IN (…)`, `VALUES (…), (…)`) are cut by their
-/// commas and cost nothing.
-pub(crate) fn check_expression_length(sql: &str) -> Result<()> {
-    let mut tokenizer = Tokenizer::new(&GenericDialect {}, sql);
-    let Ok(tokens) = tokenizer.tokenize_with_location() else {
-        // The parser reports the same error with its position.
-        return Ok(());
-    };
-    // Tokens at each open level of parentheses or brackets since its last
-    // comma, and the line of the first of them; innermost last.
-    let mut levels: Vec<(usize, u64)> = vec![(0, 0)];
-    for token in &tokens {
-        match &token.token {
-            Token::Whitespace(_) | Token::EOF => continue,
-            Token::LParen | Token::LBracket | Token::LBrace => {
-                levels.push((0, 0));
-                continue;
-            }
-            Token::RParen | Token::RBracket | Token::RBrace if levels.len() > 1 => {
-                levels.pop();
-            }
-            Token::Comma | Token::SemiColon => {
-                if let Some(level) = levels.last_mut() {
-                    *level = (0, 0);
-                }
-                continue;
-            }
-            _ => {}
-        }
-        if let Some((count, line)) = levels.last_mut() {
-            if *count == 0 {
-                *line = token.span.start.line;
-            }
-            *count += 1;
-            if *count > MAX_TOKENS_AT_ONE_LEVEL {
-                return plan_err!(
-                    "the expression from line {line} chains more than {MAX_TOKENS_AT_ONE_LEVEL} tokens without a comma or parenthesis, which would nest too deep to plan: split it (a long OR of values is an IN (…) list; many rows are a VALUES list or a table)"
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Byte offsets of (line, column) positions, both 1-based, columns in chars.
-struct LineOffsets<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-    /// Is each line ASCII (its columns then byte offsets)?
-    ascii: Vec<bool>,
-}
-
-impl<'a> LineOffsets<'a> {
-    fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        let ascii = text.split('\n').map(str::is_ascii).collect();
-        LineOffsets {
-            text,
-            starts,
-            ascii,
-        }
+impl Statement {
+    /// Parses exactly one statement (a `;` after it is allowed).
+    pub fn parse(sql: &str) -> Result<Statement> {
+        ScriptStatement::one(sql)?.parse()
     }
 
-    fn offset(&self, line: u64, column: u64) -> usize {
-        let Some(&line_start) = self.starts.get(line.saturating_sub(1) as usize) else {
-            return self.text.len();
-        };
-        let rest = &self.text[line_start..];
-        let skip = column.saturating_sub(1) as usize;
-        // Columns count chars: on an ASCII line they are bytes (a script of
-        // one long line would otherwise cost a scan per statement).
-        if self.ascii[line.saturating_sub(1) as usize] {
-            return line_start + skip.min(rest.len());
-        }
-        line_start + rest.char_indices().nth(skip).map_or(rest.len(), |(i, _)| i)
+    /// The statement as written (or, bound, as the pond prints it).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+impl ScriptStatement {
+    /// Parses this statement of a script.
+    pub fn parse(&self) -> Result<Statement> {
+        Ok(Statement {
+            text: self.text().to_string(),
+            parsed: parse(self)?,
+        })
+    }
+}
+
+/// A parsed statement: the pond's own, or DataFusion's.
+#[derive(Clone, Debug)]
+pub(crate) enum Parsed {
+    /// A statement only the pond knows.
+    Pond(PondStatement),
+    /// A statement DataFusion's parser knows (the pond may still run it).
+    DataFusion(DFStatement),
+}
+
+fn parse(statement: &ScriptStatement) -> Result<Parsed> {
+    let tokens = statement.tokens();
+    check_expression_length(tokens)?;
+    let words: Vec<Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+        .map(|t| t.token.clone())
+        .collect();
+    if let Some(pond) = parse_pond_statement(words)? {
+        return Ok(Parsed::Pond(pond));
+    }
+    let tokens = with_copy_options_keyword(tokens.to_vec());
+    let mut statements = DFParserBuilder::new(tokens).build()?.parse_statements()?;
+    match (statements.pop_front(), statements.len()) {
+        (Some(statement), 0) => Ok(Parsed::DataFusion(statement)),
+        (None, _) => plan_err!("expected one statement, found 0"),
+        (Some(_), more) => plan_err!("expected one statement, found {}", more + 1),
     }
 }
 
 /// `COPY … TO 'file' (FORMAT chart, …)` (DuckDB's and PostgreSQL's way) as
-/// DataFusion's `COPY … TO 'file' OPTIONS (FORMAT chart, …)`; `None` when
-/// the statement is not a COPY with a parenthesised option list after its target.
-pub(crate) fn copy_options_keyword(sql: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&GenericDialect {}, sql)
-        .tokenize_with_location()
-        .ok()?;
-    let mut significant = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)));
-    let is_keyword = |t: &TokenWithSpan, k: Keyword| matches!(&t.token, Token::Word(Word { keyword, quote_style: None, .. }) if *keyword == k);
-    if !is_keyword(significant.next()?, Keyword::COPY) {
-        return None;
+/// DataFusion's `COPY … TO 'file' OPTIONS (FORMAT chart, …)`: the keyword
+/// goes in before a parenthesised option list that follows the target.
+fn with_copy_options_keyword(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let is_keyword = |t: &Token, k: Keyword| matches!(t, Token::Word(Word { keyword, quote_style: None, .. }) if *keyword == k);
+    if !significant
+        .first()
+        .is_some_and(|&i| is_keyword(&tokens[i].token, Keyword::COPY))
+    {
+        return tokens;
     }
     let mut depth = 0i32;
-    let mut previous: [Option<&TokenWithSpan>; 2] = [None, None];
-    for token in significant {
-        match token.token {
-            Token::LParen if depth == 0 => {
-                if let [Some(to), Some(target)] = previous {
-                    if is_keyword(to, Keyword::TO)
-                        && matches!(target.token, Token::SingleQuotedString(_))
-                    {
-                        let at = LineOffsets::new(sql)
-                            .offset(token.span.start.line, token.span.start.column);
-                        return Some(format!("{}OPTIONS {}", &sql[..at], &sql[at..]));
-                    }
+    for (n, &i) in significant.iter().enumerate() {
+        match tokens[i].token {
+            Token::LParen if depth == 0 && n >= 2 => {
+                let (to, target) = (
+                    &tokens[significant[n - 2]].token,
+                    &tokens[significant[n - 1]].token,
+                );
+                if is_keyword(to, Keyword::TO) && matches!(target, Token::SingleQuotedString(_)) {
+                    let at = tokens[i].span;
+                    let options = |token| TokenWithSpan::new(token, at);
+                    tokens.splice(
+                        i..i,
+                        [
+                            options(Token::make_keyword("OPTIONS")),
+                            options(Token::Whitespace(Whitespace::Space)),
+                        ],
+                    );
+                    return tokens;
                 }
                 depth += 1;
             }
@@ -182,65 +112,37 @@ pub(crate) fn copy_options_keyword(sql: &str) -> Option<String> {
             Token::RParen => depth -= 1,
             _ => {}
         }
-        previous = [previous[1], Some(token)];
     }
-    None
+    tokens
 }
 
 /// A statement that DataFusion's parser does not know.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum PondStatement {
-    CreateDirectory {
-        path: PondPath,
-        if_not_exists: bool,
-    },
-    DropDirectory {
-        path: PondPath,
-        if_exists: bool,
-        cascade: bool,
-    },
+    /// `CREATE DIRECTORY` and `DROP DIRECTORY`: one change, staged as it is.
+    Stage(Box<Change>),
     /// `OPTIMIZE ["/table"]`: compact one table, or every table.
-    Optimize {
-        path: Option<PondPath>,
-    },
+    Optimize { path: Option<PondPath> },
     /// `VACUUM [RETAIN n HOURS] [DRY RUN]`.
     Vacuum {
         retain_hours: Option<u64>,
         dry_run: bool,
     },
     /// `BACKUP TO 'url or path'`.
-    Backup {
-        target: String,
-    },
+    Backup { target: String },
     /// `CHECK [ALL VERSIONS] ["/path"]`.
     Check {
         all_versions: bool,
         path: Option<PondPath>,
     },
     /// `REFRESH MATERIALIZED VIEW "/path" [FULL]`, or `REFRESH ALL [FULL]` (`path` None).
-    Refresh {
-        path: Option<PondPath>,
-        full: bool,
-    },
+    Refresh { path: Option<PondPath>, full: bool },
 }
 
-/// Parses the pond's own statements; `Ok(None)` for anything else.
-pub(crate) fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>> {
-    let tokens: Vec<Token> = match Tokenizer::new(&GenericDialect {}, sql).tokenize() {
-        Ok(t) => t,
-        Err(_) => return Ok(None), // let DataFusion's parser report it
-    };
-    let mut words = tokens
-        .into_iter()
-        .filter(|t| {
-            !matches!(
-                t,
-                Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)
-                    | Token::Whitespace(_)
-                    | Token::EOF
-            )
-        })
-        .peekable();
+/// Parses the pond's own statements from their significant tokens;
+/// `Ok(None)` for anything else.
+fn parse_pond_statement(words: Vec<Token>) -> Result<Option<PondStatement>> {
+    let mut words = words.into_iter().peekable();
     let verb = match words.next() {
         Some(Token::Word(w)) if w.keyword == Keyword::CREATE => "CREATE",
         Some(Token::Word(w)) if w.keyword == Keyword::DROP => "DROP",
@@ -301,17 +203,17 @@ pub(crate) fn parse_pond_statement(sql: &str) -> Result<Option<PondStatement>> {
     if words.next().is_some() {
         return Err(DataFusionError::Plan(usage));
     }
-    Ok(Some(match verb {
-        "CREATE" => PondStatement::CreateDirectory {
+    Ok(Some(PondStatement::Stage(Box::new(match verb {
+        "CREATE" => Change::CreateDirectory {
             path,
             if_not_exists: guarded,
         },
-        _ => PondStatement::DropDirectory {
+        _ => Change::DropDirectory {
             path,
             if_exists: guarded,
             cascade,
         },
-    }))
+    }))))
 }
 
 fn parse_optimize(mut words: impl Iterator<Item = Token>) -> Result<PondStatement> {
@@ -436,145 +338,124 @@ fn parse_vacuum(words: impl Iterator<Item = Token>) -> Result<PondStatement> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::user_message;
 
-    #[test]
-    fn splits_at_top_level_semicolons() {
-        let sql = "SELECT 'a;b';\n-- c;d\nSELECT \"x;y\" FROM t;\n\n;  SELECT 3";
-        let parts = split_statements(sql).unwrap();
-        let texts: Vec<_> = parts.iter().map(|s| s.text.as_str()).collect();
-        assert_eq!(texts, ["SELECT 'a;b'", "SELECT \"x;y\" FROM t", "SELECT 3"]);
-        assert_eq!(parts.iter().map(|s| s.line).collect::<Vec<_>>(), [1, 3, 5]);
+    fn parsed(sql: &str) -> Result<Parsed> {
+        parse(&ScriptStatement::one(sql)?)
+    }
+
+    /// The pond statement of `sql`, as its Debug text (`None` when DataFusion's).
+    fn pond(sql: &str) -> Result<Option<String>> {
+        Ok(match parsed(sql)? {
+            Parsed::Pond(statement) => Some(format!("{statement:?}")),
+            Parsed::DataFusion(_) => None,
+        })
     }
 
     #[test]
-    fn statements_end_where_their_last_token_does_on_ascii_and_other_lines() {
-        let sql = "SELECT 'ü'  ; SELECT 'δ' AS x  \nSELECT 1 ;SELECT 2";
-        let parts = split_statements(sql).unwrap();
-        let texts: Vec<_> = parts.iter().map(|s| s.text.as_str()).collect();
-        assert_eq!(
-            texts,
-            ["SELECT 'ü'", "SELECT 'δ' AS x  \nSELECT 1", "SELECT 2"]
-        );
-    }
-
-    #[test]
-    fn long_chains_are_refused_before_parsing_and_lists_are_not() {
-        let chain = vec!["1"; 6000].join(" + ");
-        let err = user_message(
-            &check_expression_length(&format!("SELECT 0;\nSELECT {chain}")).unwrap_err(), // why: test input
-        );
-        assert!(
-            err.starts_with("the expression from line 2 chains more than 10000 tokens"),
-            "{err}"
-        );
-        let list = (0..20_000)
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        check_expression_length(&format!("SELECT 1 IN ({list})")).unwrap(); // why: test input
-        check_expression_length(&format!("SELECT [{list}]")).unwrap(); // why: test input
-
-        // Inside parentheses a chain is counted at its own level.
-        let err =
-            user_message(&check_expression_length(&format!("SELECT f(1, ({chain}))")).unwrap_err()); // why: test input
-        assert!(err.contains("from line 1"), "{err}");
+    fn a_statement_is_parsed_from_the_script_s_own_tokens() {
+        // Positions in parse errors are the script's, not the statement's.
+        let script = ScriptStatement::split("SELECT 1;\n\n  SELEC 2").unwrap();
+        let err = crate::error::user_message(&script[1].parse().unwrap_err());
+        assert!(err.contains("SELEC at Line: 3, Column: 3"), "{err}");
     }
 
     #[test]
     fn copy_option_lists_get_the_options_keyword() {
-        let rewritten = copy_options_keyword(
-            "COPY (SELECT '(' AS x FROM t) TO 'a.png' (FORMAT chart, width 5)",
-        );
+        let options = |sql: &str| match parsed(sql).unwrap() {
+            Parsed::DataFusion(DFStatement::CopyTo(copy)) => copy.options.len(),
+            other => panic!("{other:?}"),
+        };
         assert_eq!(
-            rewritten.as_deref(),
-            Some("COPY (SELECT '(' AS x FROM t) TO 'a.png' OPTIONS (FORMAT chart, width 5)")
+            options("COPY (SELECT '(' AS x FROM t) TO 'a.png' (FORMAT chart, width 5)"),
+            2
         );
-        assert_eq!(
-            copy_options_keyword("COPY t TO 'a.csv' OPTIONS (format csv)"),
-            None
-        );
-        assert_eq!(copy_options_keyword("COPY t TO 'a.csv'"), None);
-        assert_eq!(
-            copy_options_keyword("SELECT * FROM t WHERE a IN ('x') "),
-            None
-        );
+        assert_eq!(options("COPY t TO 'a.csv' OPTIONS (format csv)"), 1);
+        assert_eq!(options("COPY t TO 'a.csv'"), 0);
+        assert!(matches!(
+            parsed("SELECT * FROM t WHERE a IN ('x') ").unwrap(),
+            Parsed::DataFusion(DFStatement::Statement(_))
+        ));
     }
 
     #[test]
     fn parses_directory_statements() {
+        let path = |p: &str| PondPath::parse(p).unwrap();
         assert_eq!(
-            parse_pond_statement("create directory if not exists '/a/b'").unwrap(),
-            Some(PondStatement::CreateDirectory {
-                path: PondPath::parse("/a/b").unwrap(),
-                if_not_exists: true
+            pond("create directory if not exists '/a/b'").unwrap(),
+            Some(format!(
+                "{:?}",
+                PondStatement::Stage(Box::new(Change::CreateDirectory {
+                    path: path("/a/b"),
+                    if_not_exists: true
+                }))
+            ))
+        );
+        assert_eq!(
+            pond("DROP DIRECTORY \"/a\" CASCADE").unwrap(),
+            Some(format!(
+                "{:?}",
+                PondStatement::Stage(Box::new(Change::DropDirectory {
+                    path: path("/a"),
+                    if_exists: false,
+                    cascade: true
+                }))
+            ))
+        );
+        assert_eq!(pond("CREATE TABLE t (a INT)").unwrap(), None);
+        assert!(pond("CREATE DIRECTORY sensors").is_err());
+        let expect = |statement: PondStatement| Some(format!("{statement:?}"));
+        assert_eq!(
+            pond("optimize \"/a/t\"").unwrap(),
+            expect(PondStatement::Optimize {
+                path: Some(path("/a/t"))
             })
         );
         assert_eq!(
-            parse_pond_statement("DROP DIRECTORY \"/a\" CASCADE").unwrap(),
-            Some(PondStatement::DropDirectory {
-                path: PondPath::parse("/a").unwrap(),
-                if_exists: false,
-                cascade: true
-            })
-        );
-        assert_eq!(
-            parse_pond_statement("CREATE TABLE t (a INT)").unwrap(),
-            None
-        );
-        assert!(parse_pond_statement("CREATE DIRECTORY sensors").is_err());
-        assert_eq!(
-            parse_pond_statement("optimize \"/a/t\"").unwrap(),
-            Some(PondStatement::Optimize {
-                path: Some(PondPath::parse("/a/t").unwrap())
-            })
-        );
-        assert_eq!(
-            parse_pond_statement("VACUUM RETAIN 0 HOURS DRY RUN").unwrap(),
-            Some(PondStatement::Vacuum {
+            pond("VACUUM RETAIN 0 HOURS DRY RUN").unwrap(),
+            expect(PondStatement::Vacuum {
                 retain_hours: Some(0),
                 dry_run: true
             })
         );
-        assert!(parse_pond_statement("VACUUM DRY").is_err());
+        assert!(pond("VACUUM DRY").is_err());
         assert_eq!(
-            parse_pond_statement("backup to 's3://b/p'").unwrap(),
-            Some(PondStatement::Backup {
+            pond("backup to 's3://b/p'").unwrap(),
+            expect(PondStatement::Backup {
                 target: "s3://b/p".into()
             })
         );
-        assert!(parse_pond_statement("BACKUP 's3://b/p'").is_err());
+        assert!(pond("BACKUP 's3://b/p'").is_err());
         assert_eq!(
-            parse_pond_statement("CHECK ALL VERSIONS \"/a/t\"").unwrap(),
-            Some(PondStatement::Check {
+            pond("CHECK ALL VERSIONS \"/a/t\"").unwrap(),
+            expect(PondStatement::Check {
                 all_versions: true,
-                path: Some(PondPath::parse("/a/t").unwrap())
+                path: Some(path("/a/t"))
             })
         );
         assert_eq!(
-            parse_pond_statement("check").unwrap(),
-            Some(PondStatement::Check {
+            pond("check").unwrap(),
+            expect(PondStatement::Check {
                 all_versions: false,
                 path: None
             })
         );
-        assert!(parse_pond_statement("CHECK EVERYTHING").is_err());
+        assert!(pond("CHECK EVERYTHING").is_err());
         assert_eq!(
-            parse_pond_statement("refresh materialized view \"/r/1h\" full").unwrap(),
-            Some(PondStatement::Refresh {
-                path: Some(PondPath::parse("/r/1h").unwrap()),
+            pond("refresh materialized view \"/r/1h\" full").unwrap(),
+            expect(PondStatement::Refresh {
+                path: Some(path("/r/1h")),
                 full: true
             })
         );
         assert_eq!(
-            parse_pond_statement("REFRESH ALL").unwrap(),
-            Some(PondStatement::Refresh {
+            pond("REFRESH ALL").unwrap(),
+            expect(PondStatement::Refresh {
                 path: None,
                 full: false
             })
         );
-        assert!(parse_pond_statement("REFRESH \"/r\"").is_err());
-        assert!(parse_pond_statement("CREATE DIRECTORY 'rel/x'")
+        assert!(pond("REFRESH \"/r\"").is_err());
+        assert!(pond("CREATE DIRECTORY 'rel/x'")
             .unwrap_err()
             .to_string()
             .contains("relative"));

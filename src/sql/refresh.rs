@@ -498,7 +498,7 @@ fn adds_columns(planned: &Schema, stored: &Schema) -> bool {
 
 /// Plans a stored query; a source gone since is named by its path.
 async fn plan_stored_query(ctx: &SessionContext, view: &View, query: &str) -> Result<LogicalPlan> {
-    let mut statements = DFParser::parse_sql_with_dialect(query, &GenericDialect {})?;
+    let mut statements = DFParser::parse_sql_with_dialect(query, &GenericDialect {})?; // why: a view's query is stored as text
     let (Some(statement), true) = (statements.pop_front(), statements.is_empty()) else {
         return plan_err!("a stored query must be one statement: {query}");
     };

@@ -25,9 +25,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
-use datafusion::sql::parser::{DFParser, ResetStatement, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, ObjectName, Set, Statement, Value};
-use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::parser::{ResetStatement, Statement as DFStatement};
+use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, ObjectName, Set, Value};
 use futures::StreamExt;
 
 use super::bulk_ingest::{self, IngestMode};
@@ -39,14 +38,12 @@ use super::insert;
 use super::literals;
 use super::maintenance;
 use super::names::{object_name_path, table_path};
-use super::params::Parameterised;
-use super::parser::{
-    check_expression_length, copy_options_keyword, parse_pond_statement, split_statements,
-    PondStatement,
-};
+use super::params;
+use super::parser::{Parsed, PondStatement, Statement};
 use super::references;
 use super::refresh;
 use super::refresh::Planned;
+use super::script::ScriptStatement;
 use super::time_literals::TimeLiterals;
 use super::{export, update, upsert};
 use crate::catalog::host_access::HostAccess;
@@ -171,28 +168,23 @@ impl PondSession {
         self.pond.pond()
     }
 
-    /// Runs every statement in `sql`, stopping at the first error; returns
-    /// the output of the last one.
-    pub async fn sql(&self, sql: &str) -> Result<Output> {
+    /// Runs every statement in `script`, stopping at the first error;
+    /// returns the output of the last one.
+    pub async fn sql(&self, script: &str) -> Result<Output> {
         let mut last = Output::empty();
-        for statement in split_statements(sql)? {
-            last = self.execute(&statement.text).await?;
+        for statement in ScriptStatement::split(script)? {
+            last = self.run(statement.parse()?).await?;
         }
         Ok(last)
     }
 
-    /// What `sql` would return and which parameters it takes, without
+    /// What `statement` would return and which parameters it takes, without
     /// running it: the schema of a query's rows (empty for commands) and
     /// each parameter's type where the statement decides it.
-    pub async fn describe(&self, sql: &str) -> Result<Described> {
-        check_expression_length(sql)?;
-        let numbered = Parameterised::parse(sql);
-        let count = numbered.as_ref().map_or(0, |p| p.count);
-        let text = numbered
-            .as_ref()
-            .map_or_else(|| sql.to_string(), |p| p.numbered());
+    pub async fn describe(&self, statement: &Statement) -> Result<Described> {
+        let count = params::count(statement);
         self.pond.begin_statement().await?;
-        let planned = self.plan_only(&text).await;
+        let planned = self.plan_only(&statement.parsed).await;
         self.pond.abort_statement()?;
         let (plan, is_query) = planned?;
         let dataset = match &plan {
@@ -212,24 +204,18 @@ impl PondSession {
         })
     }
 
-    /// The plan DataFusion makes of `sql`, and whether it is a query. A
-    /// query that cannot be planned is an error now; other statements are
+    /// The plan DataFusion makes of a statement, and whether it is a query.
+    /// A query that cannot be planned is an error now; other statements are
     /// checked when they run (the pond plans many of them itself).
-    async fn plan_only(&self, sql: &str) -> Result<(Option<LogicalPlan>, bool)> {
-        if parse_pond_statement(sql)?.is_some() {
+    async fn plan_only(&self, parsed: &Parsed) -> Result<(Option<LogicalPlan>, bool)> {
+        let Parsed::DataFusion(statement) = parsed else {
             return Ok((None, false));
-        }
-        let with_options_keyword = copy_options_keyword(sql);
-        let parsed = with_options_keyword.as_deref().unwrap_or(sql);
-        let mut statements = DFParser::parse_sql_with_dialect(parsed, &GenericDialect {})?;
-        let (Some(statement), None) = (statements.pop_front(), statements.pop_front()) else {
-            return plan_err!("expected one statement");
         };
         let is_query = matches!(
-            &statement,
-            DFStatement::Statement(s) if matches!(s.as_ref(), Statement::Query(_))
-        ) || matches!(&statement, DFStatement::Explain(_));
-        match plan_statement(&self.ctx.state(), &statement).await {
+            statement,
+            DFStatement::Statement(s) if matches!(s.as_ref(), ast::Statement::Query(_))
+        ) || matches!(statement, DFStatement::Explain(_));
+        match plan_statement(&self.ctx.state(), statement).await {
             Ok(plan) => Ok((Some(plan), is_query)),
             Err(err) if is_query => Err(err),
             Err(_) => Ok((None, false)),
@@ -300,22 +286,28 @@ impl PondSession {
         self.pond.in_block()
     }
 
-    /// Runs one statement as one transaction (or as part of an open BEGIN block).
-    pub async fn execute(&self, statement: &str) -> Result<Output> {
-        self.execute_until(statement, std::future::pending()).await
+    /// Parses and runs one statement ([`PondSession::run`]).
+    pub async fn execute(&self, sql: &str) -> Result<Output> {
+        self.run(Statement::parse(sql)?).await
     }
 
-    /// Like [`PondSession::execute`], but gives up when `cancel` completes
+    /// Runs one statement as one transaction (or as part of an open BEGIN block).
+    pub async fn run(&self, statement: Statement) -> Result<Output> {
+        self.run_until(statement, std::future::pending()).await
+    }
+
+    /// Like [`PondSession::run`], but gives up when `cancel` completes
     /// first (Ctrl-C). Cancelling stops the work and stages nothing; the
     /// commit itself, once started, is never cut short.
-    pub async fn execute_until(
+    pub async fn run_until(
         &self,
-        statement: &str,
+        statement: Statement,
         cancel: impl Future<Output = ()>,
     ) -> Result<Output> {
         self.pond.begin_statement().await?;
+        let Statement { text, parsed } = statement;
         let work = async {
-            match self.execute_inner(statement).await? {
+            match self.execute_parsed(&text, parsed).await? {
                 Reply::Done(output) => Ok(output),
                 Reply::Rows(stream) => self.collect(stream).await,
             }
@@ -324,28 +316,23 @@ impl PondSession {
             result = work => result,
             _ = cancel => exec_err!("cancelled"),
         };
-        self.end_statement(statement, result).await
+        self.end_statement(&text, result).await
     }
 
-    /// Runs one statement as [`PondSession::execute`] does, but hands a
+    /// Runs one statement as [`PondSession::run`] does, but hands a
     /// query's rows back as a stream (a server sends them on as they come).
-    pub async fn execute_streaming(&self, statement: &str) -> Result<Reply> {
+    pub async fn run_streaming(&self, statement: Statement) -> Result<Reply> {
         self.pond.begin_statement().await?;
-        match self.execute_inner(statement).await {
+        let Statement { text, parsed } = statement;
+        match self.execute_parsed(&text, parsed).await {
             Ok(Reply::Rows(stream)) => {
                 // A query stages nothing: ending its statement now commits
                 // nothing, and the session is free for the next one.
-                self.end_statement(statement, Ok(Output::empty())).await?;
+                self.end_statement(&text, Ok(Output::empty())).await?;
                 Ok(Reply::Rows(stream))
             }
-            Ok(Reply::Done(output)) => self
-                .end_statement(statement, Ok(output))
-                .await
-                .map(Reply::Done),
-            Err(err) => self
-                .end_statement(statement, Err(err))
-                .await
-                .map(Reply::Done),
+            Ok(Reply::Done(output)) => self.end_statement(&text, Ok(output)).await.map(Reply::Done),
+            Err(err) => self.end_statement(&text, Err(err)).await.map(Reply::Done),
         }
     }
 
@@ -382,82 +369,18 @@ impl PondSession {
         })
     }
 
-    async fn execute_inner(&self, sql: &str) -> Result<Reply> {
-        check_expression_length(sql)?;
-        if let Some(statement) = parse_pond_statement(sql)? {
-            let change = match statement {
-                PondStatement::Optimize { path } => {
-                    let batch = maintenance::optimize(&self.ctx, &self.pond, path).await?;
-                    return Ok(Reply::Done(Output::of(batch)));
-                }
-                PondStatement::Vacuum {
-                    retain_hours,
-                    dry_run,
-                } => {
-                    if self.pond.in_block() {
-                        return plan_err!("VACUUM cannot run inside BEGIN … COMMIT: it deletes files, which no ROLLBACK could bring back");
-                    }
-                    self.pond.require_writable()?;
-                    let batch = maintenance::run_vacuum(&self.pond, retain_hours, dry_run).await?;
-                    return Ok(Reply::Done(Output::of(batch)));
-                }
-                PondStatement::Backup { target } => {
-                    return self.run_backup(&target).await.map(Reply::Done);
-                }
-                PondStatement::Check { all_versions, path } => {
-                    let (batch, failure) =
-                        maintenance::run_check(&self.pond, all_versions, path).await?;
-                    return Ok(Reply::Done(Output {
-                        failure,
-                        ..Output::of(batch)
-                    }));
-                }
-                PondStatement::Refresh {
-                    path: Some(path),
-                    full,
-                } => {
-                    let done = refresh::refresh(&self.ctx, &self.pond, &path, full).await?;
-                    return Ok(Reply::Done(Output::of(refresh::result_batch(&[done])?)));
-                }
-                PondStatement::Refresh { path: None, full } => {
-                    return self.refresh_all(full).await.map(Reply::Done)
-                }
-                PondStatement::CreateDirectory {
-                    path,
-                    if_not_exists,
-                } => Change::CreateDirectory {
-                    path,
-                    if_not_exists,
-                },
-                PondStatement::DropDirectory {
-                    path,
-                    if_exists,
-                    cascade,
-                } => Change::DropDirectory {
-                    path,
-                    if_exists,
-                    cascade,
-                },
-            };
-            self.pond.stage(change)?;
-            return Ok(Reply::Done(Output::empty()));
-        }
-        let with_options_keyword = copy_options_keyword(sql);
-        let parsed = with_options_keyword.as_deref().unwrap_or(sql);
-        let mut statements = DFParser::parse_sql_with_dialect(parsed, &GenericDialect {})?;
-        if statements.len() != 1 {
-            return plan_err!("expected one statement, found {}", statements.len());
-        }
-        let mut statement = statements
-            .pop_front()
-            .expect("checked: exactly one statement");
+    async fn execute_parsed(&self, text: &str, parsed: Parsed) -> Result<Reply> {
+        let mut statement = match parsed {
+            Parsed::Pond(statement) => return self.execute_pond(statement).await,
+            Parsed::DataFusion(statement) => statement,
+        };
         if let DFStatement::CopyTo(copy) = &mut statement {
             export::format_option_as_stored_as(copy);
         }
         literals::check_numbers(&statement)?;
         match &statement {
             DFStatement::Statement(ast) => {
-                if let Some(output) = self.pond_command(ast, sql).await? {
+                if let Some(output) = self.pond_command(ast, text).await? {
                     return Ok(Reply::Done(output));
                 }
             }
@@ -487,6 +410,47 @@ impl PondSession {
         self.execute_plan(plan)
             .await
             .map_err(|e| references::name_host_files(e, &host_files))
+    }
+
+    /// Runs a statement only the pond knows.
+    async fn execute_pond(&self, statement: PondStatement) -> Result<Reply> {
+        let output = match statement {
+            PondStatement::Optimize { path } => {
+                Output::of(maintenance::optimize(&self.ctx, &self.pond, path).await?)
+            }
+            PondStatement::Vacuum {
+                retain_hours,
+                dry_run,
+            } => {
+                if self.pond.in_block() {
+                    return plan_err!("VACUUM cannot run inside BEGIN … COMMIT: it deletes files, which no ROLLBACK could bring back");
+                }
+                self.pond.require_writable()?;
+                Output::of(maintenance::run_vacuum(&self.pond, retain_hours, dry_run).await?)
+            }
+            PondStatement::Backup { target } => self.run_backup(&target).await?,
+            PondStatement::Check { all_versions, path } => {
+                let (batch, failure) =
+                    maintenance::run_check(&self.pond, all_versions, path).await?;
+                Output {
+                    failure,
+                    ..Output::of(batch)
+                }
+            }
+            PondStatement::Refresh {
+                path: Some(path),
+                full,
+            } => {
+                let done = refresh::refresh(&self.ctx, &self.pond, &path, full).await?;
+                Output::of(refresh::result_batch(&[done])?)
+            }
+            PondStatement::Refresh { path: None, full } => self.refresh_all(full).await?,
+            PondStatement::Stage(change) => {
+                self.pond.stage(*change)?;
+                Output::empty()
+            }
+        };
+        Ok(Reply::Done(output))
     }
 
     /// `REFRESH ALL`: every materialized view in dependency order, each in
@@ -523,12 +487,12 @@ impl PondSession {
     }
 
     /// Statements that DataFusion parses but the pond runs.
-    async fn pond_command(&self, ast: &Statement, sql: &str) -> Result<Option<Output>> {
+    async fn pond_command(&self, ast: &ast::Statement, text: &str) -> Result<Option<Output>> {
         match ast {
-            Statement::CreateView(create) if create.materialized => {
+            ast::Statement::CreateView(create) if create.materialized => {
                 refresh::create(&self.ctx, &self.pond, create).await?;
             }
-            Statement::Drop {
+            ast::Statement::Drop {
                 object_type: ast::ObjectType::MaterializedView,
                 if_exists,
                 names,
@@ -542,33 +506,33 @@ impl PondSession {
                     })?;
                 }
             }
-            Statement::StartTransaction { .. } => self.pond.begin_block()?,
-            Statement::Commit { .. } => {
-                let txn = self.pond.commit_block(sql).await?;
+            ast::Statement::StartTransaction { .. } => self.pond.begin_block()?,
+            ast::Statement::Commit { .. } => {
+                let txn = self.pond.commit_block(text).await?;
                 return Ok(Some(Output {
                     txn,
                     ..Output::empty()
                 }));
             }
-            Statement::Rollback { .. } => self.pond.rollback_block()?,
-            Statement::Set(Set::SingleAssignment {
+            ast::Statement::Rollback { .. } => self.pond.rollback_block()?,
+            ast::Statement::Set(Set::SingleAssignment {
                 variable, values, ..
             }) if is_as_of(variable) => self.pond.set_as_of(Some(parse_txn(values)?))?,
-            Statement::AlterTable(alter) => {
+            ast::Statement::AlterTable(alter) => {
                 let change = ddl::alter_table(&self.ctx, alter).await?;
                 self.pond.stage(change)?;
             }
-            Statement::Insert(insert)
+            ast::Statement::Insert(insert)
                 if matches!(insert.on, Some(ast::OnInsert::OnConflict(_))) =>
             {
                 let batch = upsert::run(&self.ctx, &self.pond, insert).await?;
                 return Ok(Some(Output::of(batch)));
             }
-            Statement::Insert(insert) => {
+            ast::Statement::Insert(insert) => {
                 let plan = insert::plan(&self.ctx, &self.pond, insert).await?;
                 return self.execute_command_plan(plan).await.map(Some);
             }
-            Statement::Update(_) => {
+            ast::Statement::Update(_) => {
                 let plan = update::plan(&self.ctx, ast).await?;
                 return self.execute_command_plan(plan).await.map(Some);
             }

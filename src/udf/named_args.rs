@@ -115,7 +115,7 @@ mod tests {
     use datafusion::sql::sqlparser::parser::Parser;
 
     fn args_of(sql: &str) -> Vec<FunctionArg> {
-        let statement = Parser::parse_sql(&GenericDialect {}, sql)
+        let statement = Parser::parse_sql(&GenericDialect {}, sql) // why: test input
             .unwrap()
             .remove(0);
         let Statement::Query(query) = statement else {

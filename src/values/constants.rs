@@ -58,7 +58,7 @@ mod tests {
     fn exprs(list: &str) -> Vec<ast::Expr> {
         let sql = ["SELECT ", list].concat();
         let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
-        let mut statements = DFParser::parse_sql_with_dialect(&sql, &dialect).unwrap();
+        let mut statements = DFParser::parse_sql_with_dialect(&sql, &dialect).unwrap(); // why: test input
         let Some(datafusion::sql::parser::Statement::Statement(statement)) = statements.pop_front()
         else {
             panic!("not a statement: {sql}");
