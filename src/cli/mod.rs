@@ -18,14 +18,12 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing_subscriber::layer::SubscriberExt;
 
-use clap::ArgMatches;
-
 use crate::error::Error;
 use crate::flight::client::RemoteSession;
 use crate::sql::session::{Output, SessionOptions};
 use crate::ScriptStatement;
 use crate::{ErrorKind, Pond, PondSession, ScriptError};
-use args::command;
+use args::{ChartArgs, Cli, SiteAction, Source, Subcommand, UserAction};
 use format::Format;
 use progress::ProgressLine;
 use target::Target;
@@ -88,28 +86,19 @@ pub fn print_output(
 }
 
 /// `pondsql user add`: the password is the first line of standard input.
-fn add_user(matches: &ArgMatches) -> u8 {
-    let path = matches
-        .get_one::<PathBuf>("users")
-        .expect("required by clap");
-    let name = matches.get_one::<String>("name").expect("required by clap");
-    let role = matches
-        .get_one::<String>("role")
-        .expect("has a default")
-        .parse()
-        .expect("clap checked the value");
+fn add_user(users: &std::path::Path, name: &str, role_name: &str) -> u8 {
+    let role = role_name.parse().expect("clap checked the value");
     let mut password = String::new();
     if let Err(err) = std::io::stdin().read_line(&mut password) {
         eprintln!("error: cannot read the password from standard input: {err}");
         return EXIT_USAGE;
     }
     let password = password.trim_end_matches(['\n', '\r']);
-    match crate::flight::users::add_user(path, name, role, password) {
+    match crate::flight::users::add_user(users, name, role, password) {
         Ok(()) => {
             println!(
-                "{name} can now sign in ({}) with the users file {}",
-                matches.get_one::<String>("role").expect("has a default"),
-                path.display()
+                "{name} can now sign in ({role_name}) with the users file {}",
+                users.display()
             );
             EXIT_OK
         }
@@ -118,32 +107,6 @@ fn add_user(matches: &ArgMatches) -> u8 {
             EXIT_USAGE
         }
     }
-}
-
-/// The -c and -f arguments in the order they were given.
-enum Source {
-    Command(String),
-    File(PathBuf),
-}
-
-fn sources(matches: &ArgMatches) -> Vec<Source> {
-    fn indexed<T: Clone + Send + Sync + 'static>(
-        m: &ArgMatches,
-        id: &str,
-        wrap: fn(T) -> Source,
-    ) -> Vec<(usize, Source)> {
-        match (m.get_many::<T>(id), m.indices_of(id)) {
-            (Some(values), Some(indices)) => indices
-                .zip(values)
-                .map(|(i, v)| (i, wrap(v.clone())))
-                .collect(),
-            _ => Vec::new(),
-        }
-    }
-    let mut out = indexed::<String>(matches, "command", Source::Command);
-    out.extend(indexed::<PathBuf>(matches, "file", Source::File));
-    out.sort_by_key(|(i, _)| *i);
-    out.into_iter().map(|(_, s)| s).collect()
 }
 
 /// Runs a script statement by statement, stopping at the first failure
@@ -215,8 +178,8 @@ pub async fn run_script(target: &Target, name: &str, sql: &str, settings: &Setti
     }
 }
 
-fn rc_file(matches: &ArgMatches) -> Option<PathBuf> {
-    if let Some(path) = matches.get_one::<PathBuf>("rc") {
+fn rc_file(cli: &Cli) -> Option<PathBuf> {
+    if let Some(path) = &cli.rc {
         return Some(path.clone());
     }
     let home = std::env::var_os("HOME")?;
@@ -242,8 +205,8 @@ pub fn main() -> u8 {
 }
 
 fn run() -> u8 {
-    let matches = match command().try_get_matches() {
-        Ok(m) => m,
+    let (mut cli, sources) = match Cli::parse_with_sources() {
+        Ok(parsed) => parsed,
         Err(err) => {
             let _ = err.print();
             return if err.use_stderr() {
@@ -277,55 +240,45 @@ fn run() -> u8 {
             return EXIT_POND_UNAVAILABLE;
         }
     };
-    match matches.subcommand() {
-        Some(("init", init)) => {
-            let path = init.get_one::<String>("path").expect("required by clap");
-            match runtime.block_on(Pond::init(path)) {
-                Ok(_) => {
-                    println!("created pond {path}");
-                    EXIT_OK
-                }
-                Err(err) => {
-                    eprintln!("error: {err}");
-                    EXIT_POND_UNAVAILABLE
-                }
+    let Some(subcommand) = cli.subcommand.take() else {
+        return run_sql(&runtime, &cli, sources);
+    };
+    match subcommand {
+        Subcommand::Init { path } => match runtime.block_on(Pond::init(&path)) {
+            Ok(_) => {
+                println!("created pond {path}");
+                EXIT_OK
             }
-        }
-        Some(("repair", repair)) => {
-            let path = repair.get_one::<String>("path").expect("required by clap");
-            match runtime.block_on(Pond::repair(path)) {
-                Ok(Some((file, why))) => {
-                    println!("set aside {file} ({why}) into {path}/damaged/: it was never acknowledged; the pond now ends at the commit before it");
-                    EXIT_OK
-                }
-                Ok(None) => {
-                    println!("nothing to repair: the newest commit of {path} is whole");
-                    EXIT_OK
-                }
-                Err(err) => {
-                    eprintln!("error: {err}");
-                    EXIT_POND_UNAVAILABLE
-                }
+            Err(err) => {
+                eprintln!("error: {err}");
+                EXIT_POND_UNAVAILABLE
             }
-        }
-        Some(("backup", backup)) => {
-            let pond = backup.get_one::<String>("pond").expect("required by clap");
-            let target = backup
-                .get_one::<String>("target")
-                .expect("required by clap");
-            run_backup(&runtime, pond, target)
-        }
-        Some(("restore", restore)) => {
-            let source = restore
-                .get_one::<String>("source")
-                .expect("required by clap");
-            let dest = restore.get_one::<String>("dest").expect("required by clap");
+        },
+        Subcommand::Repair { path } => match runtime.block_on(Pond::repair(&path)) {
+            Ok(Some((file, why))) => {
+                println!("set aside {file} ({why}) into {path}/damaged/: it was never acknowledged; the pond now ends at the commit before it");
+                EXIT_OK
+            }
+            Ok(None) => {
+                println!("nothing to repair: the newest commit of {path} is whole");
+                EXIT_OK
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                EXIT_POND_UNAVAILABLE
+            }
+        },
+        Subcommand::Backup { pond, target } => run_backup(&runtime, &pond, &target),
+        Subcommand::Restore {
+            source,
+            dest,
+            as_of,
+        } => {
             let moved = Arc::new(crate::storage::transfer::Moved::default());
             let restored = runtime.block_on(async {
                 let _progress =
                     ProgressLine::start_transfer(moved.clone(), std::io::stderr().is_terminal());
-                let as_of = restore.get_one::<i64>("as-of").copied();
-                crate::storage::backup::restore(source, std::path::Path::new(dest), as_of, &moved)
+                crate::storage::backup::restore(&source, std::path::Path::new(&dest), as_of, &moved)
                     .await
             });
             match restored {
@@ -345,26 +298,18 @@ fn run() -> u8 {
                 }
             }
         }
-        Some(("serve", serve)) => {
-            let path = |id: &str| serve.get_one::<PathBuf>(id).cloned();
+        Subcommand::Serve(serve) => {
             let options = crate::flight::ServeOptions {
-                pond: PathBuf::from(serve.get_one::<String>("pond").expect("required by clap")),
-                listen: serve
-                    .get_one::<String>("listen")
-                    .expect("has a default")
-                    .clone(),
-                users: path("users"),
-                tls: path("tls-cert").zip(path("tls-key")),
-                read_only: serve.get_flag("read-only"),
-                allow_host_files: path("allow-host-files"),
-                allow_sources: serve.get_flag("allow-sources"),
-                memory_limit: serve.get_one::<usize>("memory-limit").copied(),
-                result_timeout: serve
-                    .get_one::<std::time::Duration>("result-timeout")
-                    .copied(),
-                idle_timeout: serve
-                    .get_one::<std::time::Duration>("idle-timeout")
-                    .copied(),
+                pond: serve.pond,
+                listen: serve.listen,
+                users: serve.users,
+                tls: serve.tls_cert.zip(serve.tls_key),
+                read_only: serve.read_only,
+                allow_host_files: serve.allow_host_files,
+                allow_sources: serve.allow_sources,
+                memory_limit: serve.memory_limit,
+                result_timeout: serve.result_timeout,
+                idle_timeout: serve.idle_timeout,
             };
             match runtime.block_on(crate::flight::serve(options)) {
                 Ok(()) => EXIT_OK,
@@ -374,19 +319,27 @@ fn run() -> u8 {
                 }
             }
         }
-        Some(("user", user)) => match user.subcommand() {
-            Some(("add", add)) => add_user(add),
-            _ => EXIT_USAGE,
-        },
-        Some(("chart", args)) => draw_chart(&runtime, args),
-        Some(("site", site)) => match site.subcommand() {
-            Some(("build", args)) => build_site(&runtime, args),
-            _ => EXIT_USAGE,
-        },
-        Some(("demo", demo)) => {
-            runtime.block_on(run_demo(demo.get_one::<String>("path").map(PathBuf::from)))
+        Subcommand::User {
+            action: UserAction::Add { users, role, name },
+        } => add_user(&users, &name, &role),
+        Subcommand::Chart(args) => draw_chart(&runtime, &args),
+        Subcommand::Site {
+            action:
+                SiteAction::Build {
+                    pond,
+                    out,
+                    title,
+                    assets,
+                },
+        } => {
+            let options = crate::site::SiteOptions {
+                out,
+                title,
+                assets: crate::site::Assets::parse(&assets),
+            };
+            build_site(&runtime, &pond, options)
         }
-        _ => run_sql(&runtime, &matches),
+        Subcommand::Demo { path } => runtime.block_on(run_demo(path)),
     }
 }
 
@@ -424,16 +377,14 @@ async fn run_demo(dir: Option<PathBuf>) -> u8 {
 }
 
 /// `pondsql chart`: one query drawn into one file.
-fn draw_chart(runtime: &tokio::runtime::Runtime, args: &ArgMatches) -> u8 {
-    let pond = args.get_one::<String>("pond").expect("required by clap");
-    let sql = args.get_one::<String>("command").expect("required by clap");
-    let output = args.get_one::<PathBuf>("output").expect("required by clap");
+fn draw_chart(runtime: &tokio::runtime::Runtime, args: &ChartArgs) -> u8 {
+    let (sql, output) = (&args.command, &args.output);
     let options = crate::chart::ChartOptions {
-        width: *args.get_one::<u32>("width").expect("has a default"),
-        height: *args.get_one::<u32>("height").expect("has a default"),
-        title: args.get_one::<String>("title").cloned(),
+        width: args.width,
+        height: args.height,
+        title: args.title.clone(),
     };
-    let pond = match runtime.block_on(Pond::open(pond)) {
+    let pond = match runtime.block_on(Pond::open(&args.pond)) {
         Ok(pond) => Arc::new(pond),
         Err(err) => {
             eprintln!("error: {err}");
@@ -454,21 +405,11 @@ fn draw_chart(runtime: &tokio::runtime::Runtime, args: &ArgMatches) -> u8 {
 }
 
 /// `pondsql site build`.
-fn build_site(runtime: &tokio::runtime::Runtime, args: &ArgMatches) -> u8 {
-    let pond = args.get_one::<String>("pond").expect("required by clap");
-    let options = crate::site::SiteOptions {
-        out: args
-            .get_one::<PathBuf>("out")
-            .expect("required by clap")
-            .clone(),
-        title: args
-            .get_one::<String>("title")
-            .expect("has a default")
-            .clone(),
-        assets: crate::site::Assets::parse(
-            args.get_one::<String>("assets").expect("has a default"),
-        ),
-    };
+fn build_site(
+    runtime: &tokio::runtime::Runtime,
+    pond: &str,
+    options: crate::site::SiteOptions,
+) -> u8 {
     let session = match runtime.block_on(Pond::open(pond)) {
         Ok(pond) => PondSession::new(Arc::new(pond), SessionOptions::default()),
         Err(err) => {
@@ -531,9 +472,9 @@ fn run_backup(runtime: &tokio::runtime::Runtime, pond: &str, target: &str) -> u8
 }
 
 /// The pond of `--pond`, or the server of `--connect`.
-fn open_target(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> Result<Target, u8> {
-    if let Some(url) = matches.get_one::<String>("connect") {
-        let user = matches.get_one::<String>("user");
+fn open_target(runtime: &tokio::runtime::Runtime, cli: &Cli) -> Result<Target, u8> {
+    if let Some(url) = &cli.connect {
+        let user = cli.user.as_ref();
         let password = std::env::var("PONDSQL_PASSWORD").ok();
         let credentials = match (user, &password) {
             (Some(user), Some(password)) => Some((user.as_str(), password.as_str())),
@@ -543,7 +484,7 @@ fn open_target(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> Resul
             }
             (None, _) => None,
         };
-        let ca = matches.get_one::<PathBuf>("ca-cert").map(PathBuf::as_path);
+        let ca = cli.ca_cert.as_deref();
         return match runtime.block_on(RemoteSession::connect(url, ca, credentials)) {
             Ok(remote) => Ok(Target::Remote(remote)),
             Err(err) => {
@@ -552,7 +493,7 @@ fn open_target(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> Resul
             }
         };
     }
-    let Some(pond_path) = matches.get_one::<String>("pond") else {
+    let Some(pond_path) = &cli.pond else {
         eprintln!("error: no pond given: use --pond PATH or set $POND (create one with `pondsql init PATH`), or --connect grpc://HOST:PORT");
         return Err(EXIT_USAGE);
     };
@@ -564,38 +505,31 @@ fn open_target(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> Resul
         }
     };
     let options = SessionOptions {
-        memory_pool: matches
-            .get_one::<usize>("memory-limit")
-            .map(|bytes| crate::sql::session::memory_pool(*bytes)),
+        memory_pool: cli.memory_limit.map(crate::sql::session::memory_pool),
         ..SessionOptions::default()
     };
     Ok(Target::Local(PondSession::new(pond, options)))
 }
 
-fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
-    let sources = sources(matches);
+fn run_sql(runtime: &tokio::runtime::Runtime, cli: &Cli, sources: Vec<Source>) -> u8 {
     let stdin_is_tty = std::io::stdin().is_terminal();
     let interactive = sources.is_empty() && stdin_is_tty;
-    let format: Format = matches
-        .get_one::<String>("format")
-        .expect("has a default")
-        .parse()
-        .expect("clap checked the value");
-    let max_rows = match matches.get_one::<usize>("maxrows") {
+    let format: Format = cli.format.parse().expect("clap checked the value");
+    let max_rows = match cli.maxrows {
         Some(0) => None,
-        Some(n) => Some(*n),
+        Some(n) => Some(n),
         None if interactive => Some(40),
         None => None,
     };
     let mut settings = Settings {
         format,
         max_rows,
-        quiet: matches.get_flag("quiet"),
-        timing: matches.get_flag("timing"),
+        quiet: cli.quiet,
+        timing: cli.timing,
         progress: interactive && std::io::stderr().is_terminal(),
     };
     let opening = Instant::now();
-    let target = match open_target(runtime, matches) {
+    let target = match open_target(runtime, cli) {
         Ok(target) => target,
         Err(code) => return code,
     };
@@ -603,7 +537,7 @@ fn run_sql(runtime: &tokio::runtime::Runtime, matches: &ArgMatches) -> u8 {
         println!("pond opened in {:.3} s", opening.elapsed().as_secs_f64());
     }
     let session = target;
-    if let Some(rc) = rc_file(matches) {
+    if let Some(rc) = rc_file(cli) {
         match std::fs::read_to_string(&rc) {
             Ok(sql) => {
                 let quiet = Settings {
