@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::sql::session::SessionOptions;
-use crate::{Pond, PondSession};
+use crate::{Pond, PondSession, SessionOptions};
 
 const DEMO_SQL: &str = include_str!("../sql/demo.sql");
 const DAYS: i64 = 14;

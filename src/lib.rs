@@ -8,14 +8,14 @@
 #![warn(unreachable_pub)]
 
 mod catalog;
-pub mod chart;
+mod chart;
 pub mod cli;
 mod demo;
 mod error;
-pub mod flight;
+mod flight;
 mod progress;
 mod runtime;
-pub mod site;
+mod site;
 mod sources;
 mod sql;
 mod storage;
@@ -24,13 +24,21 @@ mod udf;
 mod values;
 
 pub use catalog::host_access::HostAccess;
+pub use catalog::{system::SYSTEM_SCHEMA, CATALOG};
 pub use error::{error_kind, user_message, Error, ErrorKind};
+pub use progress::Progress;
 pub use runtime::runtime;
 pub use sql::bulk_ingest::IngestMode;
+pub use sql::params::Parameterised;
 pub use sql::parser::Statement;
+pub use sql::rollups::{RawLevel, RollupLevel, Rollups};
 pub use sql::script::ScriptStatement;
-pub use sql::session::{Described, Output, PondSession, Reply, ScriptError, SessionOptions};
+pub use sql::session::{
+    Described, Output, PondSession, Reply, ScriptError, SessionOptions, Tree, TreeEntry,
+};
+pub use storage::backup::RestoreReport;
 pub use storage::grace::IN_FLIGHT_GRACE;
 pub use storage::local_listing::LocalListing;
+pub use storage::transfer::Moved;
 pub use storage::vacuum::{vacuum, Orphan};
-pub use storage::{Pond, StorageError};
+pub use storage::{Kind, Pond, PondPath, StorageError};

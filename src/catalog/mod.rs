@@ -39,7 +39,8 @@ use system::{SystemSchema, SYSTEM_SCHEMA};
 use table::PondTable;
 use view::StoredView;
 
-pub(crate) const CATALOG: &str = "pond";
+/// The name of the pond's catalog in SQL (`pond.system.entries`).
+pub const CATALOG: &str = "pond";
 pub(crate) const ROOT_SCHEMA: &str = "/";
 
 #[derive(Debug)]

@@ -25,10 +25,10 @@ struct TxnState {
     view: View,
 }
 
-pub struct SessionPond {
+pub(crate) struct SessionPond {
     pond: Arc<Pond>,
     state: Mutex<TxnState>,
-    progress: Progress,
+    progress: Arc<Progress>,
     /// Every write is refused ([`WriteRefused`]).
     read_only: bool,
 }
@@ -50,7 +50,7 @@ pub(crate) fn external(err: StorageError) -> DataFusionError {
 }
 
 impl SessionPond {
-    pub fn new(pond: Arc<Pond>, read_only: bool) -> Self {
+    pub(crate) fn new(pond: Arc<Pond>, read_only: bool) -> Self {
         let base = pond.index();
         let view = View::new(base.clone(), None);
         SessionPond {
@@ -62,13 +62,13 @@ impl SessionPond {
                 statement: Vec::new(),
                 view,
             }),
-            progress: Progress::default(),
+            progress: Arc::default(),
             read_only,
         }
     }
 
     /// Work done by the running statement, for progress displays.
-    pub fn progress(&self) -> &Progress {
+    pub(crate) fn progress(&self) -> &Arc<Progress> {
         &self.progress
     }
 
@@ -78,18 +78,18 @@ impl SessionPond {
         self.state.lock().expect("session pond lock poisoned")
     }
 
-    pub fn pond(&self) -> &Arc<Pond> {
+    pub(crate) fn pond(&self) -> &Arc<Pond> {
         &self.pond
     }
 
     /// What this session reads now.
-    pub fn view(&self) -> View {
+    pub(crate) fn view(&self) -> View {
         self.lock().view.clone()
     }
 
     /// Called before each statement: outside a block, catch up with commits
     /// made by anyone since the last statement.
-    pub async fn begin_statement(&self) -> Result<()> {
+    pub(crate) async fn begin_statement(&self) -> Result<()> {
         self.progress.reset();
         if self.in_block() {
             return Ok(());
@@ -103,7 +103,7 @@ impl SessionPond {
 
     /// Fails when the session cannot write (it reads an older txn): lets a
     /// statement fail before doing work whose result it could not stage.
-    pub fn require_writable(&self) -> Result<()> {
+    pub(crate) fn require_writable(&self) -> Result<()> {
         self.writable(self.lock().as_of)
     }
 
@@ -120,7 +120,7 @@ impl SessionPond {
     }
 
     /// Checks a change against the current view without staging it.
-    pub fn validate(&self, change: &Change) -> Result<()> {
+    pub(crate) fn validate(&self, change: &Change) -> Result<()> {
         let mut state = self.lock();
         self.writable(state.as_of)?;
         let view = take_view(&mut state);
@@ -131,7 +131,7 @@ impl SessionPond {
     }
 
     /// Validates a change against the current view and stages it.
-    pub fn stage(&self, change: Change) -> Result<()> {
+    pub(crate) fn stage(&self, change: Change) -> Result<()> {
         let mut state = self.lock();
         self.writable(state.as_of)?;
         let view = take_view(&mut state);
@@ -164,7 +164,7 @@ impl SessionPond {
     }
 
     /// Ends the statement: outside a block, commits what it staged (returns the txn).
-    pub async fn finish_statement(&self, sql: &str) -> Result<Option<i64>> {
+    pub(crate) async fn finish_statement(&self, sql: &str) -> Result<Option<i64>> {
         let changes = {
             let mut state = self.lock();
             let changes = std::mem::take(&mut state.statement);
@@ -178,22 +178,22 @@ impl SessionPond {
     }
 
     /// Forgets what the failed statement staged.
-    pub fn abort_statement(&self) -> Result<()> {
+    pub(crate) fn abort_statement(&self) -> Result<()> {
         let mut state = self.lock();
         state.statement.clear();
         rebuild_view(&mut state)
     }
 
-    pub fn in_block(&self) -> bool {
+    pub(crate) fn in_block(&self) -> bool {
         self.lock().block.is_some()
     }
 
     /// How many changes an open `BEGIN` block holds; `None` outside a block.
-    pub fn open_block_len(&self) -> Option<usize> {
+    pub(crate) fn open_block_len(&self) -> Option<usize> {
         self.lock().block.as_ref().map(Vec::len)
     }
 
-    pub fn begin_block(&self) -> Result<()> {
+    pub(crate) fn begin_block(&self) -> Result<()> {
         let mut state = self.lock();
         if state.block.is_some() {
             return plan_err!("a transaction is already open: COMMIT or ROLLBACK it first");
@@ -202,7 +202,7 @@ impl SessionPond {
         Ok(())
     }
 
-    pub async fn commit_block(&self, sql: &str) -> Result<Option<i64>> {
+    pub(crate) async fn commit_block(&self, sql: &str) -> Result<Option<i64>> {
         let changes = {
             let mut state = self.lock();
             state.block.take().ok_or_else(|| {
@@ -212,7 +212,7 @@ impl SessionPond {
         self.commit(changes, sql).await
     }
 
-    pub fn rollback_block(&self) -> Result<()> {
+    pub(crate) fn rollback_block(&self) -> Result<()> {
         let mut state = self.lock();
         if state.block.take().is_none() {
             return plan_err!("ROLLBACK without BEGIN: no transaction is open");
@@ -232,7 +232,7 @@ impl SessionPond {
         result.map_err(external)
     }
 
-    pub fn set_as_of(&self, txn: Option<i64>) -> Result<()> {
+    pub(crate) fn set_as_of(&self, txn: Option<i64>) -> Result<()> {
         let mut state = self.lock();
         if state.block.is_some() {
             return plan_err!(

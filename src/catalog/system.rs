@@ -25,7 +25,7 @@ use crate::storage::oplog::{self, RowToWrite};
 use crate::storage::{Metrics, NodeId, NodeVersion};
 use crate::storage::{Resolved, View};
 
-pub(crate) const SYSTEM_SCHEMA: &str = "system";
+pub const SYSTEM_SCHEMA: &str = "system";
 const TABLES: &[&str] = &[
     "entries",
     "oplog",

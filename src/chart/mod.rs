@@ -18,13 +18,13 @@ use traces::{traces, Layout};
 
 /// The picture formats, told by the file's extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChartFormat {
+pub(crate) enum ChartFormat {
     Png,
     Svg,
 }
 
 impl ChartFormat {
-    pub fn of_path(path: &Path) -> Result<ChartFormat> {
+    pub(crate) fn of_path(path: &Path) -> Result<ChartFormat> {
         match path
             .extension()
             .and_then(|e| e.to_str())
@@ -43,7 +43,7 @@ impl ChartFormat {
 
 /// Size and title of a chart.
 #[derive(Clone, Debug)]
-pub struct ChartOptions {
+pub(crate) struct ChartOptions {
     pub width: u32,
     pub height: u32,
     pub title: Option<String>,
@@ -74,7 +74,7 @@ impl ChartOptions {
 }
 
 /// The chart of `batches` (all with `schema`) as PNG or SVG bytes.
-pub fn render(
+pub(crate) fn render(
     schema: &Schema,
     batches: &[RecordBatch],
     format: ChartFormat,
@@ -99,7 +99,7 @@ pub fn render(
 }
 
 /// Renders and writes the chart to `path` (its extension says the format).
-pub fn write(
+pub(crate) fn write(
     path: &Path,
     schema: &Schema,
     batches: &[RecordBatch],

@@ -23,7 +23,7 @@ pub enum Format {
     Markdown,
 }
 
-pub const FORMAT_NAMES: &[&str] = &["table", "csv", "tsv", "json", "ndjson", "markdown"];
+pub(super) const FORMAT_NAMES: &[&str] = &["table", "csv", "tsv", "json", "ndjson", "markdown"];
 
 impl FromStr for Format {
     type Err = Error;
@@ -81,7 +81,10 @@ fn limit(batches: &[RecordBatch], max_rows: Option<usize>) -> (Vec<RecordBatch>,
 
 /// Refuses, before anything is printed, a result that `format` cannot show
 /// (CSV and TSV have no nested values).
-pub fn check(format: Format, schema: &datafusion::arrow::datatypes::Schema) -> Result<(), Error> {
+pub(super) fn check(
+    format: Format,
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> Result<(), Error> {
     if !matches!(format, Format::Csv | Format::Tsv) {
         return Ok(());
     }
@@ -98,7 +101,7 @@ pub fn check(format: Format, schema: &datafusion::arrow::datatypes::Schema) -> R
 
 /// Writes `batches` in `format`. `max_rows` cuts long results (with a note
 /// saying how many rows there were); machine formats are never cut.
-pub fn write(
+pub(super) fn write(
     out: &mut dyn Write,
     format: Format,
     schema: &datafusion::arrow::datatypes::SchemaRef,

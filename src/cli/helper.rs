@@ -3,7 +3,6 @@
 //! highlighting; and multi-line input that ends at `;`.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::{Keyword, ALL_KEYWORDS};
@@ -14,8 +13,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Helper};
 
-use crate::catalog::SessionPond;
-use crate::storage::{Kind, PondPath};
+use crate::{Kind, Tree};
 
 /// Names completed besides keywords.
 const FUNCTIONS: &[&str] = &[
@@ -33,7 +31,7 @@ const FUNCTIONS: &[&str] = &[
     "max",
     "sum",
 ];
-pub const COMMANDS: &[&str] = &[
+pub(super) const COMMANDS: &[&str] = &[
     "\\d",
     "\\l",
     "\\ls",
@@ -45,150 +43,123 @@ pub const COMMANDS: &[&str] = &[
 ];
 
 /// Where completion finds names.
-pub enum Names {
+pub(super) enum Names {
     /// The live tree of a pond opened here.
-    Pond(Arc<SessionPond>),
+    Pond(Tree),
     /// Tables and their columns as a server listed them at connect time.
     Listed(Vec<(String, Vec<String>)>),
 }
 
-pub struct PondHelper {
+/// A table (or directory) completion knows of: its path and columns.
+struct Known {
+    path: String,
+    directory: bool,
+    columns: Vec<String>,
+}
+
+impl Names {
+    fn known(&self) -> Vec<Known> {
+        match self {
+            Names::Pond(tree) => tree
+                .entries()
+                .into_iter()
+                .map(|entry| Known {
+                    path: entry.path.to_string(),
+                    directory: entry.kind == Kind::Directory,
+                    columns: entry
+                        .schema
+                        .map(|s| s.fields().iter().map(|f| f.name().clone()).collect())
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            Names::Listed(tables) => tables
+                .iter()
+                .map(|(path, columns)| Known {
+                    path: path.clone(),
+                    directory: false,
+                    columns: columns.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+pub(super) struct PondHelper {
     names: Names,
     /// Highlighting is off when the terminal cannot show colours.
     colour: bool,
 }
 
 impl PondHelper {
-    pub fn new(names: Names, colour: bool) -> Self {
+    pub(super) fn new(names: Names, colour: bool) -> Self {
         PondHelper { names, colour }
     }
 
-    /// Completes a pond path typed after a quote.
+    /// Completes a pond path typed after a quote, one segment at a time: the
+    /// next names under the directory typed so far (a directory with a `/`).
     fn complete_path(&self, typed: &str) -> Vec<Pair> {
-        match &self.names {
-            Names::Pond(pond) => complete_pond_path(pond, typed),
-            Names::Listed(tables) => {
-                let mut out: Vec<Pair> = tables
-                    .iter()
-                    .filter(|(path, _)| path.starts_with(typed) && path.starts_with('/'))
-                    .map(|(path, _)| Pair {
-                        display: path.rsplit('/').next().unwrap_or(path).to_string(),
-                        replacement: path.clone(),
-                    })
-                    .collect();
-                out.sort_by(|a, b| a.replacement.cmp(&b.replacement));
-                out
+        let Some(slash) = typed.rfind('/') else {
+            return Vec::new();
+        };
+        let (dir, prefix) = (&typed[..=slash], &typed[slash + 1..]);
+        let mut out: Vec<Pair> = Vec::new();
+        for known in self.names.known() {
+            let Some(rest) = known.path.strip_prefix(dir) else {
+                continue;
+            };
+            let (name, deeper) = match rest.find('/') {
+                Some(i) => (&rest[..i], true),
+                None => (rest, known.directory),
+            };
+            if name.is_empty() || !name.starts_with(prefix) {
+                continue;
+            }
+            let slash = if deeper { "/" } else { "" };
+            let replacement = format!("{dir}{name}{slash}");
+            if !out.iter().any(|p| p.replacement == replacement) {
+                out.push(Pair {
+                    display: format!("{name}{slash}"),
+                    replacement,
+                });
             }
         }
+        out.sort_by(|a, b| a.replacement.cmp(&b.replacement));
+        out
     }
 
     /// Root table names, and the columns of the tables the line names (of
     /// every table when it names none yet).
     fn names_in_scope(&self, line: &str) -> Vec<String> {
-        match &self.names {
-            Names::Pond(pond) => pond_names_in_scope(pond, line),
-            Names::Listed(tables) => {
-                let named: Vec<&(String, Vec<String>)> = tables
-                    .iter()
-                    .filter(|(path, _)| line.contains(path.as_str()))
-                    .collect();
-                let scope = if named.is_empty() {
-                    tables.iter().collect()
-                } else {
-                    named
-                };
-                let mut names: Vec<String> = scope
-                    .iter()
-                    .flat_map(|(_, columns)| columns.clone())
-                    .collect();
-                names.extend(
-                    tables
-                        .iter()
-                        .filter_map(|(path, _)| path.strip_prefix('/'))
-                        .filter(|name| !name.contains('/'))
-                        .map(str::to_string),
-                );
-                names
-            }
-        }
-    }
-}
-
-/// Completes a pond path typed after a quote, from the live tree.
-fn complete_pond_path(pond: &SessionPond, typed: &str) -> Vec<Pair> {
-    let (dir_text, prefix) = match typed.rfind('/') {
-        Some(i) => (&typed[..=i], &typed[i + 1..]),
-        None => return Vec::new(),
-    };
-    let Ok(dir_path) = PondPath::parse(dir_text) else {
-        return Vec::new();
-    };
-    let view = pond.view();
-    let Some(dir) = view.resolve(&dir_path) else {
-        return Vec::new();
-    };
-    let mut out: Vec<Pair> = view
-        .children(&dir)
-        .into_iter()
-        .filter(|c| c.path.name().starts_with(prefix))
-        .map(|c| {
-            let slash = if c.kind() == Kind::Directory { "/" } else { "" };
-            let text = format!("{}{slash}", c.path);
-            Pair {
-                display: format!("{}{slash}", c.path.name()),
-                replacement: text,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.replacement.cmp(&b.replacement));
-    out
-}
-
-/// Root table names, and the columns of the pond tables the line names
-/// (of every table when it names none yet).
-fn pond_names_in_scope(pond: &SessionPond, line: &str) -> Vec<String> {
-    let view = pond.view();
-    let Some(root) = view.resolve(&PondPath::root()) else {
-        return Vec::new();
-    };
-    let quoted = line
-        .split('"')
-        .skip(1)
-        .step_by(2)
-        .filter_map(|p| PondPath::parse(p).ok());
-    let words = line
-        .split(|c: char| !c.is_alphanumeric() && c != '_')
-        .filter_map(|w| PondPath::root().join(w).ok());
-    let mut tables: Vec<_> = quoted
-        .chain(words)
-        .filter_map(|p| view.resolve(&p))
-        .filter(|r| r.kind() != Kind::Directory)
-        .collect();
-    if tables.is_empty() {
-        tables = view
-            .walk(&root)
-            .into_iter()
-            .filter(|r| r.kind() != Kind::Directory)
+        let known = self.names.known();
+        let tables: Vec<&Known> = known.iter().filter(|k| !k.directory).collect();
+        // A table is named by its path, or a root table by its name.
+        let named: Vec<&&Known> = tables
+            .iter()
+            .filter(|k| {
+                line.contains(k.path.as_str())
+                    || k.path.strip_prefix('/').is_some_and(|name| {
+                        !name.contains('/')
+                            && line
+                                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                                .any(|word| word == name)
+                    })
+            })
             .collect();
-    }
-    let mut names: Vec<String> = tables
-        .iter()
-        .filter_map(|r| r.latest.attrs.schema.clone())
-        .flat_map(|schema| {
-            schema
-                .fields()
+        let scope: Vec<&Known> = if named.is_empty() {
+            tables.clone()
+        } else {
+            named.into_iter().copied().collect()
+        };
+        let mut names: Vec<String> = scope.iter().flat_map(|k| k.columns.clone()).collect();
+        names.extend(
+            tables
                 .iter()
-                .map(|f| f.name().clone())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    names.extend(
-        view.children(&root)
-            .into_iter()
-            .filter(|c| c.kind() != Kind::Directory)
-            .map(|c| c.path.name().to_string()),
-    );
-    names
+                .filter_map(|k| k.path.strip_prefix('/'))
+                .filter(|name| !name.contains('/'))
+                .map(str::to_string),
+        );
+        names
+    }
 }
 
 /// Is `pos` inside an open quote? Returns the quote's byte offset.
@@ -314,7 +285,7 @@ impl Highlighter for PondHelper {
 
 /// A statement is complete at a `;` outside quotes and comments; a
 /// backslash command at the end of its line.
-pub fn is_complete(input: &str) -> bool {
+pub(super) fn is_complete(input: &str) -> bool {
     let trimmed = input.trim();
     if trimmed.is_empty() || trimmed.starts_with('\\') {
         return true;

@@ -6,11 +6,11 @@
 mod args;
 mod chart;
 mod command;
-pub mod format;
-pub mod helper;
-pub mod progress;
-pub mod repl;
-pub mod target;
+mod format;
+mod helper;
+mod progress;
+mod repl;
+mod target;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -20,9 +20,9 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::error::Error;
 use crate::flight::client::RemoteSession;
-use crate::sql::session::{Output, SessionOptions};
 use crate::ScriptStatement;
 use crate::{ErrorKind, Pond, PondSession, ScriptError};
+use crate::{Output, SessionOptions};
 use args::{ChartArgs, Cli, SiteAction, Source, Subcommand, UserAction};
 use format::Format;
 use progress::ProgressLine;
@@ -274,12 +274,11 @@ fn run() -> u8 {
             dest,
             as_of,
         } => {
-            let moved = Arc::new(crate::storage::transfer::Moved::default());
+            let moved = Arc::new(crate::Moved::default());
             let restored = runtime.block_on(async {
                 let _progress =
                     ProgressLine::start_transfer(moved.clone(), std::io::stderr().is_terminal());
-                crate::storage::backup::restore(&source, std::path::Path::new(&dest), as_of, &moved)
-                    .await
+                Pond::restore(&source, std::path::Path::new(&dest), as_of, &moved).await
             });
             match restored {
                 Ok(report) => {
@@ -456,7 +455,7 @@ fn run_backup(runtime: &tokio::runtime::Runtime, pond: &str, target: &str) -> u8
         progress: std::io::stderr().is_terminal(),
     };
     let result = runtime.block_on(async {
-        let _progress = ProgressLine::start(session.pond().clone(), settings.progress);
+        let _progress = ProgressLine::start(session.progress(), settings.progress);
         session.backup(target).await
     });
     match result
@@ -505,7 +504,7 @@ fn open_target(runtime: &tokio::runtime::Runtime, cli: &Cli) -> Result<Target, u
         }
     };
     let options = SessionOptions {
-        memory_pool: cli.memory_limit.map(crate::sql::session::memory_pool),
+        memory_pool: cli.memory_limit.map(SessionOptions::bounded_pool),
         ..SessionOptions::default()
     };
     Ok(Target::Local(PondSession::new(pond, options)))

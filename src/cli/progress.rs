@@ -5,26 +5,25 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::catalog::SessionPond;
-use crate::storage::transfer::Moved;
+use crate::{Moved, Progress};
 
 /// Shows progress until dropped.
-pub struct ProgressLine {
+pub(super) struct ProgressLine {
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl ProgressLine {
     /// No progress: the work is done elsewhere (a server).
-    pub fn start_elsewhere() -> Self {
+    pub(super) fn start_elsewhere() -> Self {
         ProgressLine { task: None }
     }
 
     /// Starts showing a statement's progress after a second, on stderr, if `enabled`.
-    pub fn start(pond: Arc<SessionPond>, enabled: bool) -> Self {
-        Self::start_with(enabled, move |elapsed| match pond.progress().transfer() {
+    pub(super) fn start(progress: Arc<Progress>, enabled: bool) -> Self {
+        Self::start_with(enabled, move |elapsed| match progress.transfer() {
             Some(moved) => transfer_line(&moved, elapsed),
             None => {
-                let (rows, bytes) = pond.progress().get();
+                let (rows, bytes) = progress.get();
                 format!(
                     "{} rows, {}, {:.1} s (Ctrl-C cancels)",
                     rows,
@@ -36,7 +35,7 @@ impl ProgressLine {
     }
 
     /// Shows a transfer's progress (`pondsql restore`).
-    pub fn start_transfer(moved: Arc<Moved>, enabled: bool) -> Self {
+    pub(super) fn start_transfer(moved: Arc<Moved>, enabled: bool) -> Self {
         Self::start_with(enabled, move |elapsed| transfer_line(&moved, elapsed))
     }
 
@@ -68,7 +67,7 @@ impl Drop for ProgressLine {
 }
 
 /// Objects and bytes sent, rate and time left of a transfer (BACKUP, restore).
-pub fn transfer_line(moved: &Moved, elapsed: Duration) -> String {
+pub(super) fn transfer_line(moved: &Moved, elapsed: Duration) -> String {
     let (objects, _) = moved.get();
     let (sent, remaining) = moved.bytes_and_remaining();
     let seconds = elapsed.as_secs_f64().max(0.001);
@@ -87,7 +86,7 @@ pub fn transfer_line(moved: &Moved, elapsed: Duration) -> String {
     )
 }
 
-pub fn human_bytes(bytes: u64) -> String {
+pub(super) fn human_bytes(bytes: u64) -> String {
     const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -47,7 +47,11 @@ enum Next {
     Quit,
 }
 
-pub fn run(runtime: &tokio::runtime::Runtime, session: &Target, settings: &mut Settings) -> u8 {
+pub(super) fn run(
+    runtime: &tokio::runtime::Runtime,
+    session: &Target,
+    settings: &mut Settings,
+) -> u8 {
     let config = Config::builder()
         .completion_type(CompletionType::List)
         .auto_add_history(false)
@@ -61,7 +65,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, session: &Target, settings: &mut S
     };
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let names = match session {
-        Target::Local(local) => Names::Pond(local.pond().clone()),
+        Target::Local(local) => Names::Pond(local.tree()),
         // The server's tables as of now; \d lists them afresh.
         Target::Remote(remote) => {
             Names::Listed(runtime.block_on(remote.tables()).unwrap_or_default())
@@ -124,7 +128,7 @@ async fn run_statements(session: &Target, input: &str, settings: &Settings) {
     for statement in statements {
         let started = Instant::now();
         let progress = match session {
-            Target::Local(local) => ProgressLine::start(local.pond().clone(), settings.progress),
+            Target::Local(local) => ProgressLine::start(local.progress(), settings.progress),
             Target::Remote(_) => ProgressLine::start_elsewhere(),
         };
         let cancel = async {

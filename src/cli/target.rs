@@ -47,7 +47,7 @@ impl Target {
     /// server's block ends with the connection, uncommitted).
     pub fn open_block_len(&self) -> Option<usize> {
         match self {
-            Target::Local(session) => session.pond().open_block_len(),
+            Target::Local(session) => session.open_block_len(),
             Target::Remote(_) => None,
         }
     }

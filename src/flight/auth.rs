@@ -17,7 +17,7 @@ use tonic::metadata::MetadataMap;
 use tonic::Status;
 
 use super::users::{Role, Users};
-use crate::sql::session::SessionOptions;
+use crate::SessionOptions;
 use crate::{Pond, PondSession};
 
 /// Sessions and prepared statements idle this long are forgotten (an open

@@ -20,10 +20,10 @@ use tonic::{Request, Status};
 
 use super::auth::ClientSession;
 use super::status::{log_statement, status_of};
-use crate::catalog::CATALOG;
 use crate::error::Error;
-use crate::storage::PondPath;
 use crate::IngestMode;
+use crate::PondPath;
+use crate::CATALOG;
 
 /// Streams the client's rows into the table the command names.
 pub(super) async fn ingest(
@@ -91,7 +91,7 @@ pub(super) async fn ingest(
     let table =
         StreamingTable::try_new(schema, vec![Arc::new(one_shot)]).map_err(|e| status_of(&e))?;
 
-    let exists = client.session.pond().view().resolve(&path).is_some();
+    let exists = client.session.tree().get(&path).is_some();
     let mode = match (exists, if_exists, if_missing) {
         (true, TableExistsOption::Append, _) => IngestMode::Append,
         (true, TableExistsOption::Replace, _) => IngestMode::Replace,

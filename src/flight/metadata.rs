@@ -16,9 +16,8 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::error::{DataFusionError, Result};
 
-use crate::catalog::{system::SYSTEM_SCHEMA, CATALOG};
-use crate::storage::Kind;
 use crate::PondSession;
+use crate::{Kind, PondPath, TreeEntry, CATALOG, SYSTEM_SCHEMA};
 
 /// Table types, as GetTableTypes lists them.
 pub(crate) const TABLE_TYPES: [&str; 4] = ["TABLE", "VIEW", "MATERIALIZED VIEW", "SYSTEM TABLE"];
@@ -169,8 +168,11 @@ pub(crate) fn xdbc_types() -> XdbcTypeInfoData {
 pub(crate) fn db_schemas(session: &PondSession, query: CommandGetDbSchemas) -> Result<RecordBatch> {
     let mut builder = query.into_builder();
     builder.append(CATALOG, SYSTEM_SCHEMA);
-    for dir in session.pond().view().directories() {
-        builder.append(CATALOG, dir.to_string());
+    builder.append(CATALOG, PondPath::root().to_string());
+    for entry in session.tree().entries() {
+        if entry.kind == Kind::Directory {
+            builder.append(CATALOG, entry.path.to_string());
+        }
     }
     builder.build().map_err(flight_error)
 }
@@ -199,31 +201,26 @@ pub(crate) async fn tables(session: &PondSession, query: CommandGetTables) -> Re
                 .map_err(flight_error)?;
         }
     }
-    let view = session.pond().view();
-    for dir in view.directories() {
-        let Some(resolved) = view.resolve(&dir) else {
-            continue;
-        };
-        for child in view.children(&resolved) {
-            if child.kind() == Kind::Directory {
-                continue;
-            }
-            let schema = child
-                .latest
-                .attrs
-                .schema
-                .clone()
-                .unwrap_or_else(|| Arc::new(Schema::empty()));
-            builder
-                .append(
-                    CATALOG,
-                    dir.to_string(),
-                    child.path.name(),
-                    table_type(child.kind()),
-                    &wire_schema(&schema),
-                )
-                .map_err(flight_error)?;
-        }
+    // In the order Flight SQL asks for: by schema (directory), then name.
+    let mut tables: Vec<(PondPath, TreeEntry)> = session
+        .tree()
+        .entries()
+        .into_iter()
+        .filter(|entry| entry.kind != Kind::Directory)
+        .filter_map(|entry| Some((entry.path.parent()?, entry)))
+        .collect();
+    tables.sort_by(|(a, x), (b, y)| (a, x.path.name()).cmp(&(b, y.path.name())));
+    for (dir, entry) in tables {
+        let schema = entry.schema.unwrap_or_else(|| Arc::new(Schema::empty()));
+        builder
+            .append(
+                CATALOG,
+                dir.to_string(),
+                entry.path.name(),
+                table_type(entry.kind),
+                &wire_schema(&schema),
+            )
+            .map_err(flight_error)?;
     }
     builder.build().map_err(flight_error)
 }

@@ -7,14 +7,14 @@
 
 mod auth;
 mod authenticate;
-pub mod client;
+pub(crate) mod client;
 mod ingest;
 mod metadata;
 mod prepared;
 mod results;
 mod service;
 mod status;
-pub mod users;
+pub(crate) mod users;
 mod wire;
 
 use std::net::SocketAddr;
@@ -26,10 +26,10 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 
-use crate::catalog::host_access::HostAccess;
 use crate::error::Error;
-use crate::sql::session::{memory_pool, SessionOptions};
+use crate::HostAccess;
 use crate::Pond;
+use crate::SessionOptions;
 use auth::Authority;
 use authenticate::AuthenticateFirst;
 use service::PondFlightService;
@@ -37,14 +37,14 @@ use users::Users;
 
 /// The tracing target of the server's statement log (one INFO line per
 /// statement: when, who, outcome, what).
-pub const STATEMENT_LOG: &str = "pondsql::statements";
+pub(crate) const STATEMENT_LOG: &str = "pondsql::statements";
 
 /// Largest message a client may send (a bulk-ingest batch, bound values).
 const MAX_MESSAGE: usize = 256 << 20;
 
 /// How `pondsql serve` runs.
 #[derive(Debug, Clone)]
-pub struct ServeOptions {
+pub(crate) struct ServeOptions {
     pub pond: PathBuf,
     pub listen: String,
     pub users: Option<PathBuf>,
@@ -64,7 +64,7 @@ pub struct ServeOptions {
 
 /// Serves until SIGTERM or Ctrl-C; calls under way finish first. Prints
 /// the address it listens on (`grpc://127.0.0.1:PORT`) once it does.
-pub async fn serve(options: ServeOptions) -> Result<(), Error> {
+pub(crate) async fn serve(options: ServeOptions) -> Result<(), Error> {
     let address: SocketAddr = options.listen.parse().map_err(|_| {
         format!(
             "--listen {}: not an address: use IP:PORT, e.g. 127.0.0.1:50051 (port 0 picks a free one)",
@@ -101,7 +101,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), Error> {
         host_access,
         // One pool for every session: what unfetched results and running
         // queries hold together is bounded, however many clients connect.
-        memory_pool: Some(memory_pool(memory_limit)),
+        memory_pool: Some(SessionOptions::bounded_pool(memory_limit)),
         read_only: options.read_only,
         no_api_sources: !options.allow_sources,
     };

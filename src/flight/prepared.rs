@@ -11,8 +11,7 @@ use datafusion::arrow::array::RecordBatch;
 use tonic::Status;
 
 use super::status::{log_line, status_of};
-use crate::sql::params::Parameterised;
-use crate::sql::parser::Statement;
+use crate::{Parameterised, Statement};
 
 /// At most this many prepared statements stay open for one user.
 const PREPARED_PER_USER: usize = 256;

@@ -38,10 +38,9 @@ use super::metadata;
 use super::prepared::PreparedStatements;
 use super::results::WaitingResults;
 use super::status::{affected, log_statement, status_of};
-use super::wire::{batches_stream, encode, received, schema_bytes, Rows};
-use crate::catalog::CATALOG;
-use crate::sql::params::{self, Parameterised};
-use crate::sql::parser::Statement;
+use super::wire::{batches_stream, concat, encode, received, schema_bytes, Rows};
+use crate::CATALOG;
+use crate::{Parameterised, Statement};
 
 use crate::{Output, Reply};
 
@@ -208,22 +207,12 @@ impl PondFlightService {
             builder.append(CATALOG);
             builder.build()
         } else if let Ok(Some(query)) = message.unpack::<CommandGetDbSchemas>() {
-            client
-                .session
-                .pond()
-                .begin_statement()
-                .await
-                .map_err(|e| status_of(&e))?;
+            client.session.catch_up().await.map_err(|e| status_of(&e))?;
             metadata::db_schemas(&client.session, query)
                 .map_err(|e| status_of(&e))
                 .map(Ok)?
         } else if let Ok(Some(query)) = message.unpack::<CommandGetTables>() {
-            client
-                .session
-                .pond()
-                .begin_statement()
-                .await
-                .map_err(|e| status_of(&e))?;
+            client.session.catch_up().await.map_err(|e| status_of(&e))?;
             metadata::tables(&client.session, query)
                 .await
                 .map_err(|e| status_of(&e))
@@ -591,7 +580,7 @@ impl FlightSqlService for PondFlightService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
         let client = self.session(&request)?;
-        let values = params::concat(&received(request).await?).map_err(|e| status_of(&e))?;
+        let values = concat(&received(request).await?)?;
         self.prepared
             .bind(&client.user, &query.prepared_statement_handle, values)?;
         Ok(DoPutPreparedStatementResult {
@@ -605,7 +594,7 @@ impl FlightSqlService for PondFlightService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         let client = self.session(&request)?;
-        let sent = params::concat(&received(request).await?).map_err(|e| status_of(&e))?;
+        let sent = concat(&received(request).await?)?;
         let prepared = self
             .prepared
             .get(&client.user, &query.prepared_statement_handle)?;

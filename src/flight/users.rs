@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// What a user may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub(crate) enum Role {
     Read,
     Write,
 }
@@ -47,14 +47,14 @@ struct User {
 /// The users of a server, as read from its users file.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Users {
+pub(crate) struct Users {
     #[serde(default)]
     users: BTreeMap<String, User>,
 }
 
 impl Users {
     /// Reads a users file; a missing file is an error (serve needs users).
-    pub fn load(path: &Path) -> Result<Users, Error> {
+    pub(crate) fn load(path: &Path) -> Result<Users, Error> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the users file {}: {e}", path.display()))?;
         let users: Users = toml::from_str(&text).map_err(|e| {
@@ -87,7 +87,7 @@ impl Users {
         user.filter(|_| ok).map(|u| u.role)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.users.is_empty()
     }
 }
@@ -99,7 +99,7 @@ const DUMMY_HASH: &str =
 /// Adds `name` (or replaces their password and role) in the users file at
 /// `path`, creating it. The file is replaced whole, so a reader never sees
 /// half of it.
-pub fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(), Error> {
+pub(crate) fn add_user(path: &Path, name: &str, role: Role, password: &str) -> Result<(), Error> {
     if name.is_empty() || name.contains([':', ' ', '\n']) {
         return Err(
             format!("'{name}' is not a user name: use letters, digits, '-', '_' or '.'").into(),

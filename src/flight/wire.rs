@@ -78,3 +78,15 @@ pub(super) async fn received(
         .await
         .map_err(|e| Status::invalid_argument(format!("cannot read the data sent: {e}")))
 }
+
+/// The rows of bound values, as one batch (a client may send several).
+pub(super) fn concat(batches: &[RecordBatch]) -> Result<Option<RecordBatch>, Status> {
+    let Some(first) = batches.first() else {
+        return Ok(None);
+    };
+    datafusion::arrow::compute::concat_batches(&first.schema(), batches)
+        .map(Some)
+        .map_err(|e| {
+            Status::invalid_argument(format!("the bound values do not make one batch: {e}"))
+        })
+}

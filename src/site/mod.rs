@@ -27,7 +27,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMil
 use serde_json::{json, Value};
 
 use crate::error::Error;
-use crate::sql::rollups::Rollups;
+use crate::Rollups;
 use crate::{user_message, PondSession};
 
 mod writer;
@@ -37,7 +37,7 @@ use writer::Writer;
 const SITE_JS: &str = include_str!("site.js");
 const SITE_CSS: &str = include_str!("site.css");
 /// Where pages load dygraphs from unless `--assets` says otherwise.
-pub const DEFAULT_ASSETS: &str = "https://cdn.jsdelivr.net/npm/dygraphs@2.2.2/dist";
+pub(crate) const DEFAULT_ASSETS: &str = "https://cdn.jsdelivr.net/npm/dygraphs@2.2.2/dist";
 const LIBRARY_FILES: [&str; 2] = ["dygraph.min.js", "dygraph.min.css"];
 /// Buckets per chunk file of a rollup level; raw chunks span this many finest buckets.
 const BUCKETS_PER_CHUNK: i64 = 1000;
@@ -45,7 +45,7 @@ const FINEST_BUCKETS_PER_RAW_CHUNK: i64 = 50;
 
 /// Where the charting library comes from.
 #[derive(Clone, Debug)]
-pub enum Assets {
+pub(crate) enum Assets {
     /// A URL the pages load it from.
     Url(String),
     /// A local copy (`dygraph.min.js`, `dygraph.min.css`, as in the npm
@@ -54,7 +54,7 @@ pub enum Assets {
 }
 
 impl Assets {
-    pub fn parse(text: &str) -> Assets {
+    pub(crate) fn parse(text: &str) -> Assets {
         if text.starts_with("http://") || text.starts_with("https://") {
             Assets::Url(text.trim_end_matches('/').to_string())
         } else {
@@ -64,7 +64,7 @@ impl Assets {
 }
 
 #[derive(Clone, Debug)]
-pub struct SiteOptions {
+pub(crate) struct SiteOptions {
     pub out: PathBuf,
     pub title: String,
     pub assets: Assets,
@@ -72,7 +72,7 @@ pub struct SiteOptions {
 
 /// What a build did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BuildReport {
+pub(crate) struct BuildReport {
     pub series: usize,
     pub written: usize,
     pub unchanged: usize,
@@ -92,7 +92,10 @@ struct IndexRow {
 }
 
 /// Builds (or brings up to date) the site under `options.out`.
-pub async fn build(session: &PondSession, options: &SiteOptions) -> Result<BuildReport, Error> {
+pub(crate) async fn build(
+    session: &PondSession,
+    options: &SiteOptions,
+) -> Result<BuildReport, Error> {
     let all = session.rollups().await.map_err(|e| user_message(&e))?;
     if all.is_empty() {
         return Err("site: the pond has no rollups to chart: create materialized views of downsample() first (docs/charts.md)".into());

@@ -11,6 +11,8 @@ use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackCons
 use datafusion::execution::SendableRecordBatchStream;
 
 use crate::catalog::host_access::HostAccess;
+use crate::catalog::SessionPond;
+use crate::storage::{Kind, PondPath};
 
 /// How a session may reach outside the pond, and whether it may write.
 #[derive(Clone, Debug, Default)]
@@ -30,13 +32,15 @@ pub struct SessionOptions {
     pub no_api_sources: bool,
 }
 
-/// A pool of `bytes` for [`SessionOptions::memory_pool`]; its errors name
-/// the five largest consumers (as DataFusion's `--memory-limit` does).
-pub(crate) fn memory_pool(bytes: usize) -> Arc<dyn MemoryPool> {
-    Arc::new(TrackConsumersPool::new(
-        GreedyMemoryPool::new(bytes),
-        NonZeroUsize::new(5).expect("5 is not zero"),
-    ))
+impl SessionOptions {
+    /// A pool of `bytes` for [`SessionOptions::memory_pool`]; its errors name
+    /// the five largest consumers (as DataFusion's `--memory-limit` does).
+    pub fn bounded_pool(bytes: usize) -> Arc<dyn MemoryPool> {
+        Arc::new(TrackConsumersPool::new(
+            GreedyMemoryPool::new(bytes),
+            NonZeroUsize::new(5).expect("5 is not zero"),
+        ))
+    }
 }
 
 /// What a prepared statement returns and takes ([`PondSession::describe`]).
@@ -101,4 +105,46 @@ pub struct ScriptError {
     pub message: String,
     /// What kind of failure, where known (a local statement's).
     pub kind: Option<crate::error::ErrorKind>,
+}
+
+/// One node of the tree a session sees ([`PondSession::tree`]).
+#[derive(Clone, Debug)]
+pub struct TreeEntry {
+    pub path: PondPath,
+    pub kind: Kind,
+    /// The columns of a table or view.
+    pub schema: Option<SchemaRef>,
+}
+
+/// A live handle on a session's tree: [`Tree::entries`] lists it as the
+/// session's statements see it now (their open block included).
+#[derive(Clone)]
+pub struct Tree(pub(crate) Arc<SessionPond>);
+
+impl Tree {
+    /// Every node below the root, sorted by path.
+    pub fn entries(&self) -> Vec<TreeEntry> {
+        let view = self.0.view();
+        let Some(root) = view.resolve(&PondPath::root()) else {
+            return Vec::new();
+        };
+        view.walk(&root)
+            .into_iter()
+            .map(|node| TreeEntry {
+                kind: node.kind(),
+                schema: node.latest.attrs.schema.clone(),
+                path: node.path,
+            })
+            .collect()
+    }
+
+    /// The node at `path`, if there is one.
+    pub fn get(&self, path: &PondPath) -> Option<TreeEntry> {
+        let node = self.0.view().resolve(path)?;
+        Some(TreeEntry {
+            kind: node.kind(),
+            schema: node.latest.attrs.schema.clone(),
+            path: node.path,
+        })
+    }
 }

@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_datafusion_err, exec_err, plan_err, ScalarValue};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
 use datafusion::sql::sqlparser::ast::{self, visit_expressions_mut, CastKind, Expr, Value};
 
@@ -19,7 +19,7 @@ use super::parser::{Parsed, Statement};
 
 /// One statement with its placeholders numbered `$1…$n`.
 #[derive(Clone, Debug)]
-pub(crate) struct Parameterised {
+pub struct Parameterised {
     pub(crate) statement: Statement,
     /// How many parameters it takes (the highest `$n`; 0 for none).
     pub(crate) count: usize,
@@ -182,14 +182,4 @@ fn literal(value: &ScalarValue, number: usize) -> Result<Expr> {
             )
         }
     })
-}
-
-/// The rows of bound values, as one batch (a client may send several).
-pub(crate) fn concat(batches: &[RecordBatch]) -> Result<Option<RecordBatch>> {
-    let Some(first) = batches.first() else {
-        return Ok(None);
-    };
-    datafusion::arrow::compute::concat_batches(&first.schema(), batches)
-        .map(Some)
-        .map_err(|e| DataFusionError::ArrowError(Box::new(e), None))
 }

@@ -54,6 +54,7 @@ use crate::catalog::refresh_strategy::RefreshStrategies;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::source_access::SourceAccess;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
+use crate::progress::Progress;
 use crate::storage::{Change, Kind, Pond, PondPath, StorageError};
 use crate::udf::float_min_max;
 use crate::udf::gapfill::Gapfill;
@@ -61,8 +62,7 @@ use crate::udf::named_args::NamedArguments;
 use crate::udf::read_files::ReadFiles;
 use crate::udf::{Downsample, Glob, History, Ls};
 
-pub(crate) use super::output::memory_pool;
-pub use super::output::{Described, Output, Reply, ScriptError, SessionOptions};
+pub use super::output::{Described, Output, Reply, ScriptError, SessionOptions, Tree, TreeEntry};
 
 pub struct PondSession {
     ctx: SessionContext,
@@ -166,6 +166,28 @@ impl PondSession {
     /// writing (writes are statements).
     pub fn storage(&self) -> &Arc<Pond> {
         self.pond.pond()
+    }
+
+    /// The tree this session's statements see (a live handle).
+    pub fn tree(&self) -> Tree {
+        Tree(self.pond.clone())
+    }
+
+    /// Outside a block, catches up with commits made by anyone since the
+    /// session's last statement (what each statement does first).
+    pub async fn catch_up(&self) -> Result<()> {
+        self.pond.begin_statement().await
+    }
+
+    /// The running statement's work so far (rows, bytes, a transfer), for
+    /// progress displays.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.pond.progress().clone()
+    }
+
+    /// Changes an open `BEGIN` block holds (`None` outside a block).
+    pub fn open_block_len(&self) -> Option<usize> {
+        self.pond.open_block_len()
     }
 
     /// Runs every statement in `script`, stopping at the first error;

@@ -266,6 +266,20 @@ pub(crate) async fn records(pond: &Pond) -> Result<Vec<BackupRecord>> {
     Ok(out)
 }
 
+impl Pond {
+    /// Rebuilds a pond from a backup at `source` (a URL or a directory)
+    /// into `dest`, a new or empty local directory: as of txn `as_of`, or
+    /// the backup's newest. `moved` counts what is copied, for progress.
+    pub async fn restore(
+        source: &str,
+        dest: &FsPath,
+        as_of: Option<i64>,
+        moved: &Moved,
+    ) -> Result<RestoreReport> {
+        restore(source, dest, as_of, moved).await
+    }
+}
+
 /// Rebuilds a pond in the new directory `dest` from the backup at
 /// `source`, as it was at its last backup or, with `as_of`, at that txn.
 pub(crate) async fn restore(
@@ -367,11 +381,11 @@ pub(crate) async fn restore(
 
 /// What RESTORE rebuilt.
 #[derive(Clone, Debug)]
-pub(crate) struct RestoreReport {
-    pub(crate) dest: PathBuf,
-    pub(crate) txn: i64,
-    pub(crate) objects: u64,
-    pub(crate) bytes: u64,
+pub struct RestoreReport {
+    pub dest: PathBuf,
+    pub txn: i64,
+    pub objects: u64,
+    pub bytes: u64,
 }
 
 async fn restore_into(

@@ -11,7 +11,7 @@ use super::path::PondPath;
 
 /// Table content already written: inline bytes, or a blob in `blobs/<checksum>`.
 #[derive(Clone, Debug)]
-pub struct Content {
+pub(crate) struct Content {
     pub checksum: String,
     pub size: i64,
     pub rows: i64,
@@ -26,14 +26,14 @@ pub struct Content {
 /// A compacted chunk: one content holding exactly the rows of a table's
 /// versions `first..=last` (OPTIMIZE).
 #[derive(Clone, Debug)]
-pub struct CompactedChunk {
+pub(crate) struct CompactedChunk {
     pub first: i64,
     pub last: i64,
     pub content: Content,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CreateMode {
+pub(crate) enum CreateMode {
     Fail,
     IfNotExists,
     Replace,
@@ -41,7 +41,7 @@ pub enum CreateMode {
 
 impl CreateMode {
     /// `CREATE [OR REPLACE] … [IF NOT EXISTS]`: OR REPLACE wins.
-    pub fn of(or_replace: bool, if_not_exists: bool) -> Self {
+    pub(crate) fn of(or_replace: bool, if_not_exists: bool) -> Self {
         match (or_replace, if_not_exists) {
             (true, _) => CreateMode::Replace,
             (false, true) => CreateMode::IfNotExists,
@@ -52,7 +52,7 @@ impl CreateMode {
 
 /// One logical change to the tree.
 #[derive(Clone, Debug)]
-pub enum Change {
+pub(crate) enum Change {
     CreateDirectory {
         path: PondPath,
         if_not_exists: bool,
@@ -143,7 +143,7 @@ pub enum Change {
 
 /// What one refresh of a materialized view writes.
 #[derive(Clone, Debug)]
-pub struct ViewOutput {
+pub(crate) struct ViewOutput {
     pub content: Option<Content>,
     /// Where the content goes among the view's rows.
     pub placement: Placement,
@@ -157,7 +157,7 @@ pub struct ViewOutput {
 
 /// How a refresh's content joins a materialized view's rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
+pub(crate) enum Placement {
     /// Added to them (new buckets, new files).
     Append,
     /// Instead of all of them (a new base).

@@ -15,7 +15,7 @@ use super::path::PondPath;
 /// What one transaction did, derived from its rows (its SQL text is not
 /// kept: `Pond::statements` reads it).
 #[derive(Clone, Debug)]
-pub struct TxnSummary {
+pub(crate) struct TxnSummary {
     pub txn: i64,
     pub timestamp: i64,
     pub nodes: i64,
@@ -29,7 +29,7 @@ pub struct TxnSummary {
 /// `last_txn` is the newest pond transaction: oplog compactions are Delta
 /// commits too, so pond txns and Delta versions part ways after the first.
 #[derive(Clone, Default)]
-pub struct OplogIndex {
+pub(crate) struct OplogIndex {
     last_txn: i64,
     delta_version: Option<i64>,
     nodes: HashMap<NodeId, Arc<Vec<Arc<NodeVersion>>>>,
@@ -39,14 +39,14 @@ pub struct OplogIndex {
 
 /// A live oplog data file: its directory partition, size, and the versions it holds.
 #[derive(Debug)]
-pub struct IndexedFile {
+pub(crate) struct IndexedFile {
     pub part: NodeId,
     pub size: u64,
     versions: Vec<(NodeId, i64)>,
 }
 
 /// One oplog data file read for the index.
-pub struct ReadFile {
+pub(crate) struct ReadFile {
     pub path: Arc<str>,
     pub part: NodeId,
     pub size: u64,
@@ -54,27 +54,27 @@ pub struct ReadFile {
 }
 
 impl OplogIndex {
-    pub fn last_txn(&self) -> i64 {
+    pub(crate) fn last_txn(&self) -> i64 {
         self.last_txn
     }
 
     /// The Delta version this index reflects (`None` before the first load).
-    pub fn delta_version(&self) -> Option<i64> {
+    pub(crate) fn delta_version(&self) -> Option<i64> {
         self.delta_version
     }
 
-    pub fn has_file(&self, path: &str) -> bool {
+    pub(crate) fn has_file(&self, path: &str) -> bool {
         self.files.contains_key(path)
     }
 
-    pub fn files(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<IndexedFile>)> {
+    pub(crate) fn files(&self) -> impl Iterator<Item = (&Arc<str>, &Arc<IndexedFile>)> {
         self.files.iter()
     }
 
     /// Moves to `delta_version`: forgets the versions of `removed` files
     /// (compacted away; their rows come back in `added`), then adds `added`
     /// and builds the listings of the directory versions among them.
-    pub fn extend(
+    pub(crate) fn extend(
         &mut self,
         delta_version: i64,
         removed: &[Arc<str>],
@@ -145,7 +145,7 @@ impl OplogIndex {
         Ok(())
     }
 
-    pub fn transactions(&self) -> impl Iterator<Item = &TxnSummary> {
+    pub(crate) fn transactions(&self) -> impl Iterator<Item = &TxnSummary> {
         self.txns.values()
     }
 }
@@ -189,7 +189,7 @@ fn rows_added(v: &NodeVersion) -> i64 {
 /// [`Overlay::roll_back`] can take it back: checking a change against a
 /// BEGIN block's staged versions then costs the change, not a copy of them.
 #[derive(Clone, Default)]
-pub struct Overlay {
+pub(crate) struct Overlay {
     nodes: HashMap<NodeId, Vec<Arc<NodeVersion>>>,
     trial: Option<Vec<Undo>>,
 }
@@ -202,13 +202,13 @@ enum Undo {
 }
 
 impl Overlay {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
 
     /// Adds a version. A node keeps at most one staged version per
     /// transaction unless it is a table chunk (each INSERT is its own version).
-    pub fn push(&mut self, version: NodeVersion) {
+    pub(crate) fn push(&mut self, version: NodeVersion) {
         let id = version.node_id.clone();
         let list = self.nodes.entry(id.clone()).or_default();
         let undo = match list.last_mut() {
@@ -254,31 +254,31 @@ impl Overlay {
         }
     }
 
-    pub fn versions(&self) -> impl Iterator<Item = &Arc<NodeVersion>> {
+    pub(crate) fn versions(&self) -> impl Iterator<Item = &Arc<NodeVersion>> {
         self.nodes.values().flatten()
     }
 }
 
 /// A node found by path.
 #[derive(Clone, Debug)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub path: PondPath,
     pub latest: Arc<NodeVersion>,
 }
 
 impl Resolved {
-    pub fn id(&self) -> &NodeId {
+    pub(crate) fn id(&self) -> &NodeId {
         &self.latest.node_id
     }
 
-    pub fn kind(&self) -> Kind {
+    pub(crate) fn kind(&self) -> Kind {
         self.latest.kind
     }
 }
 
 /// The pond tree as of one transaction, with an optional overlay of staged versions.
 #[derive(Clone)]
-pub struct View {
+pub(crate) struct View {
     index: Arc<OplogIndex>,
     as_of: Option<i64>,
     overlay: Arc<Overlay>,
@@ -303,7 +303,7 @@ impl View {
         View::new(Arc::new(index), None)
     }
 
-    pub fn new(index: Arc<OplogIndex>, as_of: Option<i64>) -> Self {
+    pub(crate) fn new(index: Arc<OplogIndex>, as_of: Option<i64>) -> Self {
         View {
             index,
             as_of,
@@ -311,33 +311,12 @@ impl View {
         }
     }
 
-    pub fn with_overlay(&self, overlay: Arc<Overlay>) -> Self {
-        View {
-            overlay,
-            ..self.clone()
-        }
-    }
-
-    pub fn index(&self) -> &Arc<OplogIndex> {
-        &self.index
-    }
-
-    pub fn overlay(&self) -> &Overlay {
+    pub(crate) fn overlay(&self) -> &Overlay {
         &self.overlay
     }
 
-    pub fn overlay_mut(&mut self) -> &mut Overlay {
+    pub(crate) fn overlay_mut(&mut self) -> &mut Overlay {
         Arc::make_mut(&mut self.overlay)
-    }
-
-    /// The newest transaction this view sees.
-    pub fn txn(&self) -> i64 {
-        self.as_of
-            .map_or(self.index.last_txn, |t| t.min(self.index.last_txn))
-    }
-
-    pub fn as_of(&self) -> Option<i64> {
-        self.as_of
     }
 
     fn visible(&self, v: &NodeVersion) -> bool {
@@ -345,7 +324,7 @@ impl View {
     }
 
     /// Every version of a node visible in this view, oldest first.
-    pub fn versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
+    pub(crate) fn versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
         let mut out: Vec<Arc<NodeVersion>> = self
             .index
             .nodes
@@ -358,7 +337,7 @@ impl View {
         out
     }
 
-    pub fn latest(&self, id: &NodeId) -> Option<Arc<NodeVersion>> {
+    pub(crate) fn latest(&self, id: &NodeId) -> Option<Arc<NodeVersion>> {
         if let Some(v) = self.overlay.nodes.get(id).and_then(|l| l.last()) {
             return Some(v.clone());
         }
@@ -368,7 +347,7 @@ impl View {
 
     /// Every version from the node's newest base (create/replace) on, oldest
     /// first, compacted ones included: what the node's rows came from.
-    pub fn versions_since_base(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
+    pub(crate) fn versions_since_base(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
         let mut versions = self.versions(id);
         if let Some(base) = versions.iter().rposition(|v| v.op.is_base()) {
             versions.drain(..base);
@@ -378,7 +357,7 @@ impl View {
 
     /// The newest version that changed the node (a compacted chunk re-packs
     /// rows and changes none).
-    pub fn data_version(&self, id: &NodeId) -> Option<Arc<NodeVersion>> {
+    pub(crate) fn data_version(&self, id: &NodeId) -> Option<Arc<NodeVersion>> {
         self.versions(id)
             .into_iter()
             .rfind(|v| v.op != VersionOp::Compact)
@@ -386,7 +365,7 @@ impl View {
 
     /// The versions a read of the table sees: from the newest base on,
     /// without those a later compacted chunk replaced.
-    pub fn live_versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
+    pub(crate) fn live_versions(&self, id: &NodeId) -> Vec<Arc<NodeVersion>> {
         let versions = self.versions_since_base(id);
         // A chunk replaces the versions in its range, including older chunks
         // (whose own ranges it then replaces too): collect ranges newest first.
@@ -406,7 +385,7 @@ impl View {
     }
 
     /// Finds a node by path; `None` when any segment is missing or a parent is not a directory.
-    pub fn resolve(&self, path: &PondPath) -> Option<Resolved> {
+    pub(crate) fn resolve(&self, path: &PondPath) -> Option<Resolved> {
         let mut current = self.latest(&NodeId::root())?;
         for segment in path.segments() {
             let entry = current.entries()?.get(segment)?;
@@ -419,12 +398,12 @@ impl View {
     }
 
     /// Like [`View::resolve`], but a missing node is an error naming the path.
-    pub fn require(&self, path: &PondPath) -> Result<Resolved> {
+    pub(crate) fn require(&self, path: &PondPath) -> Result<Resolved> {
         self.resolve(path)
             .ok_or_else(|| StorageError::NotFound(path.clone()))
     }
 
-    pub fn require_directory(&self, path: &PondPath) -> Result<Resolved> {
+    pub(crate) fn require_directory(&self, path: &PondPath) -> Result<Resolved> {
         match self.resolve(path) {
             None => Err(StorageError::MissingDirectory(path.clone())),
             Some(r) if r.kind() != Kind::Directory => Err(StorageError::WrongKind {
@@ -437,7 +416,7 @@ impl View {
     }
 
     /// The direct children of a directory, by name.
-    pub fn children(&self, dir: &Resolved) -> Vec<Resolved> {
+    pub(crate) fn children(&self, dir: &Resolved) -> Vec<Resolved> {
         let Some(entries) = dir.latest.entries() else {
             return Vec::new();
         };
@@ -452,7 +431,7 @@ impl View {
     }
 
     /// A directory and everything below it, depth first, sorted by path.
-    pub fn walk(&self, dir: &Resolved) -> Vec<Resolved> {
+    pub(crate) fn walk(&self, dir: &Resolved) -> Vec<Resolved> {
         let mut out = Vec::new();
         let mut stack = vec![dir.clone()];
         while let Some(next) = stack.pop() {
@@ -468,7 +447,7 @@ impl View {
     }
 
     /// Every directory path, sorted.
-    pub fn directories(&self) -> Vec<PondPath> {
+    pub(crate) fn directories(&self) -> Vec<PondPath> {
         let Some(root) = self.resolve(&PondPath::root()) else {
             return Vec::new();
         };
@@ -483,7 +462,7 @@ impl View {
     }
 
     /// Every committed version visible in this view, in (txn, node, version) order.
-    pub fn all_versions(&self) -> Vec<Arc<NodeVersion>> {
+    pub(crate) fn all_versions(&self) -> Vec<Arc<NodeVersion>> {
         let mut out: Vec<Arc<NodeVersion>> = self
             .index
             .nodes
@@ -496,7 +475,7 @@ impl View {
 
     /// The blobs (by sha256) that versions visible in this view reference:
     /// what VACUUM keeps and RESTORE copies.
-    pub fn referenced_blobs(&self) -> HashSet<String> {
+    pub(crate) fn referenced_blobs(&self) -> HashSet<String> {
         self.all_versions()
             .iter()
             .filter(|v| v.content == ContentRef::Blob)
@@ -515,7 +494,7 @@ impl View {
             .collect()
     }
 
-    pub fn transactions(&self) -> Vec<TxnSummary> {
+    pub(crate) fn transactions(&self) -> Vec<TxnSummary> {
         self.index
             .transactions()
             .filter(|t| self.as_of.is_none_or(|a| t.txn <= a))

@@ -14,24 +14,24 @@ use serde::{Deserialize, Serialize};
 /// A stable node identity: 32 lowercase hex digits. The root has a fixed id.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct NodeId(Arc<str>);
+pub(crate) struct NodeId(Arc<str>);
 
 impl NodeId {
-    pub const ROOT: &'static str = "00000000000000000000000000000000";
+    pub(crate) const ROOT: &'static str = "00000000000000000000000000000000";
 
-    pub fn root() -> Self {
+    pub(crate) fn root() -> Self {
         NodeId(Arc::from(Self::ROOT))
     }
 
-    pub fn random() -> Self {
+    pub(crate) fn random() -> Self {
         NodeId(Arc::from(uuid::Uuid::new_v4().simple().to_string()))
     }
 
-    pub fn from_stored(text: &str) -> Self {
+    pub(crate) fn from_stored(text: &str) -> Self {
         NodeId(Arc::from(text))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -93,7 +93,7 @@ impl fmt::Display for Kind {
 
 /// What a version does to its node.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum VersionOp {
+pub(crate) enum VersionOp {
     /// The node's first version.
     Create,
     /// A table chunk added on top of the live versions.
@@ -111,7 +111,7 @@ pub enum VersionOp {
 }
 
 impl VersionOp {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             VersionOp::Create => "create",
             VersionOp::Append => "append",
@@ -122,7 +122,7 @@ impl VersionOp {
         }
     }
 
-    pub fn parse(text: &str) -> Option<VersionOp> {
+    pub(crate) fn parse(text: &str) -> Option<VersionOp> {
         match text {
             "create" => Some(VersionOp::Create),
             "append" => Some(VersionOp::Append),
@@ -135,7 +135,7 @@ impl VersionOp {
     }
 
     /// Does this version start a new base (hide every earlier version)?
-    pub fn is_base(self) -> bool {
+    pub(crate) fn is_base(self) -> bool {
         matches!(self, VersionOp::Create | VersionOp::Replace)
     }
 }
@@ -154,7 +154,7 @@ pub(crate) fn store_full_listing(changes: usize, len: usize) -> bool {
 
 /// One entry of a directory listing.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct DirEntry {
+pub(crate) struct DirEntry {
     pub node: NodeId,
     pub kind: Kind,
 }
@@ -164,7 +164,7 @@ pub struct DirEntry {
 /// Directory listings and view definitions live here rather than in
 /// `content` so that reading the tree never touches file contents.
 #[derive(Clone, Default, PartialEq, Debug, Serialize, Deserialize)]
-pub struct Attrs {
+pub(crate) struct Attrs {
     /// Directory: the whole listing, name → child. Stored in a directory's
     /// first version and every so often ([`store_full_listing`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,19 +205,19 @@ pub struct Attrs {
 /// `ceil(blob size / size)`; written with the blob, never changed. The
 /// blob's name is still the sha256 of all of it (backups and CHECK use that).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct BlockSums {
+pub(crate) struct BlockSums {
     pub size: u64,
     pub sha256: String,
 }
 
 impl BlockSums {
     /// The hex sha256 of block `index`, if the blob has that block.
-    pub fn block(&self, index: u64) -> Option<&str> {
+    pub(crate) fn block(&self, index: u64) -> Option<&str> {
         let start = usize::try_from(index).ok()?.checked_mul(64)?;
         self.sha256.get(start..start + 64)
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         (self.sha256.len() / 64) as u64
     }
 }
@@ -232,7 +232,7 @@ impl Attrs {
 /// How a materialized view is brought up to date.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RefreshMode {
+pub(crate) enum RefreshMode {
     /// `downsample()`: recompute only the buckets that new source rows touch.
     Incremental,
     /// Host files: append the rows of files not seen before.
@@ -244,7 +244,7 @@ pub enum RefreshMode {
 }
 
 impl RefreshMode {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RefreshMode::Incremental => "incremental",
             RefreshMode::Ingest => "ingest",
@@ -256,7 +256,7 @@ impl RefreshMode {
 
 /// A pond node a materialized view reads, and how far it has read it.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct SourceMark {
+pub(crate) struct SourceMark {
     pub node: NodeId,
     /// Its path when last refreshed (for messages; the node id is the identity).
     pub path: String,
@@ -268,7 +268,7 @@ pub struct SourceMark {
 
 /// The refresh state of a materialized view.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct StoredQuery {
+pub(crate) struct StoredQuery {
     pub mode: RefreshMode,
     /// Pond sources consumed (empty for ingestion).
     #[serde(default)]
@@ -284,7 +284,7 @@ pub struct StoredQuery {
 
 /// A host file an ingesting view has read: enough to notice that it changed.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-pub struct IngestedFile {
+pub(crate) struct IngestedFile {
     pub path: String,
     pub size: u64,
     /// Modification time, microseconds since the epoch.
@@ -294,7 +294,7 @@ pub struct IngestedFile {
 
 /// Where the bytes of a table version are.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum ContentRef {
+pub(crate) enum ContentRef {
     /// No content (directories, views, empty tables).
     None,
     /// In the `content` column of an oplog data file, at a row.
@@ -307,7 +307,7 @@ pub enum ContentRef {
 
 /// One oplog row: one version of one node.
 #[derive(Clone, Debug)]
-pub struct NodeVersion {
+pub(crate) struct NodeVersion {
     /// The directory that held the node when this version was written.
     pub part_id: NodeId,
     pub node_id: NodeId,
@@ -343,7 +343,7 @@ pub struct NodeVersion {
 /// The link from a directory version to the one before it. Its `Debug`
 /// shows the version number only: chains are long.
 #[derive(Clone)]
-pub struct Previous(pub Arc<NodeVersion>);
+pub(crate) struct Previous(pub Arc<NodeVersion>);
 
 impl fmt::Debug for Previous {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -400,18 +400,18 @@ impl NodeVersion {
         }
     }
 
-    pub fn schema(&self) -> Option<&SchemaRef> {
+    pub(crate) fn schema(&self) -> Option<&SchemaRef> {
         self.attrs.schema.as_ref()
     }
 
     /// A directory version's listing: stored whole, or built once from the
     /// nearest version back that has one, applying the changes after it.
-    pub fn entries(&self) -> Option<&Listing> {
+    pub(crate) fn entries(&self) -> Option<&Listing> {
         self.built_listing().map(|(listing, _)| &**listing)
     }
 
     /// Entries changed since the last version that stored the listing whole.
-    pub fn listing_changes(&self) -> usize {
+    pub(crate) fn listing_changes(&self) -> usize {
         self.built_listing().map_or(0, |(_, changes)| *changes)
     }
 
