@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::lineage::{Lineage, Read};
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -50,5 +51,12 @@ impl TableProvider for FetchedTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         self.rows.scan(state, projection, filters, limit).await
+    }
+}
+
+/// Rows an API call fetched: nothing in the pond to track.
+impl Lineage for FetchedTable {
+    fn reads(&self) -> Vec<Read> {
+        vec![Read::ApiCall(self.function().to_string())]
     }
 }

@@ -14,6 +14,7 @@ pub(crate) mod fetched;
 pub(crate) mod host_access;
 pub(crate) mod host_files;
 pub(crate) mod host_read;
+pub(crate) mod lineage;
 pub(crate) mod narrow_batches;
 pub(crate) mod open_first;
 mod read_options;

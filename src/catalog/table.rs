@@ -19,6 +19,7 @@ use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use futures::StreamExt;
 
 use super::correction::{Correction, CorrectionExec};
+use super::lineage::{Lineage, Read};
 use super::scan::{ScanFile, VersionScan};
 use super::session_pond::{external, SessionPond};
 use super::view::session_state;
@@ -371,4 +372,14 @@ pub(crate) async fn run_to_content(
         stream,
     )
     .await
+}
+
+/// A table reads its own node (none before its first commit).
+impl Lineage for PondTable {
+    fn reads(&self) -> Vec<Read> {
+        let node = self.node().cloned();
+        node.map(|id| Read::Node(id, self.path().to_string()))
+            .into_iter()
+            .collect()
+    }
 }

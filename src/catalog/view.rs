@@ -15,6 +15,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::ExecutionPlan;
 
+use super::lineage::{Lineage, Read};
 use super::open_first::plan_sql;
 use crate::storage::{NodeId, PondPath};
 
@@ -166,4 +167,15 @@ pub(crate) fn same_columns(planned: &Schema, expected: &Schema) -> bool {
             .collect()
     };
     columns(planned) == columns(expected)
+}
+
+/// A view reads its own node (redefining it changes its rows) and what its
+/// query reads.
+impl Lineage for StoredView {
+    fn reads(&self) -> Vec<Read> {
+        vec![
+            Read::Node(self.node().clone(), self.path().to_string()),
+            Read::Query(self.query().to_string()),
+        ]
+    }
 }

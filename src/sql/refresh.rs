@@ -25,7 +25,6 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::common::{plan_datafusion_err, plan_err, tree_node::TreeNodeRecursion};
-use datafusion::datasource::listing::ListingTable;
 use datafusion::datasource::source_as_provider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
@@ -37,19 +36,18 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use super::incremental::{self, Target};
 use super::names::object_name_path;
 use super::references;
-use crate::catalog::fetched::FetchedTable;
+use crate::catalog::lineage::{Lineages, Read};
 use crate::catalog::open_first::{plan_sql, plan_statement};
 use crate::catalog::refresh_strategy::{stored_query, RefreshStrategies, RefreshStrategy, ViewJob};
 use crate::catalog::session_pond::{external, SessionPond};
-use crate::catalog::table::{check_storable, run_to_content, stored_columns, PondTable};
-use crate::catalog::view::{same_columns, StoredView};
+use crate::catalog::table::{check_storable, run_to_content, stored_columns};
+use crate::catalog::view::same_columns;
 use crate::storage::content::time_column;
 use crate::storage::node::{RefreshMode, SourceMark, StoredQuery};
 use crate::storage::{
     Change, CreateMode, Kind, NodeId, Placement, PondPath, Resolved, View, ViewOutput,
 };
-use crate::udf::downsample::{DownsampleSource, DownsampleTable};
-use crate::udf::glob::GlobTable;
+use crate::udf::downsample::DownsampleTable;
 
 /// What REFRESH did to one view: a row of its result.
 pub(super) struct Refreshed {
@@ -117,7 +115,7 @@ pub(super) async fn collect_sources(ctx: &SessionContext, plan: &LogicalPlan) ->
         plan.apply_with_subqueries(|node| {
             if let LogicalPlan::TableScan(scan) = node {
                 let provider = source_as_provider(&scan.source)?;
-                note_provider(&provider, &mut sources, &mut view_queries);
+                note_provider(ctx, &provider, &mut sources, &mut view_queries);
             }
             Ok(TreeNodeRecursion::Continue)
         })?;
@@ -137,45 +135,27 @@ impl Sources {
     }
 }
 
+/// Notes what a scanned provider reads, as the provider reports it.
 fn note_provider(
+    ctx: &SessionContext,
     provider: &Arc<dyn TableProvider>,
     sources: &mut Sources,
     view_queries: &mut Vec<String>,
 ) {
-    let mut node = |resolved: &Resolved| {
-        sources
-            .nodes
-            .insert(resolved.id().clone(), resolved.path.to_string());
-    };
-    if let Some(table) = provider.downcast_ref::<PondTable>() {
-        if let Some(id) = table.node() {
-            sources.nodes.insert(id.clone(), table.path().to_string());
-        }
-    } else if let Some(glob) = provider.downcast_ref::<GlobTable>() {
-        glob.matches().iter().for_each(|m| node(&m.table));
-    } else if let Some(downsample) = provider.downcast_ref::<DownsampleTable>() {
-        match downsample.source() {
-            // A view's own version counts too: redefining it changes the rows.
-            DownsampleSource::Node(n) if n.kind() == Kind::View => {
-                node(n);
-                view_queries.push(n.latest.attrs.query.clone().unwrap_or_default())
-            }
-            _ => downsample.versioned_sources().into_iter().for_each(node),
-        }
-    } else if let Some(view) = provider.downcast_ref::<StoredView>() {
-        sources
-            .nodes
-            .insert(view.node().clone(), view.path().to_string());
-        view_queries.push(view.query().to_string());
-    } else if let Some(readings) = provider.downcast_ref::<FetchedTable>() {
-        sources.readings.push(readings.function().to_string());
-    } else if let Some(listing) = provider.downcast_ref::<ListingTable>() {
-        sources
-            .host_files
-            .extend(listing.table_paths().iter().map(|u| u.to_string()));
-    } else {
+    let Some(reads) = Lineages::of(ctx.state().config(), provider.as_ref()) else {
         // System tables, ls(), information_schema, range(): no versions to track.
         sources.volatile = true;
+        return;
+    };
+    for read in reads {
+        match read {
+            Read::Node(id, path) => {
+                sources.nodes.insert(id, path);
+            }
+            Read::Query(query) => view_queries.push(query),
+            Read::ApiCall(function) => sources.readings.push(function),
+            Read::HostFiles(urls) => sources.host_files.extend(urls),
+        }
     }
 }
 

@@ -46,21 +46,28 @@ use super::refresh::Planned;
 use super::script::ScriptStatement;
 use super::time_literals::TimeLiterals;
 use super::{export, update, upsert};
+use crate::catalog::fetched::FetchedTable;
 use crate::catalog::host_access::HostAccess;
 use crate::catalog::host_files::HostFileTables;
 use crate::catalog::host_read::FileFormat;
+use crate::catalog::lineage::Lineages;
 use crate::catalog::open_first::{self, plan_statement};
 use crate::catalog::refresh_strategy::RefreshStrategies;
 use crate::catalog::scan::CONTENT_STORE_URL;
 use crate::catalog::source_access::SourceAccess;
+use crate::catalog::table::PondTable;
+use crate::catalog::view::StoredView;
 use crate::catalog::{PondCatalog, SessionPond, CATALOG, ROOT_SCHEMA};
 use crate::progress::Progress;
 use crate::storage::{Change, Kind, Pond, PondPath, StorageError};
+use crate::udf::downsample::DownsampleTable;
 use crate::udf::float_min_max;
 use crate::udf::gapfill::Gapfill;
+use crate::udf::glob::GlobTable;
 use crate::udf::named_args::NamedArguments;
 use crate::udf::read_files::ReadFiles;
 use crate::udf::{Downsample, Glob, History, Ls};
+use datafusion::datasource::listing::ListingTable;
 
 pub use super::output::{Described, Output, Reply, ScriptError, SessionOptions, Tree, TreeEntry};
 
@@ -105,6 +112,15 @@ impl PondSession {
                 false,
             );
         let config = RefreshStrategies::into_config(options.host_access.into_config(config));
+        // The providers that report what they read (materialized views watch it).
+        let config = Lineages::default()
+            .with::<PondTable>()
+            .with::<StoredView>()
+            .with::<FetchedTable>()
+            .with::<ListingTable>()
+            .with::<GlobTable>()
+            .with::<DownsampleTable>()
+            .into_config(config);
         let config = SourceAccess {
             allowed: !options.no_api_sources,
         }

@@ -34,13 +34,14 @@ pub(crate) use super::bucket::{bucket_interval, Bucket};
 use super::glob::{GlobTable, VersionSelection, PATH_COLUMN};
 use super::measures::{measure_aggregates, output_parts, Measure};
 use super::path_argument;
+use crate::catalog::lineage::{Lineage, Read};
 use crate::catalog::provider_for;
 use crate::catalog::session_pond::{external, SessionPond};
 use crate::catalog::table::PondTable;
 use crate::catalog::view::{physical_plan, same_columns, session_state};
 use crate::storage::content::time_column;
 use crate::storage::event_time::nanos_per;
-use crate::storage::{GlobMatch, PathGlob, PondPath, Resolved};
+use crate::storage::{GlobMatch, Kind, PathGlob, PondPath, Resolved};
 
 /// The column that counts the rows of a bucket.
 pub(crate) const COUNT_COLUMN: &str = "count";
@@ -592,6 +593,22 @@ pub(crate) fn time_bound(nanos: i64, time_type: &DataType) -> Option<Expr> {
         TimeUnit::Microsecond => ScalarValue::TimestampMicrosecond(Some(units), tz),
         TimeUnit::Nanosecond => ScalarValue::TimestampNanosecond(Some(units), tz),
     }))
+}
+
+/// `downsample()` reads its source: the tables it keeps versions of, or a
+/// view (its own version counts too: redefining it changes the rows) and
+/// what the view's query reads.
+impl Lineage for DownsampleTable {
+    fn reads(&self) -> Vec<Read> {
+        let node = |n: &Resolved| Read::Node(n.id().clone(), n.path.to_string());
+        match self.source() {
+            DownsampleSource::Node(n) if n.kind() == Kind::View => vec![
+                node(n),
+                Read::Query(n.latest.attrs.query.clone().unwrap_or_default()),
+            ],
+            _ => self.versioned_sources().into_iter().map(node).collect(),
+        }
+    }
 }
 
 #[cfg(test)]

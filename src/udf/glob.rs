@@ -20,6 +20,7 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::path_argument;
+use crate::catalog::lineage::{Lineage, Read};
 use crate::catalog::scan::{ScanFile, VersionScan};
 use crate::catalog::session_pond::SessionPond;
 use crate::storage::event_time::{nanos_per, UTC};
@@ -290,6 +291,16 @@ impl TableProvider for GlobTable {
                 }
             })
             .collect())
+    }
+}
+
+/// `glob()` reads each table it matched.
+impl Lineage for GlobTable {
+    fn reads(&self) -> Vec<Read> {
+        self.matches()
+            .iter()
+            .map(|m| Read::Node(m.table.id().clone(), m.table.path.to_string()))
+            .collect()
     }
 }
 
