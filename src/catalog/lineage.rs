@@ -81,13 +81,14 @@ mod tests {
     use datafusion::arrow::datatypes::Schema;
     use datafusion::datasource::MemTable;
 
+    impl Lineage for MemTable {
+        fn reads(&self) -> Vec<Read> {
+            vec![Read::ApiCall("memory".into())]
+        }
+    }
+
     #[test]
     fn a_provider_reports_its_reads_only_when_its_type_is_registered() {
-        impl Lineage for MemTable {
-            fn reads(&self) -> Vec<Read> {
-                vec![Read::ApiCall("memory".into())]
-            }
-        }
         let table = MemTable::try_new(Arc::new(Schema::empty()), vec![vec![]]).unwrap();
         let bare = SessionConfig::new();
         assert_eq!(Lineages::of(&bare, &table), None);
