@@ -25,8 +25,9 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 
+use super::contents::write_content;
 use super::session_pond::SessionPond;
-use super::table::{write_content, PondTable, VERSION_COLUMN};
+use super::versions_table::{VersionsTable, VERSION_COLUMN};
 use crate::storage::{Change, NodeVersion, PondPath};
 use crate::values::exact_cast::exact_cast;
 
@@ -196,12 +197,7 @@ pub(crate) async fn delete_keys(
 impl Run {
     async fn go(self) -> Result<u64> {
         let table = |versions: Vec<Arc<NodeVersion>>| {
-            PondTable::new(
-                self.pond.clone(),
-                self.path.clone(),
-                self.schema.clone(),
-                versions,
-            )
+            VersionsTable::new(self.pond.clone(), self.schema.clone(), versions)
         };
         // Which versions hold a matching row (time filters skip the rest unopened).
         let matches = self

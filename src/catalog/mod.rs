@@ -8,6 +8,7 @@
 //! writes a content and stages the table version in the session; the SQL
 //! layer decides when staged changes commit.
 
+pub(crate) mod contents;
 pub(crate) mod correction;
 mod csv_quotes;
 pub(crate) mod fetched;
@@ -25,6 +26,7 @@ pub(crate) mod source_access;
 pub(crate) mod system;
 pub(crate) mod table;
 mod typed_reads;
+pub(crate) mod versions_table;
 pub(crate) mod view;
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! constant columns (glob captures), and hand the rest to DataFusion's
 //! Parquet reader over the content store.
 //!
-//! Shared by [`PondTable`](super::table::PondTable) and `glob()`; owns the
+//! Shared by [`VersionsTable`](super::versions_table::VersionsTable) and `glob()`; owns the
 //! rule that a version is skipped only when its recorded time range proves
 //! that no row can pass the filters.
 

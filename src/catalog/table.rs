@@ -1,48 +1,42 @@
-//! Pond tables as DataFusion tables: scans through DataFusion's Parquet reader
-//! over the content store, and INSERT through a [`DataSink`] that stages a
-//! new table version.
+//! Pond tables as DataFusion tables: their rows read as the versions a
+//! statement sees (versions_table.rs), and the writes DataFusion plans on
+//! them: INSERT through a [`DataSink`] that stages a new table version,
+//! DELETE and UPDATE as corrections (correction.rs).
 
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{exec_datafusion_err, plan_err, ScalarValue};
+use datafusion::common::plan_err;
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
-use futures::StreamExt;
 
+use super::contents::write_content;
 use super::correction::{Correction, CorrectionExec};
 use super::lineage::{Lineage, Read};
-use super::scan::{ScanFile, VersionScan};
-use super::session_pond::{external, SessionPond};
+use super::session_pond::SessionPond;
+use super::versions_table::VersionsTable;
 use super::view::session_state;
-use crate::storage::content::ContentWriter;
 use crate::storage::event_time::stored_type;
-use crate::storage::{Change, Kind, NodeId, NodeVersion, PondPath, StorageError};
+use crate::storage::{Change, Kind, NodeId, NodeVersion, PondPath};
 
-/// One pond table, as resolved when a statement was planned.
+/// One pond table, as resolved when a statement was planned: its versions
+/// to read, and the writes DataFusion plans on it (INSERT, DELETE, UPDATE).
 #[derive(Debug)]
 pub(crate) struct PondTable {
     pond: Arc<SessionPond>,
     path: PondPath,
     /// Its node, for stored queries that track what they read.
     node: Option<NodeId>,
-    schema: SchemaRef,
     /// The live versions (newest base onwards) at planning time.
-    versions: Vec<Arc<NodeVersion>>,
-    /// Add [`VERSION_COLUMN`]: the version each row is stored in.
-    version_column: bool,
+    versions: VersionsTable,
 }
-
-/// The column [`PondTable::with_version_column`] adds.
-pub(crate) const VERSION_COLUMN: &str = "__pond_version";
 
 impl PondTable {
     pub(crate) fn new(
@@ -52,19 +46,11 @@ impl PondTable {
         versions: Vec<Arc<NodeVersion>>,
     ) -> Self {
         PondTable {
+            versions: VersionsTable::new(pond.clone(), schema, versions),
             pond,
             path,
             node: None,
-            schema,
-            versions,
-            version_column: false,
         }
-    }
-
-    /// Adds a column with the version number each row is stored in.
-    pub(crate) fn with_version_column(mut self) -> Self {
-        self.version_column = true;
-        self
     }
 
     pub(crate) fn of_node(mut self, node: NodeId) -> Self {
@@ -84,7 +70,7 @@ impl PondTable {
 #[async_trait]
 impl TableProvider for PondTable {
     fn schema(&self) -> SchemaRef {
-        VersionScan::table_schema(&self.schema, &self.constant_fields())
+        self.versions.schema()
     }
 
     fn table_type(&self) -> TableType {
@@ -98,35 +84,14 @@ impl TableProvider for PondTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let files = self
-            .versions
-            .iter()
-            .map(|v| ScanFile {
-                version: v.clone(),
-                constants: if self.version_column {
-                    vec![ScalarValue::Int64(Some(v.version))]
-                } else {
-                    Vec::new()
-                },
-            })
-            .collect();
-        VersionScan {
-            file_schema: self.schema.clone(),
-            constant_fields: self.constant_fields(),
-            files,
-            metrics: self.pond.pond().metrics(),
-            contents: self.pond.pond().content_store(),
-        }
-        .plan(state, projection, filters, limit)
-        .await
+        self.versions.scan(state, projection, filters, limit).await
     }
 
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // DataFusion pushes them into the Parquet scan (statistics, row filters).
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+        self.versions.supports_filters_pushdown(filters)
     }
 
     async fn delete_from(
@@ -165,7 +130,7 @@ impl TableProvider for PondTable {
         let sink = PondSink {
             pond: self.pond.clone(),
             path: self.path.clone(),
-            schema: self.schema.clone(),
+            schema: self.versions.file_schema().clone(),
             overwrite,
         };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
@@ -173,14 +138,6 @@ impl TableProvider for PondTable {
 }
 
 impl PondTable {
-    fn constant_fields(&self) -> Vec<FieldRef> {
-        if self.version_column {
-            vec![Arc::new(Field::new(VERSION_COLUMN, DataType::Int64, false))]
-        } else {
-            Vec::new()
-        }
-    }
-
     /// A DELETE or UPDATE of this table: done when the plan runs (so
     /// EXPLAIN changes nothing), committed with the statement.
     fn correction(
@@ -201,8 +158,8 @@ impl PondTable {
             session_state(state)?.clone(),
             self.pond.clone(),
             self.path.clone(),
-            self.schema.clone(),
-            self.versions.clone(),
+            self.versions.file_schema().clone(),
+            self.versions.versions().to_vec(),
             correction,
             filters,
         )))
@@ -310,68 +267,6 @@ pub(crate) fn check_storable(path: &PondPath, schema: &Schema) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Streams batches into a new content, conforming each to `schema`.
-pub(crate) async fn write_content(
-    pond: &SessionPond,
-    schema: SchemaRef,
-    time_column: Option<&str>,
-    mut data: SendableRecordBatchStream,
-) -> Result<Option<crate::storage::Content>> {
-    // The writer does file IO (std::fs, the sync Parquet writer): it runs on
-    // the blocking pool, so the runtime's threads keep serving other tasks.
-    let (spool, name) = (pond.pond().spool_dir(), pond.pond().location().display());
-    let (file_schema, time_column) = (schema.clone(), time_column.map(str::to_string));
-    let mut writer =
-        blocking(move || ContentWriter::new(&spool, &name, file_schema, time_column.as_deref()))
-            .await?;
-    while let Some(batch) = data.next().await {
-        let batch = batch?;
-        let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?;
-        let (rows, bytes) = (batch.num_rows(), batch.get_array_memory_size());
-        writer = blocking(move || writer.write(&batch).map(|()| writer)).await?;
-        pond.progress().add(rows, bytes);
-    }
-    match blocking(move || writer.finish()).await? {
-        Some(written) => Ok(Some(pond.pond().land(written).await.map_err(external)?)),
-        None => Ok(None),
-    }
-}
-
-/// Runs storage work that blocks on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| exec_datafusion_err!("writing a table content: {e}"))?
-        .map_err(external)
-}
-
-/// Runs a view's query into a content of the view's columns, cast exactly
-/// to the types they are stored in.
-pub(crate) async fn run_to_content(
-    ctx: &datafusion::execution::context::SessionContext,
-    pond: &SessionPond,
-    path: &PondPath,
-    schema: &SchemaRef,
-    plan: datafusion::logical_expr::LogicalPlan,
-) -> Result<Option<crate::storage::Content>> {
-    let plan =
-        crate::values::exact_cast::fit_to(plan, schema, &format!("materialized view {path}"))?;
-    let stream = ctx
-        .execute_logical_plan(plan)
-        .await?
-        .execute_stream()
-        .await?;
-    write_content(
-        pond,
-        schema.clone(),
-        crate::storage::content::time_column(schema).as_deref(),
-        stream,
-    )
-    .await
 }
 
 /// A table reads its own node (none before its first commit).

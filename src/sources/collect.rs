@@ -26,10 +26,11 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::sql::sqlparser::ast;
 
 use super::readings::{show_time, ReadingsCall, ReadingsSource, WideReadings};
+use crate::catalog::contents::write_content;
 use crate::catalog::refresh_strategy::{only_relation, RefreshStrategy, ViewJob};
 use crate::catalog::session_pond::SessionPond;
 use crate::catalog::source_access::SourceAccess;
-use crate::catalog::table::{stored_columns, write_content};
+use crate::catalog::table::stored_columns;
 use crate::error::user_message;
 use crate::storage::content::time_column;
 use crate::storage::node::{RefreshMode, StoredQuery};

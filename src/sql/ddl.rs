@@ -21,7 +21,8 @@ use futures::StreamExt;
 
 use super::names::{object_name_path, table_path};
 use super::refresh;
-use crate::catalog::table::{check_storable, declared_columns, stored_columns, write_content};
+use crate::catalog::contents::write_content;
+use crate::catalog::table::{check_storable, declared_columns, stored_columns};
 use crate::catalog::SessionPond;
 use crate::storage::content::time_column;
 use crate::storage::{Change, CreateMode, Kind, PondPath};

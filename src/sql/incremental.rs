@@ -17,9 +17,9 @@ use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::utils::disjunction;
 use datafusion::logical_expr::{cast, ident, lit, Expr, LogicalPlan, LogicalPlanBuilder};
 
+use crate::catalog::contents::run_to_content;
 use crate::catalog::session_pond::SessionPond;
-use crate::catalog::table::run_to_content;
-use crate::catalog::table::{PondTable, VERSION_COLUMN};
+use crate::catalog::versions_table::{VersionsTable, VERSION_COLUMN};
 use crate::storage::event_time::from_micros;
 use crate::storage::node::{SourceMark, StoredQuery, VersionOp};
 use crate::storage::{NodeId, Placement, Resolved, View, ViewOutput};
@@ -116,14 +116,8 @@ pub(super) async fn recompute(
     }
     let touched_plan = downsample.buckets(downsample.source_plan(Some(Arc::new(selection)))?)?;
     let mut touched = collect(ctx, touched_plan.clone()).await?;
-    let current_table = || {
-        PondTable::new(
-            pond.clone(),
-            node.path.clone(),
-            schema.clone(),
-            view.live_versions(node.id()),
-        )
-    };
+    let current_table =
+        || VersionsTable::new(pond.clone(), schema.clone(), view.live_versions(node.id()));
     if !replaced_spans.is_empty() {
         let buckets_schema = Arc::new(touched_plan.schema().as_arrow().clone());
         let extra = buckets_in_spans(
@@ -217,9 +211,8 @@ pub(super) async fn recompute(
                 .collect();
             let rewritten = LogicalPlanBuilder::scan(
                 "current",
-                provider_as_source(Arc::new(PondTable::new(
+                provider_as_source(Arc::new(VersionsTable::new(
                     pond.clone(),
-                    node.path.clone(),
                     schema.clone(),
                     in_range,
                 ))),
@@ -250,7 +243,7 @@ async fn collect(ctx: &SessionContext, plan: LogicalPlan) -> Result<Vec<RecordBa
 /// time spans (µs) of replaced source rows, as `schema` (the touched keys) has them.
 async fn buckets_in_spans(
     ctx: &SessionContext,
-    current: PondTable,
+    current: VersionsTable,
     downsample: &DownsampleTable,
     schema: &SchemaRef,
     spans: &[(i64, i64)],

@@ -26,11 +26,12 @@ use futures::{FutureExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
+use crate::catalog::contents::write_content;
 use crate::catalog::host_files::damaged;
 use crate::catalog::host_read::{self, FileFormat, ReadOptions};
 use crate::catalog::refresh_strategy::{only_relation, RefreshStrategy, ViewJob};
 use crate::catalog::session_pond::SessionPond;
-use crate::catalog::table::{stored_columns, write_content};
+use crate::catalog::table::stored_columns;
 use crate::storage::content::time_column;
 use crate::storage::node::{IngestedFile, RefreshMode, StoredQuery};
 use crate::storage::{Placement, PondPath, Resolved, ViewOutput};

@@ -12,8 +12,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::Expr;
 
+use crate::catalog::contents::write_content;
 use crate::catalog::session_pond::external;
-use crate::catalog::table::{write_content, PondTable};
+use crate::catalog::versions_table::VersionsTable;
 use crate::catalog::SessionPond;
 use crate::storage::backup;
 use crate::storage::check::{self, CheckScope};
@@ -69,12 +70,7 @@ pub(super) async fn optimize(
         let time_column = table.latest.attrs.time_column.clone();
         let mut chunks = Vec::with_capacity(runs.len());
         for run in &runs {
-            let provider = PondTable::new(
-                pond.clone(),
-                table.path.clone(),
-                schema.clone(),
-                run.clone(),
-            );
+            let provider = VersionsTable::new(pond.clone(), schema.clone(), run.clone());
             let mut frame = ctx.read_table(Arc::new(provider))?;
             if let Some(time) = &time_column {
                 // Time-ordered chunks give tight row-group statistics.

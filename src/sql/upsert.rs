@@ -24,8 +24,8 @@ use datafusion::logical_expr::{col, lit, when, Expr};
 use datafusion::sql::sqlparser::ast;
 
 use super::insert::{column_name, fitted};
+use crate::catalog::contents::write_content;
 use crate::catalog::correction::{delete_keys, join_on_keys};
-use crate::catalog::table::write_content;
 use crate::catalog::SessionPond;
 use crate::storage::Change;
 
