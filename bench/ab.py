@@ -8,8 +8,7 @@
 `open`: pond opened + `SELECT name FROM ls('/')` (from --timing) and the
 whole process, as bench/harness.py's `open@N`. `grow` makes DIR/base, a
 pond of N transactions (pond.system.transactions: its creation, the table
-/log and 100-row INSERTs, as the
-harness's `commit@N` grows it). `commit`: each run copies DIR/base and
+/log and 100-row INSERTs, as the harness's `commit@N` grows it). `commit`: each run copies DIR/base and
 times one more 100-row INSERT (the statement, and the whole process), so
 every run commits at exactly N prior transactions. `refresh`: DIR holds `base`
 (a pond with the /year_1h materialized view of harness.py's `refresh` case)
