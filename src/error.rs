@@ -5,6 +5,7 @@
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 use datafusion::parquet::errors::ParquetError;
+use datafusion::sql::sqlparser::parser::ParserError;
 
 use crate::storage::StorageError;
 
@@ -100,6 +101,12 @@ pub fn user_message(err: &DataFusionError) -> String {
                 let first = m.split(" with top memory consumers").next().unwrap_or(m);
                 format!("out of memory for this query ({first}): raise --memory-limit or narrow the query")
             }
+            DataFusionError::SQL(parser, _) => match parser.as_ref() {
+                ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
+                    format!("syntax error: {m}")
+                }
+                ParserError::RecursionLimitExceeded => "syntax error: the statement nests deeper than 50 levels of parentheses or subqueries: flatten it".to_string(),
+            },
             root => root.to_string(),
         },
     };
@@ -289,6 +296,16 @@ mod tests {
         for (err, kind) in cases {
             assert_eq!(error_kind(&err), kind, "{err}");
         }
+    }
+
+    #[test]
+    fn a_syntax_error_is_one_line_without_the_parser_s_prefix() {
+        let err = crate::Statement::parse("SELEC 1").unwrap_err();
+        assert_eq!(
+            user_message(&err),
+            "syntax error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1"
+        );
+        assert_eq!(error_kind(&err), ErrorKind::InvalidInput);
     }
 
     #[test]

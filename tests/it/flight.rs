@@ -348,7 +348,7 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         format!("read_csv FlightUnauthorizedError | Flight returned unauthorized error, with message: read_csv() '/etc/passwd': {files}"),
         "api source FlightUnauthorizedError | Flight returned unauthorized error, with message: hydrovu_locations(): this session may not call API sources (they fetch with the server's credentials): the operator can allow them with `pondsql serve --allow-sources`".into(),
         format!("copy to FlightUnauthorizedError | Flight returned unauthorized error, with message: COPY … TO '/tmp/pondsql-flight-x.csv': {files}"),
-        "bad sql ArrowInvalid | Flight returned invalid argument error, with message: SQL error: ParserError(\"Expected: an SQL statement, found: SELEC at Line: 1, Column: 1\")".into(),
+        "bad sql ArrowInvalid | Flight returned invalid argument error, with message: syntax error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1".into(),
         // The kind of the error picks the code (they were all INVALID_ARGUMENT).
         "drop missing ArrowKeyError | Flight returned not found error, with message: /nope does not exist".into(),
         "create existing ArrowException | Unknown: Flight returned already exists error, with message: /s already exists (a directory): use CREATE DIRECTORY IF NOT EXISTS to allow that".into(),
