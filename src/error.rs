@@ -101,6 +101,17 @@ pub fn user_message(err: &DataFusionError) -> String {
                 let first = m.split(" with top memory consumers").next().unwrap_or(m);
                 format!("out of memory for this query ({first}): raise --memory-limit or narrow the query")
             }
+            DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
+                ArrowError::DivideByZero => "division by zero".to_string(),
+                ArrowError::CastError(m)
+                | ArrowError::ComputeError(m)
+                | ArrowError::ParseError(m)
+                | ArrowError::InvalidArgumentError(m)
+                | ArrowError::ArithmeticOverflow(m)
+                | ArrowError::CsvError(m)
+                | ArrowError::JsonError(m) => m.clone(),
+                other => other.to_string(),
+            },
             DataFusionError::SQL(parser, _) => match parser.as_ref() {
                 ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
                     format!("syntax error: {m}")
@@ -296,6 +307,18 @@ mod tests {
         for (err, kind) in cases {
             assert_eq!(error_kind(&err), kind, "{err}");
         }
+    }
+
+    #[test]
+    fn arrow_s_errors_lose_their_prefix() {
+        let arrow = |e: ArrowError| user_message(&DataFusionError::ArrowError(Box::new(e), None));
+        assert_eq!(arrow(ArrowError::DivideByZero), "division by zero");
+        assert_eq!(
+            arrow(ArrowError::CastError(
+                "Cannot cast string 'x' to value of Int32 type".into()
+            )),
+            "Cannot cast string 'x' to value of Int32 type"
+        );
     }
 
     #[test]

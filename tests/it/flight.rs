@@ -359,7 +359,7 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         "prepared [('$1', 'double'), ('$2', 'string')] ['name']".into(),
         "too few parameters ArrowInvalid | Flight returned invalid argument error, with message: the statement takes 2 parameter(s), but 1 were bound".into(),
         "unbindable parameter ArrowInvalid | Flight returned invalid argument error, with message: parameter $1: a List(Int64) value cannot be bound: bind it as text and CAST it in the statement".into(),
-        "wrong parameter type ArrowInvalid | Flight returned invalid argument error, with message: Arrow error: Cast error: Cannot cast string 'many' to value of Float64 type".into(),
+        "wrong parameter type ArrowInvalid | Flight returned invalid argument error, with message: Cannot cast string 'many' to value of Float64 type".into(),
         "bound [{'name': 'b'}]".into(),
         "unbound ArrowInvalid | Flight returned invalid argument error, with message: the statement takes 1 parameter(s): bind them before executing it".into(),
         // CANCELLED (1), then NOT_CANCELLABLE (3): it is gone.
