@@ -12,6 +12,7 @@ mod ingest;
 mod metadata;
 mod prepared;
 mod results;
+mod run;
 mod service;
 mod status;
 pub(crate) mod users;

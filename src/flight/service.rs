@@ -37,7 +37,8 @@ use super::auth::{Authority, ClientSession};
 use super::metadata;
 use super::prepared::PreparedStatements;
 use super::results::WaitingResults;
-use super::status::{affected, log_statement, status_of};
+use super::run::{parse, parse_and_run, run, run_updates};
+use super::status::{log_statement, status_of};
 use super::wire::{batches_stream, concat, encode, received, schema_bytes, Rows};
 use crate::CATALOG;
 use crate::{Parameterised, Statement};
@@ -92,45 +93,6 @@ impl PondFlightService {
             .ok_or_else(|| Status::internal("the call reached the service unauthenticated"))
     }
 
-    /// A client's statement, parsed; a statement that does not parse is
-    /// logged as one that failed.
-    fn parse(client: &ClientSession, sql: &str) -> Result<Statement, Status> {
-        Statement::parse(sql).map_err(|e| {
-            log_statement(&client.user, sql, Instant::now(), Some(&e));
-            status_of(&e)
-        })
-    }
-
-    /// Runs one statement in the caller's session, logging who ran what.
-    async fn run(&self, client: &ClientSession, statement: Statement) -> Result<Reply, Status> {
-        let _turn = client.turn.lock().await;
-        let started = Instant::now();
-        let text = statement.text().to_string();
-        let result = client.session.run_streaming(statement).await;
-        log_statement(&client.user, &text, started, result.as_ref().err());
-        result.map_err(|e| status_of(&e))
-    }
-
-    /// Runs a statement that returns no rows to the client (an update),
-    /// giving the rows it changed.
-    async fn run_update(
-        &self,
-        client: &ClientSession,
-        statement: Statement,
-    ) -> Result<i64, Status> {
-        match self.run(client, statement).await? {
-            Reply::Done(output) => Ok(affected(&output)),
-            Reply::Rows(stream) => {
-                // A query sent as an update: run it, report its rows.
-                let rows = stream
-                    .try_fold(0i64, |n, b| async move { Ok(n + b.num_rows() as i64) })
-                    .await
-                    .map_err(|e| status_of(&e))?;
-                Ok(rows)
-            }
-        }
-    }
-
     /// The FlightInfo of a statement's result, running it now.
     async fn statement_info(
         &self,
@@ -162,35 +124,6 @@ impl PondFlightService {
             )
             .with_descriptor(descriptor);
         Ok(Response::new(info))
-    }
-
-    /// Runs updates as one commit: inside the session's own block if it
-    /// has one open, else in a block of their own.
-    async fn run_updates(
-        &self,
-        client: &ClientSession,
-        statements: Vec<Statement>,
-    ) -> Result<i64, Status> {
-        let wrap = statements.len() > 1 && !client.session.in_block();
-        if wrap {
-            client.session.begin().await.map_err(|e| status_of(&e))?;
-        }
-        let mut total = 0;
-        for statement in statements {
-            match self.run_update(client, statement).await {
-                Ok(n) => total += n,
-                Err(status) => {
-                    if wrap {
-                        let _ = client.session.rollback();
-                    }
-                    return Err(status);
-                }
-            }
-        }
-        if wrap {
-            client.session.commit().await.map_err(|e| status_of(&e))?;
-        }
-        Ok(total)
     }
 }
 
@@ -277,9 +210,7 @@ impl FlightSqlService for PondFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let client = self.session(&request)?;
-        let reply = self
-            .run(&client, Self::parse(&client, &query.query)?)
-            .await?;
+        let reply = parse_and_run(&client, &query.query).await?;
         let info = self
             .statement_info(&client, &query.query, reply, request.into_inner())
             .await?;
@@ -297,13 +228,13 @@ impl FlightSqlService for PondFlightService {
             .get(&client.user, &query.prepared_statement_handle)?;
         let mut statements = prepared.statements(None)?;
         let reply = match statements.len() {
-            1 => self.run(&client, statements.remove(0)).await?,
+            1 => run(&client, statements.remove(0)).await?,
             _ => {
                 // One result of the rows of every set of values, in order.
                 let mut schema = None;
                 let mut batches = Vec::new();
                 for statement in statements {
-                    let stream = match self.run(&client, statement).await? {
+                    let stream = match run(&client, statement).await? {
                         Reply::Rows(stream) => stream,
                         Reply::Done(output) => batches_stream(output.schema, output.batches),
                     };
@@ -561,8 +492,8 @@ impl FlightSqlService for PondFlightService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         let client = self.session(&request)?;
-        let statement = Self::parse(&client, &command.query)?;
-        self.run_updates(&client, vec![statement]).await
+        let statement = parse(&client, &command.query)?;
+        run_updates(&client, vec![statement]).await
     }
 
     async fn do_put_statement_ingest(
@@ -599,7 +530,7 @@ impl FlightSqlService for PondFlightService {
             .prepared
             .get(&client.user, &query.prepared_statement_handle)?;
         let statements = prepared.statements(sent.filter(|v| v.num_columns() > 0).as_ref())?;
-        self.run_updates(&client, statements).await
+        run_updates(&client, statements).await
     }
 
     async fn do_action_create_prepared_statement(
