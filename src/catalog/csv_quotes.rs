@@ -3,7 +3,6 @@
 //! swallows the rest of the file) without a word: every CSV file is checked
 //! for that here before DataFusion sees it.
 
-use std::fs::File;
 use std::io::Read;
 
 use datafusion::common::{exec_datafusion_err, exec_err};
@@ -13,8 +12,10 @@ use datafusion::error::Result;
 pub(crate) async fn check_csv_file(path: &str, delimiter: u8) -> Result<()> {
     let owned = path.to_string();
     let checked = tokio::task::spawn_blocking(move || -> std::io::Result<Option<u64>> {
-        match unterminated_quote(File::open(&owned)?, delimiter)? {
-            Some(offset) => line_at(File::open(&owned)?, offset).map(Some),
+        // Compressed files are checked as DataFusion reads them: decompressed.
+        let open = || super::compressed::open(&owned).map_err(std::io::Error::other);
+        match unterminated_quote(open()?, delimiter)? {
+            Some(offset) => line_at(open()?, offset).map(Some),
             None => Ok(None),
         }
     })

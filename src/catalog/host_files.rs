@@ -18,6 +18,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionState;
 use futures::FutureExt;
 
+use super::compressed;
 use super::host_access::HostAccess;
 use super::host_read::{self, FileFormat, ReadOptions};
 
@@ -71,7 +72,7 @@ impl UrlTableFactory for HostFileTables {
             Err(_) => return Err(damaged(url)),
         };
         if table.is_none() && path.is_file() {
-            return plan_err!("'{url}' is a file, but not one pondsql reads as a table: name a .csv, .json, .ndjson or .parquet file");
+            return plan_err!("'{url}' is a file, but not one pondsql reads as a table: name a .csv, .json, .ndjson or .parquet file (or .csv and .json compressed: .gz, .zst, .bz2, .xz)");
         }
         Ok(table)
     }
@@ -80,7 +81,7 @@ impl UrlTableFactory for HostFileTables {
 /// A name that can only mean a host file: one of a readable format, a
 /// glob, or a URL.
 fn looks_like_a_file(name: &str) -> bool {
-    let readable = Path::new(name)
+    let readable = Path::new(compressed::without_compression(name))
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| {
@@ -98,7 +99,7 @@ pub(crate) fn damaged(file: &str) -> DataFusionError {
 
 /// Is `path` read as CSV (by its extension)?
 fn is_csv(path: &str) -> bool {
-    Path::new(path)
+    Path::new(compressed::without_compression(path))
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))

@@ -8,7 +8,6 @@
 //! error naming the file, column and value; nothing is guessed or cut.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray};
@@ -26,6 +25,7 @@ use datafusion::functions::expr_fn::{nullif, replace};
 use datafusion::logical_expr::{col, lit, Expr, LogicalPlanBuilder};
 use futures::TryStreamExt;
 
+use super::compressed::{self, compression_of};
 use super::csv_quotes::check_csv_file;
 use super::host_access::HostAccess;
 use super::narrow_batches::NarrowBatches;
@@ -58,8 +58,9 @@ pub(crate) async fn open(
     let store = state.runtime_env().object_store(&table_url)?;
     // A directory holds other files too: read those of the format; a file
     // or a glob names exactly what to read.
+    // (A glob's URL is a collection too: its files are still named.)
     let extension = match format {
-        FileFormat::Csv if table_url.is_collection() => ".csv",
+        FileFormat::Csv if table_url.is_collection() && table_url.get_glob().is_none() => ".csv",
         _ => "",
     };
     let mut files: Vec<String> = table_url
@@ -77,9 +78,17 @@ pub(crate) async fn open(
             for file in &files {
                 check_csv_file(file, options.delimiter).await?;
             }
+            let compression = compression_of(&first);
+            if let Some(other) = files.iter().find(|f| compression_of(f) != compression) {
+                return plan_err!(
+                    "{}('{url}'): {first} and {other} are compressed differently (or one not at all): read each kind with a call of its own",
+                    format.function()
+                );
+            }
             let mut csv = CsvFormat::default()
                 .with_delimiter(options.delimiter)
-                .with_has_header(options.header);
+                .with_has_header(options.header)
+                .with_file_compression_type(compression);
             if let Some(null) = &options.null {
                 csv = csv.with_null_regex(Some(format!("^{}$", regex_escape(null))));
             }
@@ -427,7 +436,7 @@ fn decimal_comma_number(text: &str) -> bool {
 /// header that repeats a name (DataFusion's inference keeps one, and the
 /// rows then have a field too many) or a file of blank lines is said so.
 fn check_header(file: &str, inferred: &Schema, options: &ReadOptions) -> Result<()> {
-    let open = || File::open(file).map_err(|e| plan_datafusion_err!("reading {file}: {e}"));
+    let open = || compressed::open(file).map_err(|e| plan_datafusion_err!("reading {file}: {e}"));
     let (first_line, _) = datafusion::arrow::csv::reader::Format::default()
         .with_header(false)
         .with_delimiter(options.delimiter)
@@ -482,7 +491,7 @@ fn sample_text(
     options: &ReadOptions,
 ) -> Result<Vec<Vec<Option<String>>>> {
     const ROWS: usize = 1000;
-    let reader = File::open(file).map_err(|e| plan_datafusion_err!("reading {file}: {e}"))?;
+    let reader = compressed::open(file).map_err(|e| plan_datafusion_err!("reading {file}: {e}"))?;
     let mut reader = ReaderBuilder::new(as_text(inferred))
         .with_header(options.header)
         .with_delimiter(options.delimiter)

@@ -8,6 +8,7 @@
 //! writes a content and stages the table version in the session; the SQL
 //! layer decides when staged changes commit.
 
+pub(crate) mod compressed;
 pub(crate) mod contents;
 pub(crate) mod correction;
 mod csv_quotes;

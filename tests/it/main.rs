@@ -5,6 +5,7 @@ mod charts;
 mod cli;
 mod cli_modes;
 mod common;
+mod compressed;
 mod concurrency;
 mod crash;
 mod export;
