@@ -48,9 +48,11 @@ impl fmt::Debug for NodeId {
     }
 }
 
-/// What a node is.
+/// What a node is. More kinds will come (files, symlinks): a library
+/// user's `match` needs a `_` arm.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Kind {
     Directory,
     Table,
