@@ -26,6 +26,7 @@ use futures::{FutureExt, TryStreamExt};
 use object_store::{ObjectMeta, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
+use crate::catalog::compressed;
 use crate::catalog::contents::write_content;
 use crate::catalog::host_files::damaged;
 use crate::catalog::host_read::{self, FileFormat, ReadOptions};
@@ -166,12 +167,15 @@ async fn read(
     how: &(Option<FileFormat>, ReadOptions),
     schema: Option<&Schema>,
 ) -> Result<DataFrame> {
-    let extension = FsPath::new(file)
+    // The format is named before any compression extension (`a.json.gz`).
+    let named = compressed::without_compression(file);
+    let extension = FsPath::new(named)
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let dotted = format!(".{extension}");
+    // The readers list files by their whole ending, compression included.
+    let dotted = file[named.len() - extension.len() - 1..].to_string();
     let (format, options) = how;
     let format = format.unwrap_or(match extension.as_str() {
         "parquet" => FileFormat::Parquet,
@@ -193,7 +197,9 @@ async fn read(
             }
         }
         FileFormat::Json => {
-            let mut options = JsonReadOptions::default().file_extension(&dotted);
+            let mut options = JsonReadOptions::default()
+                .file_extension(&dotted)
+                .file_compression_type(compressed::compression_of(file));
             if let Some(schema) = schema {
                 options = options.schema(schema);
             }

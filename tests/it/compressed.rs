@@ -144,4 +144,20 @@ async fn an_ingestion_view_takes_compressed_deliveries() {
     );
     p.ok("REFRESH MATERIALIZED VIEW \"/raw\"").await;
     assert_eq!(p.value("SELECT sum(value) FROM \"/raw\"").await, "7.0");
+
+    // JSON deliveries: the format comes from the name before `.zst`.
+    put(&drop, "j-001.json.zst", &compress("zst", JSON));
+    p.ok(&format!(
+        "CREATE MATERIALIZED VIEW \"/json\" AS SELECT * FROM '{}/j-*.json.zst'",
+        drop.display()
+    ))
+    .await;
+    assert_eq!(p.value("SELECT sum(a) FROM \"/json\"").await, "3");
+    put(
+        &drop,
+        "j-002.json.zst",
+        &compress("zst", "{\"a\":4,\"b\":\"z\"}\n"),
+    );
+    p.ok("REFRESH MATERIALIZED VIEW \"/json\"").await;
+    assert_eq!(p.value("SELECT sum(a) FROM \"/json\"").await, "7");
 }
