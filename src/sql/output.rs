@@ -12,7 +12,7 @@ use datafusion::execution::SendableRecordBatchStream;
 
 use crate::catalog::host_access::HostAccess;
 use crate::catalog::SessionPond;
-use crate::storage::{Kind, PondPath};
+use crate::storage::{Kind, PondPath, Resolved};
 
 /// How a session may reach outside the pond, and whether it may write.
 #[derive(Clone, Debug, Default)]
@@ -128,23 +128,21 @@ impl Tree {
         let Some(root) = view.resolve(&PondPath::root()) else {
             return Vec::new();
         };
-        view.walk(&root)
-            .into_iter()
-            .map(|node| TreeEntry {
-                kind: node.kind(),
-                schema: node.latest.attrs.schema.clone(),
-                path: node.path,
-            })
-            .collect()
+        view.walk(&root).into_iter().map(TreeEntry::of).collect()
     }
 
     /// The node at `path`, if there is one.
     pub fn get(&self, path: &PondPath) -> Option<TreeEntry> {
-        let node = self.0.view().resolve(path)?;
-        Some(TreeEntry {
+        self.0.view().resolve(path).map(TreeEntry::of)
+    }
+}
+
+impl TreeEntry {
+    fn of(node: Resolved) -> Self {
+        TreeEntry {
             kind: node.kind(),
             schema: node.latest.attrs.schema.clone(),
             path: node.path,
-        })
+        }
     }
 }

@@ -206,15 +206,8 @@ impl Staging {
             Some(_) if mode == CreateMode::IfNotExists => Ok(()),
             Some(existing) => {
                 self.stage_content(content);
-                let next = existing.latest.version + 1;
                 let version = self.new_version(
-                    NewVersion {
-                        part_id: parent.id().clone(),
-                        node_id: existing.id().clone(),
-                        kind,
-                        op: VersionOp::Replace,
-                        version: next,
-                    },
+                    NewVersion::after(&parent, &existing, kind, VersionOp::Replace),
                     attrs,
                     content,
                 );
@@ -336,6 +329,19 @@ struct NewVersion {
     kind: Kind,
     op: VersionOp,
     version: i64,
+}
+
+impl NewVersion {
+    /// The next version of `node`, a `kind` in `parent`'s partition.
+    fn after(parent: &Resolved, node: &Resolved, kind: Kind, op: VersionOp) -> Self {
+        NewVersion {
+            part_id: parent.id().clone(),
+            node_id: node.id().clone(),
+            kind,
+            op,
+            version: node.latest.version + 1,
+        }
+    }
 }
 
 #[cfg(test)]

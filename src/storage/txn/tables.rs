@@ -23,13 +23,7 @@ impl Staging {
         };
         let attrs = carried_attrs(&table.latest);
         let version = self.new_version(
-            NewVersion {
-                part_id: parent.id().clone(),
-                node_id: table.id().clone(),
-                kind: Kind::Table,
-                op,
-                version: table.latest.version + 1,
-            },
+            NewVersion::after(&parent, &table, Kind::Table, op),
             attrs,
             content,
         );
@@ -72,13 +66,7 @@ impl Staging {
         };
         self.stage_content(output.content.as_ref());
         let version = self.new_version(
-            NewVersion {
-                part_id: parent.id().clone(),
-                node_id: view.id().clone(),
-                kind: Kind::MaterializedView,
-                op,
-                version: view.latest.version + 1,
-            },
+            NewVersion::after(&parent, &view, Kind::MaterializedView, op),
             attrs,
             output.content.as_ref(),
         );
@@ -206,13 +194,7 @@ impl Staging {
         };
         self.stage_content(content);
         let version = self.new_version(
-            NewVersion {
-                part_id: parent.id().clone(),
-                node_id: table.id().clone(),
-                kind: table.kind(),
-                op,
-                version: table.latest.version + 1,
-            },
+            NewVersion::after(&parent, &table, table.kind(), op),
             attrs,
             content,
         );
@@ -245,13 +227,7 @@ impl Staging {
     pub(super) fn update_table(&mut self, table: &Resolved, attrs: Attrs) -> Result<()> {
         let parent = self.view.require_directory(&parent_of(&table.path)?)?;
         let version = self.new_version(
-            NewVersion {
-                part_id: parent.id().clone(),
-                node_id: table.id().clone(),
-                kind: Kind::Table,
-                op: VersionOp::Update,
-                version: table.latest.version + 1,
-            },
+            NewVersion::after(&parent, table, Kind::Table, VersionOp::Update),
             attrs,
             None,
         );
